@@ -1,0 +1,107 @@
+#include "artifacts/tar_stream.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <vector>
+
+#include "artifacts/errors.hpp"
+
+namespace flotilla::artifacts::detail {
+
+namespace {
+constexpr std::size_t kReadBufferBytes = 1 << 20;
+}
+
+struct TarStream::Impl {
+  ByteSource& source;
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(kReadBufferBytes);
+  std::unique_ptr<archive, decltype(&archive_read_free)> reader{archive_read_new(),
+                                                                &archive_read_free};
+  bool source_ended = false;
+  std::optional<common::Error> source_error;
+  bool opened = false;
+  std::int64_t expected_offset = 0;
+
+  explicit Impl(ByteSource& s) : source(s) {}
+
+  static la_ssize_t on_read(archive*, void* self_ptr, const void** out) {
+    auto* self = static_cast<Impl*>(self_ptr);
+    auto n = self->source.read(self->buffer);
+    if (!n) {
+      self->source_error = n.error();
+      return -1;
+    }
+    if (*n == 0) self->source_ended = true;
+    *out = self->buffer.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+
+  // Turns a libarchive failure into an error: the source's own error if it
+  // failed, "truncated" if it ended, otherwise libarchive's reason.
+  std::unexpected<common::Error> failure(std::string_view what) {
+    if (source_error) return std::unexpected(source_error->with_context(what));
+    if (source_ended) {
+      return common::fail(Errc::kTruncated, std::string(what) + ": the bundle ends too early");
+    }
+    const char* reason = archive_error_string(reader.get());
+    return common::fail(Errc::kBadArchive,
+                        std::string(what) + ": " + (reason ? reason : "unreadable archive"));
+  }
+
+  common::Status open() {
+    archive* a = reader.get();
+    // Only tar, and only the three compressions the format allows: every
+    // other format libarchive knows is attack surface we do not need.
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_xz(a);
+    if (archive_read_open(a, this, nullptr, &Impl::on_read, nullptr) != ARCHIVE_OK) {
+      return failure("opening bundle");
+    }
+    opened = true;
+    return {};
+  }
+};
+
+TarStream::TarStream(ByteSource& source) : impl_(std::make_unique<Impl>(source)) {}
+TarStream::~TarStream() = default;
+
+common::Result<std::optional<EntryHeader>> TarStream::next() {
+  if (!impl_->opened) {
+    if (auto ok = impl_->open(); !ok) return std::unexpected(ok.error());
+  }
+  archive_entry* entry = nullptr;
+  int status = archive_read_next_header(impl_->reader.get(), &entry);
+  if (status == ARCHIVE_EOF) return std::optional<EntryHeader>{};
+  // Warnings count as failures: a header libarchive had to guess about is
+  // not one we want to trust.
+  if (status != ARCHIVE_OK) return impl_->failure("reading entry header");
+  EntryHeader header;
+  const char* path = archive_entry_pathname(entry);
+  header.path = path ? path : "";
+  header.regular = archive_entry_filetype(entry) == AE_IFREG &&
+                   archive_entry_hardlink(entry) == nullptr &&
+                   archive_entry_symlink(entry) == nullptr &&
+                   archive_entry_sparse_count(entry) == 0;
+  header.size_known = archive_entry_size_is_set(entry) != 0 && archive_entry_size(entry) >= 0;
+  header.size = header.size_known ? static_cast<std::uint64_t>(archive_entry_size(entry)) : 0;
+  impl_->expected_offset = 0;
+  return std::optional<EntryHeader>{std::move(header)};
+}
+
+common::Result<std::span<const std::uint8_t>> TarStream::read_block() {
+  const void* data = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  int status = archive_read_data_block(impl_->reader.get(), &data, &size, &offset);
+  if (status == ARCHIVE_EOF) return std::span<const std::uint8_t>{};
+  if (status != ARCHIVE_OK) return impl_->failure("reading entry data");
+  if (offset != impl_->expected_offset) {
+    return common::fail(Errc::kNotRegularFile, "entry data has holes (a sparse file)");
+  }
+  impl_->expected_offset += static_cast<std::int64_t>(size);
+  return std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data), size);
+}
+
+}  // namespace flotilla::artifacts::detail

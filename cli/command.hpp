@@ -1,0 +1,35 @@
+// Shared pieces of the `flotilla` command line: exit codes, error output,
+// and how each command group registers itself.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace flotilla::cli {
+
+// Exit codes, documented in docs/cli.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,  // the operation failed or the input is invalid (e.g. a bad bundle)
+  kExitUsage = 2,   // the command line itself is wrong
+};
+
+// Prints "flotilla: error: <chain>" to stderr and returns kExitFailed.
+int report_failure(const common::Error& error);
+// Prints "flotilla: usage: <message>" to stderr and returns kExitUsage.
+int report_usage(const std::string& message);
+
+// A command's body runs after parsing; its return value is the exit code.
+using CommandBody = std::function<int()>;
+// Registers `body` to run when `command` was chosen; the result lands in
+// `exit_code`.
+void on_run(CLI::App& command, int& exit_code, CommandBody body);
+
+void add_key_commands(CLI::App& app, int& exit_code);
+void add_root_commands(CLI::App& app, int& exit_code);
+void add_bundle_commands(CLI::App& app, int& exit_code);
+
+}  // namespace flotilla::cli

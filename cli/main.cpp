@@ -1,0 +1,44 @@
+// flotilla: the operator's and release engineer's command line.
+#include <iostream>
+
+#include "cli/command.hpp"
+
+namespace flotilla::cli {
+
+int report_failure(const common::Error& error) {
+  std::cerr << "flotilla: error: " << error.describe() << "\n";
+  return kExitFailed;
+}
+
+int report_usage(const std::string& message) {
+  std::cerr << "flotilla: usage: " << message << "\n";
+  return kExitUsage;
+}
+
+void on_run(CLI::App& command, int& exit_code, CommandBody body) {
+  command.callback([&exit_code, body = std::move(body)] { exit_code = body(); });
+}
+
+}  // namespace flotilla::cli
+
+int main(int argc, char** argv) {
+  using namespace flotilla::cli;
+  CLI::App app{"Flotilla: signed OS, driver and firmware updates for device fleets.\n"
+               "Exit codes: 0 success, 1 failure or invalid input, 2 usage error.",
+               "flotilla"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "flotilla 0.1.0");
+  int exit_code = kExitOk;
+  add_key_commands(app, exit_code);
+  add_root_commands(app, exit_code);
+  add_bundle_commands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return exit_code;
+}

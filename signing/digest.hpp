@@ -1,0 +1,38 @@
+// SHA-256, streaming. OpenSSL stays behind this header.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace flotilla::signing {
+
+using Sha256Digest = std::array<std::uint8_t, 32>;
+
+// Not thread-safe; one hasher per stream.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+
+  void update(std::span<const std::uint8_t> bytes);
+  void update(std::string_view text);
+  // Ends the stream; the hasher is ready for a new one afterwards.
+  Sha256Digest finish();
+  std::string finish_hex();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+Sha256Digest sha256(std::span<const std::uint8_t> bytes);
+std::string sha256_hex(std::span<const std::uint8_t> bytes);
+std::string sha256_hex(std::string_view text);
+
+}  // namespace flotilla::signing

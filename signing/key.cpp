@@ -1,0 +1,221 @@
+#include "signing/key.hpp"
+
+#include <algorithm>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/file.hpp"
+#include "signing/digest.hpp"
+#include "signing/errors.hpp"
+
+namespace flotilla::signing {
+
+struct KeyHandle {
+  explicit KeyHandle(EVP_PKEY* key) : pkey(key) {}
+  ~KeyHandle() { EVP_PKEY_free(pkey); }
+  KeyHandle(const KeyHandle&) = delete;
+  KeyHandle& operator=(const KeyHandle&) = delete;
+  EVP_PKEY* pkey;
+};
+
+namespace {
+
+using common::Bytes;
+using common::fail;
+using common::Result;
+using common::Status;
+
+constexpr std::size_t kMaxPemBytes = 64 * 1024;
+
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)>;
+
+BioPtr memory_bio(std::string_view text) {
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
+}
+
+std::string bio_to_string(BIO* bio) {
+  char* data = nullptr;
+  long length = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(length));
+}
+
+// Never prompt on a terminal for a passphrase: an encrypted key is refused.
+int no_passphrase(char*, int, int, void*) { return -1; }
+
+// Which of our algorithms a key is, if any. ECDSA keys must be on P-256.
+std::optional<Algorithm> classify(EVP_PKEY* pkey) {
+  if (EVP_PKEY_is_a(pkey, "ED25519")) return Algorithm::kEd25519;
+  if (EVP_PKEY_is_a(pkey, "EC")) {
+    char group[64] = {};
+    size_t length = 0;
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &length) == 1 &&
+        std::string_view(group, length) == "prime256v1") {
+      return Algorithm::kEcdsaP256;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string compute_key_id(EVP_PKEY* pkey) {
+  unsigned char* der = nullptr;
+  int length = i2d_PUBKEY(pkey, &der);
+  if (length <= 0) return {};
+  std::string id = sha256_hex(std::span<const std::uint8_t>(der, static_cast<std::size_t>(length)));
+  OPENSSL_free(der);
+  return id;
+}
+
+// Ed25519 signs the message itself (no pre-hash); ECDSA signs SHA-256 of it.
+const char* digest_for(Algorithm algorithm) {
+  return algorithm == Algorithm::kEd25519 ? nullptr : "SHA256";
+}
+
+// True when `signature` is exactly the canonical DER encoding of an
+// ECDSA-Sig-Value: decoding must consume every byte and re-encoding must
+// reproduce the input (no long-form lengths, no padding, nothing trailing).
+bool is_strict_der_ecdsa(std::span<const std::uint8_t> signature) {
+  const unsigned char* p = signature.data();
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size())), &ECDSA_SIG_free);
+  if (!sig || p != signature.data() + signature.size()) return false;
+  unsigned char* der = nullptr;
+  int length = i2d_ECDSA_SIG(sig.get(), &der);
+  bool same = length == static_cast<int>(signature.size()) &&
+              std::equal(signature.begin(), signature.end(), der);
+  OPENSSL_free(der);
+  return same;
+}
+
+}  // namespace
+
+std::string_view algorithm_name(Algorithm algorithm) {
+  return algorithm == Algorithm::kEd25519 ? "ed25519" : "ecdsa-p256";
+}
+
+std::optional<Algorithm> parse_algorithm(std::string_view name) {
+  if (name == "ed25519") return Algorithm::kEd25519;
+  if (name == "ecdsa-p256") return Algorithm::kEcdsaP256;
+  return std::nullopt;
+}
+
+PublicKey::PublicKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm)
+    : handle_(std::move(handle)), algorithm_(algorithm), key_id_(compute_key_id(handle_->pkey)) {}
+
+Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
+  if (pem.size() > kMaxPemBytes) return fail(Errc::kBadKey, "public key PEM is too large");
+  auto bio = memory_bio(pem);
+  EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr);
+  if (pkey == nullptr) return fail(Errc::kBadKey, "not a PEM public key (SubjectPublicKeyInfo)");
+  auto handle = std::make_shared<const KeyHandle>(pkey);
+  auto algorithm = classify(pkey);
+  if (!algorithm) {
+    return fail(Errc::kUnsupportedAlgorithm, "public key is neither Ed25519 nor ECDSA P-256");
+  }
+  return PublicKey(std::move(handle), *algorithm);
+}
+
+std::string PublicKey::to_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_PUBKEY(bio.get(), handle_->pkey);
+  return bio_to_string(bio.get());
+}
+
+Status PublicKey::verify(std::span<const std::uint8_t> message,
+                         std::span<const std::uint8_t> signature) const {
+  if (algorithm_ == Algorithm::kEd25519 && signature.size() != 64) {
+    return fail(Errc::kBadSignature, "an Ed25519 signature must be 64 bytes");
+  }
+  if (algorithm_ == Algorithm::kEcdsaP256 && !is_strict_der_ecdsa(signature)) {
+    return fail(Errc::kBadSignature, "an ECDSA signature must be strict DER with nothing after it");
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest_for(algorithm_), nullptr,
+                                      nullptr, handle_->pkey, nullptr) != 1) {
+    return fail(Errc::kCrypto, "cannot set up signature verification");
+  }
+  // Only exactly 1 means "valid"; 0 and negative values (errors) both refuse.
+  int result = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
+                                message.size());
+  if (result != 1) return fail(Errc::kBadSignature, "signature does not verify");
+  return {};
+}
+
+PrivateKey::PrivateKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm)
+    : handle_(handle), public_key_(handle, algorithm) {}
+
+Result<PrivateKey> PrivateKey::generate(Algorithm algorithm) {
+  EVP_PKEY* pkey = algorithm == Algorithm::kEd25519 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
+                                                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC",
+                                                                        "P-256");
+  if (pkey == nullptr) return fail(Errc::kCrypto, "key generation failed");
+  return PrivateKey(std::make_shared<const KeyHandle>(pkey), algorithm);
+}
+
+Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+  if (pem.size() > kMaxPemBytes) return fail(Errc::kBadKey, "private key PEM is too large");
+  auto bio = memory_bio(pem);
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
+  if (pkey == nullptr) {
+    return fail(Errc::kBadKey, "not an unencrypted PEM private key (PKCS#8)");
+  }
+  auto handle = std::make_shared<const KeyHandle>(pkey);
+  auto algorithm = classify(pkey);
+  if (!algorithm) {
+    return fail(Errc::kUnsupportedAlgorithm, "private key is neither Ed25519 nor ECDSA P-256");
+  }
+  return PrivateKey(std::move(handle), *algorithm);
+}
+
+std::string PrivateKey::to_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_PKCS8PrivateKey(bio.get(), handle_->pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  return bio_to_string(bio.get());
+}
+
+Result<Bytes> PrivateKey::sign(std::span<const std::uint8_t> message) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, digest_for(algorithm()), nullptr, nullptr,
+                                    handle_->pkey, nullptr) != 1) {
+    return fail(Errc::kCrypto, "cannot set up signing");
+  }
+  size_t length = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &length, message.data(), message.size()) != 1) {
+    return fail(Errc::kCrypto, "signing failed");
+  }
+  Bytes signature(length);
+  if (EVP_DigestSign(ctx.get(), signature.data(), &length, message.data(), message.size()) != 1) {
+    return fail(Errc::kCrypto, "signing failed");
+  }
+  signature.resize(length);
+  return signature;
+}
+
+Result<PublicKey> load_public_key(const std::string& path) {
+  auto pem = common::read_file(path, kMaxPemBytes);
+  if (!pem) return common::propagate(pem, "reading public key");
+  auto key = PublicKey::from_pem(*pem);
+  if (!key) return common::propagate(key, path);
+  return key;
+}
+
+Result<PrivateKey> load_private_key(const std::string& path) {
+  auto pem = common::read_file(path, kMaxPemBytes);
+  if (!pem) return common::propagate(pem, "reading private key");
+  auto key = PrivateKey::from_pem(*pem);
+  if (!key) return common::propagate(key, path);
+  return key;
+}
+
+Status save_key_pair(const PrivateKey& key, const std::string& prefix) {
+  if (auto ok = common::write_file_exclusive(prefix + ".key", key.to_pem(), 0600); !ok) return ok;
+  return common::write_file_exclusive(prefix + ".pub", key.public_key().to_pem(), 0644);
+}
+
+}  // namespace flotilla::signing
