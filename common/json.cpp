@@ -128,11 +128,9 @@ Result<std::int64_t> JsonObject::integer(std::string_view key, std::int64_t min,
   const Json& v = **value;
   // A float such as 7.0 is refused: the signer's number must be read exactly.
   if (!v.is_number_integer()) return field_error(pointer_to(key), "must be an integer");
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
-    return field_error(pointer_to(key), "must be at most " + std::to_string(max));
-  }
-  auto n = v.get<std::int64_t>();
-  if (n < min || n > max) {
+  bool too_big = v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+  auto n = too_big ? max : v.get<std::int64_t>();
+  if (too_big || n < min || n > max) {
     return field_error(pointer_to(key), "must be between " + std::to_string(min) + " and " +
                                             std::to_string(max));
   }

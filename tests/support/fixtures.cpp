@@ -1,0 +1,169 @@
+#include "tests/support/fixtures.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/encoding.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::testing {
+
+TempDir::TempDir() {
+  std::random_device random;
+  auto base = std::filesystem::temp_directory_path();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto candidate = base / ("flotilla-test-" + std::to_string(random()));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+signing::PrivateKey make_key(signing::Algorithm algorithm) {
+  auto key = signing::PrivateKey::generate(algorithm);
+  if (!key) throw std::runtime_error(key.error().describe());
+  return *key;
+}
+
+std::string sign_root_payload(const std::string& payload,
+                              const std::vector<const signing::PrivateKey*>& signers) {
+  auto envelope = signing::sign_envelope(signing::kRootType, common::as_bytes(payload), signers);
+  if (!envelope) throw std::runtime_error(envelope.error().describe());
+  return signing::serialize_envelope(*envelope);
+}
+
+std::string make_root_json(const RootParts& parts,
+                           const std::vector<const signing::PrivateKey*>& signers) {
+  signing::RootSpec spec;
+  spec.version = parts.version;
+  spec.expires = parts.expires;
+  for (auto* k : parts.root_keys) spec.root_keys.push_back(k->public_key());
+  for (auto* k : parts.release_keys) spec.release_keys.push_back(k->public_key());
+  spec.root_threshold = parts.root_threshold;
+  spec.release_threshold = parts.release_threshold;
+  return sign_root_payload(signing::root_payload(spec), signers);
+}
+
+namespace {
+signing::TrustRoot load_root(const std::string& json) {
+  auto root = signing::TrustRoot::from_json(json);
+  if (!root) throw std::runtime_error(root.error().describe());
+  return *root;
+}
+}  // namespace
+
+TrustSetup::TrustSetup()
+    : root_json(make_root_json({.root_keys = {&root_key}, .release_keys = {&release_key}}, {&root_key})),
+      root(load_root(root_json)) {}
+
+artifacts::Manifest sample_manifest() {
+  artifacts::Manifest m;
+  m.name = "gw-os";
+  m.kind = artifacts::Kind::kOs;
+  m.component = "rootfs";
+  m.version = *common::Version::parse("2.4.0");
+  m.security_version = 7;
+  m.compatible = {"gw-x1", "gw-x2"};
+  m.requires_.push_back({"rootfs", *common::VersionRange::parse(">=2.3.0 <3.0.0")});
+  m.created = *common::parse_rfc3339("2026-11-24T19:00:00Z");
+  return m;
+}
+
+std::string manifest_text_for(artifacts::Manifest manifest,
+                              const std::vector<std::pair<std::string, std::string>>& payloads) {
+  manifest.payloads.clear();
+  for (const auto& [name, content] : payloads) {
+    artifacts::Payload p;
+    p.name = name;
+    p.type = artifacts::PayloadType::kRawImage;
+    p.slot = "rootfs";
+    p.size = content.size();
+    p.sha256 = signing::sha256_hex(content);
+    manifest.payloads.push_back(p);
+  }
+  return artifacts::serialize_manifest(manifest);
+}
+
+std::string sign_manifest(const std::string& manifest_text, const signing::PrivateKey& key,
+                          std::string_view payload_type) {
+  auto envelope = signing::sign_envelope(payload_type, common::as_bytes(manifest_text), {&key});
+  if (!envelope) throw std::runtime_error(envelope.error().describe());
+  return signing::serialize_envelope(*envelope);
+}
+
+common::Result<std::size_t> MemorySource::read(std::span<std::uint8_t> buffer) {
+  std::size_t n = std::min({buffer.size(), chunk_, data_.size() - offset_});
+  std::memcpy(buffer.data(), data_.data() + offset_, n);
+  offset_ += n;
+  return n;
+}
+
+namespace {
+class RecordingSink final : public artifacts::PayloadSink {
+ public:
+  explicit RecordingSink(std::shared_ptr<SinkRecord> record) : record_(std::move(record)) {}
+  common::Status write(std::span<const std::uint8_t> bytes) override {
+    record_->bytes.append(common::as_text(bytes));
+    return {};
+  }
+  common::Status finish() override {
+    record_->finished = true;
+    return {};
+  }
+  common::Status commit() override {
+    record_->committed = true;
+    return {};
+  }
+  void abort() override { record_->aborted = true; }
+
+ private:
+  std::shared_ptr<SinkRecord> record_;
+};
+}  // namespace
+
+common::Result<std::unique_ptr<artifacts::PayloadSink>> RecordingSinkFactory::open(
+    const artifacts::Manifest&, const artifacts::Payload& payload) {
+  auto record = std::make_shared<SinkRecord>();
+  record->payload = payload.name;
+  records_.push_back(record);
+  return std::make_unique<RecordingSink>(record);
+}
+
+std::size_t RecordingSinkFactory::bytes_written() const {
+  std::size_t total = 0;
+  for (const auto& r : records_) total += r->bytes.size();
+  return total;
+}
+
+bool RecordingSinkFactory::any_committed() const {
+  for (const auto& r : records_) {
+    if (r->committed) return true;
+  }
+  return false;
+}
+
+}  // namespace flotilla::testing

@@ -1,0 +1,99 @@
+// Shared test fixtures: temporary directories, keys and roots made at test
+// time, in-memory byte sources and sinks that record what they were told.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "artifacts/reader.hpp"
+#include "artifacts/writer.hpp"
+#include "signing/root.hpp"
+
+namespace flotilla::testing {
+
+// A fresh directory, removed with its contents at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_text(const std::filesystem::path& path);
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+signing::PrivateKey make_key(signing::Algorithm algorithm = signing::Algorithm::kEd25519);
+
+// A root with the given keys (public halves), signed by `signers`.
+struct RootParts {
+  std::int64_t version = 1;
+  std::vector<const signing::PrivateKey*> root_keys;
+  std::vector<const signing::PrivateKey*> release_keys;
+  std::size_t root_threshold = 1;
+  std::size_t release_threshold = 1;
+  common::TimePoint expires = common::now_utc() + std::chrono::days(365);
+};
+std::string make_root_json(const RootParts& parts, const std::vector<const signing::PrivateKey*>& signers);
+// Signs an arbitrary root payload text (for malformed-root tests).
+std::string sign_root_payload(const std::string& payload, const std::vector<const signing::PrivateKey*>& signers);
+
+// A complete trust setup: one root key, one release key, root version 1.
+struct TrustSetup {
+  signing::PrivateKey root_key = make_key();
+  signing::PrivateKey release_key = make_key();
+  std::string root_json;
+  signing::TrustRoot root;
+  TrustSetup();
+};
+
+// A manifest with sensible defaults: os "gw-os" 2.4.0, security 7, for gw-x1.
+artifacts::Manifest sample_manifest();
+// The manifest text for `payloads` (name -> content), as a writer would.
+std::string manifest_text_for(artifacts::Manifest manifest,
+                              const std::vector<std::pair<std::string, std::string>>& payloads);
+// A DSSE envelope of a manifest text signed by `key`.
+std::string sign_manifest(const std::string& manifest_text, const signing::PrivateKey& key,
+                          std::string_view payload_type = signing::kManifestType);
+
+// Reads a string as a stream, optionally in small chunks.
+class MemorySource final : public artifacts::ByteSource {
+ public:
+  explicit MemorySource(std::string data, std::size_t chunk = 1 << 16)
+      : data_(std::move(data)), chunk_(chunk) {}
+  common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override;
+  std::size_t consumed() const { return offset_; }
+
+ private:
+  std::string data_;
+  std::size_t chunk_;
+  std::size_t offset_ = 0;
+};
+
+// Records every sink's bytes and lifecycle.
+struct SinkRecord {
+  std::string payload;
+  std::string bytes;
+  bool finished = false;
+  bool committed = false;
+  bool aborted = false;
+};
+class RecordingSinkFactory final : public artifacts::SinkFactory {
+ public:
+  common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest&,
+                                                               const artifacts::Payload& payload) override;
+  const std::vector<std::shared_ptr<SinkRecord>>& records() const { return records_; }
+  std::size_t bytes_written() const;
+  bool any_committed() const;
+
+ private:
+  std::vector<std::shared_ptr<SinkRecord>> records_;
+};
+
+}  // namespace flotilla::testing
