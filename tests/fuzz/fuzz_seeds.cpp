@@ -1,0 +1,60 @@
+// Writes seed corpora for the fuzz targets: valid bundles (plain and zstd)
+// signed with the fuzz key, their envelope, the root and a manifest.
+//   fuzz_seeds OUT_DIR
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "artifacts/writer.hpp"
+#include "tests/fuzz/fuzz_keys.hpp"
+
+namespace fs = std::filesystem;
+using namespace flotilla;
+
+namespace {
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: fuzz_seeds OUT_DIR\n";
+    return 2;
+  }
+  fs::path out = argv[1];
+  write(out / "root" / "root.json", fuzz::fuzz_root_json());
+
+  write(out / "work" / "rootfs.img", std::string(3000, 'r'));
+  write(out / "work" / "wifi.ko", "driver");
+  artifacts::Manifest m;
+  m.name = "gw-os";
+  m.component = "rootfs";
+  m.version = *common::Version::parse("2.4.0");
+  m.security_version = 2;
+  m.compatible = {"gw-x1"};
+  m.requires_.push_back({"rootfs", *common::VersionRange::parse(">=2.0.0 <3.0.0")});
+  m.created = *common::parse_rfc3339("2026-11-24T19:00:00Z");
+  artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
+  artifacts::Payload file{.name = "wifi.ko", .type = artifacts::PayloadType::kFile, .path = "/lib/wifi.ko"};
+  for (auto [name, compression] : {std::pair{"plain.flb", artifacts::Compression::kNone},
+                                   std::pair{"zstd.flb", artifacts::Compression::kZstd}}) {
+    artifacts::BundleSpec spec{m, {{raw, out / "work" / "rootfs.img"}, {file, out / "work" / "wifi.ko"}}, compression};
+    fs::create_directories(out / "bundle");
+    auto written = artifacts::write_bundle(spec, {&fuzz::fuzz_key()}, out / "bundle" / name);
+    if (!written) {
+      std::cerr << written.error().describe() << "\n";
+      return 1;
+    }
+    if (compression == artifacts::Compression::kNone) {
+      write(out / "manifest" / "manifest.json", artifacts::serialize_manifest(written->manifest));
+      auto envelope = signing::sign_envelope(signing::kManifestType,
+                                             common::as_bytes(artifacts::serialize_manifest(written->manifest)),
+                                             {&fuzz::fuzz_key()});
+      write(out / "dsse" / "manifest.dsse.json", signing::serialize_envelope(*envelope));
+    }
+  }
+  fs::remove_all(out / "work");
+  return 0;
+}
