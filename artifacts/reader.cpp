@@ -90,6 +90,21 @@ Result<std::string> read_manifest_entry(detail::TarStream& tar, std::set<std::st
   return text;
 }
 
+struct ManifestEntry {
+  signing::Envelope envelope;
+  std::size_t entry_size = 0;
+};
+
+// The first entry, parsed as a DSSE envelope (nothing verified yet).
+Result<ManifestEntry> read_manifest_envelope(detail::TarStream& tar,
+                                             std::set<std::string, std::less<>>& seen) {
+  auto text = read_manifest_entry(tar, seen);
+  if (!text) return common::propagate(text, "reading manifest");
+  auto envelope = signing::parse_envelope(*text);
+  if (!envelope) return common::propagate(envelope, "manifest envelope");
+  return ManifestEntry{std::move(envelope), text->size()};
+}
+
 // Streams one payload entry into its sink while hashing. The sink is
 // finished only if size and digest match.
 Status stream_payload(detail::TarStream& tar, const Payload& payload, PayloadSink& sink,
@@ -194,13 +209,12 @@ Result<VerifiedBundle> read_bundle(ByteSource& source, const VerifyOptions& opti
 
   detail::TarStream tar(source);
   std::set<std::string, std::less<>> seen;
-  auto manifest_text = read_manifest_entry(tar, seen);
-  if (!manifest_text) return common::propagate(manifest_text, "reading manifest");
+  auto entry = read_manifest_envelope(tar, seen);
+  if (!entry) return std::unexpected(entry.error());
+  auto& envelope = entry->envelope;
 
   // Verify the signed bytes first, then parse exactly those bytes.
-  auto envelope = signing::parse_envelope(*manifest_text);
-  if (!envelope) return common::propagate(envelope, "manifest envelope");
-  auto payload = options.root->verify_release(*envelope, signing::kManifestType);
+  auto payload = options.root->verify_release(envelope, signing::kManifestType);
   if (!payload) return common::propagate(payload, "manifest signature");
   auto manifest = parse_manifest(*payload);
   if (!manifest) return common::propagate(manifest, "manifest");
@@ -244,28 +258,27 @@ Result<VerifiedBundle> read_bundle(ByteSource& source, const VerifyOptions& opti
   }
   if (auto ok = open_sinks.commit_all(); !ok) return std::unexpected(ok.error());
 
-  VerifiedBundle verified{std::move(*manifest), signing::sha256_hex(envelope->payload),
-                          std::move(*envelope)};
+  VerifiedBundle verified{std::move(*manifest), signing::sha256_hex(envelope.payload),
+                          std::move(envelope)};
   return verified;
 }
 
 Result<Inspection> inspect_bundle(ByteSource& source) {
   detail::TarStream tar(source);
   std::set<std::string, std::less<>> seen;
-  auto manifest_text = read_manifest_entry(tar, seen);
-  if (!manifest_text) return common::propagate(manifest_text, "reading manifest");
-  auto envelope = signing::parse_envelope(*manifest_text);
-  if (!envelope) return common::propagate(envelope, "manifest envelope");
+  auto entry = read_manifest_envelope(tar, seen);
+  if (!entry) return std::unexpected(entry.error());
+  auto& envelope = entry->envelope;
   Inspection inspection;
-  inspection.bundle_id = signing::sha256_hex(envelope->payload);
-  auto manifest = parse_manifest(envelope->payload);
+  inspection.bundle_id = signing::sha256_hex(envelope.payload);
+  auto manifest = parse_manifest(envelope.payload);
   if (manifest) {
     inspection.manifest = std::move(*manifest);
   } else {
     inspection.manifest_error = manifest.error();
   }
-  inspection.envelope = std::move(*envelope);
-  inspection.entries.push_back({std::string(kManifestEntry), manifest_text->size(), true});
+  inspection.envelope = std::move(envelope);
+  inspection.entries.push_back({std::string(kManifestEntry), entry->entry_size, true});
   for (std::size_t count = 0; count <= kMaxPayloads; ++count) {
     auto header = tar.next();
     if (!header) return std::unexpected(header.error());

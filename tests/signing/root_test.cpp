@@ -24,14 +24,7 @@ class RootTest : public ::testing::Test {
   common::Json payload_json(RootParts parts = {}) {
     if (parts.root_keys.empty()) parts.root_keys = {&root1};
     if (parts.release_keys.empty()) parts.release_keys = {&release};
-    RootSpec spec;
-    spec.version = parts.version;
-    spec.expires = parts.expires;
-    for (auto* k : parts.root_keys) spec.root_keys.push_back(k->public_key());
-    for (auto* k : parts.release_keys) spec.release_keys.push_back(k->public_key());
-    spec.root_threshold = parts.root_threshold;
-    spec.release_threshold = parts.release_threshold;
-    return common::Json::parse(root_payload(spec));
+    return common::Json::parse(root_payload(testing::root_spec(parts)));
   }
   common::Error load_error(const common::Json& payload) {
     auto root = TrustRoot::from_json(sign_root_payload(payload.dump(), {&root1}));

@@ -56,8 +56,7 @@ std::string sign_root_payload(const std::string& payload,
   return signing::serialize_envelope(*envelope);
 }
 
-std::string make_root_json(const RootParts& parts,
-                           const std::vector<const signing::PrivateKey*>& signers) {
+signing::RootSpec root_spec(const RootParts& parts) {
   signing::RootSpec spec;
   spec.version = parts.version;
   spec.expires = parts.expires;
@@ -65,7 +64,12 @@ std::string make_root_json(const RootParts& parts,
   for (auto* k : parts.release_keys) spec.release_keys.push_back(k->public_key());
   spec.root_threshold = parts.root_threshold;
   spec.release_threshold = parts.release_threshold;
-  return sign_root_payload(signing::root_payload(spec), signers);
+  return spec;
+}
+
+std::string make_root_json(const RootParts& parts,
+                           const std::vector<const signing::PrivateKey*>& signers) {
+  return sign_root_payload(signing::root_payload(root_spec(parts)), signers);
 }
 
 namespace {

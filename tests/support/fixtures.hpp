@@ -40,6 +40,7 @@ struct RootParts {
   std::size_t release_threshold = 1;
   common::TimePoint expires = common::now_utc() + std::chrono::days(365);
 };
+signing::RootSpec root_spec(const RootParts& parts);
 std::string make_root_json(const RootParts& parts, const std::vector<const signing::PrivateKey*>& signers);
 // Signs an arbitrary root payload text (for malformed-root tests).
 std::string sign_root_payload(const std::string& payload, const std::vector<const signing::PrivateKey*>& signers);
