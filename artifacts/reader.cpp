@@ -102,7 +102,7 @@ Result<ManifestEntry> read_manifest_envelope(detail::TarStream& tar,
   if (!text) return common::propagate(text, "reading manifest");
   auto envelope = signing::parse_envelope(*text);
   if (!envelope) return common::propagate(envelope, "manifest envelope");
-  return ManifestEntry{std::move(envelope), text->size()};
+  return ManifestEntry{std::move(*envelope), text->size()};
 }
 
 // Streams one payload entry into its sink while hashing. The sink is
