@@ -19,6 +19,7 @@ enum class Errc {
   kRootExpired,          // the root's "expires" is in the past
   kBadRotation,          // a new root that is not version N+1 or not signed by both
   kCrypto,               // OpenSSL failed for a reason other than bad input
+  kAuditChainBroken,     // an audit entry whose hash, link or sequence is wrong
 };
 
 }  // namespace flotilla::signing

@@ -1,0 +1,173 @@
+#include "common/sqlite.hpp"
+
+#include <sqlite3.h>
+
+namespace flotilla::common {
+namespace {
+
+std::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
+  int code = sqlite3_extended_errcode(db);
+  std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
+  if ((code & 0xff) == SQLITE_CONSTRAINT) return fail(Errc::kConflict, message);
+  return fail(Errc::kDatabase, message);
+}
+
+}  // namespace
+
+Statement::~Statement() = default;
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_.get(), index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::span<const std::uint8_t> bytes) {
+  sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(stmt_.get(), index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<std::string>& text) {
+  return text ? bind(index, std::string_view(*text)) : bind_null(index);
+}
+
+Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_error(db_, "executing statement");
+}
+
+Status Statement::run() {
+  for (;;) {
+    auto more = step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return {};
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
+
+std::string Statement::text(int column) const {
+  const auto* data = sqlite3_column_blob(stmt_.get(), column);
+  int size = sqlite3_column_bytes(stmt_.get(), column);
+  return data ? std::string(static_cast<const char*>(data), static_cast<std::size_t>(size)) : std::string();
+}
+
+std::optional<std::string> Statement::optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return text(column);
+}
+
+std::optional<std::int64_t> Statement::optional_int64(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return int64(column);
+}
+
+Database::Database(sqlite3* db) : db_(db, &sqlite3_close_v2) {}
+Database::~Database() = default;
+
+Result<Database> Database::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  Database db(raw);
+  if (rc != SQLITE_OK) return db_error(raw, "opening " + path);
+  sqlite3_busy_timeout(raw, 5000);
+  // WAL lets readers run beside the writer; FULL makes an acknowledged
+  // commit survive a power cut.
+  if (auto ok = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+      !ok) {
+    return std::unexpected(ok.error().with_context(path));
+  }
+  return db;
+}
+
+Status Database::exec(std::string_view sql) {
+  std::string text(sql);
+  char* message = nullptr;
+  if (sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string reason = message ? message : "unknown error";
+    sqlite3_free(message);
+    return db_error(db_.get(), "executing SQL (" + reason + ")");
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    return db_error(db_.get(), "preparing statement");
+  }
+  return Statement(db_.get(), stmt, &sqlite3_finalize);
+}
+
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+
+Result<std::int64_t> Database::user_version() {
+  auto stmt = prepare("PRAGMA user_version");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->step();
+  if (!row) return std::unexpected(row.error());
+  return stmt->int64(0);
+}
+
+Status Database::migrate(std::span<const std::string_view> migrations) {
+  auto version = user_version();
+  if (!version) return std::unexpected(version.error());
+  if (*version > static_cast<std::int64_t>(migrations.size())) {
+    return fail(Errc::kDatabase, "database schema version " + std::to_string(*version) +
+                                     " is newer than this program knows (" +
+                                     std::to_string(migrations.size()) + "); upgrade the program");
+  }
+  for (auto i = static_cast<std::size_t>(*version); i < migrations.size(); ++i) {
+    auto tx = Transaction::begin(*this);
+    if (!tx) return std::unexpected(tx.error());
+    if (auto ok = exec(migrations[i]); !ok) {
+      return std::unexpected(ok.error().with_context("migration " + std::to_string(i + 1)));
+    }
+    if (auto ok = exec("PRAGMA user_version = " + std::to_string(i + 1)); !ok) return ok;
+    if (auto ok = tx->commit(); !ok) return ok;
+  }
+  return {};
+}
+
+Result<Transaction> Transaction::begin(Database& db) {
+  if (auto ok = db.exec("BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (db_ != nullptr) (void)db_->exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  auto ok = db_->exec("COMMIT");
+  if (ok) db_ = nullptr;
+  return ok;
+}
+
+}  // namespace flotilla::common

@@ -1,0 +1,100 @@
+// SQLite, owned: RAII handles, prepared statements with typed binding, and
+// numbered migrations tracked in PRAGMA user_version. The only place that
+// includes sqlite3.h.
+//
+// A Database is used by one thread at a time (callers serialise, e.g. with
+// a mutex, or keep one per thread). Every SQL text is a constant: values
+// are always bound, never spliced into SQL.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace flotilla::common {
+
+class Statement {
+ public:
+  Statement(Statement&&) noexcept = default;
+  Statement& operator=(Statement&&) noexcept = default;
+  ~Statement();
+
+  // Binding is 1-based, as in SQLite. Text and blobs are copied.
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Statement& bind_blob(int index, std::span<const std::uint8_t> bytes);
+  Statement& bind_null(int index);
+  Statement& bind(int index, const std::optional<std::string>& text);
+  Statement& bind(int index, const std::optional<std::int64_t>& value);
+
+  // True while a row is available; false when done. Fails with kConflict
+  // on a uniqueness violation, kDatabase otherwise.
+  Result<bool> step();
+  // Steps to completion, for statements that return no rows.
+  Status run();
+  // Makes the statement ready to bind and step again.
+  void reset();
+
+  bool is_null(int column) const;
+  std::int64_t int64(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  std::optional<std::int64_t> optional_int64(int column) const;
+
+ private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* stmt, int (*finalize)(sqlite3_stmt*))
+      : db_(db), stmt_(stmt, finalize) {}
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt_{nullptr, nullptr};
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) with WAL, synchronous=FULL, foreign keys
+  // and a busy timeout.
+  static Result<Database> open(const std::string& path);
+  Database(Database&&) noexcept = default;
+  Database& operator=(Database&&) noexcept = default;
+  ~Database();
+
+  Status exec(std::string_view sql);
+  Result<Statement> prepare(std::string_view sql);
+  std::int64_t last_insert_rowid() const;
+
+  // Applies migrations[user_version ..] in order, each in its own
+  // transaction, bumping user_version with it. Refuses a database newer
+  // than this code knows.
+  Status migrate(std::span<const std::string_view> migrations);
+  Result<std::int64_t> user_version();
+
+ private:
+  explicit Database(sqlite3* db);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, nullptr};
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Database& db);
+  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+};
+
+}  // namespace flotilla::common

@@ -1,0 +1,69 @@
+#include "common/sqlite.hpp"
+
+#include <array>
+#include <gtest/gtest.h>
+
+#include "tests/support/fixtures.hpp"
+
+namespace flotilla::common {
+namespace {
+
+constexpr std::array<std::string_view, 2> kMigrations = {
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER)",
+    "ALTER TABLE t ADD COLUMN note TEXT",
+};
+
+TEST(Sqlite, MigratesOnceAndBindsTypedValues) {
+  testing::TempDir dir;
+  auto path = (dir / "db.sqlite").string();
+  {
+    auto db = Database::open(path);
+    ASSERT_TRUE(db) << db.error().describe();
+    ASSERT_TRUE(db->migrate(kMigrations));
+    EXPECT_EQ(*db->user_version(), 2);
+    auto insert = *db->prepare("INSERT INTO t (name, n, note) VALUES (?, ?, ?)");
+    ASSERT_TRUE(insert.bind(1, "a'; DROP TABLE t; --").bind(2, std::int64_t{42}).bind(3, std::optional<std::string>{}).run());
+    insert.reset();
+    auto duplicate = insert.bind(1, "a'; DROP TABLE t; --").bind(2, std::int64_t{1}).run();
+    ASSERT_FALSE(duplicate);
+    EXPECT_TRUE(duplicate.error().is(Errc::kConflict));
+  }
+  auto db = Database::open(path);
+  ASSERT_TRUE(db->migrate(kMigrations));  // already applied: nothing to do
+  auto select = *db->prepare("SELECT name, n, note FROM t");
+  ASSERT_TRUE(*select.step());
+  EXPECT_EQ(select.text(0), "a'; DROP TABLE t; --");
+  EXPECT_EQ(select.int64(1), 42);
+  EXPECT_FALSE(select.optional_text(2));
+  EXPECT_FALSE(*select.step());
+}
+
+TEST(Sqlite, RefusesANewerSchema) {
+  testing::TempDir dir;
+  auto db = *Database::open((dir / "db.sqlite").string());
+  ASSERT_TRUE(db.exec("PRAGMA user_version = 9"));
+  auto result = db.migrate(kMigrations);
+  ASSERT_FALSE(result);
+  EXPECT_TRUE(result.error().is(Errc::kDatabase));
+}
+
+TEST(Sqlite, TransactionRollsBackUnlessCommitted) {
+  testing::TempDir dir;
+  auto db = *Database::open((dir / "db.sqlite").string());
+  ASSERT_TRUE(db.migrate(kMigrations));
+  {
+    auto tx = *Transaction::begin(db);
+    ASSERT_TRUE(db.exec("INSERT INTO t (name) VALUES ('gone')"));
+  }
+  {
+    auto tx = *Transaction::begin(db);
+    ASSERT_TRUE(db.exec("INSERT INTO t (name) VALUES ('kept')"));
+    ASSERT_TRUE(tx.commit());
+  }
+  auto count = *db.prepare("SELECT group_concat(name) FROM t");
+  ASSERT_TRUE(*count.step());
+  EXPECT_EQ(count.text(0), "kept");
+}
+
+}  // namespace
+}  // namespace flotilla::common
