@@ -126,6 +126,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
 }
 
 std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+std::int64_t Database::changes() const { return sqlite3_changes64(db_.get()); }
 
 Result<std::int64_t> Database::user_version() {
   auto stmt = prepare("PRAGMA user_version");

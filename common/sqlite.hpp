@@ -71,6 +71,8 @@ class Database {
   Status exec(std::string_view sql);
   Result<Statement> prepare(std::string_view sql);
   std::int64_t last_insert_rowid() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  std::int64_t changes() const;
 
   // Applies migrations[user_version ..] in order, each in its own
   // transaction, bumping user_version with it. Refuses a database newer

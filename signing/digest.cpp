@@ -59,3 +59,15 @@ std::string sha256_hex(std::span<const std::uint8_t> bytes) { return common::to_
 std::string sha256_hex(std::string_view text) { return sha256_hex(common::as_bytes(text)); }
 
 }  // namespace flotilla::signing
+
+#include <openssl/rand.h>
+#include <stdexcept>
+
+namespace flotilla::signing {
+std::vector<std::uint8_t> random_bytes(std::size_t count) {
+  std::vector<std::uint8_t> out(count);
+  // Failing to get randomness must never degrade into weak tokens.
+  if (RAND_bytes(out.data(), static_cast<int>(count)) != 1) throw std::runtime_error("RAND_bytes failed");
+  return out;
+}
+}  // namespace flotilla::signing

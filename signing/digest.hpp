@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace flotilla::signing {
 
@@ -35,4 +36,9 @@ Sha256Digest sha256(std::span<const std::uint8_t> bytes);
 std::string sha256_hex(std::span<const std::uint8_t> bytes);
 std::string sha256_hex(std::string_view text);
 
+}  // namespace flotilla::signing
+
+namespace flotilla::signing {
+// Bytes from the operating system's CSPRNG (OpenSSL RAND_bytes).
+std::vector<std::uint8_t> random_bytes(std::size_t count);
 }  // namespace flotilla::signing

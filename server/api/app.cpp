@@ -1,0 +1,138 @@
+#include "server/api/app.hpp"
+
+#include "common/log.hpp"
+#include "server/api/reply.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> segments;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    segments.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return segments;
+}
+
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
+             std::vector<std::string>& params) {
+  if (pattern.size() != segments.size()) return false;
+  params.clear();
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == "{}") {
+      if (segments[i].empty()) return false;
+      params.push_back(segments[i]);
+    } else if (pattern[i] != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
+    : store_(store), data_dir_(std::move(data_dir)), clock_(std::move(clock)) {
+  std::filesystem::create_directories(data_dir_ / "bundles");
+  std::filesystem::remove_all(upload_dir());
+  std::filesystem::create_directories(upload_dir());
+  auto route = [&](std::string method, const std::string& path, std::optional<Permission> permission, Handler h) {
+    routes_.push_back({std::move(method), split_path(path), permission, h});
+  };
+  route("GET", "/healthz", std::nullopt, &ServerApp::health);
+  route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);
+  route("GET", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::list_tokens);
+  route("DELETE", "/api/v1/tokens/{}", Permission::kManageTokens, &ServerApp::revoke_token);
+  route("POST", "/api/v1/bundles", Permission::kUploadBundles, &ServerApp::upload_bundle);
+  route("GET", "/api/v1/bundles", Permission::kReadBundles, &ServerApp::list_bundles);
+  route("GET", "/api/v1/bundles/{}", Permission::kReadBundles, &ServerApp::show_bundle);
+  route("DELETE", "/api/v1/bundles/{}", Permission::kManageBundles, &ServerApp::delete_bundle);
+  route("GET", "/api/v1/bundles/{}/file", Permission::kReadBundles, &ServerApp::download_bundle);
+  route("HEAD", "/api/v1/bundles/{}/file", Permission::kReadBundles, &ServerApp::download_bundle);
+  route("GET", "/api/v1/audit", Permission::kReadAudit, &ServerApp::list_audit);
+  route("GET", "/api/v1/audit/verify", Permission::kReadAudit, &ServerApp::verify_audit);
+  route("GET", "/api/v1/audit/export", Permission::kReadAudit, &ServerApp::export_audit);
+  route("GET", "/api/v1/trust", Permission::kReadTrust, &ServerApp::show_trust);
+  route("PUT", "/api/v1/trust", Permission::kManageTrust, &ServerApp::upload_trust);
+}
+
+http::BodyPolicy ServerApp::body_policy(const std::string& method, const std::string& path) const {
+  if (method == "POST" && path == "/api/v1/bundles") return {http::BodyPolicy::Kind::kFile, kMaxBundleBytes};
+  if (method == "GET" || method == "HEAD" || method == "DELETE") return {http::BodyPolicy::Kind::kMemory, 0};
+  return {http::BodyPolicy::Kind::kMemory, kMaxJsonBodyBytes};
+}
+
+std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate(const http::Request& request) {
+  auto header = request.header("Authorization");
+  if (!header || !header->starts_with("Bearer ") || header->size() > 512) {
+    auto response = problem(401, "send an API token as 'Authorization: Bearer <token>'");
+    response.headers["WWW-Authenticate"] = "Bearer";
+    return std::unexpected(response);
+  }
+  auto token = store_.find_token(token_hash(header->substr(7)));
+  if (!token) return std::unexpected(problem_from(token.error()));
+  if (!*token || (*token)->revoked) return std::unexpected(problem(401, "the API token is unknown or revoked"));
+  if ((*token)->expires_at && (*token)->expires_at <= common::format_rfc3339(clock_())) {
+    return std::unexpected(problem(401, "the API token has expired"));
+  }
+  auto role = parse_role((*token)->role);
+  if (!role) return std::unexpected(problem(401, "the API token has an unknown role"));
+  return Caller{"operator:" + (*token)->name + "#" + std::to_string((*token)->id), *role};
+}
+
+http::Response ServerApp::handle(http::Request& request) {
+  auto segments = split_path(request.path);
+  std::vector<std::string> params;
+  std::string allow;
+  for (const auto& route : routes_) {
+    if (!matches(route.pattern, segments, params)) continue;
+    if (route.method != request.method) {
+      allow += (allow.empty() ? "" : ", ") + route.method;
+      continue;
+    }
+    Caller caller;
+    if (route.permission) {
+      auto authenticated = authenticate(request);
+      if (!authenticated) return authenticated.error();
+      caller = *authenticated;
+      if (!allowed(caller.role, *route.permission)) {
+        return problem(403, "the " + std::string(role_name(caller.role)) + " role may not do this");
+      }
+    }
+    return (this->*route.handler)(request, params, caller);
+  }
+  if (!allow.empty()) {
+    auto response = problem(405, "this resource does not support " + request.method.substr(0, 16));
+    response.headers["Allow"] = allow;
+    return response;
+  }
+  return problem(404, "no such resource");
+}
+
+std::shared_ptr<const signing::TrustRoot> ServerApp::trust_root() {
+  std::lock_guard lock(root_mutex_);
+  if (root_) return root_;
+  auto text = store_.setting(kTrustRootSetting);
+  if (!text || !*text) return nullptr;
+  auto root = signing::TrustRoot::from_json(**text);
+  if (!root) {
+    common::log(common::LogLevel::kError, "stored trust root is invalid: " + root.error().describe());
+    return nullptr;
+  }
+  root_ = std::make_shared<const signing::TrustRoot>(std::move(*root));
+  return root_;
+}
+
+std::filesystem::path ServerApp::bundle_path(const std::string& file_sha256) const {
+  return data_dir_ / "bundles" / (file_sha256 + ".flb");
+}
+
+http::Response ServerApp::health(http::Request&, const Params&, const Caller&) {
+  return json_reply(200, {{"status", "ok"}});
+}
+
+}  // namespace flotilla::server::api

@@ -1,0 +1,106 @@
+// /api/v1/audit (list, verify, export) and /api/v1/trust (show, upload).
+#include <charconv>
+
+#include "common/log.hpp"
+#include "server/api/app.hpp"
+#include "server/api/reply.hpp"
+#include "signing/audit_chain.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+constexpr std::int64_t kAuditPage = 1000;
+
+std::optional<std::int64_t> query_integer(const http::Request& request, const std::string& name,
+                                          std::int64_t fallback, std::int64_t min, std::int64_t max) {
+  auto it = request.query.find(name);
+  if (it == request.query.end()) return fallback;
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || ptr != it->second.data() + it->second.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+common::Json entry_json(const signing::AuditEntry& e) {
+  auto j = signing::audit_entry_json(e);
+  j["hash"] = e.hash;
+  return j;
+}
+
+}  // namespace
+
+http::Response ServerApp::list_audit(http::Request& request, const Params&, const Caller&) {
+  auto after = query_integer(request, "after", 0, 0, std::int64_t{1} << 62);
+  if (!after) return problem(400, "invalid query", {{"after", "must be a non-negative integer"}});
+  auto limit = query_integer(request, "limit", 100, 1, kAuditPage);
+  if (!limit) return problem(400, "invalid query", {{"limit", "must be an integer from 1 to 1000"}});
+  auto entries = store_.list_audit(*after, *limit);
+  if (!entries) return problem_from(entries.error());
+  common::Json out = common::Json::array();
+  for (const auto& e : *entries) out.push_back(entry_json(e));
+  return json_reply(200, {{"entries", out}});
+}
+
+http::Response ServerApp::verify_audit(http::Request&, const Params&, const Caller&) {
+  signing::AuditChainVerifier verifier;
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = store_.list_audit(after, kAuditPage);
+    if (!page) return problem_from(page.error());
+    if (page->empty()) break;
+    for (const auto& e : *page) {
+      if (auto ok = verifier.add_line(signing::audit_line(e)); !ok) {
+        common::log(common::LogLevel::kError, "audit chain broken: " + ok.error().message());
+        return json_reply(200, {{"valid", false}, {"error", ok.error().message()}, {"entries", verifier.lines()}});
+      }
+      after = e.seq;
+    }
+  }
+  return json_reply(200, {{"valid", true}, {"entries", verifier.lines()},
+                          {"head", {{"seq", verifier.head().seq}, {"hash", verifier.head().hash}}}});
+}
+
+http::Response ServerApp::export_audit(http::Request&, const Params&, const Caller&) {
+  http::Response response;
+  response.content_type = "application/x-ndjson";
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = store_.list_audit(after, kAuditPage);
+    if (!page) return problem_from(page.error());
+    if (page->empty()) break;
+    for (const auto& e : *page) {
+      response.body += signing::audit_line(e) + "\n";
+      after = e.seq;
+    }
+  }
+  return response;
+}
+
+http::Response ServerApp::show_trust(http::Request&, const Params&, const Caller&) {
+  auto root = trust_root();
+  if (!root) return problem(404, "no trust root is configured");
+  http::Response response;
+  response.body = root->envelope_json();
+  return response;
+}
+
+http::Response ServerApp::upload_trust(http::Request& request, const Params&, const Caller& caller) {
+  auto current = trust_root();
+  auto next = current ? current->rotate_to(request.body) : signing::TrustRoot::from_json(request.body);
+  if (!next) return problem(422, "the root was refused: " + next.error().describe());
+  if (auto ok = next->check_current(clock_()); !ok) return problem(422, "the root was refused: " + ok.error().message());
+  auto ok = store_.set_setting(kTrustRootSetting, request.body,
+                               {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
+                                "ok", {{"version", next->version()}}});
+  if (!ok) return problem_from(ok.error());
+  auto version = next->version();
+  {
+    std::lock_guard lock(root_mutex_);
+    root_ = std::make_shared<const signing::TrustRoot>(std::move(*next));
+  }
+  return json_reply(200, {{"version", version}});
+}
+
+}  // namespace flotilla::server::api

@@ -1,0 +1,44 @@
+#include "server/api/auth.hpp"
+
+#include "common/encoding.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::server::api {
+
+std::optional<Role> parse_role(std::string_view name) {
+  if (name == "admin") return Role::kAdmin;
+  if (name == "operator") return Role::kOperator;
+  if (name == "publisher") return Role::kPublisher;
+  if (name == "auditor") return Role::kAuditor;
+  return std::nullopt;
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kAdmin: return "admin";
+    case Role::kOperator: return "operator";
+    case Role::kPublisher: return "publisher";
+    case Role::kAuditor: return "auditor";
+  }
+  return "";
+}
+
+bool allowed(Role role, Permission permission) {
+  if (role == Role::kAdmin) return true;
+  switch (permission) {
+    case Permission::kManageTokens:
+    case Permission::kManageTrust: return false;
+    case Permission::kUploadBundles: return role == Role::kOperator || role == Role::kPublisher;
+    case Permission::kReadBundles: return role == Role::kOperator || role == Role::kAuditor;
+    case Permission::kManageBundles: return role == Role::kOperator;
+    case Permission::kReadAudit: return role == Role::kOperator || role == Role::kAuditor;
+    case Permission::kReadTrust: return true;
+  }
+  return false;
+}
+
+std::string new_token_secret() { return "flt_" + common::to_hex(signing::random_bytes(32)); }
+
+std::string token_hash(std::string_view secret) { return signing::sha256_hex(secret); }
+
+}  // namespace flotilla::server::api

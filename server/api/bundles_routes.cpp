@@ -1,0 +1,189 @@
+// /api/v1/bundles: upload (streamed to disk, verified against the trust
+// root before it is accepted), list, show, delete, download with Range.
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "artifacts/reader.hpp"
+#include "server/api/app.hpp"
+#include "server/api/range.hpp"
+#include "server/api/reply.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+// Passes bytes through while hashing all of them, so the file digest comes
+// from the same single read that verifies the bundle.
+class HashingSource final : public artifacts::ByteSource {
+ public:
+  explicit HashingSource(artifacts::ByteSource& inner) : inner_(inner) {}
+  common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override {
+    auto n = inner_.read(buffer);
+    if (n) hasher_.update(buffer.first(*n));
+    return n;
+  }
+  // Reads what the verifier left (tar padding), then returns the digest.
+  common::Result<std::string> finish() {
+    std::vector<std::uint8_t> buffer(1 << 16);
+    for (;;) {
+      auto n = read(buffer);
+      if (!n) return std::unexpected(n.error());
+      if (*n == 0) return hasher_.finish_hex();
+    }
+  }
+
+ private:
+  artifacts::ByteSource& inner_;
+  signing::Sha256 hasher_;
+};
+
+common::Json bundle_json(const BundleRecord& b) {
+  return {{"file_sha256", b.file_sha256},
+          {"bundle_id", b.bundle_id},
+          {"name", b.name},
+          {"kind", b.kind},
+          {"component", b.component},
+          {"version", b.version},
+          {"security_version", b.security_version},
+          {"size", b.size},
+          {"manifest", common::Json::parse(b.manifest_json, nullptr, false)},
+          {"signer_keyids", common::Json::parse(b.signer_keyids_json, nullptr, false)},
+          {"uploaded_at", b.uploaded_at},
+          {"uploaded_by", b.uploaded_by}};
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+http::Response ServerApp::upload_bundle(http::Request& request, const Params&, const Caller& caller) {
+  auto root = trust_root();
+  if (!root) return problem(409, "no trust root is configured; upload one with PUT /api/v1/trust (flotilla trust upload)");
+  if (request.body_size == 0) return problem(400, "the body must be the .flb bundle");
+
+  auto file = artifacts::FileSource::open(request.body_file.string());
+  if (!file) return problem_from(file.error());
+  HashingSource source(**file);
+  artifacts::VerifyOptions options;
+  options.root = root.get();
+  options.now = clock_();
+  artifacts::DiscardSinkFactory discard;
+  auto verified = artifacts::read_bundle(source, options, discard);
+  if (!verified) {
+    (void)store_.append_audit({caller.actor, "bundle.upload", "bundle:?", "refused",
+                               {{"reason", verified.error().describe()}, {"size", request.body_size}}});
+    return problem(422, "the bundle was refused: " + verified.error().describe());
+  }
+  auto file_sha256 = source.finish();
+  if (!file_sha256) return problem_from(file_sha256.error());
+
+  auto existing = store_.find_bundle(*file_sha256);
+  if (!existing) return problem_from(existing.error());
+  if (*existing) return json_reply(200, bundle_json(**existing));
+
+  const auto& m = verified->manifest;
+  common::Json signers = common::Json::array();
+  for (const auto& s : verified->envelope.signatures) {
+    if (root->keys().contains(s.keyid)) signers.push_back(s.keyid);
+  }
+  BundleRecord record{.file_sha256 = *file_sha256,
+                      .bundle_id = verified->bundle_id,
+                      .name = m.name,
+                      .kind = std::string(artifacts::kind_name(m.kind)),
+                      .component = m.component,
+                      .version = m.version.text(),
+                      .security_version = m.security_version,
+                      .size = static_cast<std::int64_t>(request.body_size),
+                      .manifest_json = common::Json::parse(artifacts::serialize_manifest(m)).dump(),
+                      .signer_keyids_json = signers.dump(),
+                      .uploaded_at = common::format_rfc3339(clock_()),
+                      .uploaded_by = caller.actor};
+  // File first, then the row: a crash in between leaves an unreferenced
+  // file, never a row without its file.
+  std::error_code ec;
+  std::filesystem::rename(request.body_file, bundle_path(record.file_sha256), ec);
+  if (ec) return problem_from(common::Error(common::Errc::kIo, "storing bundle: " + ec.message()));
+  fsync_dir(bundle_path(record.file_sha256).parent_path());
+  auto inserted = store_.insert_bundle(
+      record, {caller.actor, "bundle.upload", "bundle:" + record.file_sha256, "ok",
+               {{"name", m.name}, {"version", m.version.text()}, {"bundle_id", record.bundle_id}}});
+  if (!inserted) return problem_from(inserted.error());
+  return json_reply(*inserted ? 201 : 200, bundle_json(record));
+}
+
+http::Response ServerApp::list_bundles(http::Request&, const Params&, const Caller&) {
+  auto bundles = store_.list_bundles();
+  if (!bundles) return problem_from(bundles.error());
+  common::Json out = common::Json::array();
+  for (const auto& b : *bundles) {
+    auto j = bundle_json(b);
+    j.erase("manifest");
+    out.push_back(std::move(j));
+  }
+  return json_reply(200, {{"bundles", out}});
+}
+
+http::Response ServerApp::show_bundle(http::Request&, const Params& params, const Caller&) {
+  auto bundle = store_.find_bundle(params[0]);
+  if (!bundle) return problem_from(bundle.error());
+  if (!*bundle) return problem(404, "no bundle with that digest or id");
+  return json_reply(200, bundle_json(**bundle));
+}
+
+http::Response ServerApp::delete_bundle(http::Request&, const Params& params, const Caller& caller) {
+  auto bundle = store_.find_bundle(params[0]);
+  if (!bundle) return problem_from(bundle.error());
+  if (!*bundle) return problem(404, "no bundle with that digest or id");
+  const auto& b = **bundle;
+  auto ok = store_.delete_bundle(b.file_sha256, {caller.actor, "bundle.delete", "bundle:" + b.file_sha256, "ok",
+                                                 {{"name", b.name}, {"version", b.version}}});
+  if (!ok) return problem_from(ok.error());
+  std::error_code ec;
+  std::filesystem::remove(bundle_path(b.file_sha256), ec);
+  return json_reply(200, {{"deleted", b.file_sha256}});
+}
+
+http::Response ServerApp::download_bundle(http::Request& request, const Params& params, const Caller&) {
+  auto bundle = store_.find_bundle(params[0]);
+  if (!bundle) return problem_from(bundle.error());
+  if (!*bundle) return problem(404, "no bundle with that digest or id");
+  auto size = static_cast<std::uint64_t>((*bundle)->size);
+  std::string etag = "\"" + (*bundle)->file_sha256 + "\"";
+  auto decision = decide_range(request.header("Range"), request.header("If-Range"), etag, size);
+  http::Response response;
+  response.content_type = "application/octet-stream";
+  response.headers["Accept-Ranges"] = "bytes";
+  response.headers["ETag"] = etag;
+  switch (decision.outcome) {
+    case RangeOutcome::kUnsatisfiable: {
+      auto refused = problem(416, "the range is outside the bundle");
+      refused.headers["Content-Range"] = "bytes */" + std::to_string(size);
+      return refused;
+    }
+    case RangeOutcome::kPartial:
+      response.status = 206;
+      response.headers["Content-Range"] = "bytes " + std::to_string(decision.range.offset) + "-" +
+                                          std::to_string(decision.range.offset + decision.range.length - 1) + "/" +
+                                          std::to_string(size);
+      response.file = http::FileBody{bundle_path((*bundle)->file_sha256), decision.range.offset, decision.range.length};
+      break;
+    case RangeOutcome::kWhole:
+      response.file = http::FileBody{bundle_path((*bundle)->file_sha256), 0, size};
+      break;
+  }
+  if (request.method == "HEAD") {
+    response.headers["Content-Length"] = std::to_string(response.file->length);
+    response.file.reset();
+  }
+  return response;
+}
+
+}  // namespace flotilla::server::api

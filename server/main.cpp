@@ -1,0 +1,146 @@
+// flotilla-server: init a data directory, or serve the API from one.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "common/file.hpp"
+#include "common/log.hpp"
+#include "server/api/app.hpp"
+#include "server/api/auth.hpp"
+#include "server/http/listener.hpp"
+#include "server/store/sqlite_store.hpp"
+#include "signing/key.hpp"
+
+namespace fs = std::filesystem;
+using namespace flotilla;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2;
+
+int fail(const common::Error& error) {
+  std::cerr << "flotilla-server: error: " << error.describe() << "\n";
+  return kExitFailed;
+}
+
+std::string database_path(const fs::path& data) { return (data / "flotilla.db").string(); }
+
+int run_init(const fs::path& data, const std::string& root_path) {
+  if (fs::exists(data) && !fs::is_empty(data)) {
+    std::cerr << "flotilla-server: " << data.string() << " exists and is not empty; refusing to overwrite it\n";
+    return kExitUsage;
+  }
+  std::optional<signing::TrustRoot> root;
+  if (!root_path.empty()) {
+    auto loaded = signing::TrustRoot::load(root_path);
+    if (!loaded) return fail(loaded.error());
+    if (auto ok = loaded->check_current(common::now_utc()); !ok) return fail(ok.error().with_context(root_path));
+    root = std::move(*loaded);
+  }
+  fs::create_directories(data);
+  fs::permissions(data, fs::perms::owner_all);
+  auto store = server::SqliteStore::open(database_path(data));
+  if (!store) return fail(store.error());
+
+  // The report key signs compliance reports (DESIGN.md §9).
+  auto report_key = signing::PrivateKey::generate(signing::Algorithm::kEd25519);
+  if (!report_key) return fail(report_key.error());
+  if (auto ok = signing::save_key_pair(*report_key, (data / "report").string()); !ok) return fail(ok.error());
+
+  std::string actor = "system:init";
+  if (auto ok = (*store)->append_audit({actor, "server.init", "server", "ok",
+                                        {{"report_key_id", report_key->key_id()}}});
+      !ok) {
+    return fail(ok.error());
+  }
+  if (root) {
+    if (auto ok = (*store)->set_setting(server::api::kTrustRootSetting, root->envelope_json(),
+                                        {actor, "trust.set", "root:" + std::to_string(root->version()), "ok",
+                                         {{"version", root->version()}}});
+        !ok) {
+      return fail(ok.error());
+    }
+  }
+  std::string secret = server::api::new_token_secret();
+  server::TokenRecord admin{.name = "admin", .role = "admin", .created_at = common::format_rfc3339(common::now_utc())};
+  if (auto id = (*store)->create_token(admin, server::api::token_hash(secret),
+                                       {actor, "token.create", "token:admin", "ok", {{"role", "admin"}}});
+      !id) {
+    return fail(id.error());
+  }
+  auto token_path = data / "admin.token";
+  if (auto ok = common::write_file_exclusive(token_path, secret + "\n", 0600); !ok) return fail(ok.error());
+  std::cout << "initialised " << data.string() << "\n"
+            << "admin token written to " << token_path.string() << " (mode 0600; keep it secret)\n"
+            << "report key id " << report_key->key_id() << "\n";
+  if (!root) std::cout << "no trust root yet: upload one with `flotilla trust upload ROOT.json`\n";
+  return kExitOk;
+}
+
+int run_serve(const fs::path& data, server::http::ListenOptions listen, bool debug) {
+  if (debug) common::set_log_level(common::LogLevel::kDebug);
+  if (!fs::exists(database_path(data))) {
+    std::cerr << "flotilla-server: " << data.string() << " is not a data directory; run `flotilla-server init --data "
+              << data.string() << "` first\n";
+    return kExitUsage;
+  }
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto store = server::SqliteStore::open(database_path(data));
+  if (!store) return fail(store.error());
+  server::api::ServerApp app(**store, data);
+  auto http = server::http::HttpServer::start(listen, app);
+  if (!http) return fail(http.error());
+  // First line of stdout: the URL, for scripts and tests.
+  std::cout << (*http)->url() << std::endl;
+  common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string());
+
+  int received = 0;
+  sigwait(&signals, &received);
+  common::log(common::LogLevel::kInfo, std::string("stopping on ") + (received == SIGINT ? "SIGINT" : "SIGTERM"));
+  (*http)->stop();
+  common::log(common::LogLevel::kInfo, "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flotilla-server: the Flotilla update server.\nExit codes: 0 ok, 1 failure, 2 usage error.",
+               "flotilla-server"};
+  app.require_subcommand(1);
+  std::string data, root, config_file;
+  server::http::ListenOptions listen;
+  bool debug = false;
+
+  auto* init = app.add_subcommand("init", "Create a data directory: database, report key, first admin token");
+  init->add_option("--data", data, "Data directory (must not exist or be empty)")->required();
+  init->add_option("--root", root, "Trust root (root.json) that uploaded bundles must verify against");
+
+  auto* serve = app.add_subcommand("serve", "Serve the API until SIGTERM or SIGINT, then drain and exit 0");
+  serve->set_config("--config", "", "JSON config file with the same settings (flags win)");
+  serve->add_option("--data", data, "Data directory made by init")->required();
+  serve->add_option("--listen", listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
+      ->capture_default_str();
+  serve->add_option("--threads", listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  serve->add_flag("--debug", debug, "Log every request");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (*init) return run_init(data, root);
+  return run_serve(data, listen, debug);
+}
