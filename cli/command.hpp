@@ -28,8 +28,18 @@ using CommandBody = std::function<int()>;
 // `exit_code`.
 void on_run(CLI::App& command, int& exit_code, CommandBody body);
 
+// Where the server is and how to authenticate: global options, with
+// FLOTILLA_SERVER and FLOTILLA_TOKEN_FILE as defaults.
+struct ServerOptions {
+  std::string server = "http://127.0.0.1:8080";
+  std::string token_file;
+  bool json = false;
+};
+
 void add_key_commands(CLI::App& app, int& exit_code);
 void add_root_commands(CLI::App& app, int& exit_code);
 void add_bundle_commands(CLI::App& app, int& exit_code);
+void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+void add_audit_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 
 }  // namespace flotilla::cli

@@ -29,9 +29,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "flotilla 0.1.0");
   int exit_code = kExitOk;
+  ServerOptions server;
+  app.add_option("--server", server.server, "Server URL")->envname("FLOTILLA_SERVER")->capture_default_str();
+  app.add_option("--token-file", server.token_file, "File holding an API token")->envname("FLOTILLA_TOKEN_FILE");
+  app.add_flag("--json", server.json, "Print JSON instead of tables (server commands)");
   add_key_commands(app, exit_code);
   add_root_commands(app, exit_code);
   add_bundle_commands(app, exit_code);
+  add_server_commands(app, exit_code, server);
+  add_audit_commands(app, exit_code, server);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -1,0 +1,131 @@
+#include "cli/api_client.hpp"
+
+#include <cstdio>
+#include <curl/curl.h>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.hpp"
+
+namespace flotilla::cli {
+namespace {
+
+using CurlPtr = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+constexpr std::size_t kMaxResponseBytes = 256u << 20;
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * count > kMaxResponseBytes) return 0;  // abort: absurd response
+  out->append(data, size * count);
+  return size * count;
+}
+
+struct UploadState {
+  std::FILE* file = nullptr;
+  std::uint64_t size = 0;
+  const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;
+};
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t uploaded) {
+  auto* state = static_cast<UploadState*>(user);
+  if (state->progress && *state->progress) (*state->progress)(static_cast<std::uint64_t>(uploaded), state->size);
+  return 0;
+}
+
+common::Result<ApiResponse> perform(CURL* curl, const std::string& url) {
+  ApiResponse response;
+  char error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    return common::fail(common::Errc::kIo, "cannot reach the server at " + url + ": " +
+                                               (error[0] ? error : curl_easy_strerror(rc)) +
+                                               " (is flotilla-server running? set --server or FLOTILLA_SERVER)");
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  char* type = nullptr;
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+  if (type) response.content_type = type;
+  return response;
+}
+
+}  // namespace
+
+common::Json ApiResponse::json() const { return common::Json::parse(body, nullptr, false); }
+
+ApiClient::ApiClient(std::string base_url, std::optional<std::string> token)
+    : base_url_(std::move(base_url)), token_(std::move(token)) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  (void)initialised;
+}
+
+common::Result<ApiResponse> ApiClient::request(const std::string& method, const std::string& path,
+                                               const std::string& body) {
+  CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
+  std::string url = base_url_ + path;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  HeaderList headers(nullptr, &curl_slist_free_all);
+  auto add_header = [&](const std::string& line) { headers.reset(curl_slist_append(headers.release(), line.c_str())); };
+  if (token_) add_header("Authorization: Bearer " + *token_);
+  if (!body.empty()) {
+    add_header("Content-Type: application/json");
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 300L);
+  return perform(curl.get(), base_url_);
+}
+
+common::Result<ApiResponse> ApiClient::upload(const std::string& path, const std::filesystem::path& file,
+                                              const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec) return common::fail(common::Errc::kIo, file.string() + ": " + ec.message());
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> handle(std::fopen(file.c_str(), "rb"), &std::fclose);
+  if (!handle) return common::fail(common::Errc::kIo, file.string() + ": cannot open");
+  UploadState state{handle.get(), size, &progress};
+
+  CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
+  std::string url = base_url_ + path;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_READDATA, handle.get());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(size));
+  HeaderList headers(nullptr, &curl_slist_free_all);
+  auto add_header = [&](const std::string& line) { headers.reset(curl_slist_append(headers.release(), line.c_str())); };
+  if (token_) add_header("Authorization: Bearer " + *token_);
+  add_header("Content-Type: application/vnd.flotilla.bundle");
+  add_header("Expect:");  // send at once; no 100-continue round trip
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, &on_progress);
+  curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
+  return perform(curl.get(), base_url_);
+}
+
+int report_api_error(const ApiResponse& response) {
+  auto doc = response.json();
+  std::string title = doc.is_object() && doc.contains("title") && doc["title"].is_string() ? doc["title"].get<std::string>() : "HTTP error";
+  std::string detail = doc.is_object() && doc.contains("detail") && doc["detail"].is_string() ? doc["detail"].get<std::string>() : "";
+  std::cerr << "flotilla: error: " << title << " (" << response.status << ")" << (detail.empty() ? "" : ": " + detail) << "\n";
+  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array()) {
+    for (const auto& e : doc["errors"]) {
+      if (e.is_object() && e.contains("path") && e.contains("message")) {
+        std::cerr << "  " << e["path"].get<std::string>() << ": " << e["message"].get<std::string>() << "\n";
+      }
+    }
+  }
+  if (response.status == 401) std::cerr << "  (pass an API token with --token-file or FLOTILLA_TOKEN_FILE)\n";
+  return kExitFailed;
+}
+
+}  // namespace flotilla::cli

@@ -1,0 +1,52 @@
+// The CLI's client of the server's REST API (libcurl, kept behind this
+// header). One client per command; not thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+#include "cli/command.hpp"
+#include "common/json.hpp"
+
+namespace flotilla::cli {
+
+struct ApiResponse {
+  long status = 0;
+  std::string body;
+  std::string content_type;
+
+  bool ok() const { return status >= 200 && status < 300; }
+  // The body parsed as JSON (null when it is not JSON).
+  common::Json json() const;
+};
+
+class ApiClient {
+ public:
+  ApiClient(std::string base_url, std::optional<std::string> token);
+
+  // Fails only when the server cannot be reached or answers garbage; an
+  // HTTP error status is a response, for the caller to explain.
+  common::Result<ApiResponse> request(const std::string& method, const std::string& path,
+                                      const std::string& body = "");
+  // Streams a file as the body (never whole in memory), with progress.
+  common::Result<ApiResponse> upload(const std::string& path, const std::filesystem::path& file,
+                                     const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  std::string base_url_;
+  std::optional<std::string> token_;
+};
+
+// A client for --server with the token from --token-file.
+common::Result<ApiClient> connect(const ServerOptions& options);
+
+// "flotilla: error: Forbidden (403): the publisher role may not do this"
+// plus one line per field error; returns exit code 1.
+int report_api_error(const ApiResponse& response);
+
+}  // namespace flotilla::cli
