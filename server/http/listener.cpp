@@ -124,8 +124,12 @@ struct HttpServer::Impl {
 
   void reply(wh::http_request message, const Response& response) {
     wh::http_response out(static_cast<wh::status_code>(response.status));
-    for (const auto& [name, value] : response.headers) out.headers().add(name, value);
-    out.headers().add("X-Content-Type-Options", "nosniff");
+    // Headers go on after the body: set_body() writes Content-Length, and a
+    // HEAD response states the length of the body it does not send.
+    auto add_headers = [headers = response.headers](wh::http_response& r) {
+      for (const auto& [name, value] : headers) r.headers()[name] = value;
+      r.headers()["X-Content-Type-Options"] = "nosniff";
+    };
     auto finish = [this](pplx::task<void> sent) {
       try {
         sent.get();
@@ -136,17 +140,19 @@ struct HttpServer::Impl {
     };
     if (!response.file) {
       out.set_body(response.body, response.content_type);
+      add_headers(out);
       message.reply(out).then(finish);
       return;
     }
     auto file = *response.file;
     auto content_type = response.content_type;
     concurrency::streams::fstream::open_istream(file.path.string(), std::ios::in | std::ios::binary)
-        .then([this, message, out, file, content_type, finish](pplx::task<concurrency::streams::istream> opened) mutable {
+        .then([message, out, file, content_type, finish, add_headers](pplx::task<concurrency::streams::istream> opened) mutable {
           try {
             auto stream = opened.get();
             stream.seek(static_cast<concurrency::streams::istream::pos_type>(file.offset));
             out.set_body(stream, static_cast<utility::size64_t>(file.length), content_type);
+            add_headers(out);
             message.reply(out).then(finish);
           } catch (...) {
             message.reply(wh::status_codes::InternalError).then(finish);

@@ -1,0 +1,302 @@
+// flotilla-server started for real on loopback: authentication and roles,
+// input validation, bundle upload and download, the audit chain, crashes.
+#include <gtest/gtest.h>
+
+#include "cli/api_client.hpp"
+#include "common/sqlite.hpp"
+#include "signing/digest.hpp"
+#include <set>
+#include <thread>
+#include "tests/support/fixtures.hpp"
+#include "tests/support/server_process.hpp"
+
+namespace flotilla {
+namespace {
+
+using cli::ApiClient;
+using testing::read_text;
+using testing::run_shell;
+using testing::ServerProcess;
+using testing::TempDir;
+using testing::write_text;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  testing::TrustSetup trust;
+  std::unique_ptr<ServerProcess> server;
+
+  void SetUp() override {
+    write_text(dir / "root.json", trust.root_json);
+    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
+    server->start();
+  }
+
+  ApiClient client(std::optional<std::string> token) { return ApiClient(server->url(), std::move(token)); }
+  ApiClient admin() { return client(server->admin_token()); }
+
+  // A token of `role`, made by the admin.
+  std::string token_for(const std::string& role) {
+    auto response = admin().request("POST", "/api/v1/tokens", common::Json{{"name", role + "-t"}, {"role", role}}.dump());
+    EXPECT_TRUE(response && response->status == 201) << (response ? response->body : response.error().describe());
+    return response->json()["token"];
+  }
+
+  // A signed bundle file of about `size` bytes.
+  std::filesystem::path make_bundle(const std::string& name, std::size_t size = 300000, const std::string& version = "2.4.0") {
+    write_text(dir / (name + ".img"), std::string(size, static_cast<char>('a' + name.size() % 26)));
+    auto manifest = testing::sample_manifest();
+    manifest.name = name;
+    manifest.version = *common::Version::parse(version);
+    artifacts::Payload raw{.name = name + ".img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
+    artifacts::BundleSpec spec{manifest, {{raw, dir / (name + ".img")}}};
+    auto out = dir / (name + "-" + version + ".flb");
+    auto written = artifacts::write_bundle(spec, {&trust.release_key}, out);
+    EXPECT_TRUE(written) << written.error().describe();
+    return out;
+  }
+
+  std::string curl(const std::string& args) {
+    return "curl -sS --max-time 30 -H 'Authorization: Bearer " + server->admin_token() + "' " + args;
+  }
+};
+
+TEST_F(ServerTest, HealthUnknownRoutesAndMethods) {
+  auto health = client(std::nullopt).request("GET", "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->json()["status"], "ok");
+  auto missing = admin().request("GET", "/api/v1/nothing");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->content_type, "application/problem+json");
+  EXPECT_EQ(admin().request("PATCH", "/api/v1/bundles")->status, 405);
+}
+
+// Every route × every role and no token. Expected from docs/api.md's table,
+// not from the code's own table.
+TEST_F(ServerTest, AuthorizationMatrix) {
+  std::map<std::string, std::string> tokens = {{"admin", server->admin_token()},
+                                               {"operator", token_for("operator")},
+                                               {"publisher", token_for("publisher")},
+                                               {"auditor", token_for("auditor")}};
+  struct Case {
+    std::string method, path;
+    std::set<std::string> allowed;
+  };
+  std::string missing_bundle = "/api/v1/bundles/" + std::string(64, '0');
+  std::vector<Case> cases = {
+      {"GET", "/api/v1/tokens", {"admin"}},
+      {"POST", "/api/v1/tokens", {"admin"}},
+      {"DELETE", "/api/v1/tokens/999", {"admin"}},
+      {"POST", "/api/v1/bundles", {"admin", "operator", "publisher"}},
+      {"GET", "/api/v1/bundles", {"admin", "operator", "auditor"}},
+      {"GET", missing_bundle, {"admin", "operator", "auditor"}},
+      {"DELETE", missing_bundle, {"admin", "operator"}},
+      {"GET", missing_bundle + "/file", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/audit", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/audit/verify", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/audit/export", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/trust", {"admin", "operator", "publisher", "auditor"}},
+      {"PUT", "/api/v1/trust", {"admin"}},
+  };
+  for (const auto& c : cases) {
+    std::string body = c.method == "POST" || c.method == "PUT" ? "{}" : "";
+    auto anonymous = client(std::nullopt).request(c.method, c.path, body);
+    ASSERT_TRUE(anonymous);
+    EXPECT_EQ(anonymous->status, 401) << c.method << " " << c.path;
+    auto bogus = client("flt_" + std::string(64, 'f')).request(c.method, c.path);
+    EXPECT_EQ(bogus->status, 401) << c.method << " " << c.path;
+    for (const auto& [role, token] : tokens) {
+      auto response = client(token).request(c.method, c.path, body);
+      ASSERT_TRUE(response);
+      if (c.allowed.contains(role)) {
+        EXPECT_NE(response->status, 401) << role << " " << c.method << " " << c.path;
+        EXPECT_NE(response->status, 403) << role << " " << c.method << " " << c.path;
+      } else {
+        EXPECT_EQ(response->status, 403) << role << " " << c.method << " " << c.path;
+      }
+    }
+  }
+}
+
+TEST_F(ServerTest, TokensCreateListRevoke) {
+  auto created = admin().request("POST", "/api/v1/tokens", R"({"name": "ci", "role": "publisher"})");
+  ASSERT_EQ(created->status, 201);
+  std::string secret = created->json()["token"];
+  EXPECT_TRUE(secret.starts_with("flt_"));
+  EXPECT_EQ(client(secret).request("GET", "/api/v1/trust")->status, 200);
+  auto list = admin().request("GET", "/api/v1/tokens");
+  EXPECT_EQ(list->body.find(secret), std::string::npos);  // never shown again
+  auto id = std::to_string(created->json()["id"].get<int>());
+  EXPECT_EQ(admin().request("DELETE", "/api/v1/tokens/" + id)->status, 200);
+  EXPECT_EQ(client(secret).request("GET", "/api/v1/trust")->status, 401);
+  EXPECT_EQ(admin().request("DELETE", "/api/v1/tokens/" + id)->status, 404);
+  EXPECT_EQ(admin().request("DELETE", "/api/v1/tokens/abc")->status, 400);
+}
+
+TEST_F(ServerTest, BadBodiesAreRefusedByFieldWithoutEchoingInput) {
+  auto api = admin();
+  auto not_json = api.request("POST", "/api/v1/tokens", "<script>alert(1)</script>");
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_EQ(not_json->content_type, "application/problem+json");
+  EXPECT_EQ(not_json->body.find("<script>"), std::string::npos);
+  auto unknown = api.request("POST", "/api/v1/tokens", R"({"name": "x", "role": "admin", "rol": "y"})");
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(unknown->json()["errors"][0]["path"], "/rol");
+  auto bad_role = api.request("POST", "/api/v1/tokens", R"({"name": "x", "role": "root"})");
+  EXPECT_EQ(bad_role->json()["errors"][0]["path"], "/role");
+  auto duplicate = api.request("POST", "/api/v1/tokens", R"({"name": "x", "role": "admin", "role": "auditor"})");
+  EXPECT_EQ(duplicate->status, 400);
+  auto deep = api.request("POST", "/api/v1/tokens", std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_EQ(deep->status, 400);
+  auto huge = api.request("POST", "/api/v1/tokens", "{\"name\": \"" + std::string(2 << 20, 'x') + "\"}");
+  EXPECT_EQ(huge->status, 413);
+  auto bad_query = api.request("GET", "/api/v1/audit?limit=-5");
+  EXPECT_EQ(bad_query->status, 400);
+  // Nothing of the above changed anything.
+  auto tokens = api.request("GET", "/api/v1/tokens");
+  EXPECT_EQ(tokens->json()["tokens"].size(), 1u);
+}
+
+TEST_F(ServerTest, BundleUploadVerifiesDedupesListsAndDeletes) {
+  auto bundle = make_bundle("gw-os");
+  auto api = admin();
+  auto first = api.upload("/api/v1/bundles", bundle);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 201) << first->body;
+  auto j = first->json();
+  EXPECT_EQ(j["name"], "gw-os");
+  EXPECT_EQ(j["file_sha256"], signing::sha256_hex(read_text(bundle)));
+  EXPECT_EQ(j["signer_keyids"][0], trust.release_key.key_id());
+  EXPECT_EQ(api.upload("/api/v1/bundles", bundle)->status, 200);  // same digest: deduplicated
+
+  auto tampered_bytes = read_text(bundle);
+  tampered_bytes[tampered_bytes.size() / 2] ^= 1;
+  write_text(dir / "tampered.flb", tampered_bytes);
+  auto tampered = api.upload("/api/v1/bundles", dir / "tampered.flb");
+  EXPECT_EQ(tampered->status, 422);
+  EXPECT_NE(tampered->json()["detail"].get<std::string>().find("SHA-256"), std::string::npos) << tampered->body;
+  write_text(dir / "junk.flb", std::string(10000, 'j'));
+  EXPECT_EQ(api.upload("/api/v1/bundles", dir / "junk.flb")->status, 422);
+
+  auto list = api.request("GET", "/api/v1/bundles")->json()["bundles"];
+  ASSERT_EQ(list.size(), 1u);
+  std::string digest = list[0]["file_sha256"];
+  EXPECT_EQ(api.request("GET", "/api/v1/bundles/" + digest)->json()["manifest"]["component"], "rootfs");
+  EXPECT_EQ(api.request("GET", "/api/v1/bundles/" + std::string(j["bundle_id"]))->status, 200);
+  EXPECT_EQ(api.request("DELETE", "/api/v1/bundles/" + digest)->status, 200);
+  EXPECT_EQ(api.request("GET", "/api/v1/bundles/" + digest)->status, 404);
+  EXPECT_FALSE(std::filesystem::exists(server->data() / "bundles" / (digest + ".flb")));
+  // The refused uploads are in the audit log too.
+  auto audit = api.request("GET", "/api/v1/audit?limit=1000")->json()["entries"];
+  int refused = 0;
+  for (const auto& e : audit) refused += e["action"] == "bundle.upload" && e["outcome"] == "refused";
+  EXPECT_EQ(refused, 2);
+}
+
+TEST_F(ServerTest, UploadWithoutTrustRootIsRefused) {
+  TempDir other;
+  ServerProcess bare(FLOTILLA_SERVER, other / "data");
+  bare.start();
+  ApiClient api(bare.url(), bare.admin_token());
+  auto response = api.upload("/api/v1/bundles", make_bundle("x"));
+  EXPECT_EQ(response->status, 409);
+  EXPECT_EQ(api.request("PUT", "/api/v1/trust", "{\"not\": \"a root\"}")->status, 422);
+  EXPECT_EQ(api.request("PUT", "/api/v1/trust", trust.root_json)->status, 200);
+  EXPECT_EQ(api.upload("/api/v1/bundles", make_bundle("x"))->status, 201);
+  EXPECT_EQ(bare.stop(), 0);
+}
+
+TEST_F(ServerTest, RangeRequestsByteForByte) {
+  auto bundle = make_bundle("ranged", 200000);
+  auto uploaded = admin().upload("/api/v1/bundles", bundle);
+  ASSERT_EQ(uploaded->status, 201);
+  std::string digest = uploaded->json()["file_sha256"];
+  std::string url = server->url() + "/api/v1/bundles/" + digest + "/file";
+  std::string whole = read_text(bundle);
+  auto fetch = [&](const std::string& extra, const std::string& name) {
+    auto out = dir / name;
+    int rc = run_shell(curl("-o '" + out.string() + "' -D '" + out.string() + ".h' " + extra + " '" + url + "'"));
+    EXPECT_EQ(rc, 0);
+    return std::pair{read_text(out), read_text(out.string() + ".h")};
+  };
+  auto [full, full_headers] = fetch("", "full");
+  EXPECT_EQ(full, whole);
+  EXPECT_NE(full_headers.find("Accept-Ranges: bytes"), std::string::npos);
+
+  auto [middle, middle_headers] = fetch("-H 'Range: bytes=1000-1999'", "middle");
+  EXPECT_NE(middle_headers.find("206"), std::string::npos);
+  EXPECT_EQ(middle, whole.substr(1000, 1000));
+  EXPECT_NE(middle_headers.find("Content-Range: bytes 1000-1999/" + std::to_string(whole.size())), std::string::npos);
+
+  auto [resume, resume_headers] = fetch("-H 'Range: bytes=" + std::to_string(whole.size() / 2) + "-'", "resume");
+  EXPECT_EQ(resume, whole.substr(whole.size() / 2));
+
+  auto [last, last_headers] = fetch("-H 'Range: bytes=-1'", "last");
+  EXPECT_EQ(last, whole.substr(whole.size() - 1));
+
+  auto [beyond, beyond_headers] = fetch("-H 'Range: bytes=" + std::to_string(whole.size()) + "-'", "beyond");
+  EXPECT_NE(beyond_headers.find("416"), std::string::npos);
+  EXPECT_NE(beyond_headers.find("Content-Range: bytes */" + std::to_string(whole.size())), std::string::npos);
+
+  auto [stale, stale_headers] = fetch("-H 'Range: bytes=0-9' -H 'If-Range: \"other\"'", "stale");
+  EXPECT_NE(stale_headers.find("200"), std::string::npos);
+  EXPECT_EQ(stale, whole);
+  auto [fresh, fresh_headers] = fetch("-H 'Range: bytes=0-9' -H 'If-Range: \"" + digest + "\"'", "fresh");
+  EXPECT_EQ(fresh, whole.substr(0, 10));
+
+  auto [head, head_headers] = fetch("-I", "head");
+  EXPECT_NE(head_headers.find("Content-Length: " + std::to_string(whole.size())), std::string::npos);
+}
+
+TEST_F(ServerTest, SigkillDuringUploadLeavesNoHalfBundle) {
+  auto bundle = make_bundle("big", 30 << 20);
+  // A slow upload (4 MiB/s) that the server is killed in the middle of.
+  std::string command = curl("--limit-rate 4M --data-binary '@" + bundle.string() + "' '" + server->url() +
+                             "/api/v1/bundles' > /dev/null 2>&1 &");
+  ASSERT_EQ(run_shell(command), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  server->kill9();
+  server->start();
+  auto api = admin();
+  EXPECT_TRUE(api.request("GET", "/api/v1/bundles")->json()["bundles"].empty());
+  EXPECT_TRUE(std::filesystem::is_empty(server->data() / "bundles"));
+  EXPECT_TRUE(std::filesystem::is_empty(server->data() / "uploads"));
+  EXPECT_TRUE(api.request("GET", "/api/v1/audit/verify")->json()["valid"].get<bool>());
+  // And the server works after the crash.
+  EXPECT_EQ(api.upload("/api/v1/bundles", make_bundle("after"))->status, 201);
+}
+
+TEST_F(ServerTest, AuditChainCatchesAnEditedRow) {
+  ASSERT_EQ(admin().upload("/api/v1/bundles", make_bundle("audited"))->status, 201);
+  ASSERT_EQ(token_for("auditor").size(), 68u);
+  EXPECT_TRUE(admin().request("GET", "/api/v1/audit/verify")->json()["valid"].get<bool>());
+  EXPECT_EQ(server->stop(), 0);
+  {
+    // An attacker with the database file: the triggers refuse, so drop them.
+    auto db = *common::Database::open((server->data() / "flotilla.db").string());
+    EXPECT_FALSE(db.exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
+    ASSERT_TRUE(db.exec("DROP TRIGGER audit_log_no_update"));
+    ASSERT_TRUE(db.exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
+  }
+  server->start();
+  auto verdict = admin().request("GET", "/api/v1/audit/verify")->json();
+  EXPECT_FALSE(verdict["valid"].get<bool>());
+  EXPECT_NE(verdict["error"].get<std::string>().find("line 3"), std::string::npos) << verdict.dump();
+  std::string cli = std::string(FLOTILLA_CLI) + " --server " + server->url() + " --token-file '" +
+                    (server->data() / "admin.token").string() + "' audit verify > /dev/null 2>&1";
+  EXPECT_EQ(run_shell(cli), 1);
+}
+
+TEST_F(ServerTest, SigtermStopsCleanly) { EXPECT_EQ(server->stop(), 0); }
+
+TEST(ServerInit, RefusesAnExistingDataDirAndWritesTokenPrivately) {
+  TempDir dir;
+  ASSERT_EQ(run_shell(std::string(FLOTILLA_SERVER) + " init --data '" + (dir / "d").string() + "' > /dev/null"), 0);
+  EXPECT_EQ(std::filesystem::status(dir / "d" / "admin.token").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(run_shell(std::string(FLOTILLA_SERVER) + " init --data '" + (dir / "d").string() + "' 2> /dev/null"), 2);
+}
+
+}  // namespace
+}  // namespace flotilla

@@ -1,0 +1,39 @@
+// Starts the real flotilla-server binary on a free loopback port with a
+// fresh data directory, for integration tests; stops it with SIGTERM (or
+// SIGKILL for crash tests). Every wait has a deadline.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <sys/types.h>
+
+namespace flotilla::testing {
+
+class ServerProcess {
+ public:
+  // `binary` is the flotilla-server path; `data` is initialised if empty.
+  ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path = "");
+  ~ServerProcess();
+
+  void start();
+  // SIGTERM, then waits; returns the exit status (-1 on timeout or signal).
+  int stop();
+  // SIGKILL: a power cut for the server.
+  void kill9();
+
+  const std::string& url() const { return url_; }
+  std::string admin_token() const;
+  const std::filesystem::path& data() const { return data_; }
+  std::string log() const;
+
+ private:
+  std::string binary_;
+  std::filesystem::path data_;
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+// Runs a shell command with a timeout; returns its exit code (or -1).
+int run_shell(const std::string& command, int timeout_seconds = 60);
+
+}  // namespace flotilla::testing
