@@ -67,7 +67,7 @@ ApiClient::ApiClient(std::string base_url, std::optional<std::string> token)
 }
 
 common::Result<ApiResponse> ApiClient::request(const std::string& method, const std::string& path,
-                                               const std::string& body) {
+                                               const std::string& body, const std::vector<std::string>& extra) {
   CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
   std::string url = base_url_ + path;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
@@ -75,6 +75,8 @@ common::Result<ApiResponse> ApiClient::request(const std::string& method, const 
   HeaderList headers(nullptr, &curl_slist_free_all);
   auto add_header = [&](const std::string& line) { headers.reset(curl_slist_append(headers.release(), line.c_str())); };
   if (token_) add_header("Authorization: Bearer " + *token_);
+  for (const auto& line : extra) add_header(line);
+  if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
   if (!body.empty()) {
     add_header("Content-Type: application/json");
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());

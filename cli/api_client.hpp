@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 #include "cli/command.hpp"
@@ -29,13 +30,15 @@ class ApiClient {
 
   // Fails only when the server cannot be reached or answers garbage; an
   // HTTP error status is a response, for the caller to explain.
+  // `headers` are extra "Name: value" lines.
   common::Result<ApiResponse> request(const std::string& method, const std::string& path,
-                                      const std::string& body = "");
+                                      const std::string& body = "", const std::vector<std::string>& headers = {});
   // Streams a file as the body (never whole in memory), with progress.
   common::Result<ApiResponse> upload(const std::string& path, const std::filesystem::path& file,
                                      const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
   const std::string& base_url() const { return base_url_; }
+  void set_token(std::optional<std::string> token) { token_ = std::move(token); }
 
  private:
   std::string base_url_;

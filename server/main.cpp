@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/file.hpp"
+#include "common/json.hpp"
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
@@ -57,8 +58,9 @@ int run_init(const fs::path& data, const std::string& root_path) {
     return fail(ok.error());
   }
   if (root) {
-    if (auto ok = (*store)->set_setting(server::api::kTrustRootSetting, root->envelope_json(),
-                                        {actor, "trust.set", "root:" + std::to_string(root->version()), "ok",
+    if (auto ok = (*store)->set_settings({{server::api::kTrustRootSetting, root->envelope_json()},
+                                          {server::api::trust_root_version_setting(root->version()), root->envelope_json()}},
+                                         {actor, "trust.set", "root:" + std::to_string(root->version()), "ok",
                                          {{"version", root->version()}}});
         !ok) {
       return fail(ok.error());
@@ -80,7 +82,58 @@ int run_init(const fs::path& data, const std::string& root_path) {
   return kExitOk;
 }
 
-int run_serve(const fs::path& data, server::http::ListenOptions listen, bool debug) {
+struct ServeOptions {
+  std::string data;
+  server::http::ListenOptions listen;
+  std::string public_url;
+  int poll_interval_s = 60;
+  bool debug = false;
+};
+
+// Reads a JSON config (same names as the flags, without dashes) into the
+// options the command line did not set: flags win.
+int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o) {
+  auto text = common::read_file(path, 1 << 20);
+  if (!text) return fail(text.error().with_context("--config"));
+  auto doc = common::parse_json_strict(*text);
+  if (!doc) return fail(doc.error().with_context(path));
+  auto object = common::JsonObject::of(*doc, "");
+  if (!object) return fail(object.error().with_context(path));
+  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug"}); !ok) {
+    return fail(ok.error().with_context(path));
+  }
+  auto take_string = [&](const char* key, const char* flag, std::string& target) -> bool {
+    if (!object->has(key) || serve.count(flag) > 0) return true;
+    auto value = object->string(key, 4096);
+    if (!value) {
+      fail(value.error().with_context(path));
+      return false;
+    }
+    target = *value;
+    return true;
+  };
+  if (!take_string("data", "--data", o.data) || !take_string("listen", "--listen", o.listen.url) ||
+      !take_string("public_url", "--public-url", o.public_url)) {
+    return kExitUsage;
+  }
+  if (object->has("threads") && serve.count("--threads") == 0) {
+    auto n = object->integer("threads", 1, 256);
+    if (!n) return fail(n.error().with_context(path));
+    o.listen.threads = static_cast<int>(*n);
+  }
+  if (object->has("poll_interval") && serve.count("--poll-interval") == 0) {
+    auto n = object->integer("poll_interval", 5, 86400);
+    if (!n) return fail(n.error().with_context(path));
+    o.poll_interval_s = static_cast<int>(*n);
+  }
+  if (object->has("debug") && serve.count("--debug") == 0) o.debug = (*doc)["debug"] == true;
+  return kExitOk;
+}
+
+int run_serve(const ServeOptions& o) {
+  const fs::path data = o.data;
+  const auto& listen = o.listen;
+  bool debug = o.debug;
   if (debug) common::set_log_level(common::LogLevel::kDebug);
   if (!fs::exists(database_path(data))) {
     std::cerr << "flotilla-server: " << data.string() << " is not a data directory; run `flotilla-server init --data "
@@ -98,8 +151,10 @@ int run_serve(const fs::path& data, server::http::ListenOptions listen, bool deb
   auto store = server::SqliteStore::open(database_path(data));
   if (!store) return fail(store.error());
   server::api::ServerApp app(**store, data);
+  app.set_poll_interval(o.poll_interval_s);
   auto http = server::http::HttpServer::start(listen, app);
   if (!http) return fail(http.error());
+  app.set_public_url(o.public_url.empty() ? (*http)->url() : o.public_url);
   // First line of stdout: the URL, for scripts and tests.
   std::cout << (*http)->url() << std::endl;
   common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string());
@@ -119,20 +174,24 @@ int main(int argc, char** argv) {
                "flotilla-server"};
   app.require_subcommand(1);
   std::string data, root, config_file;
-  server::http::ListenOptions listen;
-  bool debug = false;
+  ServeOptions serve_options;
 
   auto* init = app.add_subcommand("init", "Create a data directory: database, report key, first admin token");
   init->add_option("--data", data, "Data directory (must not exist or be empty)")->required();
   init->add_option("--root", root, "Trust root (root.json) that uploaded bundles must verify against");
 
   auto* serve = app.add_subcommand("serve", "Serve the API until SIGTERM or SIGINT, then drain and exit 0");
-  serve->set_config("--config", "", "JSON config file with the same settings (flags win)");
-  serve->add_option("--data", data, "Data directory made by init")->required();
-  serve->add_option("--listen", listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
+  auto& so = serve_options;
+  serve->add_option("--config", config_file, "JSON file with the same settings (data, listen, threads, public_url, "
+                                             "poll_interval, debug); flags win")->check(CLI::ExistingFile);
+  serve->add_option("--data", so.data, "Data directory made by init");
+  serve->add_option("--listen", so.listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();
-  serve->add_option("--threads", listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
-  serve->add_flag("--debug", debug, "Log every request");
+  serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  serve->add_option("--public-url", so.public_url, "URL devices reach this server at (default: the listen URL)");
+  serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
+      ->check(CLI::Range(5, 86400))->capture_default_str();
+  serve->add_flag("--debug", so.debug, "Log every request");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -142,5 +201,12 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (*init) return run_init(data, root);
-  return run_serve(data, listen, debug);
+  if (!config_file.empty()) {
+    if (int rc = apply_config(config_file, *serve, serve_options); rc != kExitOk) return rc;
+  }
+  if (serve_options.data.empty()) {
+    std::cerr << "flotilla-server: serve needs --data (or \"data\" in --config)\n";
+    return kExitUsage;
+  }
+  return run_serve(serve_options);
 }

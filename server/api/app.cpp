@@ -40,10 +40,32 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   std::filesystem::create_directories(data_dir_ / "bundles");
   std::filesystem::remove_all(upload_dir());
   std::filesystem::create_directories(upload_dir());
-  auto route = [&](std::string method, const std::string& path, std::optional<Permission> permission, Handler h) {
-    routes_.push_back({std::move(method), split_path(path), permission, h});
+  auto route = [&](std::string method, const std::string& path, Permission permission, Handler h) {
+    routes_.push_back({std::move(method), split_path(path), Access::kOperator, permission, h});
   };
-  route("GET", "/healthz", std::nullopt, &ServerApp::health);
+  auto open_route = [&](std::string method, const std::string& path, Access access, Handler h) {
+    routes_.push_back({std::move(method), split_path(path), access, Permission::kReadTrust, h});
+  };
+  open_route("GET", "/healthz", Access::kPublic, &ServerApp::health);
+  open_route("POST", "/api/v1/device/auth", Access::kPublic, &ServerApp::device_auth);
+  open_route("POST", "/api/v1/device/poll", Access::kDevice, &ServerApp::device_poll);
+  open_route("PUT", "/api/v1/device/inventory", Access::kDevice, &ServerApp::device_inventory);
+  open_route("POST", "/api/v1/device/deployments/{}/events", Access::kDevice, &ServerApp::device_event);
+  open_route("GET", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
+  open_route("HEAD", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
+  open_route("GET", "/api/v1/device/trust/{}", Access::kDevice, &ServerApp::device_trust);
+  route("POST", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::create_enrollment_token);
+  route("GET", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::list_enrollment_tokens);
+  route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);
+  route("GET", "/api/v1/devices", Permission::kReadDevices, &ServerApp::list_devices);
+  route("GET", "/api/v1/devices/{}", Permission::kReadDevices, &ServerApp::show_device);
+  route("POST", "/api/v1/devices/{}/accept", Permission::kManageDevices, &ServerApp::accept_device);
+  route("POST", "/api/v1/devices/{}/reject", Permission::kManageDevices, &ServerApp::reject_device);
+  route("POST", "/api/v1/devices/{}/decommission", Permission::kManageDevices, &ServerApp::decommission_device);
+  route("PUT", "/api/v1/devices/{}/labels", Permission::kManageDevices, &ServerApp::label_device);
+  route("POST", "/api/v1/deployments", Permission::kManageDeployments, &ServerApp::create_deployment);
+  route("GET", "/api/v1/deployments", Permission::kReadDeployments, &ServerApp::list_deployments);
+  route("GET", "/api/v1/deployments/{}", Permission::kReadDeployments, &ServerApp::show_deployment);
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);
   route("GET", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::list_tokens);
   route("DELETE", "/api/v1/tokens/{}", Permission::kManageTokens, &ServerApp::revoke_token);
@@ -61,10 +83,18 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
 }
 
 http::BodyPolicy ServerApp::body_policy(const std::string& method, const std::string& path) const {
-  if (method == "POST" && path == "/api/v1/bundles") return {http::BodyPolicy::Kind::kFile, kMaxBundleBytes};
-  if (method == "GET" || method == "HEAD" || method == "DELETE") return {http::BodyPolicy::Kind::kMemory, 0};
-  return {http::BodyPolicy::Kind::kMemory, kMaxJsonBodyBytes};
+  using Kind = http::BodyPolicy::Kind;
+  if (method == "POST" && path == "/api/v1/bundles") return {Kind::kFile, kMaxBundleBytes};
+  if (method == "GET" || method == "HEAD" || method == "DELETE") return {Kind::kMemory, 0};
+  // Device routes are open to the network: small limits.
+  if (path == "/api/v1/device/poll") return {Kind::kMemory, 4 * 1024};
+  if (path == "/api/v1/device/auth") return {Kind::kMemory, 64 * 1024};
+  if (path == "/api/v1/device/inventory") return {Kind::kMemory, 256 * 1024};
+  if (path.starts_with("/api/v1/device/")) return {Kind::kMemory, 16 * 1024};
+  return {Kind::kMemory, kMaxJsonBodyBytes};
 }
+
+std::string trust_root_version_setting(std::int64_t version) { return "trust_root.v" + std::to_string(version); }
 
 std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate(const http::Request& request) {
   auto header = request.header("Authorization");
@@ -95,13 +125,17 @@ http::Response ServerApp::handle(http::Request& request) {
       continue;
     }
     Caller caller;
-    if (route.permission) {
+    if (route.access == Access::kOperator) {
       auto authenticated = authenticate(request);
       if (!authenticated) return authenticated.error();
       caller = *authenticated;
-      if (!allowed(caller.role, *route.permission)) {
+      if (!allowed(caller.role, route.permission)) {
         return problem(403, "the " + std::string(role_name(caller.role)) + " role may not do this");
       }
+    } else if (route.access == Access::kDevice) {
+      auto authenticated = authenticate_device(request);
+      if (!authenticated) return authenticated.error();
+      caller = *authenticated;
     }
     return (this->*route.handler)(request, params, caller);
   }

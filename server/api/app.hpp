@@ -34,19 +34,26 @@ class ServerApp final : public http::Application {
 
  private:
   struct Caller {
-    std::string actor;  // "operator:<name>#<id>"
+    std::string actor;  // "operator:<name>#<id>" or "device:<id>"
     Role role = Role::kAuditor;
+    std::optional<DeviceRecord> device;  // for device routes
   };
   using Params = std::vector<std::string>;
   using Handler = http::Response (ServerApp::*)(http::Request&, const Params&, const Caller&);
+  enum class Access { kPublic, kOperator, kDevice };
   struct Route {
     std::string method;
     std::vector<std::string> pattern;  // "{}" matches one segment
-    std::optional<Permission> permission;  // nullopt: public
+    Access access = Access::kPublic;
+    Permission permission = Permission::kReadTrust;  // for kOperator
     Handler handler;
   };
 
   std::expected<Caller, http::Response> authenticate(const http::Request& request);
+  // A device's bearer token (from device/auth) to its accepted device.
+  std::expected<Caller, http::Response> authenticate_device(const http::Request& request);
+  // Checks X-Flotilla-Key-Id / X-Flotilla-Signature over the exact body.
+  std::optional<http::Response> check_device_signature(const http::Request& request, const DeviceRecord& device);
   // The current trust root, or nullptr when none was configured.
   std::shared_ptr<const signing::TrustRoot> trust_root();
 
@@ -65,7 +72,43 @@ class ServerApp final : public http::Application {
   http::Response show_trust(http::Request&, const Params&, const Caller&);
   http::Response upload_trust(http::Request&, const Params&, const Caller&);
 
+  // Device side (device_routes.cpp).
+  http::Response device_auth(http::Request&, const Params&, const Caller&);
+  http::Response device_poll(http::Request&, const Params&, const Caller&);
+  http::Response device_inventory(http::Request&, const Params&, const Caller&);
+  http::Response device_event(http::Request&, const Params&, const Caller&);
+  http::Response device_bundle(http::Request&, const Params&, const Caller&);
+  http::Response device_trust(http::Request&, const Params&, const Caller&);
+
+  // Operator side: devices and enrollment (devices_routes.cpp).
+  http::Response create_enrollment_token(http::Request&, const Params&, const Caller&);
+  http::Response list_enrollment_tokens(http::Request&, const Params&, const Caller&);
+  http::Response revoke_enrollment_token(http::Request&, const Params&, const Caller&);
+  http::Response list_devices(http::Request&, const Params&, const Caller&);
+  http::Response show_device(http::Request&, const Params&, const Caller&);
+  http::Response accept_device(http::Request&, const Params&, const Caller&);
+  http::Response reject_device(http::Request&, const Params&, const Caller&);
+  http::Response decommission_device(http::Request&, const Params&, const Caller&);
+  http::Response label_device(http::Request&, const Params&, const Caller&);
+  http::Response change_device_status(const std::string& id, const std::string& status, const Caller& caller);
+
+  // Operator side: deployments (deployments_routes.cpp).
+  http::Response create_deployment(http::Request&, const Params&, const Caller&);
+  http::Response list_deployments(http::Request&, const Params&, const Caller&);
+  http::Response show_deployment(http::Request&, const Params&, const Caller&);
+
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
+  // A bundle file as the body, honouring Range / If-Range / HEAD.
+  http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);
+
+ public:
+  // Where devices are told to download bundles (the server's public URL).
+  void set_public_url(std::string url) { public_url_ = std::move(url); }
+  void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
+
+ private:
+  std::string public_url_;
+  int poll_interval_s_ = 60;
 
   Store& store_;
   std::filesystem::path data_dir_;
@@ -77,5 +120,8 @@ class ServerApp final : public http::Application {
 
 // Settings keys shared with `flotilla-server init`.
 inline constexpr const char* kTrustRootSetting = "trust_root";
+// Every accepted root version is kept as "trust_root.v<N>" for devices
+// walking the rotation chain.
+std::string trust_root_version_setting(std::int64_t version);
 
 }  // namespace flotilla::server::api

@@ -91,8 +91,8 @@ http::Response ServerApp::upload_trust(http::Request& request, const Params&, co
   auto next = current ? current->rotate_to(request.body) : signing::TrustRoot::from_json(request.body);
   if (!next) return problem(422, "the root was refused: " + next.error().describe());
   if (auto ok = next->check_current(clock_()); !ok) return problem(422, "the root was refused: " + ok.error().message());
-  auto ok = store_.set_setting(kTrustRootSetting, request.body,
-                               {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
+  auto ok = store_.set_settings({{kTrustRootSetting, request.body}, {trust_root_version_setting(next->version()), request.body}},
+                                {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
                                 "ok", {{"version", next->version()}}});
   if (!ok) return problem_from(ok.error());
   auto version = next->version();

@@ -33,6 +33,10 @@ bool allowed(Role role, Permission permission) {
     case Permission::kManageBundles: return role == Role::kOperator;
     case Permission::kReadAudit: return role == Role::kOperator || role == Role::kAuditor;
     case Permission::kReadTrust: return true;
+    case Permission::kReadDevices:
+    case Permission::kReadDeployments: return role == Role::kOperator || role == Role::kAuditor;
+    case Permission::kManageDevices:
+    case Permission::kManageDeployments: return role == Role::kOperator;
   }
   return false;
 }

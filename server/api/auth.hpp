@@ -22,6 +22,10 @@ enum class Permission {
   kReadAudit,       // admin, operator, auditor
   kManageTrust,     // admin
   kReadTrust,       // every role
+  kReadDevices,     // admin, operator, auditor
+  kManageDevices,   // admin, operator (accept, reject, labels, decommission, enrollment tokens)
+  kReadDeployments, // admin, operator, auditor
+  kManageDeployments,  // admin, operator
 };
 
 bool allowed(Role role, Permission permission);

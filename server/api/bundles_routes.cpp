@@ -143,6 +143,9 @@ http::Response ServerApp::delete_bundle(http::Request&, const Params& params, co
   if (!bundle) return problem_from(bundle.error());
   if (!*bundle) return problem(404, "no bundle with that digest or id");
   const auto& b = **bundle;
+  auto used = store_.bundle_in_use(b.file_sha256);
+  if (!used) return problem_from(used.error());
+  if (*used) return problem(409, "the bundle is used by a deployment and cannot be deleted");
   auto ok = store_.delete_bundle(b.file_sha256, {caller.actor, "bundle.delete", "bundle:" + b.file_sha256, "ok",
                                                  {{"name", b.name}, {"version", b.version}}});
   if (!ok) return problem_from(ok.error());
@@ -155,8 +158,12 @@ http::Response ServerApp::download_bundle(http::Request& request, const Params& 
   auto bundle = store_.find_bundle(params[0]);
   if (!bundle) return problem_from(bundle.error());
   if (!*bundle) return problem(404, "no bundle with that digest or id");
-  auto size = static_cast<std::uint64_t>((*bundle)->size);
-  std::string etag = "\"" + (*bundle)->file_sha256 + "\"";
+  return serve_bundle_file(request, **bundle);
+}
+
+http::Response ServerApp::serve_bundle_file(const http::Request& request, const BundleRecord& bundle) {
+  auto size = static_cast<std::uint64_t>(bundle.size);
+  std::string etag = "\"" + bundle.file_sha256 + "\"";
   auto decision = decide_range(request.header("Range"), request.header("If-Range"), etag, size);
   http::Response response;
   response.content_type = "application/octet-stream";
@@ -173,10 +180,10 @@ http::Response ServerApp::download_bundle(http::Request& request, const Params& 
       response.headers["Content-Range"] = "bytes " + std::to_string(decision.range.offset) + "-" +
                                           std::to_string(decision.range.offset + decision.range.length - 1) + "/" +
                                           std::to_string(size);
-      response.file = http::FileBody{bundle_path((*bundle)->file_sha256), decision.range.offset, decision.range.length};
+      response.file = http::FileBody{bundle_path(bundle.file_sha256), decision.range.offset, decision.range.length};
       break;
     case RangeOutcome::kWhole:
-      response.file = http::FileBody{bundle_path((*bundle)->file_sha256), 0, size};
+      response.file = http::FileBody{bundle_path(bundle.file_sha256), 0, size};
       break;
   }
   if (request.method == "HEAD") {

@@ -5,7 +5,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE TABLE settings (
@@ -54,6 +54,85 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+)sql",
+    // 2: devices, enrollment, device tokens, nonces, deployments, inventory.
+    R"sql(
+CREATE TABLE enrollment_tokens (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL,
+  token_hash    TEXT NOT NULL UNIQUE,
+  device_types  TEXT NOT NULL,          -- JSON array
+  max_uses      INTEGER NOT NULL,
+  uses          INTEGER NOT NULL DEFAULT 0,
+  expires_at    TEXT NOT NULL,
+  created_at    TEXT NOT NULL,
+  revoked       INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE devices (
+  id               TEXT PRIMARY KEY,      -- key id of the device key
+  device_type      TEXT NOT NULL,
+  identity         TEXT NOT NULL,         -- JSON object
+  public_key       TEXT NOT NULL,         -- PEM
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected', 'decommissioned')),
+  labels           TEXT NOT NULL DEFAULT '{}',
+  created_at       TEXT NOT NULL,
+  last_seen        TEXT,
+  report_counter   INTEGER NOT NULL DEFAULT 0,
+  inventory        TEXT,                  -- the last signed report's body, verbatim
+  inventory_sig    TEXT,
+  inventory_digest TEXT,
+  inventory_at     TEXT,
+  tampered         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX devices_by_type ON devices (device_type, status);
+CREATE TABLE device_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  device_id   TEXT NOT NULL REFERENCES devices (id),
+  expires_at  TEXT NOT NULL
+);
+CREATE INDEX device_tokens_by_device ON device_tokens (device_id);
+CREATE TABLE device_nonces (
+  nonce      TEXT PRIMARY KEY,
+  seen_at    TEXT NOT NULL
+);
+CREATE TABLE deployments (
+  id               INTEGER PRIMARY KEY,
+  bundle           TEXT NOT NULL REFERENCES bundles (file_sha256),
+  component        TEXT NOT NULL,
+  allow_downgrade  INTEGER NOT NULL DEFAULT 0,
+  deadline         TEXT,
+  created_by       TEXT NOT NULL,
+  created_at       TEXT NOT NULL
+);
+CREATE TABLE deployment_devices (
+  deployment_id  INTEGER NOT NULL REFERENCES deployments (id),
+  device_id      TEXT NOT NULL REFERENCES devices (id),
+  component      TEXT NOT NULL,
+  state          TEXT NOT NULL,
+  active         INTEGER NOT NULL DEFAULT 1,   -- 0 once in a final state
+  last_seq       INTEGER NOT NULL DEFAULT 0,
+  progress       INTEGER NOT NULL DEFAULT 0,
+  message        TEXT NOT NULL DEFAULT '',
+  running_version TEXT,
+  updated_at     TEXT NOT NULL,
+  PRIMARY KEY (deployment_id, device_id)
+);
+-- One deployment per device and component at a time (DESIGN.md §7).
+CREATE UNIQUE INDEX one_active_deployment ON deployment_devices (device_id, component) WHERE active = 1;
+CREATE INDEX deployment_devices_by_device ON deployment_devices (device_id, active);
+CREATE TABLE deployment_events (
+  deployment_id  INTEGER NOT NULL,
+  device_id      TEXT NOT NULL,
+  seq            INTEGER NOT NULL,
+  state          TEXT NOT NULL,
+  progress       INTEGER NOT NULL,
+  message        TEXT NOT NULL,
+  time           TEXT NOT NULL,
+  body           TEXT NOT NULL,          -- the signed body, verbatim
+  signature      TEXT NOT NULL,
+  received_at    TEXT NOT NULL,
+  PRIMARY KEY (deployment_id, device_id, seq)
+);
 )sql",
 };
 

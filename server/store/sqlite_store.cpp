@@ -221,14 +221,18 @@ Result<std::optional<std::string>> SqliteStore::setting(const std::string& key) 
   return std::optional<std::string>{select->text(0)};
 }
 
-Status SqliteStore::set_setting(const std::string& key, const std::string& value, const AuditDraft& audit) {
+Status SqliteStore::set_settings(const std::vector<std::pair<std::string, std::string>>& values, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
   return in_transaction(audit, [&]() -> Status {
     auto upsert = db_.prepare(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     if (!upsert) return std::unexpected(upsert.error());
-    upsert->bind(1, key).bind(2, value);
-    return upsert->run();
+    for (const auto& [key, value] : values) {
+      upsert->reset();
+      upsert->bind(1, key).bind(2, value);
+      if (auto ok = upsert->run(); !ok) return ok;
+    }
+    return {};
   });
 }
 

@@ -32,8 +32,39 @@ class SqliteStore final : public Store {
   common::Result<signing::AuditEntry> append_audit(const AuditDraft& audit) override;
   common::Result<std::vector<signing::AuditEntry>> list_audit(std::int64_t after_seq, std::int64_t limit) override;
 
+  common::Result<std::int64_t> create_enrollment_token(const EnrollmentTokenRecord& token, const std::string& token_hash,
+                                                       const AuditDraft& audit) override;
+  common::Result<std::vector<EnrollmentTokenRecord>> list_enrollment_tokens() override;
+  common::Status revoke_enrollment_token(std::int64_t id, const AuditDraft& audit) override;
+  common::Result<DeviceRecord> enroll_device(const DeviceRecord& device, const std::optional<std::string>& enrollment_token_hash,
+                                             const std::string& nonce, const std::string& now,
+                                             const std::string& nonce_horizon, const AuditDraft& audit) override;
+  common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,
+                                    const std::string& expires_at) override;
+  common::Result<std::optional<DeviceRecord>> find_device_by_token(const std::string& token_hash, const std::string& now) override;
+  common::Result<std::optional<DeviceRecord>> find_device(const std::string& id) override;
+  common::Result<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) override;
+  common::Status set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) override;
+  common::Status set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) override;
+  common::Status touch_device(const std::string& id, const std::string& now, const std::string& stale_before) override;
+  common::Status record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) override;
+
+  common::Result<std::int64_t> create_deployment(const DeploymentRecord& deployment, const std::vector<std::string>& device_ids,
+                                                 const AuditDraft& audit) override;
+  common::Result<std::optional<DeploymentRecord>> find_deployment(std::int64_t id) override;
+  common::Result<std::vector<DeploymentRecord>> list_deployments(std::int64_t limit) override;
+  common::Result<std::vector<DeploymentDevice>> deployment_devices(std::int64_t deployment_id) override;
+  common::Result<std::vector<DeploymentDevice>> device_deployments(const std::string& device_id) override;
+  common::Result<std::vector<DeploymentEvent>> deployment_events(std::int64_t deployment_id, const std::string& device_id) override;
+  common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now) override;
+  common::Result<bool> record_event(std::int64_t deployment_id, const std::string& device_id, const DeploymentEvent& event,
+                                    const std::string& now) override;
+  common::Result<bool> device_may_download(const std::string& device_id, const std::string& file_sha256) override;
+  common::Result<bool> bundle_in_use(const std::string& file_sha256) override;
+
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
-  common::Status set_setting(const std::string& key, const std::string& value, const AuditDraft& audit) override;
+  common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
+                              const AuditDraft& audit) override;
 
  private:
   SqliteStore(common::Database db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}

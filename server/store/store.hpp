@@ -47,6 +47,91 @@ struct BundleRecord {
   std::string uploaded_by;
 };
 
+struct EnrollmentTokenRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string device_types_json;  // JSON array of device types it may enroll
+  std::int64_t max_uses = 1;
+  std::int64_t uses = 0;
+  std::string expires_at;
+  std::string created_at;
+  bool revoked = false;
+};
+
+struct DeviceRecord {
+  std::string id;            // key id of the device key
+  std::string device_type;
+  std::string identity_json;
+  std::string public_key;    // PEM
+  std::string status;        // pending | accepted | rejected | decommissioned
+  std::string labels_json = "{}";
+  std::string created_at;
+  std::optional<std::string> last_seen;
+  std::int64_t report_counter = 0;
+  std::optional<std::string> inventory;         // last signed report body, verbatim
+  std::optional<std::string> inventory_digest;
+  std::optional<std::string> inventory_at;
+  bool tampered = false;
+};
+
+struct DeviceFilter {
+  std::optional<std::string> device_type;
+  std::optional<std::string> status;
+  std::optional<std::pair<std::string, std::string>> label;
+  std::optional<std::string> seen_before;  // RFC 3339: not seen since
+  std::optional<std::string> seen_after;
+  std::int64_t limit = 100;
+  std::int64_t offset = 0;
+};
+
+struct InventoryReport {
+  std::int64_t counter = 0;
+  std::string body;        // verbatim signed bytes
+  std::string signature;   // base64
+  std::string digest;      // hex SHA-256 of body
+  bool tampered = false;
+};
+
+struct DeploymentRecord {
+  std::int64_t id = 0;
+  std::string bundle;      // file_sha256
+  std::string component;
+  bool allow_downgrade = false;
+  std::optional<std::string> deadline;
+  std::string created_by;
+  std::string created_at;
+};
+
+struct DeploymentDevice {
+  std::int64_t deployment_id = 0;
+  std::string device_id;
+  std::string state;
+  bool active = true;
+  std::int64_t last_seq = 0;
+  std::int64_t progress = 0;
+  std::string message;
+  std::optional<std::string> running_version;
+  std::string updated_at;
+};
+
+// What a device is offered when it polls.
+struct Offer {
+  DeploymentRecord deployment;
+  BundleRecord bundle;
+  std::string state;
+};
+
+struct DeploymentEvent {
+  std::int64_t seq = 0;
+  std::string state;
+  std::int64_t progress = 0;
+  std::string message;
+  std::string time;
+  std::optional<std::string> running_version;
+  std::string body;        // verbatim signed bytes
+  std::string signature;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -72,9 +157,61 @@ class Store {
   virtual common::Result<std::vector<signing::AuditEntry>> list_audit(std::int64_t after_seq,
                                                                       std::int64_t limit) = 0;
 
+  // Devices and enrollment (store/sqlite_devices.cpp).
+  virtual common::Result<std::int64_t> create_enrollment_token(const EnrollmentTokenRecord& token,
+                                                               const std::string& token_hash, const AuditDraft& audit) = 0;
+  virtual common::Result<std::vector<EnrollmentTokenRecord>> list_enrollment_tokens() = 0;
+  virtual common::Status revoke_enrollment_token(std::int64_t id, const AuditDraft& audit) = 0;
+  // Records the nonce (kReplay if seen), then: a known device keeps its
+  // status; a new one is accepted with a valid enrollment token (whose use
+  // is counted) or left pending without one. Returns the device as stored.
+  virtual common::Result<DeviceRecord> enroll_device(const DeviceRecord& device,
+                                                     const std::optional<std::string>& enrollment_token_hash,
+                                                     const std::string& nonce, const std::string& now,
+                                                     const std::string& nonce_horizon, const AuditDraft& audit) = 0;
+  virtual common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,
+                                            const std::string& expires_at) = 0;
+  // The accepted device a bearer token belongs to; nullopt if unknown or expired.
+  virtual common::Result<std::optional<DeviceRecord>> find_device_by_token(const std::string& token_hash,
+                                                                           const std::string& now) = 0;
+  virtual common::Result<std::optional<DeviceRecord>> find_device(const std::string& id) = 0;
+  virtual common::Result<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) = 0;
+  // kNotFound; decommissioning also revokes the device's tokens.
+  virtual common::Status set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) = 0;
+  virtual common::Status set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) = 0;
+  // Updates last_seen when it is older than `stale_before` (saves a write per poll).
+  virtual common::Status touch_device(const std::string& id, const std::string& now, const std::string& stale_before) = 0;
+  // kReplay unless report.counter is above the stored one. A change of
+  // the tamper flag is written to the audit log.
+  virtual common::Status record_inventory(const std::string& device_id, const InventoryReport& report,
+                                          const std::string& now) = 0;
+
+  // Deployments (store/sqlite_deployments.cpp).
+  // kConflict naming the device if one already has an active deployment
+  // for the component.
+  virtual common::Result<std::int64_t> create_deployment(const DeploymentRecord& deployment,
+                                                         const std::vector<std::string>& device_ids,
+                                                         const AuditDraft& audit) = 0;
+  virtual common::Result<std::optional<DeploymentRecord>> find_deployment(std::int64_t id) = 0;
+  virtual common::Result<std::vector<DeploymentRecord>> list_deployments(std::int64_t limit) = 0;
+  virtual common::Result<std::vector<DeploymentDevice>> deployment_devices(std::int64_t deployment_id) = 0;
+  virtual common::Result<std::vector<DeploymentDevice>> device_deployments(const std::string& device_id) = 0;
+  virtual common::Result<std::vector<DeploymentEvent>> deployment_events(std::int64_t deployment_id,
+                                                                         const std::string& device_id) = 0;
+  // The active deployment a polling device should work on, if any; marks a
+  // pending one offered (audited).
+  virtual common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now) = 0;
+  // Applies an event: a seq seen before is a no-op (false), a new one must
+  // be above the last and a legal transition (kBadTransition). Audited.
+  virtual common::Result<bool> record_event(std::int64_t deployment_id, const std::string& device_id,
+                                            const DeploymentEvent& event, const std::string& now) = 0;
+  virtual common::Result<bool> device_may_download(const std::string& device_id, const std::string& file_sha256) = 0;
+  virtual common::Result<bool> bundle_in_use(const std::string& file_sha256) = 0;
+
   virtual common::Result<std::optional<std::string>> setting(const std::string& key) = 0;
-  virtual common::Status set_setting(const std::string& key, const std::string& value,
-                                     const AuditDraft& audit) = 0;
+  // Writes every pair in one transaction with one audit entry.
+  virtual common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
+                                      const AuditDraft& audit) = 0;
 };
 
 }  // namespace flotilla::server

@@ -72,6 +72,17 @@ TEST_F(ServerTest, HealthUnknownRoutesAndMethods) {
   EXPECT_EQ(admin().request("PATCH", "/api/v1/bundles")->status, 405);
 }
 
+// Operator tokens do not open device routes, and device routes need a
+// device token.
+TEST_F(ServerTest, DeviceRoutesNeedDeviceTokens) {
+  for (const char* path : {"/api/v1/device/poll", "/api/v1/device/inventory"}) {
+    EXPECT_EQ(admin().request(std::string(path).ends_with("poll") ? "POST" : "PUT", path, "{}")->status, 401) << path;
+    EXPECT_EQ(client(std::nullopt).request("POST", path, "{}")->status,
+              std::string(path).ends_with("poll") ? 401 : 405) << path;
+  }
+  EXPECT_EQ(admin().request("GET", "/api/v1/device/bundles/" + std::string(64, 'a'))->status, 401);
+}
+
 // Every route × every role and no token. Expected from docs/api.md's table,
 // not from the code's own table.
 TEST_F(ServerTest, AuthorizationMatrix) {
@@ -98,9 +109,24 @@ TEST_F(ServerTest, AuthorizationMatrix) {
       {"GET", "/api/v1/audit/export", {"admin", "operator", "auditor"}},
       {"GET", "/api/v1/trust", {"admin", "operator", "publisher", "auditor"}},
       {"PUT", "/api/v1/trust", {"admin"}},
+      {"POST", "/api/v1/enrollment-tokens", {"admin", "operator"}},
+      {"GET", "/api/v1/enrollment-tokens", {"admin", "operator"}},
+      {"DELETE", "/api/v1/enrollment-tokens/999", {"admin", "operator"}},
+      {"GET", "/api/v1/devices", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/devices/x", {"admin", "operator", "auditor"}},
+      {"POST", "/api/v1/devices/x/accept", {"admin", "operator"}},
+      {"POST", "/api/v1/devices/x/reject", {"admin", "operator"}},
+      {"POST", "/api/v1/devices/x/decommission", {"admin", "operator"}},
+      {"PUT", "/api/v1/devices/x/labels", {"admin", "operator"}},
+      {"POST", "/api/v1/deployments", {"admin", "operator"}},
+      {"GET", "/api/v1/deployments", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/deployments/1", {"admin", "operator", "auditor"}},
   };
   for (const auto& c : cases) {
-    std::string body = c.method == "POST" || c.method == "PUT" ? "{}" : "";
+    std::string body = (c.method == "POST" || c.method == "PUT") && !c.path.ends_with("/accept") &&
+                               !c.path.ends_with("/reject") && !c.path.ends_with("/decommission")
+                           ? "{}"
+                           : "";
     auto anonymous = client(std::nullopt).request(c.method, c.path, body);
     ASSERT_TRUE(anonymous);
     EXPECT_EQ(anonymous->status, 401) << c.method << " " << c.path;

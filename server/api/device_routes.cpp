@@ -1,0 +1,333 @@
+// The device side of the API (DESIGN.md §5, §6): enrollment, poll,
+// signed inventory, signed deployment events, bundle download, roots.
+//
+// Threats handled here: a network attacker replaying a captured request
+// (auth: timestamp window and single-use nonce; inventory: strictly
+// increasing counter; events: idempotent on seq, so a replay changes
+// nothing), a device speaking for another (every signed body is checked
+// against the key the device enrolled with; the key id is the device id),
+// and a device fetching bundles it was not given (downloads need an
+// assignment of that bundle).
+#include <charconv>
+#include <set>
+
+#include "artifacts/manifest.hpp"
+#include "common/encoding.hpp"
+#include "common/log.hpp"
+#include "server/api/app.hpp"
+#include "server/api/reply.hpp"
+#include "server/deployment_state.hpp"
+#include "server/errors.hpp"
+#include "signing/digest.hpp"
+#include "signing/key.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+constexpr auto kTimestampWindow = std::chrono::minutes(5);
+constexpr auto kDeviceTokenLifetime = std::chrono::hours(24);
+constexpr auto kInventoryMaxAge = std::chrono::hours(24);
+constexpr auto kLastSeenGranularity = std::chrono::seconds(60);
+
+std::optional<std::int64_t> parse_id(const std::string& text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+// Validates the component map of an inventory report.
+std::optional<http::Response> check_components(const common::JsonObject& body) {
+  auto components = body.object("components");
+  if (!components) return problem_from(components.error());
+  if (components->json().size() > 64) return problem(400, "too many components", {{"/components", "at most 64"}});
+  for (const auto& [name, value] : components->json().items()) {
+    std::string where = components->pointer_to(name);
+    if (!artifacts::is_safe_name(name, 64)) return problem(400, "invalid component", {{where, "is not a valid component name"}});
+    auto entry = common::JsonObject::of(value, where);
+    if (!entry) return problem_from(entry.error());
+    if (auto ok = entry->only_keys({"version", "security_version"}); !ok) return problem_from(ok.error());
+    auto version = entry->string("version", 256);
+    if (!version) return problem_from(version.error());
+    if (!common::Version::parse(*version)) return problem(400, "invalid version", {{where + "/version", "is not SemVer 2.0"}});
+    auto security = entry->integer("security_version", 0, std::int64_t{1} << 53);
+    if (!security) return problem_from(security.error());
+  }
+  return std::nullopt;
+}
+
+// Tamper signals: {"check-name": {"ok": bool, "detail": "..."}}. Any
+// failed check flags the device.
+std::expected<bool, http::Response> tamper_flag(const common::JsonObject& body) {
+  if (!body.has("tamper")) return false;
+  auto tamper = body.object("tamper");
+  if (!tamper) return std::unexpected(problem_from(tamper.error()));
+  if (tamper->json().size() > 32) return std::unexpected(problem(400, "too many tamper checks", {{"/tamper", "at most 32"}}));
+  bool tampered = false;
+  for (const auto& [name, value] : tamper->json().items()) {
+    std::string where = tamper->pointer_to(name);
+    if (!value.is_object() || !value.contains("ok") || !value["ok"].is_boolean()) {
+      return std::unexpected(problem(400, "invalid tamper signal", {{where, "must be an object with a boolean ok"}}));
+    }
+    tampered = tampered || !value["ok"].get<bool>();
+  }
+  return tampered;
+}
+
+}  // namespace
+
+std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(const http::Request& request) {
+  auto header = request.header("Authorization");
+  if (!header || !header->starts_with("Bearer ") || header->size() > 512) {
+    return std::unexpected(problem(401, "send the device token from device/auth as 'Authorization: Bearer <token>'"));
+  }
+  auto device = store_.find_device_by_token(token_hash(header->substr(7)), common::format_rfc3339(clock_()));
+  if (!device) return std::unexpected(problem_from(device.error()));
+  if (!*device) return std::unexpected(problem(401, "the device token is unknown, expired or revoked; authenticate again"));
+  return Caller{"device:" + (*device)->id, Role::kAuditor, std::move(**device)};
+}
+
+std::optional<http::Response> ServerApp::check_device_signature(const http::Request& request, const DeviceRecord& device) {
+  auto key_id = request.header("X-Flotilla-Key-Id");
+  auto signature = request.header("X-Flotilla-Signature");
+  if (!key_id || !signature) return problem(401, "a signed request needs X-Flotilla-Key-Id and X-Flotilla-Signature");
+  if (*key_id != device.id) return problem(401, "the signing key is not this device's key");
+  auto sig = common::from_base64(*signature);
+  if (!sig) return problem(401, "X-Flotilla-Signature is not base64");
+  auto key = signing::PublicKey::from_pem(device.public_key);
+  if (!key) return problem_from(key.error());
+  if (!key->verify(common::as_bytes(request.body), *sig)) return problem(401, "the signature does not verify");
+  return std::nullopt;
+}
+
+http::Response ServerApp::device_auth(http::Request& request, const Params&, const Caller&) {
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"device_type", "identity", "public_key", "enrollment_token", "timestamp", "nonce"}); !ok) {
+    return problem_from(ok.error());
+  }
+  auto device_type = body->string("device_type", 64);
+  if (!device_type) return problem_from(device_type.error());
+  if (!artifacts::is_safe_name(*device_type, 64)) return problem(400, "invalid device type", {{"/device_type", "must match [A-Za-z0-9._-]{1,64}"}});
+  auto identity = body->object("identity");
+  if (!identity) return problem_from(identity.error());
+  if (identity->json().empty() || identity->json().size() > 16) {
+    return problem(400, "invalid identity", {{"/identity", "must have 1 to 16 attributes"}});
+  }
+  for (const auto& [name, value] : identity->json().items()) {
+    if (!artifacts::is_safe_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
+      return problem(400, "invalid identity", {{identity->pointer_to(name), "must be a string of at most 256 bytes under a plain name"}});
+    }
+  }
+  auto pem = body->string("public_key", 4096);
+  if (!pem) return problem_from(pem.error());
+  auto key = signing::PublicKey::from_pem(*pem);
+  if (!key) return problem(400, "invalid public key", {{"/public_key", key.error().message()}});
+  auto timestamp_text = body->string("timestamp", 64);
+  if (!timestamp_text) return problem_from(timestamp_text.error());
+  auto timestamp = common::parse_rfc3339(*timestamp_text);
+  if (!timestamp) return problem(400, "invalid timestamp", {{"/timestamp", timestamp.error().message()}});
+  auto nonce = body->string("nonce", 128);
+  if (!nonce) return problem_from(nonce.error());
+  if (nonce->size() < 16) return problem(400, "invalid nonce", {{"/nonce", "must be 16 to 128 characters"}});
+
+  // The body must be signed by the key it presents: proof of possession.
+  auto key_id = request.header("X-Flotilla-Key-Id");
+  auto signature = request.header("X-Flotilla-Signature");
+  if (!key_id || *key_id != key->key_id()) return problem(401, "X-Flotilla-Key-Id must be the key id of public_key");
+  auto sig = signature ? common::from_base64(*signature) : std::unexpected(common::Error(common::Errc::kBadEncoding, "missing"));
+  if (!sig || !key->verify(common::as_bytes(request.body), *sig)) return problem(401, "the request signature does not verify");
+  auto now = clock_();
+  if (*timestamp > now + kTimestampWindow || *timestamp < now - kTimestampWindow) {
+    return problem(401, "the timestamp is more than 5 minutes from the server's clock (" + common::format_rfc3339(now) + ")");
+  }
+
+  std::optional<std::string> enrollment;
+  if (body->has("enrollment_token")) {
+    auto secret = body->string("enrollment_token", 256);
+    if (!secret) return problem_from(secret.error());
+    enrollment = token_hash(*secret);
+  }
+  DeviceRecord device{.id = key->key_id(), .device_type = *device_type, .identity_json = identity->json().dump(),
+                      .public_key = key->to_pem()};
+  auto stored = store_.enroll_device(device, enrollment, *nonce, common::format_rfc3339(now),
+                                     common::format_rfc3339(now - 2 * kTimestampWindow),
+                                     {"device:" + device.id, "device.enroll", "device:" + device.id, "ok",
+                                      {{"device_type", device.device_type}, {"identity", identity->json()}}});
+  if (!stored) {
+    if (stored.error().is(Errc::kReplay)) return problem(401, "the nonce was used before (replay)");
+    if (stored.error().is(Errc::kEnrollmentRefused)) return problem(403, stored.error().message());
+    return problem_from(stored.error());
+  }
+  if (stored->status == "pending") {
+    return json_reply(202, {{"status", "pending"}, {"device_id", stored->id},
+                            {"detail", "waiting for an operator to accept this device"}});
+  }
+  if (stored->status != "accepted") return problem(403, "this device is " + stored->status);
+  std::string secret = "dev_" + common::to_hex(signing::random_bytes(32));
+  auto expires = common::format_rfc3339(now + kDeviceTokenLifetime);
+  if (auto ok = store_.issue_device_token(stored->id, token_hash(secret), expires); !ok) return problem_from(ok.error());
+  return json_reply(200, {{"status", "accepted"}, {"device_id", stored->id}, {"token", secret}, {"expires_at", expires},
+                          {"poll_interval_s", poll_interval_s_}});
+}
+
+http::Response ServerApp::device_poll(http::Request& request, const Params&, const Caller& caller) {
+  const auto& device = *caller.device;
+  std::optional<std::string> digest;
+  if (!request.body.empty()) {
+    common::Json doc;
+    auto body = json_body(request, doc);
+    if (!body) return body.error();
+    if (auto ok = body->only_keys({"inventory_digest", "counter"}); !ok) return problem_from(ok.error());
+    if (body->has("inventory_digest")) {
+      auto text = body->string("inventory_digest", 64);
+      if (!text) return problem_from(text.error());
+      digest = *text;
+    }
+    if (body->has("counter")) {
+      if (auto counter = body->integer("counter", 0, std::int64_t{1} << 62); !counter) return problem_from(counter.error());
+    }
+  }
+  auto now = clock_();
+  auto now_text = common::format_rfc3339(now);
+  if (auto ok = store_.touch_device(device.id, now_text, common::format_rfc3339(now - kLastSeenGranularity)); !ok) {
+    return problem_from(ok.error());
+  }
+  bool inventory_required = !device.inventory_digest || !digest || *digest != *device.inventory_digest ||
+                            !device.inventory_at || *device.inventory_at < common::format_rfc3339(now - kInventoryMaxAge);
+  auto root = trust_root();
+  common::Json answer = {{"poll_interval_s", poll_interval_s_},
+                         {"root_version", root ? root->version() : 0},
+                         {"inventory_required", inventory_required},
+                         {"update", nullptr}};
+  auto offer = store_.take_offer(device.id, now_text);
+  if (!offer) return problem_from(offer.error());
+  if (*offer) {
+    const auto& o = **offer;
+    answer["update"] = {{"deployment_id", o.deployment.id},
+                        {"bundle", {{"url", public_url_ + "/api/v1/device/bundles/" + o.bundle.file_sha256},
+                                    {"size", o.bundle.size},
+                                    {"file_sha256", o.bundle.file_sha256},
+                                    {"bundle_id", o.bundle.bundle_id}}},
+                        {"allow_downgrade", o.deployment.allow_downgrade},
+                        {"deadline", o.deployment.deadline ? common::Json(*o.deployment.deadline) : common::Json(nullptr)},
+                        {"activate_window", nullptr},
+                        {"state", o.state}};
+  }
+  return json_reply(200, answer);
+}
+
+http::Response ServerApp::device_inventory(http::Request& request, const Params&, const Caller& caller) {
+  const auto& device = *caller.device;
+  if (auto refused = check_device_signature(request, device)) return *refused;
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"counter", "timestamp", "components", "booted_slot", "agent_version", "utc_offset",
+                                 "tamper", "health"});
+      !ok) {
+    return problem_from(ok.error());
+  }
+  auto counter = body->integer("counter", 1, std::int64_t{1} << 62);
+  if (!counter) return problem_from(counter.error());
+  auto timestamp = body->string("timestamp", 64);
+  if (!timestamp) return problem_from(timestamp.error());
+  if (!common::parse_rfc3339(*timestamp)) return problem(400, "invalid timestamp", {{"/timestamp", "is not RFC 3339"}});
+  if (auto bad = check_components(*body)) return *bad;
+  for (const char* key : {"booted_slot", "agent_version", "utc_offset"}) {
+    if (body->has(key)) {
+      if (auto text = body->string(key, 64); !text) return problem_from(text.error());
+    }
+  }
+  if (body->has("health") && !doc["health"].is_object()) return problem(400, "invalid health", {{"/health", "must be an object"}});
+  auto tampered = tamper_flag(*body);
+  if (!tampered) return tampered.error();
+  InventoryReport report{*counter, request.body, *request.header("X-Flotilla-Signature"), signing::sha256_hex(request.body),
+                         *tampered};
+  if (auto ok = store_.record_inventory(device.id, report, common::format_rfc3339(clock_())); !ok) {
+    if (ok.error().is(Errc::kReplay)) return problem(409, ok.error().message());
+    return problem_from(ok.error());
+  }
+  return json_reply(200, {{"accepted", true}, {"counter", *counter}, {"digest", report.digest}});
+}
+
+http::Response ServerApp::device_event(http::Request& request, const Params& params, const Caller& caller) {
+  const auto& device = *caller.device;
+  auto deployment_id = parse_id(params[0]);
+  if (!deployment_id) return problem(400, "a deployment id is a positive integer");
+  if (auto refused = check_device_signature(request, device)) return *refused;
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"seq", "state", "progress", "message", "time", "running_version"}); !ok) {
+    return problem_from(ok.error());
+  }
+  DeploymentEvent event;
+  auto seq = body->integer("seq", 1, std::int64_t{1} << 62);
+  if (!seq) return problem_from(seq.error());
+  event.seq = *seq;
+  auto reported = body->string("state", 32);
+  if (!reported) return problem_from(reported.error());
+  auto state = state_from_device_report(*reported);
+  if (!state) {
+    return problem(400, "invalid state", {{"/state", "must be downloading, installing, rebooting, verifying, committed, failed or rolled_back"}});
+  }
+  event.state = *state;
+  if (body->has("progress")) {
+    auto progress = body->integer("progress", 0, 100);
+    if (!progress) return problem_from(progress.error());
+    event.progress = *progress;
+  }
+  if (body->has("message")) {
+    auto message = body->string("message", 1024);
+    if (!message) return problem_from(message.error());
+    event.message = *message;
+  }
+  auto time = body->string("time", 64);
+  if (!time) return problem_from(time.error());
+  if (!common::parse_rfc3339(*time)) return problem(400, "invalid time", {{"/time", "is not RFC 3339"}});
+  event.time = *time;
+  if (body->has("running_version")) {
+    auto version = body->string("running_version", 256);
+    if (!version) return problem_from(version.error());
+    if (!common::Version::parse(*version)) return problem(400, "invalid version", {{"/running_version", "is not SemVer 2.0"}});
+    event.running_version = *version;
+  }
+  event.body = request.body;
+  event.signature = *request.header("X-Flotilla-Signature");
+  auto recorded = store_.record_event(*deployment_id, device.id, event, common::format_rfc3339(clock_()));
+  if (!recorded) {
+    if (recorded.error().is(Errc::kBadTransition)) return problem(409, recorded.error().message());
+    return problem_from(recorded.error());
+  }
+  return json_reply(200, {{"seq", event.seq}, {"duplicate", !*recorded}});
+}
+
+http::Response ServerApp::device_bundle(http::Request& request, const Params& params, const Caller& caller) {
+  if (!common::is_sha256_hex(params[0])) return problem(400, "a bundle is named by its file SHA-256");
+  auto allowed_download = store_.device_may_download(caller.device->id, params[0]);
+  if (!allowed_download) return problem_from(allowed_download.error());
+  // Same answer as for a bundle that does not exist: no probing.
+  if (!*allowed_download) return problem(404, "no such bundle for this device");
+  auto bundle = store_.find_bundle(params[0]);
+  if (!bundle) return problem_from(bundle.error());
+  if (!*bundle) return problem(404, "no such bundle for this device");
+  return serve_bundle_file(request, **bundle);
+}
+
+http::Response ServerApp::device_trust(http::Request&, const Params& params, const Caller&) {
+  const std::string& name = params[0];
+  constexpr std::string_view kSuffix = ".root.json";
+  if (!name.ends_with(kSuffix)) return problem(404, "roots are named <version>.root.json");
+  auto version = parse_id(name.substr(0, name.size() - kSuffix.size()));
+  if (!version) return problem(404, "roots are named <version>.root.json");
+  auto text = store_.setting(trust_root_version_setting(*version));
+  if (!text) return problem_from(text.error());
+  if (!*text) return problem(404, "no root version " + std::to_string(*version));
+  http::Response response;
+  response.body = **text;
+  return response;
+}
+
+}  // namespace flotilla::server::api

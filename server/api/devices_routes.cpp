@@ -1,0 +1,197 @@
+// Operator side: enrollment tokens and devices.
+#include <charconv>
+
+#include "artifacts/manifest.hpp"
+#include "common/encoding.hpp"
+#include "server/api/app.hpp"
+#include "server/api/reply.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+constexpr std::size_t kMaxLabels = 64;
+
+common::Json parsed(const std::string& text) { return common::Json::parse(text, nullptr, false); }
+
+common::Json device_json(const DeviceRecord& d, bool with_inventory) {
+  common::Json out = {{"id", d.id},
+                      {"device_type", d.device_type},
+                      {"identity", parsed(d.identity_json)},
+                      {"status", d.status},
+                      {"labels", parsed(d.labels_json)},
+                      {"created_at", d.created_at},
+                      {"last_seen", d.last_seen ? common::Json(*d.last_seen) : common::Json(nullptr)},
+                      {"tampered", d.tampered}};
+  if (with_inventory) {
+    out["public_key"] = d.public_key;
+    out["inventory"] = d.inventory ? parsed(*d.inventory) : common::Json(nullptr);
+    out["inventory_digest"] = d.inventory_digest ? common::Json(*d.inventory_digest) : common::Json(nullptr);
+    out["inventory_at"] = d.inventory_at ? common::Json(*d.inventory_at) : common::Json(nullptr);
+    out["report_counter"] = d.report_counter;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> parse_positive(const std::string& text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+http::Response ServerApp::create_enrollment_token(http::Request& request, const Params&, const Caller& caller) {
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"name", "device_types", "max_uses", "expires_at"}); !ok) return problem_from(ok.error());
+  auto name = body->string("name", 64);
+  if (!name) return problem_from(name.error());
+  if (!artifacts::is_safe_name(*name, 64)) return problem(400, "invalid name", {{"/name", "must match [A-Za-z0-9._-]{1,64}"}});
+  auto types = body->array("device_types", 64);
+  if (!types) return problem_from(types.error());
+  if ((*types)->empty()) return problem(400, "invalid device types", {{"/device_types", "must name at least one type"}});
+  for (std::size_t i = 0; i < (*types)->size(); ++i) {
+    const auto& t = (**types)[i];
+    if (!t.is_string() || !artifacts::is_safe_name(t.get_ref<const std::string&>(), 64)) {
+      return problem(400, "invalid device types", {{common::pointer_join("/device_types", i), "must be a device type"}});
+    }
+  }
+  auto max_uses = body->integer("max_uses", 1, 1000000);
+  if (!max_uses) return problem_from(max_uses.error());
+  auto expires_text = body->string("expires_at", 64);
+  if (!expires_text) return problem_from(expires_text.error());
+  auto expires = common::parse_rfc3339(*expires_text);
+  if (!expires) return problem(400, "invalid expiry", {{"/expires_at", expires.error().message()}});
+  if (*expires <= clock_()) return problem(400, "invalid expiry", {{"/expires_at", "is in the past"}});
+  EnrollmentTokenRecord token{.name = *name, .device_types_json = (**types).dump(), .max_uses = *max_uses,
+                              .expires_at = common::format_rfc3339(*expires), .created_at = common::format_rfc3339(clock_())};
+  std::string secret = "enr_" + common::to_hex(signing::random_bytes(32));
+  auto id = store_.create_enrollment_token(token, token_hash(secret),
+                                           {caller.actor, "enrollment_token.create", "enrollment_token:" + token.name, "ok",
+                                            {{"device_types", **types}, {"max_uses", *max_uses}, {"expires_at", token.expires_at}}});
+  if (!id) return problem_from(id.error());
+  return json_reply(201, {{"id", *id}, {"name", token.name}, {"device_types", **types}, {"max_uses", token.max_uses},
+                          {"expires_at", token.expires_at}, {"token", secret}});
+}
+
+http::Response ServerApp::list_enrollment_tokens(http::Request&, const Params&, const Caller&) {
+  auto tokens = store_.list_enrollment_tokens();
+  if (!tokens) return problem_from(tokens.error());
+  common::Json out = common::Json::array();
+  for (const auto& t : *tokens) {
+    out.push_back({{"id", t.id}, {"name", t.name}, {"device_types", parsed(t.device_types_json)}, {"max_uses", t.max_uses},
+                   {"uses", t.uses}, {"expires_at", t.expires_at}, {"created_at", t.created_at}, {"revoked", t.revoked}});
+  }
+  return json_reply(200, {{"enrollment_tokens", out}});
+}
+
+http::Response ServerApp::revoke_enrollment_token(http::Request&, const Params& params, const Caller& caller) {
+  auto id = parse_positive(params[0]);
+  if (!id) return problem(400, "an enrollment token id is a positive integer");
+  auto ok = store_.revoke_enrollment_token(*id, {caller.actor, "enrollment_token.revoke", "enrollment_token:" + params[0]});
+  if (!ok) return problem_from(ok.error());
+  return json_reply(200, {{"id", *id}, {"revoked", true}});
+}
+
+http::Response ServerApp::list_devices(http::Request& request, const Params&, const Caller&) {
+  DeviceFilter filter;
+  auto query = [&](const char* key) -> std::optional<std::string> {
+    auto it = request.query.find(key);
+    return it == request.query.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  if (auto type = query("type")) filter.device_type = *type;
+  if (auto status = query("status")) {
+    if (*status != "pending" && *status != "accepted" && *status != "rejected" && *status != "decommissioned") {
+      return problem(400, "invalid query", {{"status", "must be pending, accepted, rejected or decommissioned"}});
+    }
+    filter.status = *status;
+  }
+  if (auto label = query("label")) {
+    auto eq = label->find('=');
+    if (eq == std::string::npos || eq == 0) return problem(400, "invalid query", {{"label", "must be KEY=VALUE"}});
+    filter.label = std::pair{label->substr(0, eq), label->substr(eq + 1)};
+  }
+  for (auto [key, target] : {std::pair{"seen_before", &filter.seen_before}, std::pair{"seen_after", &filter.seen_after}}) {
+    if (auto text = query(key)) {
+      auto when = common::parse_rfc3339(*text);
+      if (!when) return problem(400, "invalid query", {{key, "must be an RFC 3339 time"}});
+      *target = common::format_rfc3339(*when);
+    }
+  }
+  if (auto limit = query("limit")) {
+    auto n = parse_positive(*limit);
+    if (!n || *n > 10000) return problem(400, "invalid query", {{"limit", "must be 1 to 10000"}});
+    filter.limit = *n;
+  }
+  if (auto offset = query("offset")) {
+    auto n = *offset == "0" ? std::optional<std::int64_t>(0) : parse_positive(*offset);
+    if (!n) return problem(400, "invalid query", {{"offset", "must be a non-negative integer"}});
+    filter.offset = *n;
+  }
+  auto devices = store_.list_devices(filter);
+  if (!devices) return problem_from(devices.error());
+  common::Json out = common::Json::array();
+  for (const auto& d : *devices) out.push_back(device_json(d, false));
+  return json_reply(200, {{"devices", out}});
+}
+
+http::Response ServerApp::show_device(http::Request&, const Params& params, const Caller&) {
+  auto device = store_.find_device(params[0]);
+  if (!device) return problem_from(device.error());
+  if (!*device) return problem(404, "no such device");
+  auto out = device_json(**device, true);
+  auto deployments = store_.device_deployments(params[0]);
+  if (!deployments) return problem_from(deployments.error());
+  out["deployments"] = common::Json::array();
+  for (const auto& d : *deployments) {
+    out["deployments"].push_back({{"deployment_id", d.deployment_id}, {"state", d.state}, {"progress", d.progress},
+                                  {"message", d.message}, {"updated_at", d.updated_at},
+                                  {"running_version", d.running_version ? common::Json(*d.running_version) : common::Json(nullptr)}});
+  }
+  return json_reply(200, out);
+}
+
+http::Response ServerApp::change_device_status(const std::string& id, const std::string& status, const Caller& caller) {
+  auto device = store_.find_device(id);
+  if (!device) return problem_from(device.error());
+  if (!*device) return problem(404, "no such device");
+  if ((*device)->status == "decommissioned") return problem(409, "the device was decommissioned; it must enroll anew");
+  std::string action = status == "accepted" ? "device.accept" : status == "rejected" ? "device.reject" : "device.decommission";
+  auto ok = store_.set_device_status(id, status, {caller.actor, action, "device:" + id, "ok", {{"from", (*device)->status}}});
+  if (!ok) return problem_from(ok.error());
+  return json_reply(200, {{"id", id}, {"status", status}});
+}
+
+http::Response ServerApp::accept_device(http::Request&, const Params& params, const Caller& caller) {
+  return change_device_status(params[0], "accepted", caller);
+}
+http::Response ServerApp::reject_device(http::Request&, const Params& params, const Caller& caller) {
+  return change_device_status(params[0], "rejected", caller);
+}
+http::Response ServerApp::decommission_device(http::Request&, const Params& params, const Caller& caller) {
+  return change_device_status(params[0], "decommissioned", caller);
+}
+
+http::Response ServerApp::label_device(http::Request& request, const Params& params, const Caller& caller) {
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"labels"}); !ok) return problem_from(ok.error());
+  auto labels = body->object("labels");
+  if (!labels) return problem_from(labels.error());
+  if (labels->json().size() > kMaxLabels) return problem(400, "too many labels", {{"/labels", "at most 64"}});
+  for (const auto& [key, value] : labels->json().items()) {
+    if (!artifacts::is_safe_name(key, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
+      return problem(400, "invalid label", {{labels->pointer_to(key), "labels are plain names with string values of at most 256 bytes"}});
+    }
+  }
+  auto ok = store_.set_device_labels(params[0], labels->json().dump(),
+                                     {caller.actor, "device.label", "device:" + params[0], "ok", {{"labels", labels->json()}}});
+  if (!ok) return problem_from(ok.error());
+  return json_reply(200, {{"id", params[0]}, {"labels", labels->json()}});
+}
+
+}  // namespace flotilla::server::api

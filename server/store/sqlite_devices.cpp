@@ -1,0 +1,280 @@
+// SqliteStore: devices, enrollment tokens, device tokens, inventory.
+#include "server/errors.hpp"
+#include "server/store/sqlite_store.hpp"
+
+namespace flotilla::server {
+
+using common::Result;
+using common::Status;
+
+namespace {
+
+constexpr std::string_view kDeviceColumns =
+    "id, device_type, identity, public_key, status, labels, created_at, last_seen, report_counter, inventory, "
+    "inventory_digest, inventory_at, tampered";
+
+DeviceRecord device_from_row(const common::Statement& row) {
+  return {row.text(0),          row.text(1),           row.text(2),          row.text(3),
+          row.text(4),          row.text(5),           row.text(6),          row.optional_text(7),
+          row.int64(8),         row.optional_text(9),  row.optional_text(10), row.optional_text(11),
+          row.int64(12) != 0};
+}
+
+EnrollmentTokenRecord enrollment_from_row(const common::Statement& row) {
+  return {row.int64(0), row.text(1), row.text(2), row.int64(3), row.int64(4), row.text(5), row.text(6), row.int64(7) != 0};
+}
+
+}  // namespace
+
+Result<std::int64_t> SqliteStore::create_enrollment_token(const EnrollmentTokenRecord& token, const std::string& token_hash,
+                                                          const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  std::int64_t id = 0;
+  auto ok = in_transaction(audit, [&]() -> Status {
+    auto insert = db_.prepare(
+        "INSERT INTO enrollment_tokens (name, token_hash, device_types, max_uses, expires_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!insert) return std::unexpected(insert.error());
+    insert->bind(1, token.name).bind(2, token_hash).bind(3, token.device_types_json).bind(4, token.max_uses)
+        .bind(5, token.expires_at).bind(6, token.created_at);
+    if (auto done = insert->run(); !done) return done;
+    id = db_.last_insert_rowid();
+    return {};
+  });
+  if (!ok) return std::unexpected(ok.error());
+  return id;
+}
+
+Result<std::vector<EnrollmentTokenRecord>> SqliteStore::list_enrollment_tokens() {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare(
+      "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked FROM enrollment_tokens ORDER BY id");
+  if (!select) return std::unexpected(select.error());
+  std::vector<EnrollmentTokenRecord> out;
+  for (;;) {
+    auto row = select->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(enrollment_from_row(*select));
+  }
+}
+
+Status SqliteStore::revoke_enrollment_token(std::int64_t id, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(audit, [&]() -> Status {
+    auto update = db_.prepare("UPDATE enrollment_tokens SET revoked = 1 WHERE id = ? AND revoked = 0");
+    if (!update) return std::unexpected(update.error());
+    update->bind(1, id);
+    if (auto ok = update->run(); !ok) return ok;
+    if (db_.changes() == 0) return common::fail(common::Errc::kNotFound, "no active enrollment token " + std::to_string(id));
+    return {};
+  });
+}
+
+Result<DeviceRecord> SqliteStore::enroll_device(const DeviceRecord& device, const std::optional<std::string>& token_hash,
+                                                const std::string& nonce, const std::string& now,
+                                                const std::string& nonce_horizon, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  // Nonces older than the timestamp window can never be replayed
+  // successfully (the timestamp check refuses them), so they are dropped.
+  auto prune = db_.prepare("DELETE FROM device_nonces WHERE seen_at < ?");
+  if (!prune) return std::unexpected(prune.error());
+  prune->bind(1, nonce_horizon);
+  if (auto ok = prune->run(); !ok) return std::unexpected(ok.error());
+  auto remember = db_.prepare("INSERT INTO device_nonces (nonce, seen_at) VALUES (?, ?)");
+  if (!remember) return std::unexpected(remember.error());
+  remember->bind(1, nonce).bind(2, now);
+  if (auto ok = remember->run(); !ok) {
+    if (ok.error().is(common::Errc::kConflict)) return common::fail(Errc::kReplay, "the nonce was used before");
+    return std::unexpected(ok.error());
+  }
+
+  auto existing = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
+  if (!existing) return std::unexpected(existing.error());
+  existing->bind(1, device.id);
+  auto row = existing->step();
+  if (!row) return std::unexpected(row.error());
+  if (*row) {
+    auto known = device_from_row(*existing);
+    if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());  // keep the nonce
+    return known;
+  }
+
+  DeviceRecord stored = device;
+  stored.status = "pending";
+  AuditDraft entry = audit;
+  if (token_hash) {
+    auto token = db_.prepare(
+        "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked FROM enrollment_tokens "
+        "WHERE token_hash = ?");
+    if (!token) return std::unexpected(token.error());
+    token->bind(1, *token_hash);
+    auto found = token->step();
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return common::fail(Errc::kEnrollmentRefused, "the enrollment token is unknown");
+    auto record = enrollment_from_row(*token);
+    auto types = common::Json::parse(record.device_types_json, nullptr, false);
+    bool type_ok = types.is_array() && std::find(types.begin(), types.end(), device.device_type) != types.end();
+    if (record.revoked) return common::fail(Errc::kEnrollmentRefused, "the enrollment token was revoked");
+    if (record.expires_at <= now) return common::fail(Errc::kEnrollmentRefused, "the enrollment token has expired");
+    if (record.uses >= record.max_uses) return common::fail(Errc::kEnrollmentRefused, "the enrollment token is used up");
+    if (!type_ok) {
+      return common::fail(Errc::kEnrollmentRefused, "the enrollment token is not for device type " + device.device_type);
+    }
+    auto use = db_.prepare("UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?");
+    if (!use) return std::unexpected(use.error());
+    use->bind(1, record.id);
+    if (auto ok = use->run(); !ok) return std::unexpected(ok.error());
+    stored.status = "accepted";
+    entry.details["enrollment_token"] = record.id;
+  }
+  entry.details["status"] = stored.status;
+  auto insert = db_.prepare(
+      "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at) VALUES (?, ?, ?, ?, ?, '{}', ?)");
+  if (!insert) return std::unexpected(insert.error());
+  insert->bind(1, stored.id).bind(2, stored.device_type).bind(3, stored.identity_json).bind(4, stored.public_key)
+      .bind(5, stored.status).bind(6, now);
+  if (auto ok = insert->run(); !ok) return std::unexpected(ok.error());
+  stored.created_at = now;
+  if (auto logged = append_audit_locked(entry); !logged) return std::unexpected(logged.error());
+  if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());
+  return stored;
+}
+
+Status SqliteStore::issue_device_token(const std::string& device_id, const std::string& token_hash,
+                                       const std::string& expires_at) {
+  std::lock_guard lock(mutex_);
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  // One live token per device: a new one replaces the old.
+  auto clear = db_.prepare("DELETE FROM device_tokens WHERE device_id = ?");
+  if (!clear) return std::unexpected(clear.error());
+  clear->bind(1, device_id);
+  if (auto ok = clear->run(); !ok) return ok;
+  auto insert = db_.prepare("INSERT INTO device_tokens (token_hash, device_id, expires_at) VALUES (?, ?, ?)");
+  if (!insert) return std::unexpected(insert.error());
+  insert->bind(1, token_hash).bind(2, device_id).bind(3, expires_at);
+  if (auto ok = insert->run(); !ok) return ok;
+  return tx->commit();
+}
+
+Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std::string& token_hash, const std::string& now) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT " + std::string(kDeviceColumns) +
+                            " FROM device_tokens t JOIN devices d ON d.id = t.device_id "
+                            "WHERE t.token_hash = ? AND t.expires_at > ? AND d.status = 'accepted'");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, token_hash).bind(2, now);
+  auto row = select->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<DeviceRecord>{};
+  return std::optional<DeviceRecord>{device_from_row(*select)};
+}
+
+Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, id);
+  auto row = select->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<DeviceRecord>{};
+  return std::optional<DeviceRecord>{device_from_row(*select)};
+}
+
+Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& f) {
+  std::lock_guard lock(mutex_);
+  // Each filter is always present in the SQL and disabled by a NULL bind,
+  // so the text stays constant and every value is bound.
+  auto select = db_.prepare(
+      "SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE "
+      "(?1 IS NULL OR device_type = ?1) AND (?2 IS NULL OR status = ?2) AND "
+      "(?3 IS NULL OR json_extract(labels, '$.' || json_quote(?3)) = ?4) AND "
+      "(?5 IS NULL OR last_seen IS NULL OR last_seen < ?5) AND (?6 IS NULL OR last_seen >= ?6) "
+      "ORDER BY id LIMIT ?7 OFFSET ?8");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, f.device_type).bind(2, f.status);
+  select->bind(3, f.label ? std::optional<std::string>(f.label->first) : std::nullopt);
+  select->bind(4, f.label ? std::optional<std::string>(f.label->second) : std::nullopt);
+  select->bind(5, f.seen_before).bind(6, f.seen_after).bind(7, f.limit).bind(8, f.offset);
+  std::vector<DeviceRecord> out;
+  for (;;) {
+    auto row = select->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(device_from_row(*select));
+  }
+}
+
+Status SqliteStore::set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(audit, [&]() -> Status {
+    auto update = db_.prepare("UPDATE devices SET status = ? WHERE id = ?");
+    if (!update) return std::unexpected(update.error());
+    update->bind(1, status).bind(2, id);
+    if (auto ok = update->run(); !ok) return ok;
+    if (db_.changes() == 0) return common::fail(common::Errc::kNotFound, "no device " + id);
+    if (status != "accepted") {
+      auto revoke = db_.prepare("DELETE FROM device_tokens WHERE device_id = ?");
+      if (!revoke) return std::unexpected(revoke.error());
+      revoke->bind(1, id);
+      return revoke->run();
+    }
+    return {};
+  });
+}
+
+Status SqliteStore::set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(audit, [&]() -> Status {
+    auto update = db_.prepare("UPDATE devices SET labels = ? WHERE id = ?");
+    if (!update) return std::unexpected(update.error());
+    update->bind(1, labels_json).bind(2, id);
+    if (auto ok = update->run(); !ok) return ok;
+    if (db_.changes() == 0) return common::fail(common::Errc::kNotFound, "no device " + id);
+    return {};
+  });
+}
+
+Status SqliteStore::touch_device(const std::string& id, const std::string& now, const std::string& stale_before) {
+  std::lock_guard lock(mutex_);
+  auto update = db_.prepare("UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)");
+  if (!update) return std::unexpected(update.error());
+  update->bind(1, now).bind(2, id).bind(3, stale_before);
+  return update->run();
+}
+
+Status SqliteStore::record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) {
+  std::lock_guard lock(mutex_);
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  auto current = db_.prepare("SELECT report_counter, tampered FROM devices WHERE id = ?");
+  if (!current) return std::unexpected(current.error());
+  current->bind(1, device_id);
+  auto row = current->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return common::fail(common::Errc::kNotFound, "no device " + device_id);
+  std::int64_t last_counter = current->int64(0);
+  bool was_tampered = current->int64(1) != 0;
+  if (report.counter <= last_counter) {
+    return common::fail(Errc::kReplay, "report counter " + std::to_string(report.counter) +
+                                           " is not above the last accepted " + std::to_string(last_counter));
+  }
+  auto update = db_.prepare(
+      "UPDATE devices SET report_counter = ?, inventory = ?, inventory_sig = ?, inventory_digest = ?, "
+      "inventory_at = ?, last_seen = ?, tampered = ? WHERE id = ?");
+  if (!update) return std::unexpected(update.error());
+  update->bind(1, report.counter).bind(2, report.body).bind(3, report.signature).bind(4, report.digest)
+      .bind(5, now).bind(6, now).bind(7, std::int64_t{report.tampered ? 1 : 0}).bind(8, device_id);
+  if (auto ok = update->run(); !ok) return ok;
+  if (report.tampered != was_tampered) {
+    auto entry = append_audit_locked({"device:" + device_id, report.tampered ? "device.tamper" : "device.tamper_cleared",
+                                      "device:" + device_id, "ok", {{"report_counter", report.counter}}});
+    if (!entry) return std::unexpected(entry.error());
+  }
+  return tx->commit();
+}
+
+}  // namespace flotilla::server
