@@ -1,5 +1,7 @@
 #include "server/api/app.hpp"
 
+#include <chrono>
+
 #include "common/log.hpp"
 #include "server/api/reply.hpp"
 
@@ -41,12 +43,13 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   std::filesystem::remove_all(upload_dir());
   std::filesystem::create_directories(upload_dir());
   auto route = [&](std::string method, const std::string& path, Permission permission, Handler h) {
-    routes_.push_back({std::move(method), split_path(path), Access::kOperator, permission, h});
+    routes_.push_back({std::move(method), split_path(path), Access::kOperator, permission, h, path});
   };
   auto open_route = [&](std::string method, const std::string& path, Access access, Handler h) {
-    routes_.push_back({std::move(method), split_path(path), access, Permission::kReadTrust, h});
+    routes_.push_back({std::move(method), split_path(path), access, Permission::kReadTrust, h, path});
   };
   open_route("GET", "/healthz", Access::kPublic, &ServerApp::health);
+  route("GET", "/metrics", Permission::kReadTrust, &ServerApp::metrics);
   open_route("POST", "/api/v1/device/auth", Access::kPublic, &ServerApp::device_auth);
   open_route("POST", "/api/v1/device/poll", Access::kDevice, &ServerApp::device_poll);
   open_route("PUT", "/api/v1/device/inventory", Access::kDevice, &ServerApp::device_inventory);
@@ -115,6 +118,23 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate(const h
 }
 
 http::Response ServerApp::handle(http::Request& request) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route_label = "unmatched";
+  http::Response response = dispatch(request, route_label);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  metrics_.observe(request.method, route_label, response.status, elapsed.count());
+  if (response.file) metrics_.add_bundle_bytes(response.file->length);
+  return response;
+}
+
+http::Response ServerApp::dispatch(http::Request& request, std::string& route_label) {
+  // Limits a front proxy would also enforce; the embedded server cannot
+  // rely on one being there.
+  if (request.path.size() > 2048) return problem(414, "the path is longer than 2048 bytes");
+  if (request.query.size() > 32) return problem(400, "more than 32 query parameters");
+  for (const auto& [key, value] : request.query) {
+    if (key.size() > 64 || value.size() > 1024) return problem(400, "a query parameter is too long");
+  }
   auto segments = split_path(request.path);
   std::vector<std::string> params;
   std::string allow;
@@ -124,6 +144,7 @@ http::Response ServerApp::handle(http::Request& request) {
       allow += (allow.empty() ? "" : ", ") + route.method;
       continue;
     }
+    route_label = route.label;
     Caller caller;
     if (route.access == Access::kOperator) {
       auto authenticated = authenticate(request);
@@ -167,6 +188,23 @@ std::filesystem::path ServerApp::bundle_path(const std::string& file_sha256) con
 
 http::Response ServerApp::health(http::Request&, const Params&, const Caller&) {
   return json_reply(200, {{"status", "ok"}});
+}
+
+http::Response ServerApp::metrics(http::Request&, const Params&, const Caller&) {
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4";
+  response.body = metrics_.render();
+  auto gauge = [&](const char* name, const char* help, const char* label,
+                   const common::Result<std::vector<std::pair<std::string, std::int64_t>>>& values) {
+    response.body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+    if (!values) return;
+    for (const auto& [key, count] : *values) {
+      response.body += std::string(name) + "{" + label + "=\"" + prometheus_label(key) + "\"} " + std::to_string(count) + "\n";
+    }
+  };
+  gauge("flotilla_devices", "Devices by status.", "status", store_.count_devices_by_status());
+  gauge("flotilla_device_deployments", "Device deployments by state.", "state", store_.count_deployment_states());
+  return response;
 }
 
 }  // namespace flotilla::server::api

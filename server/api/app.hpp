@@ -12,6 +12,7 @@
 
 #include "common/time.hpp"
 #include "server/api/auth.hpp"
+#include "server/api/metrics.hpp"
 #include "server/http/types.hpp"
 #include "server/store/store.hpp"
 #include "signing/root.hpp"
@@ -47,7 +48,9 @@ class ServerApp final : public http::Application {
     Access access = Access::kPublic;
     Permission permission = Permission::kReadTrust;  // for kOperator
     Handler handler;
+    std::string label;  // the pattern as text, for metrics
   };
+  http::Response dispatch(http::Request& request, std::string& route_label);
 
   std::expected<Caller, http::Response> authenticate(const http::Request& request);
   // A device's bearer token (from device/auth) to its accepted device.
@@ -58,6 +61,7 @@ class ServerApp final : public http::Application {
   std::shared_ptr<const signing::TrustRoot> trust_root();
 
   http::Response health(http::Request&, const Params&, const Caller&);
+  http::Response metrics(http::Request&, const Params&, const Caller&);
   http::Response create_token(http::Request&, const Params&, const Caller&);
   http::Response list_tokens(http::Request&, const Params&, const Caller&);
   http::Response revoke_token(http::Request&, const Params&, const Caller&);
@@ -114,6 +118,7 @@ class ServerApp final : public http::Application {
   std::filesystem::path data_dir_;
   Clock clock_;
   std::vector<Route> routes_;
+  Metrics metrics_;
   std::mutex root_mutex_;
   std::shared_ptr<const signing::TrustRoot> root_;
 };

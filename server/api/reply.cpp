@@ -14,6 +14,7 @@ std::string title_for(int status) {
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Content";
     default: return status >= 500 ? "Internal Server Error" : "Error";

@@ -250,4 +250,25 @@ Result<bool> SqliteStore::bundle_in_use(const std::string& file_sha256) {
   return *row;
 }
 
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::counts(std::string_view sql) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare(sql);
+  if (!select) return std::unexpected(select.error());
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (;;) {
+    auto row = select->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    out.emplace_back(select->text(0), select->int64(1));
+  }
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_devices_by_status() {
+  return counts("SELECT status, count(*) FROM devices GROUP BY status ORDER BY status");
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_deployment_states() {
+  return counts("SELECT state, count(*) FROM deployment_devices GROUP BY state ORDER BY state");
+}
+
 }  // namespace flotilla::server

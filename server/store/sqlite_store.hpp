@@ -61,6 +61,8 @@ class SqliteStore final : public Store {
                                     const std::string& now) override;
   common::Result<bool> device_may_download(const std::string& device_id, const std::string& file_sha256) override;
   common::Result<bool> bundle_in_use(const std::string& file_sha256) override;
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() override;
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() override;
 
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
   common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
@@ -72,6 +74,8 @@ class SqliteStore final : public Store {
   common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
   // Runs `body` and an audit append in one transaction.
   common::Status in_transaction(const AuditDraft& audit, const std::function<common::Status()>& body);
+  // Runs a two-column (text, integer) query.
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> counts(std::string_view sql);
 
   std::mutex mutex_;
   common::Database db_;

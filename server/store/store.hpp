@@ -207,6 +207,9 @@ class Store {
                                             const DeploymentEvent& event, const std::string& now) = 0;
   virtual common::Result<bool> device_may_download(const std::string& device_id, const std::string& file_sha256) = 0;
   virtual common::Result<bool> bundle_in_use(const std::string& file_sha256) = 0;
+  // For /metrics: devices by status, device deployments by state.
+  virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() = 0;
+  virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() = 0;
 
   virtual common::Result<std::optional<std::string>> setting(const std::string& key) = 0;
   // Writes every pair in one transaction with one audit entry.

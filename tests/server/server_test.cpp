@@ -314,6 +314,31 @@ TEST_F(ServerTest, AuditChainCatchesAnEditedRow) {
   EXPECT_EQ(run_shell(cli), 1);
 }
 
+TEST_F(ServerTest, MetricsInPrometheusTextFormat) {
+  ASSERT_EQ(admin().upload("/api/v1/bundles", make_bundle("metered"))->status, 201);
+  auto digest = admin().request("GET", "/api/v1/bundles")->json()["bundles"][0]["file_sha256"].get<std::string>();
+  ASSERT_EQ(admin().request("GET", "/api/v1/bundles/" + digest + "/file")->status, 200);
+  EXPECT_EQ(client(std::nullopt).request("GET", "/metrics")->status, 401);
+  auto metrics = admin().request("GET", "/metrics");
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_TRUE(metrics->content_type.starts_with("text/plain"));
+  const std::string& text = metrics->body;
+  EXPECT_NE(text.find("flotilla_http_requests_total{method=\"POST\",route=\"/api/v1/bundles\",status=\"201\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("flotilla_http_request_duration_seconds_bucket{route=\"/api/v1/bundles/{}/file\",le=\"+Inf\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("flotilla_bundle_bytes_served_total " + std::to_string(std::filesystem::file_size(dir / "metered-2.4.0.flb"))),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE flotilla_devices gauge"), std::string::npos);
+  // Raw paths never become labels (cardinality stays bounded).
+  EXPECT_EQ(text.find(digest), std::string::npos);
+}
+
+TEST_F(ServerTest, OverlongPathsAndQueriesAreRefused) {
+  EXPECT_EQ(admin().request("GET", "/api/v1/" + std::string(3000, 'a'))->status, 414);
+  std::string query = "/api/v1/devices?";
+  for (int i = 0; i < 40; ++i) query += "k" + std::to_string(i) + "=v&";
+  EXPECT_EQ(admin().request("GET", query)->status, 400);
+}
+
 TEST_F(ServerTest, SigtermStopsCleanly) { EXPECT_EQ(server->stop(), 0); }
 
 TEST(ServerInit, RefusesAnExistingDataDirAndWritesTokenPrivately) {
