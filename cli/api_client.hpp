@@ -48,6 +48,11 @@ class ApiClient {
 // A client for --server with the token from --token-file.
 common::Result<ApiClient> connect(const ServerOptions& options);
 
+// Runs one request and prints the answer: its JSON with --json, else what
+// `show` makes of it; an error status is explained on stderr (exit 1).
+int call(const ServerOptions& options, const std::string& method, const std::string& path, const std::string& body,
+         const std::function<void(const common::Json&)>& show);
+
 // "flotilla: error: Forbidden (403): the publisher role may not do this"
 // plus one line per field error; returns exit code 1.
 int report_api_error(const ApiResponse& response);

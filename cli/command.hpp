@@ -41,5 +41,6 @@ void add_root_commands(CLI::App& app, int& exit_code);
 void add_bundle_commands(CLI::App& app, int& exit_code);
 void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_audit_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 
 }  // namespace flotilla::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_bundle_commands(app, exit_code);
   add_server_commands(app, exit_code, server);
   add_audit_commands(app, exit_code, server);
+  add_fleet_commands(app, exit_code, server);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -28,7 +28,6 @@ common::Result<ApiClient> connect(const ServerOptions& options) {
   return ApiClient(options.server, token);
 }
 
-// Runs one request; prints the JSON (--json) or lets `show` print it.
 int call(const ServerOptions& options, const std::string& method, const std::string& path,
          const std::string& body, const std::function<void(const common::Json&)>& show) {
   auto client = connect(options);

@@ -1,0 +1,186 @@
+// Commands for the fleet: devices, enrollment tokens, deployments.
+#include <cctype>
+#include <iostream>
+
+#include "cli/api_client.hpp"
+#include "cli/command.hpp"
+#include "cli/table.hpp"
+
+namespace flotilla::cli {
+
+namespace {
+
+std::string text(const common::Json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+std::string url_encode(const std::string& value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+void print_devices(const common::Json& j) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : j["devices"]) {
+    std::string labels;
+    for (const auto& [k, v] : d["labels"].items()) labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+    rows.push_back({text(d, "id").substr(0, 16), text(d, "device_type"), text(d, "status"), d["identity"].dump(),
+                    labels.empty() ? "-" : labels, text(d, "last_seen"), d.value("tampered", false) ? "TAMPERED" : ""});
+  }
+  print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "LAST SEEN", ""}, rows);
+}
+
+}  // namespace
+
+void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server) {
+  // devices
+  auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission");
+  devices->require_subcommand(1);
+  struct DeviceOptions {
+    std::string id, type, status, label, seen_before, seen_after;
+    std::vector<std::string> labels;
+    int limit = 100;
+  };
+  auto d = std::make_shared<DeviceOptions>();
+  auto* list = devices->add_subcommand("list", "List devices, with filters");
+  list->add_option("--type", d->type, "Device type");
+  list->add_option("--status", d->status, "pending, accepted, rejected or decommissioned");
+  list->add_option("--label", d->label, "KEY=VALUE");
+  list->add_option("--seen-before", d->seen_before, "Not seen since this RFC 3339 time");
+  list->add_option("--seen-after", d->seen_after, "Seen since this RFC 3339 time");
+  list->add_option("--limit", d->limit, "At most this many (1-10000)")->check(CLI::Range(1, 10000));
+  on_run(*list, exit_code, [&server, d] {
+    std::string query = "?limit=" + std::to_string(d->limit);
+    for (auto [key, value] : {std::pair{"type", &d->type}, std::pair{"status", &d->status}, std::pair{"label", &d->label},
+                              std::pair{"seen_before", &d->seen_before}, std::pair{"seen_after", &d->seen_after}}) {
+      if (!value->empty()) query += std::string("&") + key + "=" + url_encode(*value);
+    }
+    return call(server, "GET", "/api/v1/devices" + query, "", print_devices);
+  });
+  auto* show = devices->add_subcommand("show", "Show a device: identity, inventory, deployments");
+  show->add_option("ID", d->id, "Device id")->required();
+  on_run(*show, exit_code, [&server, d] {
+    return call(server, "GET", "/api/v1/devices/" + url_encode(d->id), "", [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
+  });
+  for (auto [name, verb, help] : {std::tuple{"accept", "accept", "Accept a pending device"},
+                                  std::tuple{"reject", "reject", "Reject a device"},
+                                  std::tuple{"decommission", "decommission", "Retire a device and revoke its tokens"}}) {
+    auto* command = devices->add_subcommand(name, help);
+    command->add_option("ID", d->id, "Device id")->required();
+    on_run(*command, exit_code, [&server, d, verb = std::string(verb)] {
+      return call(server, "POST", "/api/v1/devices/" + url_encode(d->id) + "/" + verb, "",
+                  [](const common::Json& j) { std::cout << text(j, "id") << " is now " << text(j, "status") << "\n"; });
+    });
+  }
+  auto* label = devices->add_subcommand("label", "Replace a device's labels");
+  label->add_option("ID", d->id, "Device id")->required();
+  label->add_option("LABEL", d->labels, "KEY=VALUE (none: clear all)");
+  on_run(*label, exit_code, [&server, d] {
+    common::Json labels = common::Json::object();
+    for (const auto& kv : d->labels) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) return report_usage("labels are KEY=VALUE, got \"" + kv + "\"");
+      labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return call(server, "PUT", "/api/v1/devices/" + url_encode(d->id) + "/labels", common::Json{{"labels", labels}}.dump(),
+                [](const common::Json& j) { std::cout << "labels of " << text(j, "id") << ": " << j["labels"].dump() << "\n"; });
+  });
+
+  // enrollment tokens
+  auto* enrollment = app.add_subcommand("enrollment-tokens", "Tokens devices enroll with: create, list, revoke");
+  enrollment->require_subcommand(1);
+  struct EnrollmentOptions {
+    std::string name, expires, id;
+    std::vector<std::string> types;
+    int uses = 1;
+  };
+  auto e = std::make_shared<EnrollmentOptions>();
+  auto* create = enrollment->add_subcommand("create", "Create an enrollment token; its secret is printed once");
+  create->add_option("--name", e->name, "A name for people")->required();
+  create->add_option("--device-type", e->types, "Device type it may enroll (repeatable)")->required();
+  create->add_option("--max-uses", e->uses, "How many devices may use it")->check(CLI::Range(1, 1000000))->capture_default_str();
+  create->add_option("--expires", e->expires, "RFC 3339 expiry")->required();
+  on_run(*create, exit_code, [&server, e] {
+    common::Json body = {{"name", e->name}, {"device_types", e->types}, {"max_uses", e->uses}, {"expires_at", e->expires}};
+    return call(server, "POST", "/api/v1/enrollment-tokens", body.dump(), [](const common::Json& j) {
+      std::cout << "enrollment token " << text(j, "id") << " (" << text(j, "name") << "):\n" << text(j, "token")
+                << "\n(shown once: put it in the devices' enrollment_token_file)\n";
+    });
+  });
+  auto* enrollment_list = enrollment->add_subcommand("list", "List enrollment tokens (never their secrets)");
+  on_run(*enrollment_list, exit_code, [&server] {
+    return call(server, "GET", "/api/v1/enrollment-tokens", "", [](const common::Json& j) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& t : j["enrollment_tokens"]) {
+        rows.push_back({text(t, "id"), text(t, "name"), t["device_types"].dump(), text(t, "uses") + "/" + text(t, "max_uses"),
+                        text(t, "expires_at"), t.value("revoked", false) ? "revoked" : "active"});
+      }
+      print_table(std::cout, {"ID", "NAME", "TYPES", "USES", "EXPIRES", "STATE"}, rows);
+    });
+  });
+  auto* revoke = enrollment->add_subcommand("revoke", "Revoke an enrollment token");
+  revoke->add_option("ID", e->id, "Token id")->required();
+  on_run(*revoke, exit_code, [&server, e] {
+    return call(server, "DELETE", "/api/v1/enrollment-tokens/" + url_encode(e->id), "",
+                [e](const common::Json&) { std::cout << "revoked enrollment token " << e->id << "\n"; });
+  });
+
+  // deployments
+  auto* deployments = app.add_subcommand("deployments", "Direct deployments of a bundle to devices: create, list, show");
+  deployments->require_subcommand(1);
+  struct DeploymentOptions {
+    std::string bundle, deadline, id;
+    std::vector<std::string> devices;
+    bool allow_downgrade = false;
+  };
+  auto p = std::make_shared<DeploymentOptions>();
+  auto* deploy = deployments->add_subcommand("create", "Deploy a bundle to listed devices");
+  deploy->add_option("--bundle", p->bundle, "Bundle file digest or bundle id")->required();
+  deploy->add_option("--device", p->devices, "Device id (repeatable)")->required();
+  deploy->add_flag("--allow-downgrade", p->allow_downgrade, "Allow a lower version (never a lower security version)");
+  deploy->add_option("--deadline", p->deadline, "RFC 3339 deadline");
+  on_run(*deploy, exit_code, [&server, p] {
+    common::Json body = {{"bundle", p->bundle}, {"devices", p->devices}, {"allow_downgrade", p->allow_downgrade}};
+    if (!p->deadline.empty()) body["deadline"] = p->deadline;
+    return call(server, "POST", "/api/v1/deployments", body.dump(), [](const common::Json& j) {
+      std::cout << "deployment " << text(j, "id") << " created for " << text(j, "devices") << " device(s)\n";
+    });
+  });
+  auto* deployment_list = deployments->add_subcommand("list", "List deployments, newest first");
+  on_run(*deployment_list, exit_code, [&server] {
+    return call(server, "GET", "/api/v1/deployments", "", [](const common::Json& j) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& x : j["deployments"]) {
+        rows.push_back({text(x, "id"), text(x, "component"), text(x, "bundle").substr(0, 16), text(x, "created_by"), text(x, "created_at")});
+      }
+      print_table(std::cout, {"ID", "COMPONENT", "BUNDLE", "BY", "CREATED"}, rows);
+    });
+  });
+  auto* deployment_show = deployments->add_subcommand("show", "Show a deployment with each device's state");
+  deployment_show->add_option("ID", p->id, "Deployment id")->required();
+  on_run(*deployment_show, exit_code, [&server, p] {
+    return call(server, "GET", "/api/v1/deployments/" + url_encode(p->id), "", [](const common::Json& j) {
+      std::cout << "deployment " << text(j, "id") << " of " << text(j, "bundle") << " (" << text(j, "component") << ")\n"
+                << "counts " << j["counts"].dump() << "\n";
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& m : j["devices"]) {
+        rows.push_back({text(m, "device_id").substr(0, 16), text(m, "state"), text(m, "progress"), text(m, "running_version"),
+                        text(m, "updated_at"), text(m, "message")});
+      }
+      print_table(std::cout, {"DEVICE", "STATE", "PROGRESS", "RUNNING", "UPDATED", "MESSAGE"}, rows);
+    });
+  });
+}
+
+}  // namespace flotilla::cli
