@@ -57,6 +57,12 @@ common::Result<ApiResponse> perform(CURL* curl, const std::string& url) {
 
 }  // namespace
 
+void ApiClient::apply_tls(void* handle) const {
+  auto* curl = static_cast<CURL*>(handle);
+  if (!ca_file_.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file_.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+}
+
 common::Json ApiResponse::json() const { return common::Json::parse(body, nullptr, false); }
 
 ApiClient::ApiClient(std::string base_url, std::optional<std::string> token)
@@ -84,6 +90,7 @@ common::Result<ApiResponse> ApiClient::request(const std::string& method, const 
   }
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 300L);
+  apply_tls(curl.get());
   return perform(curl.get(), base_url_);
 }
 
@@ -111,6 +118,7 @@ common::Result<ApiResponse> ApiClient::upload(const std::string& path, const std
   curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, &on_progress);
   curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
+  apply_tls(curl.get());
   return perform(curl.get(), base_url_);
 }
 

@@ -39,10 +39,15 @@ class ApiClient {
 
   const std::string& base_url() const { return base_url_; }
   void set_token(std::optional<std::string> token) { token_ = std::move(token); }
+  // Trust only these CA certificates for https:// (default: the system's).
+  void set_ca_file(std::string path) { ca_file_ = std::move(path); }
 
  private:
   std::string base_url_;
   std::optional<std::string> token_;
+  std::string ca_file_;
+
+  void apply_tls(void* curl) const;
 };
 
 // A client for --server with the token from --token-file.

@@ -33,6 +33,7 @@ void on_run(CLI::App& command, int& exit_code, CommandBody body);
 struct ServerOptions {
   std::string server = "http://127.0.0.1:8080";
   std::string token_file;
+  std::string ca_file;  // CA bundle for an https:// server with its own CA
   bool json = false;
 };
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   ServerOptions server;
   app.add_option("--server", server.server, "Server URL")->envname("FLOTILLA_SERVER")->capture_default_str();
   app.add_option("--token-file", server.token_file, "File holding an API token")->envname("FLOTILLA_TOKEN_FILE");
+  app.add_option("--ca-file", server.ca_file, "CA certificate(s) to trust for an https:// server")->envname("FLOTILLA_CA_FILE");
   app.add_flag("--json", server.json, "Print JSON instead of tables (server commands)");
   add_key_commands(app, exit_code);
   add_root_commands(app, exit_code);

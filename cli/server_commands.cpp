@@ -25,7 +25,9 @@ common::Result<ApiClient> connect(const ServerOptions& options) {
     auto end = secret->find_last_not_of(" \t\r\n");
     token = secret->substr(0, end == std::string::npos ? 0 : end + 1);
   }
-  return ApiClient(options.server, token);
+  ApiClient client(options.server, token);
+  if (!options.ca_file.empty()) client.set_ca_file(options.ca_file);
+  return client;
 }
 
 int call(const ServerOptions& options, const std::string& method, const std::string& path,

@@ -86,6 +86,7 @@ struct ServeOptions {
   std::string data;
   server::http::ListenOptions listen;
   std::string public_url;
+  std::string tls_cert, tls_key;
   int poll_interval_s = 60;
   bool debug = false;
 };
@@ -99,7 +100,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   if (!doc) return fail(doc.error().with_context(path));
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
-  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug"}); !ok) {
+  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key"});
+      !ok) {
     return fail(ok.error().with_context(path));
   }
   auto take_string = [&](const char* key, const char* flag, std::string& target) -> bool {
@@ -113,7 +115,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
     return true;
   };
   if (!take_string("data", "--data", o.data) || !take_string("listen", "--listen", o.listen.url) ||
-      !take_string("public_url", "--public-url", o.public_url)) {
+      !take_string("public_url", "--public-url", o.public_url) || !take_string("tls_cert", "--tls-cert", o.tls_cert) ||
+      !take_string("tls_key", "--tls-key", o.tls_key)) {
     return kExitUsage;
   }
   if (object->has("threads") && serve.count("--threads") == 0) {
@@ -132,7 +135,20 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
 
 int run_serve(const ServeOptions& o) {
   const fs::path data = o.data;
-  const auto& listen = o.listen;
+  auto listen = o.listen;
+  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+    if (o.tls_cert.empty() || o.tls_key.empty()) {
+      std::cerr << "flotilla-server: --tls-cert and --tls-key go together\n";
+      return kExitUsage;
+    }
+    auto cert = common::read_file(o.tls_cert, 1 << 20);
+    if (!cert) return fail(cert.error().with_context("--tls-cert"));
+    auto key = common::read_file(o.tls_key, 1 << 20);
+    if (!key) return fail(key.error().with_context("--tls-key"));
+    listen.tls_certificate_pem = *cert;
+    listen.tls_private_key_pem = *key;
+    if (listen.url.starts_with("http://")) listen.url.replace(0, 7, "https://");
+  }
   bool debug = o.debug;
   if (debug) common::set_log_level(common::LogLevel::kDebug);
   if (!fs::exists(database_path(data))) {
@@ -189,6 +205,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--public-url", so.public_url, "URL devices reach this server at (default: the listen URL)");
+  serve->add_option("--tls-cert", so.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
       ->check(CLI::Range(5, 86400))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");

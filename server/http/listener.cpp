@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <atomic>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <cpprest/filestream.h>
 #include <cpprest/http_listener.h>
@@ -236,8 +237,10 @@ common::Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenOption
   auto impl = std::make_unique<Impl>(app);
   try {
     web::uri uri(options.url);
-    if (uri.scheme() != "http") {
-      return common::fail(common::Errc::kBadField, "--listen: only http:// is served directly; put nginx in front for TLS (docs/deploy-nginx.md)");
+    bool tls = uri.scheme() == "https";
+    if (!tls && uri.scheme() != "http") return common::fail(common::Errc::kBadField, "--listen: must be http:// or https://");
+    if (tls && (options.tls_certificate_pem.empty() || options.tls_private_key_pem.empty())) {
+      return common::fail(common::Errc::kBadField, "--listen https:// needs --tls-cert and --tls-key");
     }
     int port = uri.port();
     if (port == 0) {
@@ -245,9 +248,21 @@ common::Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenOption
       if (!chosen) return std::unexpected(chosen.error());
       port = *chosen;
     }
-    impl->url = "http://" + uri.host() + ":" + std::to_string(port);
+    impl->url = std::string(tls ? "https://" : "http://") + uri.host() + ":" + std::to_string(port);
     wh::experimental::listener::http_listener_config config;
     config.set_timeout(std::chrono::seconds(60));
+    if (tls) {
+      // The callback runs for every connection: the PEM comes from memory,
+      // read once at start, never from disk per handshake.
+      config.set_ssl_context_callback([cert = options.tls_certificate_pem, key = options.tls_private_key_pem](
+                                          boost::asio::ssl::context& context) {
+        namespace ssl = boost::asio::ssl;
+        context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+        context.use_certificate_chain(boost::asio::buffer(cert));
+        context.use_private_key(boost::asio::buffer(key), ssl::context::pem);
+      });
+    }
     impl->listener = std::make_unique<http_listener>(web::uri(impl->url), config);
     Impl* raw = impl.get();
     impl->listener->support([raw](wh::http_request message) { raw->dispatch(std::move(message)); });

@@ -13,8 +13,10 @@
 namespace flotilla::server::http {
 
 struct ListenOptions {
-  std::string url = "http://127.0.0.1:8080";  // port 0: pick a free port
+  std::string url = "http://127.0.0.1:8080";  // port 0: pick a free port; https:// needs the two below
   int threads = 4;                             // worker threads of the process-wide pool
+  std::string tls_certificate_pem;             // certificate chain, PEM (read once at start)
+  std::string tls_private_key_pem;             // its private key, PEM
 };
 
 class HttpServer {

@@ -341,6 +341,26 @@ TEST_F(ServerTest, OverlongPathsAndQueriesAreRefused) {
 
 TEST_F(ServerTest, SigtermStopsCleanly) { EXPECT_EQ(server->stop(), 0); }
 
+TEST(ServerTls, ServesHttpsWithTheGivenCertificateOnly) {
+  TempDir dir;
+  ASSERT_EQ(run_shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" +
+                      (dir / "tls.key").string() + "' -out '" + (dir / "tls.crt").string() +
+                      "' -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2> /dev/null"),
+            0);
+  ServerProcess server(FLOTILLA_SERVER, dir / "data");
+  server.start({"--tls-cert", (dir / "tls.crt").string(), "--tls-key", (dir / "tls.key").string()});
+  ASSERT_TRUE(server.url().starts_with("https://")) << server.url();
+  ApiClient trusted(server.url(), server.admin_token());
+  trusted.set_ca_file((dir / "tls.crt").string());
+  EXPECT_EQ(trusted.request("GET", "/api/v1/trust")->status, 404);  // reached, authenticated, no root yet
+  ApiClient untrusted(server.url(), server.admin_token());
+  EXPECT_FALSE(untrusted.request("GET", "/healthz"));  // the system CAs do not vouch for it
+  EXPECT_NE(run_shell("curl -sS --tls-max 1.1 --cacert '" + (dir / "tls.crt").string() + "' " + server.url() +
+                      "/healthz > /dev/null 2>&1"),
+            0);
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(ServerInit, RefusesAnExistingDataDirAndWritesTokenPrivately) {
   TempDir dir;
   ASSERT_EQ(run_shell(std::string(FLOTILLA_SERVER) + " init --data '" + (dir / "d").string() + "' > /dev/null"), 0);

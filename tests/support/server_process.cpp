@@ -53,7 +53,7 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) stop();
 }
 
-void ServerProcess::start() {
+void ServerProcess::start(const std::vector<std::string>& extra_args) {
   int out[2];
   if (::pipe(out) != 0) throw std::runtime_error("pipe");
   pid_ = ::fork();
@@ -62,9 +62,13 @@ void ServerProcess::start() {
     int log = ::open((data_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(log, STDERR_FILENO);
     ::close(out[0]);
-    std::string data = data_.string();
-    ::execl(binary_.c_str(), binary_.c_str(), "serve", "--data", data.c_str(), "--listen", "http://127.0.0.1:0",
-            "--threads", "4", static_cast<char*>(nullptr));
+    std::vector<std::string> args = {binary_, "serve", "--data", data_.string(), "--listen", "http://127.0.0.1:0",
+                                     "--threads", "4"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary_.c_str(), argv.data());
     ::_exit(127);
   }
   ::close(out[1]);

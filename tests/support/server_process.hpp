@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace flotilla::testing {
 
@@ -15,7 +16,8 @@ class ServerProcess {
   ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path = "");
   ~ServerProcess();
 
-  void start();
+  // `extra_args` are appended to `serve` (e.g. TLS flags).
+  void start(const std::vector<std::string>& extra_args = {});
   // SIGTERM, then waits; returns the exit status (-1 on timeout or signal).
   int stop();
   // SIGKILL: a power cut for the server.
