@@ -87,6 +87,7 @@ struct ServeOptions {
   server::http::ListenOptions listen;
   std::string public_url;
   std::string tls_cert, tls_key;
+  std::string accel_redirect;
   int poll_interval_s = 60;
   bool debug = false;
 };
@@ -100,7 +101,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   if (!doc) return fail(doc.error().with_context(path));
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
-  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key"});
+  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key",
+                                   "accel_redirect"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -116,7 +118,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   };
   if (!take_string("data", "--data", o.data) || !take_string("listen", "--listen", o.listen.url) ||
       !take_string("public_url", "--public-url", o.public_url) || !take_string("tls_cert", "--tls-cert", o.tls_cert) ||
-      !take_string("tls_key", "--tls-key", o.tls_key)) {
+      !take_string("tls_key", "--tls-key", o.tls_key) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
     return kExitUsage;
   }
   if (object->has("threads") && serve.count("--threads") == 0) {
@@ -168,6 +170,7 @@ int run_serve(const ServeOptions& o) {
   if (!store) return fail(store.error());
   server::api::ServerApp app(**store, data);
   app.set_poll_interval(o.poll_interval_s);
+  app.set_accel_redirect(o.accel_redirect);
   auto http = server::http::HttpServer::start(listen, app);
   if (!http) return fail(http.error());
   app.set_public_url(o.public_url.empty() ? (*http)->url() : o.public_url);
@@ -205,6 +208,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--public-url", so.public_url, "URL devices reach this server at (default: the listen URL)");
+  serve->add_option("--accel-redirect", so.accel_redirect,
+                    "Behind nginx: let it send bundle files from this internal location prefix, e.g. /_flotilla_bundles/ "
+                    "(docs/deploy-nginx.md)");
   serve->add_option("--tls-cert", so.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
   serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")

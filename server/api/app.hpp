@@ -109,9 +109,13 @@ class ServerApp final : public http::Application {
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
+  // Behind nginx: bundle downloads are authorised here and sent by nginx
+  // from an internal location with this prefix (X-Accel-Redirect).
+  void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
 
  private:
   std::string public_url_;
+  std::string accel_redirect_;
   int poll_interval_s_ = 60;
 
   Store& store_;

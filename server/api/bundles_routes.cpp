@@ -163,6 +163,14 @@ http::Response ServerApp::download_bundle(http::Request& request, const Params& 
 
 http::Response ServerApp::serve_bundle_file(const http::Request& request, const BundleRecord& bundle) {
   auto size = static_cast<std::uint64_t>(bundle.size);
+  if (!accel_redirect_.empty()) {
+    // nginx sends the file (sendfile, Range, If-Range) once we said yes.
+    http::Response response;
+    response.content_type = "application/octet-stream";
+    response.headers["X-Accel-Redirect"] = accel_redirect_ + bundle.file_sha256 + ".flb";
+    metrics_.add_bundle_bytes(size);
+    return response;
+  }
   std::string etag = "\"" + bundle.file_sha256 + "\"";
   auto decision = decide_range(request.header("Range"), request.header("If-Range"), etag, size);
   http::Response response;

@@ -1,0 +1,153 @@
+// The server behind a real nginx, configured from the shipped
+// examples/nginx/flotilla.conf (TLS lines dropped, paths and ports
+// substituted): uploads, X-Accel-Redirect downloads with Range, limits.
+#include <arpa/inet.h>
+#include <csignal>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <regex>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "signing/digest.hpp"
+#include "tests/support/fixtures.hpp"
+#include "tests/support/server_process.hpp"
+#include "tests/support/test_device.hpp"
+
+namespace flotilla {
+namespace {
+
+using testing::read_text;
+using testing::ServerProcess;
+using testing::TempDir;
+using testing::TestDevice;
+using testing::write_text;
+
+constexpr const char* kNginx = "/usr/sbin/nginx";
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t length = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The shipped site config, made runnable on loopback without TLS.
+std::string site_config(const std::string& upstream_port, int listen_port, const std::string& data_dir) {
+  std::string site = read_text(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/nginx/flotilla.conf");
+  std::string out;
+  std::istringstream lines(site);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("ssl_") != std::string::npos && line.find('#') == std::string::npos) continue;
+    if (line.find("listen 443") != std::string::npos) line = "    listen 127.0.0.1:" + std::to_string(listen_port) + ";";
+    out += line + "\n";
+  }
+  out = std::regex_replace(out, std::regex("127\\.0\\.0\\.1:8080"), "127.0.0.1:" + upstream_port);
+  out = std::regex_replace(out, std::regex("/var/lib/flotilla"), data_dir);
+  return out;
+}
+
+class NginxTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  testing::TrustSetup trust;
+  std::unique_ptr<ServerProcess> server;
+  pid_t nginx_pid = -1;
+  std::string front;
+
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(kNginx)) << "nginx is missing: scripts/setup installs it";
+    write_text(dir / "root.json", trust.root_json);
+    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
+    server->start({"--accel-redirect", "/_flotilla_bundles/"});
+    std::string upstream_port = server->url().substr(server->url().rfind(':') + 1);
+    int port = free_port();
+    front = "http://127.0.0.1:" + std::to_string(port);
+    auto prefix = dir / "nginx";
+    std::filesystem::create_directories(prefix / "tmp");
+    write_text(prefix / "site.conf", site_config(upstream_port, port, (dir / "data").string()));
+    write_text(prefix / "nginx.conf",
+               std::string(::geteuid() == 0 ? "user root root;\n" : "") + "worker_processes 1;\npid " + (prefix / "nginx.pid").string() +
+                   ";\nerror_log " + (prefix / "error.log").string() +
+                   ";\nevents { worker_connections 64; }\nhttp {\n  include /etc/nginx/mime.types;\n  access_log " +
+                   (prefix / "access.log").string() + ";\n  client_body_temp_path " + (prefix / "tmp").string() +
+                   ";\n  proxy_temp_path " + (prefix / "tmp").string() + ";\n  include " + (prefix / "site.conf").string() + ";\n}\n");
+    nginx_pid = ::fork();
+    if (nginx_pid == 0) {
+      std::string p = prefix.string(), c = (prefix / "nginx.conf").string();
+      ::execl(kNginx, kNginx, "-p", p.c_str(), "-c", c.c_str(), "-g", "daemon off;", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    cli::ApiClient probe(front, std::nullopt);
+    for (int i = 0; i < 100; ++i) {
+      auto health = probe.request("GET", "/healthz");
+      if (health && health->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "nginx did not come up: " << read_text(prefix / "error.log");
+  }
+
+  void TearDown() override {
+    if (nginx_pid > 0) {
+      ::kill(nginx_pid, SIGTERM);
+      ::waitpid(nginx_pid, nullptr, 0);
+    }
+  }
+};
+
+TEST_F(NginxTest, UploadAndDeviceDownloadsGoThroughNginx) {
+  cli::ApiClient admin(front, server->admin_token());
+  write_text(dir / "img", std::string(3 << 20, 'n'));
+  artifacts::Payload raw{.name = "img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
+  auto bundle_path = dir / "b.flb";
+  ASSERT_TRUE(artifacts::write_bundle({testing::sample_manifest(), {{raw, dir / "img"}}}, {&trust.release_key}, bundle_path));
+  auto uploaded = admin.upload("/api/v1/bundles", bundle_path);
+  ASSERT_EQ(uploaded->status, 201) << uploaded->body;
+  std::string digest = uploaded->json()["file_sha256"];
+
+  auto token = admin.request("POST", "/api/v1/enrollment-tokens",
+                             R"({"name": "n", "device_types": ["gw-x1"], "max_uses": 2, "expires_at": "2099-01-01T00:00:00Z"})")
+                   ->json()["token"].get<std::string>();
+  TestDevice device(front, "gw-x1", "NGX1");
+  TestDevice other(front, "gw-x1", "NGX2");
+  ASSERT_EQ(device.auth(token).status, 200);
+  ASSERT_EQ(other.auth(token).status, 200);
+  ASSERT_EQ(admin.request("POST", "/api/v1/deployments", common::Json{{"bundle", digest}, {"devices", {device.id()}}}.dump())->status, 201);
+  auto offer = device.poll().json()["update"];
+  ASSERT_FALSE(offer.is_null());
+
+  std::string path = "/api/v1/device/bundles/" + digest;
+  std::string whole = read_text(bundle_path);
+  auto full = device.request("GET", path);
+  EXPECT_EQ(full.status, 200);
+  EXPECT_EQ(full.body.size(), whole.size());
+  EXPECT_EQ(signing::sha256_hex(full.body), digest);
+  auto resumed = device.request("GET", path, "", {"Range: bytes=1000000-"});
+  EXPECT_EQ(resumed.status, 206);
+  EXPECT_EQ(resumed.body, whole.substr(1000000));
+  EXPECT_EQ(other.request("GET", path).status, 404);
+  // The internal location is not reachable directly.
+  EXPECT_EQ(device.request("GET", "/_flotilla_bundles/" + digest + ".flb").status, 404);
+}
+
+TEST_F(NginxTest, NginxStopsOversizedHeadersAndBodies) {
+  cli::ApiClient admin(front, server->admin_token());
+  auto big_header = admin.request("GET", "/api/v1/bundles", "", {"X-Padding: " + std::string(16000, 'p')});
+  ASSERT_TRUE(big_header);
+  EXPECT_EQ(big_header->status, 400);
+  auto big_body = admin.request("POST", "/api/v1/device/poll", std::string(300 * 1024, ' '));
+  EXPECT_EQ(big_body->status, 413);
+}
+
+}  // namespace
+}  // namespace flotilla
