@@ -1,6 +1,7 @@
 #include "common/sqlite.hpp"
 
 #include <sqlite3.h>
+#include <unordered_map>
 
 namespace flotilla::common {
 namespace {
@@ -14,25 +15,41 @@ std::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-Statement::~Statement() = default;
+struct StatementCache {
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+  ~StatementCache() {
+    for (auto& [sql, stmt] : idle) sqlite3_finalize(stmt);
+  }
+};
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  if (cache_) {
+    cache_->idle.emplace(std::move(sql_), stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
-  sqlite3_bind_int64(stmt_.get(), index, value);
+  sqlite3_bind_int64(stmt_, index, value);
   return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   return *this;
 }
 
 Statement& Statement::bind_blob(int index, std::span<const std::uint8_t> bytes) {
-  sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   return *this;
 }
 
 Statement& Statement::bind_null(int index) {
-  sqlite3_bind_null(stmt_.get(), index);
+  sqlite3_bind_null(stmt_, index);
   return *this;
 }
 
@@ -45,7 +62,7 @@ Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) 
 }
 
 Result<bool> Statement::step() {
-  int rc = sqlite3_step(stmt_.get());
+  int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return db_error(db_, "executing statement");
@@ -60,19 +77,19 @@ Status Statement::run() {
 }
 
 void Statement::reset() {
-  sqlite3_reset(stmt_.get());
-  sqlite3_clear_bindings(stmt_.get());
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
 }
 
 bool Statement::is_null(int column) const {
-  return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
+std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 std::string Statement::text(int column) const {
-  const auto* data = sqlite3_column_blob(stmt_.get(), column);
-  int size = sqlite3_column_bytes(stmt_.get(), column);
+  const auto* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
   return data ? std::string(static_cast<const char*>(data), static_cast<std::size_t>(size)) : std::string();
 }
 
@@ -86,8 +103,11 @@ std::optional<std::int64_t> Statement::optional_int64(int column) const {
   return int64(column);
 }
 
-Database::Database(sqlite3* db) : db_(db, &sqlite3_close_v2) {}
-Database::~Database() = default;
+Database::Database(sqlite3* db) : db_(db, &sqlite3_close_v2), cache_(std::make_shared<StatementCache>()) {}
+Database::~Database() {
+  // Idle statements must be finalized before the connection closes.
+  cache_.reset();
+}
 
 Result<Database> Database::open(const std::string& path) {
   sqlite3* raw = nullptr;
@@ -117,12 +137,18 @@ Status Database::exec(std::string_view sql) {
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
+  std::string text(sql);
+  if (auto it = cache_->idle.find(text); it != cache_->idle.end()) {
+    sqlite3_stmt* stmt = it->second;
+    cache_->idle.erase(it);
+    return Statement(db_.get(), stmt, cache_, std::move(text));
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt, nullptr) != SQLITE_OK) {
     return db_error(db_.get(), "preparing statement");
   }
-  return Statement(db_.get(), stmt, &sqlite3_finalize);
+  return Statement(db_.get(), stmt, cache_, std::move(text));
 }
 
 std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }

@@ -21,10 +21,15 @@ struct sqlite3_stmt;
 
 namespace flotilla::common {
 
+// Prepared statements by SQL text, reused instead of compiled again: the
+// hot paths run the same few statements thousands of times a second.
+struct StatementCache;
+
 class Statement {
  public:
-  Statement(Statement&&) noexcept = default;
-  Statement& operator=(Statement&&) noexcept = default;
+  Statement(Statement&& other) noexcept
+      : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), cache_(std::move(other.cache_)), sql_(std::move(other.sql_)) {}
+  Statement& operator=(Statement&&) = delete;
   ~Statement();
 
   // Binding is 1-based, as in SQLite. Text and blobs are copied.
@@ -53,10 +58,12 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3* db, sqlite3_stmt* stmt, int (*finalize)(sqlite3_stmt*))
-      : db_(db), stmt_(stmt, finalize) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, std::shared_ptr<StatementCache> cache, std::string sql)
+      : db_(db), stmt_(stmt), cache_(std::move(cache)), sql_(std::move(sql)) {}
   sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt_{nullptr, nullptr};
+  sqlite3_stmt* stmt_ = nullptr;  // returned to cache_ (reset) when this is destroyed
+  std::shared_ptr<StatementCache> cache_;
+  std::string sql_;
 };
 
 class Database {
@@ -83,6 +90,7 @@ class Database {
  private:
   explicit Database(sqlite3* db);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, nullptr};
+  std::shared_ptr<StatementCache> cache_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.

@@ -191,8 +191,8 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
   }
   auto now = clock_();
   auto now_text = common::format_rfc3339(now);
-  if (auto ok = store_.touch_device(device.id, now_text, common::format_rfc3339(now - kLastSeenGranularity)); !ok) {
-    return problem_from(ok.error());
+  if (!device.last_seen || *device.last_seen < common::format_rfc3339(now - kLastSeenGranularity)) {
+    if (auto ok = store_.touch_device(device.key, now); !ok) return problem_from(ok.error());
   }
   bool inventory_required = !device.inventory_digest || !digest || *digest != *device.inventory_digest ||
                             !device.inventory_at || *device.inventory_at < common::format_rfc3339(now - kInventoryMaxAge);

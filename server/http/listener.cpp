@@ -25,7 +25,10 @@ using wh::experimental::listener::http_listener;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 256 * 1024;
+// Small bodies (all JSON routes) are read in small chunks; a large buffer
+// per request costs a fresh mmap, page faults and zeroing on every poll.
+constexpr std::size_t kSmallReadChunk = 16 * 1024;
+constexpr std::size_t kFileReadChunk = 256 * 1024;
 
 // Asks the kernel for a free loopback port: cpprest cannot report the port
 // it bound for ":0". Another process could take it before we listen; the
@@ -62,13 +65,14 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
   concurrency::streams::streambuf<std::uint8_t> buffer;
   std::uint64_t max_bytes;
   std::function<bool(const std::uint8_t*, std::size_t)> consume;  // false: write failed
-  std::vector<std::uint8_t> chunk = std::vector<std::uint8_t>(kReadChunk);
+  std::unique_ptr<std::uint8_t[]> chunk;  // not zero-filled: it is only ever written before read
+  std::size_t chunk_size = 0;
   std::uint64_t total = 0;
   pplx::task_completion_event<int> done;  // 0 ok, else an HTTP status
 
   void next() {
     auto self = shared_from_this();
-    buffer.getn(chunk.data(), chunk.size()).then([self](pplx::task<std::size_t> read) {
+    buffer.getn(chunk.get(), chunk_size).then([self](pplx::task<std::size_t> read) {
       std::size_t n = 0;
       try {
         n = read.get();
@@ -85,7 +89,7 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
         self->done.set(413);
         return;
       }
-      if (!self->consume(self->chunk.data(), n)) {
+      if (!self->consume(self->chunk.get(), n)) {
         self->done.set(500);
         return;
       }
@@ -174,6 +178,8 @@ struct HttpServer::Impl {
     auto reader = std::make_shared<BodyReader>();
     reader->buffer = message.body().streambuf();
     reader->max_bytes = policy.max_bytes;
+    reader->chunk_size = policy.kind == BodyPolicy::Kind::kFile ? kFileReadChunk : kSmallReadChunk;
+    reader->chunk.reset(new std::uint8_t[reader->chunk_size]);
     std::shared_ptr<std::ofstream> file;
     if (policy.kind == BodyPolicy::Kind::kFile) {
       request->body_file = app.upload_dir() / ("upload-" + random_name() + ".part");

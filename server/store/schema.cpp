@@ -69,14 +69,14 @@ CREATE TABLE enrollment_tokens (
   revoked       INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE devices (
-  id               TEXT PRIMARY KEY,      -- key id of the device key
+  key              INTEGER PRIMARY KEY,   -- stable internal number (device_seen)
+  id               TEXT NOT NULL UNIQUE,  -- key id of the device key
   device_type      TEXT NOT NULL,
   identity         TEXT NOT NULL,         -- JSON object
   public_key       TEXT NOT NULL,         -- PEM
   status           TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected', 'decommissioned')),
   labels           TEXT NOT NULL DEFAULT '{}',
   created_at       TEXT NOT NULL,
-  last_seen        TEXT,
   report_counter   INTEGER NOT NULL DEFAULT 0,
   inventory        TEXT,                  -- the last signed report's body, verbatim
   inventory_sig    TEXT,
@@ -85,6 +85,12 @@ CREATE TABLE devices (
   tampered         INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX devices_by_type ON devices (device_type, status);
+-- last_seen lives apart in narrow rows keyed by devices.key: polls update
+-- it constantly, and small rows keep those writes to a few pages.
+CREATE TABLE device_seen (
+  device     INTEGER PRIMARY KEY,   -- devices.key
+  last_seen  INTEGER NOT NULL       -- Unix seconds
+);
 CREATE TABLE device_tokens (
   token_hash  TEXT PRIMARY KEY,
   device_id   TEXT NOT NULL REFERENCES devices (id),

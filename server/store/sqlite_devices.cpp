@@ -9,15 +9,17 @@ using common::Status;
 
 namespace {
 
-constexpr std::string_view kDeviceColumns =
-    "id, device_type, identity, public_key, status, labels, created_at, last_seen, report_counter, inventory, "
-    "inventory_digest, inventory_at, tampered";
+// Every device query reads `devices d` joined with its last_seen.
+#define FLOTILLA_DEVICE_SELECT                                                                                   \
+  "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
+  "strftime('%Y-%m-%dT%H:%M:%SZ', s.last_seen, 'unixepoch'), d.report_counter, d.inventory, d.inventory_digest, " \
+  "d.inventory_at, d.tampered FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
 
 DeviceRecord device_from_row(const common::Statement& row) {
-  return {row.text(0),          row.text(1),           row.text(2),          row.text(3),
-          row.text(4),          row.text(5),           row.text(6),          row.optional_text(7),
-          row.int64(8),         row.optional_text(9),  row.optional_text(10), row.optional_text(11),
-          row.int64(12) != 0};
+  return {row.int64(0),         row.text(1),           row.text(2),           row.text(3),
+          row.text(4),          row.text(5),           row.text(6),           row.text(7),
+          row.optional_text(8), row.int64(9),          row.optional_text(10), row.optional_text(11),
+          row.optional_text(12), row.int64(13) != 0};
 }
 
 EnrollmentTokenRecord enrollment_from_row(const common::Statement& row) {
@@ -91,7 +93,7 @@ Result<DeviceRecord> SqliteStore::enroll_device(const DeviceRecord& device, cons
     return std::unexpected(ok.error());
   }
 
-  auto existing = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
+  auto existing = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE d.id = ?");
   if (!existing) return std::unexpected(existing.error());
   existing->bind(1, device.id);
   auto row = existing->step();
@@ -104,6 +106,7 @@ Result<DeviceRecord> SqliteStore::enroll_device(const DeviceRecord& device, cons
 
   DeviceRecord stored = device;
   stored.status = "pending";
+  stored.key = 0;
   AuditDraft entry = audit;
   if (token_hash) {
     auto token = db_.prepare(
@@ -138,6 +141,7 @@ Result<DeviceRecord> SqliteStore::enroll_device(const DeviceRecord& device, cons
       .bind(5, stored.status).bind(6, now);
   if (auto ok = insert->run(); !ok) return std::unexpected(ok.error());
   stored.created_at = now;
+  stored.key = db_.last_insert_rowid();
   if (auto logged = append_audit_locked(entry); !logged) return std::unexpected(logged.error());
   if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());
   return stored;
@@ -162,8 +166,8 @@ Status SqliteStore::issue_device_token(const std::string& device_id, const std::
 
 Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std::string& token_hash, const std::string& now) {
   std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT " + std::string(kDeviceColumns) +
-                            " FROM device_tokens t JOIN devices d ON d.id = t.device_id "
+  auto select = db_.prepare(FLOTILLA_DEVICE_SELECT
+                            "JOIN device_tokens t ON d.id = t.device_id "
                             "WHERE t.token_hash = ? AND t.expires_at > ? AND d.status = 'accepted'");
   if (!select) return std::unexpected(select.error());
   select->bind(1, token_hash).bind(2, now);
@@ -175,7 +179,8 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std:
 
 Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& id) {
   std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
+  if (auto ok = flush_touches_locked(); !ok) return std::unexpected(ok.error());
+  auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE d.id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, id);
   auto row = select->step();
@@ -186,14 +191,14 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& 
 
 Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& f) {
   std::lock_guard lock(mutex_);
+  if (auto ok = flush_touches_locked(); !ok) return std::unexpected(ok.error());
   // Each filter is always present in the SQL and disabled by a NULL bind,
   // so the text stays constant and every value is bound.
-  auto select = db_.prepare(
-      "SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE "
-      "(?1 IS NULL OR device_type = ?1) AND (?2 IS NULL OR status = ?2) AND "
-      "(?3 IS NULL OR json_extract(labels, '$.' || json_quote(?3)) = ?4) AND "
-      "(?5 IS NULL OR last_seen IS NULL OR last_seen < ?5) AND (?6 IS NULL OR last_seen >= ?6) "
-      "ORDER BY id LIMIT ?7 OFFSET ?8");
+  auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE "
+      "(?1 IS NULL OR d.device_type = ?1) AND (?2 IS NULL OR d.status = ?2) AND "
+      "(?3 IS NULL OR json_extract(d.labels, '$.' || json_quote(?3)) = ?4) AND "
+      "(?5 IS NULL OR s.last_seen IS NULL OR s.last_seen < unixepoch(?5)) AND (?6 IS NULL OR s.last_seen >= unixepoch(?6)) "
+      "ORDER BY d.id LIMIT ?7 OFFSET ?8");
   if (!select) return std::unexpected(select.error());
   select->bind(1, f.device_type).bind(2, f.status);
   select->bind(3, f.label ? std::optional<std::string>(f.label->first) : std::nullopt);
@@ -238,12 +243,43 @@ Status SqliteStore::set_device_labels(const std::string& id, const std::string& 
   });
 }
 
-Status SqliteStore::touch_device(const std::string& id, const std::string& now, const std::string& stale_before) {
+namespace {
+// A batch of last_seen times goes to disk at most this often, or when this
+// many are waiting: one transaction (one fsync) instead of one per poll.
+constexpr auto kTouchFlushInterval = std::chrono::seconds(5);
+constexpr std::size_t kTouchFlushBatch = 5000;
+}  // namespace
+
+Status SqliteStore::touch_device(std::int64_t device_key, common::TimePoint now) {
   std::lock_guard lock(mutex_);
-  auto update = db_.prepare("UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)");
-  if (!update) return std::unexpected(update.error());
-  update->bind(1, now).bind(2, id).bind(3, stale_before);
-  return update->run();
+  pending_touches_[device_key] = now.time_since_epoch().count();
+  if (pending_touches_.size() >= kTouchFlushBatch ||
+      std::chrono::steady_clock::now() - last_touch_flush_ >= kTouchFlushInterval) {
+    return flush_touches_locked();
+  }
+  return {};
+}
+
+Status SqliteStore::flush_touches_locked() {
+  last_touch_flush_ = std::chrono::steady_clock::now();
+  if (pending_touches_.empty()) return {};
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  for (const auto& [key, when] : pending_touches_) {
+    auto upsert = db_.prepare(
+        "INSERT INTO device_seen (device, last_seen) VALUES (?1, ?2) "
+        "ON CONFLICT (device) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)");
+    if (!upsert) return std::unexpected(upsert.error());
+    upsert->bind(1, key).bind(2, when);
+    if (auto ok = upsert->run(); !ok) return ok;
+  }
+  pending_touches_.clear();
+  return tx->commit();
+}
+
+SqliteStore::~SqliteStore() {
+  std::lock_guard lock(mutex_);
+  (void)flush_touches_locked();
 }
 
 Status SqliteStore::record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) {
@@ -264,10 +300,10 @@ Status SqliteStore::record_inventory(const std::string& device_id, const Invento
   }
   auto update = db_.prepare(
       "UPDATE devices SET report_counter = ?, inventory = ?, inventory_sig = ?, inventory_digest = ?, "
-      "inventory_at = ?, last_seen = ?, tampered = ? WHERE id = ?");
+      "inventory_at = ?, tampered = ? WHERE id = ?");
   if (!update) return std::unexpected(update.error());
   update->bind(1, report.counter).bind(2, report.body).bind(3, report.signature).bind(4, report.digest)
-      .bind(5, now).bind(6, now).bind(7, std::int64_t{report.tampered ? 1 : 0}).bind(8, device_id);
+      .bind(5, now).bind(6, std::int64_t{report.tampered ? 1 : 0}).bind(7, device_id);
   if (auto ok = update->run(); !ok) return ok;
   if (report.tampered != was_tampered) {
     auto entry = append_audit_locked({"device:" + device_id, report.tampered ? "device.tamper" : "device.tamper_cleared",

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <chrono>
 #include <mutex>
+#include <unordered_map>
 
 #include "common/sqlite.hpp"
 #include "common/time.hpp"
@@ -46,7 +48,7 @@ class SqliteStore final : public Store {
   common::Result<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) override;
   common::Status set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) override;
   common::Status set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) override;
-  common::Status touch_device(const std::string& id, const std::string& now, const std::string& stale_before) override;
+  common::Status touch_device(std::int64_t device_key, common::TimePoint now) override;
   common::Status record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) override;
 
   common::Result<std::int64_t> create_deployment(const DeploymentRecord& deployment, const std::vector<std::string>& device_ids,
@@ -70,6 +72,8 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(common::Database db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}
+  // Writes the batched last_seen times; mutex_ must be held.
+  common::Status flush_touches_locked();
   // Appends inside the caller's transaction; mutex_ must be held.
   common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
   // Runs `body` and an audit append in one transaction.
@@ -80,6 +84,11 @@ class SqliteStore final : public Store {
   std::mutex mutex_;
   common::Database db_;
   Clock clock_;
+  std::unordered_map<std::int64_t, std::int64_t> pending_touches_;  // device key -> Unix seconds
+  std::chrono::steady_clock::time_point last_touch_flush_ = std::chrono::steady_clock::now();
+
+ public:
+  ~SqliteStore() override;
 };
 
 }  // namespace flotilla::server

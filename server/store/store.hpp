@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/time.hpp"
 #include "signing/audit_chain.hpp"
 
 namespace flotilla::server {
@@ -59,6 +60,7 @@ struct EnrollmentTokenRecord {
 };
 
 struct DeviceRecord {
+  std::int64_t key = 0;      // the store's internal number for the device
   std::string id;            // key id of the device key
   std::string device_type;
   std::string identity_json;
@@ -179,8 +181,10 @@ class Store {
   // kNotFound; decommissioning also revokes the device's tokens.
   virtual common::Status set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) = 0;
   virtual common::Status set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) = 0;
-  // Updates last_seen when it is older than `stale_before` (saves a write per poll).
-  virtual common::Status touch_device(const std::string& id, const std::string& now, const std::string& stale_before) = 0;
+  // Notes that a device was seen. Cheap: implementations may batch these
+  // writes (last_seen then lags by seconds), since it is not an
+  // acknowledged write and the poll is the hot path.
+  virtual common::Status touch_device(std::int64_t device_key, common::TimePoint now) = 0;
   // kReplay unless report.counter is above the stored one. A change of
   // the tamper flag is written to the audit log.
   virtual common::Status record_inventory(const std::string& device_id, const InventoryReport& report,

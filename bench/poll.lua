@@ -1,0 +1,9 @@
+-- wrk script: each request polls as a random one of DEVICES seeded devices.
+local devices = tonumber(os.getenv("DEVICES") or "1000")
+math.randomseed(os.time())
+request = function()
+  local i = math.random(1, devices)
+  return wrk.format("POST", "/api/v1/device/poll",
+    {["Authorization"] = "Bearer dev_bench_" .. i, ["Content-Type"] = "application/json"},
+    '{"inventory_digest":"bench"}')
+end
