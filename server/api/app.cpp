@@ -170,9 +170,11 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
 
 std::shared_ptr<const signing::TrustRoot> ServerApp::trust_root() {
   std::lock_guard lock(root_mutex_);
-  if (root_) return root_;
+  if (root_loaded_) return root_;
   auto text = store_.setting(kTrustRootSetting);
-  if (!text || !*text) return nullptr;
+  if (!text) return nullptr;  // a read error: try again next time
+  root_loaded_ = true;
+  if (!*text) return nullptr;
   auto root = signing::TrustRoot::from_json(**text);
   if (!root) {
     common::log(common::LogLevel::kError, "stored trust root is invalid: " + root.error().describe());

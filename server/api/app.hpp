@@ -125,6 +125,7 @@ class ServerApp final : public http::Application {
   Metrics metrics_;
   std::mutex root_mutex_;
   std::shared_ptr<const signing::TrustRoot> root_;
+  bool root_loaded_ = false;  // root_ reflects the store (also when there is none)
 };
 
 // Settings keys shared with `flotilla-server init`.
