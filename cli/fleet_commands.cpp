@@ -167,6 +167,20 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
       print_table(std::cout, {"ID", "COMPONENT", "BUNDLE", "BY", "CREATED"}, rows);
     });
   });
+  auto device_id = std::make_shared<std::string>();
+  auto* deployment_events = deployments->add_subcommand("events", "A device's signed events in a deployment");
+  deployment_events->add_option("ID", p->id, "Deployment id")->required();
+  deployment_events->add_option("DEVICE", *device_id, "Device id")->required();
+  on_run(*deployment_events, exit_code, [&server, p, device_id] {
+    return call(server, "GET", "/api/v1/deployments/" + url_encode(p->id) + "/devices/" + url_encode(*device_id) + "/events", "",
+                [](const common::Json& j) {
+                  std::vector<std::vector<std::string>> rows;
+                  for (const auto& event : j["events"]) {
+                    rows.push_back({text(event, "seq"), text(event, "time"), text(event, "state"), text(event, "progress"), text(event, "message")});
+                  }
+                  print_table(std::cout, {"SEQ", "TIME", "STATE", "PROGRESS", "MESSAGE"}, rows);
+                });
+  });
   auto* deployment_show = deployments->add_subcommand("show", "Show a deployment with each device's state");
   deployment_show->add_option("ID", p->id, "Deployment id")->required();
   on_run(*deployment_show, exit_code, [&server, p] {

@@ -71,9 +71,12 @@ Result<Json> parse_json_strict(std::string_view text, const JsonLimits& limits) 
                        /*ignore_comments=*/false);
   } catch (const StrictViolation& violation) {
     return fail(violation.code, violation.message);
-  } catch (const Json::exception& e) {
-    // nlohmann's message says where parsing stopped; it does not echo input.
-    return fail(Errc::kBadJson, std::string("not valid JSON: ") + e.what());
+  } catch (const Json::parse_error& e) {
+    // Only the position: nlohmann's own message quotes the input it read,
+    // which may be anything (even invalid UTF-8) and must not be echoed.
+    return fail(Errc::kBadJson, "not valid JSON (stopped at byte " + std::to_string(e.byte) + ")");
+  } catch (const Json::exception&) {
+    return fail(Errc::kBadJson, "not valid JSON");
   }
 }
 
@@ -86,7 +89,11 @@ std::string pointer_join(std::string_view pointer, std::size_t index) {
 }
 
 std::unexpected<Error> field_error(std::string_view pointer, std::string_view message) {
-  std::string where = pointer.empty() ? std::string("(document)") : std::string(pointer);
+  // Pointers are made of the input's own keys: bounded, so an error never
+  // carries a large piece of what was sent.
+  constexpr std::size_t kMaxPointer = 200;
+  std::string where = pointer.empty() ? std::string("(document)") : std::string(pointer.substr(0, kMaxPointer));
+  if (pointer.size() > kMaxPointer) where += "...";
   return fail(Errc::kBadField, where + ": " + std::string(message));
 }
 

@@ -69,6 +69,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("POST", "/api/v1/deployments", Permission::kManageDeployments, &ServerApp::create_deployment);
   route("GET", "/api/v1/deployments", Permission::kReadDeployments, &ServerApp::list_deployments);
   route("GET", "/api/v1/deployments/{}", Permission::kReadDeployments, &ServerApp::show_deployment);
+  route("GET", "/api/v1/deployments/{}/devices/{}/events", Permission::kReadDeployments, &ServerApp::device_events);
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);
   route("GET", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::list_tokens);
   route("DELETE", "/api/v1/tokens/{}", Permission::kManageTokens, &ServerApp::revoke_token);

@@ -100,6 +100,7 @@ class ServerApp final : public http::Application {
   http::Response create_deployment(http::Request&, const Params&, const Caller&);
   http::Response list_deployments(http::Request&, const Params&, const Caller&);
   http::Response show_deployment(http::Request&, const Params&, const Caller&);
+  http::Response device_events(http::Request&, const Params&, const Caller&);
 
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.

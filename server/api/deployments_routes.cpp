@@ -126,4 +126,22 @@ http::Response ServerApp::show_deployment(http::Request&, const Params& params, 
   return json_reply(200, out);
 }
 
+http::Response ServerApp::device_events(http::Request&, const Params& params, const Caller&) {
+  std::int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(params[0].data(), params[0].data() + params[0].size(), id);
+  if (ec != std::errc() || ptr != params[0].data() + params[0].size() || id <= 0) {
+    return problem(400, "a deployment id is a positive integer");
+  }
+  auto events = store_.deployment_events(id, params[1]);
+  if (!events) return problem_from(events.error());
+  common::Json out = common::Json::array();
+  for (const auto& e : *events) {
+    // The signed body and signature travel with each event: evidence of
+    // what the device itself reported.
+    out.push_back({{"seq", e.seq}, {"state", e.state}, {"progress", e.progress}, {"message", e.message}, {"time", e.time},
+                   {"body", e.body}, {"signature", e.signature}});
+  }
+  return json_reply(200, {{"deployment_id", id}, {"device_id", params[1]}, {"events", out}});
+}
+
 }  // namespace flotilla::server::api

@@ -35,7 +35,8 @@ FieldError split_field_error(const std::string& message) {
 http::Response json_reply(int status, const common::Json& body) {
   http::Response response;
   response.status = status;
-  response.body = body.dump();
+  // Invalid UTF-8 from anywhere is replaced rather than thrown on.
+  response.body = body.dump(-1, ' ', false, common::Json::error_handler_t::replace);
   return response;
 }
 

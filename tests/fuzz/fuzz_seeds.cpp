@@ -55,6 +55,18 @@ int main(int argc, char** argv) {
       write(out / "dsse" / "manifest.dsse.json", signing::serialize_envelope(*envelope));
     }
   }
+  // Server requests: route byte, then body / path / query.
+  const std::pair<const char*, std::string> requests[] = {
+      {"token", std::string(1, '\0') + R"({"name": "ci", "role": "publisher", "expires_at": "2099-01-01T00:00:00Z"})"},
+      {"enroll", std::string(1, '\1') + R"({"name": "f", "device_types": ["gw-x1"], "max_uses": 3, "expires_at": "2099-01-01T00:00:00Z"})"},
+      {"labels", std::string(1, '\2') + R"({"labels": {"region": "eu"}})"},
+      {"deploy", std::string(1, '\3') + R"({"bundle": "x", "devices": ["a", "b"], "deadline": "2099-01-01T00:00:00Z"})"},
+      {"trust", std::string(1, '\4') + fuzz::fuzz_root_json()},
+      {"auth", std::string(1, '\5') + R"({"device_type": "gw-x1", "identity": {"serial": "S"}, "public_key": "x", "timestamp": "2026-01-01T00:00:00Z", "nonce": "0123456789abcdef"})"},
+      {"path", std::string(1, '\7') + "api/v1/bundles/0000/file"},
+      {"query", std::string(1, '\11') + "type=gw-x1&label=region=eu&limit=5&seen_before=2026-01-01T00:00:00Z"},
+  };
+  for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
   fs::remove_all(out / "work");
   return 0;
 }

@@ -2,6 +2,7 @@
 // forgery refusal, signed inventory and tamper signals, deployments from
 // offer to commit or rollback, bundle downloads only for assigned devices.
 #include <gtest/gtest.h>
+#include <thread>
 
 #include "common/encoding.hpp"
 #include "signing/digest.hpp"
@@ -163,6 +164,21 @@ TEST_F(DeviceApiTest, SignedInventoryWithIncreasingCounterAndTamperSignal) {
   EXPECT_EQ(device.request("PUT", "/api/v1/device/inventory", "{\"counter\": 3}", device.signed_headers("{\"counter\": 3}")).status, 400);
 }
 
+TEST_F(DeviceApiTest, MalformedSignedBodiesAreRefusedOnEveryDeviceRoute) {
+  TestDevice device(server->url(), "gw-x1", "BAD");
+  ASSERT_EQ(device.auth(enrollment_token()).status, 200);
+  for (const std::string garbage : {"{", "[]", "{\"counter\": 1.5}", "{\"seq\": 1, \"seq\": 2}"}) {
+    EXPECT_EQ(device.request("POST", "/api/v1/device/poll", garbage).status, 400) << garbage;
+    EXPECT_EQ(device.request("PUT", "/api/v1/device/inventory", garbage, device.signed_headers(garbage)).status, 400) << garbage;
+    EXPECT_EQ(device.request("POST", "/api/v1/device/deployments/1/events", garbage, device.signed_headers(garbage)).status, 400)
+        << garbage;
+  }
+  EXPECT_EQ(device.request("POST", "/api/v1/device/poll", std::string(5000, ' ')).status, 413);
+  EXPECT_EQ(device.request("POST", "/api/v1/device/deployments/x/events", "{}", device.signed_headers("{}")).status, 400);
+  EXPECT_EQ(device.request("GET", "/api/v1/device/bundles/not-a-digest").status, 400);
+  EXPECT_EQ(device_view(device.id())["report_counter"], 0);
+}
+
 TEST_F(DeviceApiTest, DeploymentFromOfferToCommit) {
   std::string token = enrollment_token();
   TestDevice device(server->url(), "gw-x1", "SN8");
@@ -195,6 +211,13 @@ TEST_F(DeviceApiTest, DeploymentFromOfferToCommit) {
   EXPECT_EQ(device.event(id, 4, "verifying").status, 200);
   EXPECT_EQ(device.event(id, 5, "committed", "2.4.0").status, 200);
   EXPECT_EQ(device.event(id, 6, "failed").status, 409);  // final stays final
+  auto events = admin->request("GET", "/api/v1/deployments/" + std::to_string(id) + "/devices/" + device.id() + "/events")->json()["events"];
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[4]["state"], "succeeded");
+  // Each event keeps the device's own signed bytes: verifiable evidence.
+  auto sig = common::from_base64(events[4]["signature"].get<std::string>());
+  ASSERT_TRUE(sig);
+  EXPECT_TRUE(device.key().public_key().verify(common::as_bytes(events[4]["body"].get<std::string>()), *sig));
   auto view = admin->request("GET", "/api/v1/deployments/" + std::to_string(id))->json();
   EXPECT_EQ(view["devices"][0]["state"], "succeeded");
   EXPECT_EQ(view["counts"]["succeeded"], 1);
@@ -254,6 +277,30 @@ TEST_F(DeviceApiTest, LabelsAndFilters) {
   EXPECT_EQ(filtered[0]["id"], eu.id());
   EXPECT_EQ(admin->request("GET", "/api/v1/devices?type=gw-x1")->json()["devices"].size(), 2u);
   EXPECT_EQ(admin->request("GET", "/api/v1/devices?status=bogus")->status, 400);
+}
+
+// The documented protocol works with nothing but openssl and curl.
+TEST_F(DeviceApiTest, EnrollWithCurlExample) {
+  std::string script = std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/enroll-with-curl.sh";
+  std::string command = "cd '" + dir.path().string() + "' && '" + script + "' " + server->url() + " gw-x1 CURL1 " +
+                        enrollment_token() + " > curl.out 2>&1";
+  ASSERT_EQ(testing::run_shell(command), 0) << testing::read_text(dir / "curl.out");
+  std::string out = testing::read_text(dir / "curl.out");
+  EXPECT_NE(out.find("\"status\":\"accepted\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"inventory_required\":true"), std::string::npos) << out;
+  auto devices = admin->request("GET", "/api/v1/devices?type=gw-x1")->json()["devices"];
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0]["identity"]["serial"], "CURL1");
+}
+
+TEST_F(DeviceApiTest, EnrollmentTokenExpiresAtItsTime) {
+  auto soon = common::format_rfc3339(common::now_utc() + std::chrono::seconds(2));
+  std::string token = enrollment_token(R"(["gw-x1"])", 5, soon);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+  TestDevice late(server->url(), "gw-x1", "LATE");
+  auto response = late.auth(token);
+  EXPECT_EQ(response.status, 403);
+  EXPECT_NE(response.body.find("expired"), std::string::npos) << response.body;
 }
 
 TEST_F(DeviceApiTest, DevicesFetchRootsByVersion) {

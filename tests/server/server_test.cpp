@@ -184,6 +184,44 @@ TEST_F(ServerTest, BadBodiesAreRefusedByFieldWithoutEchoingInput) {
   EXPECT_EQ(tokens->json()["tokens"].size(), 1u);
 }
 
+// Every route that takes a body: garbage is 400 (or 422 for documents
+// that are verified rather than parsed), over the limit is 413, and
+// nothing changes.
+TEST_F(ServerTest, MalformedAndOversizedBodiesOnEveryRoute) {
+  auto api = admin();
+  auto audit_before = api.request("GET", "/api/v1/audit?limit=1000")->json()["entries"].size();
+  struct Case {
+    std::string method, path;
+    int malformed;
+    bool limited;
+  };
+  const std::vector<Case> cases = {{"POST", "/api/v1/tokens", 400, true},
+                                   {"POST", "/api/v1/enrollment-tokens", 400, true},
+                                   {"PUT", "/api/v1/devices/x/labels", 400, true},
+                                   {"POST", "/api/v1/deployments", 400, true},
+                                   {"PUT", "/api/v1/trust", 422, true},
+                                   {"POST", "/api/v1/bundles", 422, false},
+                                   {"POST", "/api/v1/device/auth", 400, true}};
+  for (const auto& c : cases) {
+    for (const std::string garbage : {"{", "[1, 2", "{\"a\": 1, \"a\": 2}", "null", "\"\xff\""}) {
+      auto response = api.request(c.method, c.path, garbage);
+      ASSERT_TRUE(response);
+      EXPECT_EQ(response->status, c.malformed) << c.method << " " << c.path << " " << garbage << ": " << response->body;
+      EXPECT_EQ(response->content_type, "application/problem+json") << c.path;
+    }
+    if (c.limited) {
+      EXPECT_EQ(api.request(c.method, c.path, std::string((1 << 20) + 1, ' '))->status, 413) << c.path;
+    }
+  }
+  // Refused bundle uploads are audited (as refused); nothing else was written.
+  auto audit_after = api.request("GET", "/api/v1/audit?limit=1000")->json()["entries"];
+  for (std::size_t i = audit_before; i < audit_after.size(); ++i) {
+    EXPECT_EQ(audit_after[i]["outcome"], "refused") << audit_after[i].dump();
+  }
+  EXPECT_EQ(api.request("GET", "/api/v1/tokens")->json()["tokens"].size(), 1u);
+  EXPECT_TRUE(api.request("GET", "/api/v1/enrollment-tokens")->json()["enrollment_tokens"].empty());
+}
+
 TEST_F(ServerTest, BundleUploadVerifiesDedupesListsAndDeletes) {
   auto bundle = make_bundle("gw-os");
   auto api = admin();

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Enrolls a device with nothing but openssl and curl, following the signed
+# request protocol of docs/api.md, then polls once. For people writing a
+# device client in another language (an MCU, a gateway): every step here
+# is one they must do.
+#   enroll-with-curl.sh SERVER_URL DEVICE_TYPE SERIAL [ENROLLMENT_TOKEN]
+# Keeps the device key in ./device.key and prints the poll answer.
+set -euo pipefail
+server=$1 type=$2 serial=$3 token=${4:-}
+
+[[ -f device.key ]] || openssl genpkey -algorithm ed25519 -out device.key
+chmod 600 device.key
+openssl pkey -in device.key -pubout -out device.pub
+# Device id = key id = SHA-256 of the DER SubjectPublicKeyInfo.
+key_id=$(openssl pkey -in device.key -pubout -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+
+json_string() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
+body=$(printf '{"device_type":"%s","identity":{"serial":"%s"},"public_key":%s,"timestamp":"%s","nonce":"%s"%s}' \
+  "$type" "$serial" "$(json_string < device.pub)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(openssl rand -hex 16)" \
+  "${token:+,\"enrollment_token\":\"$token\"}")
+printf '%s' "$body" > auth.json
+# Ed25519 signs the exact body bytes (no pre-hash): pkeyutl -rawin.
+signature=$(openssl pkeyutl -sign -rawin -inkey device.key -in auth.json | base64 -w0)
+
+answer=$(curl -sS --fail-with-body -X POST "$server/api/v1/device/auth" \
+  -H "Content-Type: application/json" -H "X-Flotilla-Key-Id: $key_id" -H "X-Flotilla-Signature: $signature" \
+  --data-binary @auth.json)
+echo "auth: $answer"
+device_token=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("token", ""))')
+if [[ -z "$device_token" ]]; then
+  echo "not accepted yet: an operator must accept device $key_id (flotilla devices accept $key_id)"
+  exit 0
+fi
+echo "poll: $(curl -sS --fail-with-body -X POST "$server/api/v1/device/poll" -H "Authorization: Bearer $device_token" -d '{}')"
