@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/encoding.hpp"
 #include "common/sqlite.hpp"
 #include "common/time.hpp"
 #include "signing/digest.hpp"
@@ -23,12 +24,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto now = common::format_rfc3339(common::now_utc());
-  auto expires = common::format_rfc3339(common::now_utc() + std::chrono::hours(24));
+  auto expires = (common::now_utc() + std::chrono::hours(24)).time_since_epoch().count();
   auto tx = common::Transaction::begin(*db);
   auto device = db->prepare(
       "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, inventory_digest, inventory_at) "
       "VALUES (?, 'gw-x1', ?, 'bench', 'accepted', '{}', ?, 'bench', ?)");
-  auto token = db->prepare("INSERT INTO device_tokens (token_hash, device_id, expires_at) VALUES (?, ?, ?)");
+  auto token = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at) VALUES (?, ?, ?)");
   if (!tx || !device || !token) {
     std::cerr << "cannot prepare the seed statements\n";
     return 1;
@@ -37,9 +38,15 @@ int main(int argc, char** argv) {
     std::string id = signing::sha256_hex("bench-device-" + std::to_string(i));
     device->reset();
     device->bind(1, id).bind(2, "{\"serial\":\"B" + std::to_string(i) + "\"}").bind(3, now).bind(4, now);
+    if (!device->run()) {
+      std::cerr << "insert failed at device " << i << "\n";
+      return 1;
+    }
+    std::string secret = "dev_bench_" + std::to_string(i);
+    auto hash = signing::sha256(common::as_bytes(secret));
     token->reset();
-    token->bind(1, signing::sha256_hex("dev_bench_" + std::to_string(i))).bind(2, id).bind(3, expires);
-    if (!device->run() || !token->run()) {
+    token->bind_blob(1, hash).bind(2, db->last_insert_rowid()).bind(3, std::int64_t{expires});
+    if (!token->run()) {
       std::cerr << "insert failed at device " << i << "\n";
       return 1;
     }

@@ -91,12 +91,14 @@ CREATE TABLE device_seen (
   device     INTEGER PRIMARY KEY,   -- devices.key
   last_seen  INTEGER NOT NULL       -- Unix seconds
 );
+-- The poll's first lookup: one B-tree descent on a 32-byte key yields the
+-- device and the expiry.
 CREATE TABLE device_tokens (
-  token_hash  TEXT PRIMARY KEY,
-  device_id   TEXT NOT NULL REFERENCES devices (id),
-  expires_at  TEXT NOT NULL
-);
-CREATE INDEX device_tokens_by_device ON device_tokens (device_id);
+  token_hash  BLOB PRIMARY KEY,      -- SHA-256 of the bearer token
+  device      INTEGER NOT NULL REFERENCES devices (key),
+  expires_at  INTEGER NOT NULL       -- Unix seconds
+) WITHOUT ROWID;
+CREATE INDEX device_tokens_by_device ON device_tokens (device);
 CREATE TABLE device_nonces (
   nonce      TEXT PRIMARY KEY,
   seen_at    TEXT NOT NULL

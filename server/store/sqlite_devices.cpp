@@ -1,4 +1,5 @@
 // SqliteStore: devices, enrollment tokens, device tokens, inventory.
+#include "common/encoding.hpp"
 #include "server/errors.hpp"
 #include "server/store/sqlite_store.hpp"
 
@@ -10,10 +11,12 @@ using common::Status;
 namespace {
 
 // Every device query reads `devices d` joined with its last_seen.
-#define FLOTILLA_DEVICE_SELECT                                                                                   \
+#define FLOTILLA_DEVICE_COLUMNS(INVENTORY)                                                                      \
   "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
-  "strftime('%Y-%m-%dT%H:%M:%SZ', s.last_seen, 'unixepoch'), d.report_counter, d.inventory, d.inventory_digest, " \
-  "d.inventory_at, d.tampered FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
+  "strftime('%Y-%m-%dT%H:%M:%SZ', s.last_seen, 'unixepoch'), d.report_counter, " INVENTORY ", d.inventory_digest, " \
+  "d.inventory_at, d.tampered "
+#define FLOTILLA_DEVICE_SELECT \
+  FLOTILLA_DEVICE_COLUMNS("d.inventory") "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
 
 DeviceRecord device_from_row(const common::Statement& row) {
   return {row.int64(0),         row.text(1),           row.text(2),           row.text(3),
@@ -153,24 +156,31 @@ Status SqliteStore::issue_device_token(const std::string& device_id, const std::
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   // One live token per device: a new one replaces the old.
-  auto clear = db_.prepare("DELETE FROM device_tokens WHERE device_id = ?");
+  auto clear = db_.prepare("DELETE FROM device_tokens WHERE device = (SELECT key FROM devices WHERE id = ?)");
   if (!clear) return std::unexpected(clear.error());
   clear->bind(1, device_id);
   if (auto ok = clear->run(); !ok) return ok;
-  auto insert = db_.prepare("INSERT INTO device_tokens (token_hash, device_id, expires_at) VALUES (?, ?, ?)");
+  auto hash = common::from_hex(token_hash);
+  if (!hash) return std::unexpected(hash.error());
+  auto insert = db_.prepare(
+      "INSERT INTO device_tokens (token_hash, device, expires_at) SELECT ?, key, unixepoch(?) FROM devices WHERE id = ?");
   if (!insert) return std::unexpected(insert.error());
-  insert->bind(1, token_hash).bind(2, device_id).bind(3, expires_at);
+  insert->bind_blob(1, *hash).bind(2, expires_at).bind(3, device_id);
   if (auto ok = insert->run(); !ok) return ok;
   return tx->commit();
 }
 
 Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std::string& token_hash, const std::string& now) {
   std::lock_guard lock(mutex_);
-  auto select = db_.prepare(FLOTILLA_DEVICE_SELECT
-                            "JOIN device_tokens t ON d.id = t.device_id "
-                            "WHERE t.token_hash = ? AND t.expires_at > ? AND d.status = 'accepted'");
+  // The hot path: the report body (possibly large) is not read.
+  auto select = db_.prepare(FLOTILLA_DEVICE_COLUMNS("NULL")
+                            "FROM device_tokens t JOIN devices d ON d.key = t.device "
+                            "LEFT JOIN device_seen s ON s.device = d.key "
+                            "WHERE t.token_hash = ? AND t.expires_at > unixepoch(?) AND d.status = 'accepted'");
   if (!select) return std::unexpected(select.error());
-  select->bind(1, token_hash).bind(2, now);
+  auto hash = common::from_hex(token_hash);
+  if (!hash) return std::optional<DeviceRecord>{};
+  select->bind_blob(1, *hash).bind(2, now);
   auto row = select->step();
   if (!row) return std::unexpected(row.error());
   if (!*row) return std::optional<DeviceRecord>{};
@@ -222,7 +232,7 @@ Status SqliteStore::set_device_status(const std::string& id, const std::string& 
     if (auto ok = update->run(); !ok) return ok;
     if (db_.changes() == 0) return common::fail(common::Errc::kNotFound, "no device " + id);
     if (status != "accepted") {
-      auto revoke = db_.prepare("DELETE FROM device_tokens WHERE device_id = ?");
+      auto revoke = db_.prepare("DELETE FROM device_tokens WHERE device = (SELECT key FROM devices WHERE id = ?)");
       if (!revoke) return std::unexpected(revoke.error());
       revoke->bind(1, id);
       return revoke->run();
