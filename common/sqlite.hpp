@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -92,6 +93,27 @@ class Database {
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, nullptr};
   std::shared_ptr<StatementCache> cache_;
 };
+
+// Steps `statement` to the end, turning each row into a value with `row`.
+template <class RowFn>
+auto collect(Statement& statement, RowFn row) -> Result<std::vector<decltype(row(statement))>> {
+  std::vector<decltype(row(statement))> out;
+  for (;;) {
+    auto more = statement.step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return out;
+    out.push_back(row(statement));
+  }
+}
+
+// The first row as a value, or nullopt when there is none.
+template <class RowFn>
+auto first_row(Statement& statement, RowFn row) -> Result<std::optional<decltype(row(statement))>> {
+  auto more = statement.step();
+  if (!more) return std::unexpected(more.error());
+  if (!*more) return std::optional<decltype(row(statement))>{};
+  return std::optional<decltype(row(statement))>{row(statement)};
+}
 
 // BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.
 class Transaction {

@@ -73,6 +73,7 @@ class ServerApp final : public http::Application {
   http::Response list_audit(http::Request&, const Params&, const Caller&);
   http::Response verify_audit(http::Request&, const Params&, const Caller&);
   http::Response export_audit(http::Request&, const Params&, const Caller&);
+  common::Status for_each_audit_entry(const std::function<common::Status(const signing::AuditEntry&)>& each);
   http::Response show_trust(http::Request&, const Params&, const Caller&);
   http::Response upload_trust(http::Request&, const Params&, const Caller&);
 

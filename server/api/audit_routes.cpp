@@ -5,6 +5,7 @@
 #include "server/api/app.hpp"
 #include "server/api/reply.hpp"
 #include "signing/audit_chain.hpp"
+#include "signing/errors.hpp"
 
 namespace flotilla::server::api {
 namespace {
@@ -31,6 +32,20 @@ common::Json entry_json(const signing::AuditEntry& e) {
 
 }  // namespace
 
+// Calls `each` for every audit entry, oldest first, a page at a time.
+common::Status ServerApp::for_each_audit_entry(const std::function<common::Status(const signing::AuditEntry&)>& each) {
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = store_.list_audit(after, kAuditPage);
+    if (!page) return std::unexpected(page.error());
+    if (page->empty()) return {};
+    for (const auto& e : *page) {
+      if (auto ok = each(e); !ok) return ok;
+      after = e.seq;
+    }
+  }
+}
+
 http::Response ServerApp::list_audit(http::Request& request, const Params&, const Caller&) {
   auto after = query_integer(request, "after", 0, 0, std::int64_t{1} << 62);
   if (!after) return problem(400, "invalid query", {{"after", "must be a non-negative integer"}});
@@ -45,18 +60,11 @@ http::Response ServerApp::list_audit(http::Request& request, const Params&, cons
 
 http::Response ServerApp::verify_audit(http::Request&, const Params&, const Caller&) {
   signing::AuditChainVerifier verifier;
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = store_.list_audit(after, kAuditPage);
-    if (!page) return problem_from(page.error());
-    if (page->empty()) break;
-    for (const auto& e : *page) {
-      if (auto ok = verifier.add_line(signing::audit_line(e)); !ok) {
-        common::log(common::LogLevel::kError, "audit chain broken: " + ok.error().message());
-        return json_reply(200, {{"valid", false}, {"error", ok.error().message()}, {"entries", verifier.lines()}});
-      }
-      after = e.seq;
-    }
+  auto walked = for_each_audit_entry([&](const signing::AuditEntry& e) { return verifier.add_line(signing::audit_line(e)); });
+  if (!walked) {
+    if (!walked.error().is(signing::Errc::kAuditChainBroken)) return problem_from(walked.error());
+    common::log(common::LogLevel::kError, "audit chain broken: " + walked.error().message());
+    return json_reply(200, {{"valid", false}, {"error", walked.error().message()}, {"entries", verifier.lines()}});
   }
   return json_reply(200, {{"valid", true}, {"entries", verifier.lines()},
                           {"head", {{"seq", verifier.head().seq}, {"hash", verifier.head().hash}}}});
@@ -65,16 +73,11 @@ http::Response ServerApp::verify_audit(http::Request&, const Params&, const Call
 http::Response ServerApp::export_audit(http::Request&, const Params&, const Caller&) {
   http::Response response;
   response.content_type = "application/x-ndjson";
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = store_.list_audit(after, kAuditPage);
-    if (!page) return problem_from(page.error());
-    if (page->empty()) break;
-    for (const auto& e : *page) {
-      response.body += signing::audit_line(e) + "\n";
-      after = e.seq;
-    }
-  }
+  auto walked = for_each_audit_entry([&](const signing::AuditEntry& e) -> common::Status {
+    response.body += signing::audit_line(e) + "\n";
+    return {};
+  });
+  if (!walked) return problem_from(walked.error());
   return response;
 }
 

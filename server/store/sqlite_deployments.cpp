@@ -64,10 +64,7 @@ Result<std::optional<DeploymentRecord>> SqliteStore::find_deployment(std::int64_
   auto select = db_.prepare("SELECT " + std::string(kDeploymentColumns) + " FROM deployments WHERE id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, id);
-  auto row = select->step();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return std::optional<DeploymentRecord>{};
-  return std::optional<DeploymentRecord>{deployment_from_row(*select)};
+  return common::first_row(*select, [](const common::Statement& r) { return deployment_from_row(r); });
 }
 
 Result<std::vector<DeploymentRecord>> SqliteStore::list_deployments(std::int64_t limit) {
@@ -75,13 +72,7 @@ Result<std::vector<DeploymentRecord>> SqliteStore::list_deployments(std::int64_t
   auto select = db_.prepare("SELECT " + std::string(kDeploymentColumns) + " FROM deployments ORDER BY id DESC LIMIT ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, limit);
-  std::vector<DeploymentRecord> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(deployment_from_row(*select));
-  }
+  return common::collect(*select, [](const common::Statement& r) { return deployment_from_row(r); });
 }
 
 Result<std::vector<DeploymentDevice>> SqliteStore::deployment_devices(std::int64_t deployment_id) {
@@ -90,13 +81,7 @@ Result<std::vector<DeploymentDevice>> SqliteStore::deployment_devices(std::int64
                             " FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id");
   if (!select) return std::unexpected(select.error());
   select->bind(1, deployment_id);
-  std::vector<DeploymentDevice> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(deployment_device_from_row(*select));
-  }
+  return common::collect(*select, deployment_device_from_row);
 }
 
 Result<std::vector<DeploymentDevice>> SqliteStore::device_deployments(const std::string& device_id) {
@@ -105,13 +90,7 @@ Result<std::vector<DeploymentDevice>> SqliteStore::device_deployments(const std:
                             " FROM deployment_devices WHERE device_id = ? ORDER BY deployment_id DESC");
   if (!select) return std::unexpected(select.error());
   select->bind(1, device_id);
-  std::vector<DeploymentDevice> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(deployment_device_from_row(*select));
-  }
+  return common::collect(*select, deployment_device_from_row);
 }
 
 Result<std::vector<DeploymentEvent>> SqliteStore::deployment_events(std::int64_t deployment_id, const std::string& device_id) {
@@ -121,14 +100,10 @@ Result<std::vector<DeploymentEvent>> SqliteStore::deployment_events(std::int64_t
       "WHERE deployment_id = ? AND device_id = ? ORDER BY seq");
   if (!select) return std::unexpected(select.error());
   select->bind(1, deployment_id).bind(2, device_id);
-  std::vector<DeploymentEvent> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back({select->int64(0), select->text(1), select->int64(2), select->text(3), select->text(4), std::nullopt,
-                   select->text(5), select->text(6)});
-  }
+  return common::collect(*select, [](const common::Statement& row) {
+    return DeploymentEvent{row.int64(0), row.text(1), row.int64(2), row.text(3), row.text(4), std::nullopt,
+                           row.text(5), row.text(6)};
+  });
 }
 
 Result<std::optional<Offer>> SqliteStore::take_offer(const std::string& device_id, const std::string& now) {
@@ -254,13 +229,7 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::counts(st
   std::lock_guard lock(mutex_);
   auto select = db_.prepare(sql);
   if (!select) return std::unexpected(select.error());
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.emplace_back(select->text(0), select->int64(1));
-  }
+  return common::collect(*select, [](const common::Statement& row) { return std::pair{row.text(0), row.int64(1)}; });
 }
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_devices_by_status() {

@@ -55,13 +55,7 @@ Result<std::vector<EnrollmentTokenRecord>> SqliteStore::list_enrollment_tokens()
   auto select = db_.prepare(
       "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked FROM enrollment_tokens ORDER BY id");
   if (!select) return std::unexpected(select.error());
-  std::vector<EnrollmentTokenRecord> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(enrollment_from_row(*select));
-  }
+  return common::collect(*select, enrollment_from_row);
 }
 
 Status SqliteStore::revoke_enrollment_token(std::int64_t id, const AuditDraft& audit) {
@@ -181,10 +175,7 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std:
   auto hash = common::from_hex(token_hash);
   if (!hash) return std::optional<DeviceRecord>{};
   select->bind_blob(1, *hash).bind(2, now);
-  auto row = select->step();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return std::optional<DeviceRecord>{};
-  return std::optional<DeviceRecord>{device_from_row(*select)};
+  return common::first_row(*select, device_from_row);
 }
 
 Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& id) {
@@ -193,10 +184,7 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& 
   auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE d.id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, id);
-  auto row = select->step();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return std::optional<DeviceRecord>{};
-  return std::optional<DeviceRecord>{device_from_row(*select)};
+  return common::first_row(*select, device_from_row);
 }
 
 Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& f) {
@@ -214,13 +202,7 @@ Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& 
   select->bind(3, f.label ? std::optional<std::string>(f.label->first) : std::nullopt);
   select->bind(4, f.label ? std::optional<std::string>(f.label->second) : std::nullopt);
   select->bind(5, f.seen_before).bind(6, f.seen_after).bind(7, f.limit).bind(8, f.offset);
-  std::vector<DeviceRecord> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(device_from_row(*select));
-  }
+  return common::collect(*select, device_from_row);
 }
 
 Status SqliteStore::set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) {

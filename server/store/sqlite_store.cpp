@@ -90,17 +90,12 @@ Result<std::vector<signing::AuditEntry>> SqliteStore::list_audit(std::int64_t af
       "WHERE seq > ? ORDER BY seq LIMIT ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, after_seq).bind(2, limit);
-  std::vector<signing::AuditEntry> entries;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return entries;
-    signing::AuditEntry e{.seq = select->int64(0), .time = select->text(1), .actor = select->text(2),
-                          .action = select->text(3), .object = select->text(4), .outcome = select->text(5),
-                          .details = common::Json::parse(select->text(6), nullptr, false),
-                          .prev_hash = select->text(7), .hash = select->text(8)};
-    entries.push_back(std::move(e));
-  }
+  return common::collect(*select, [](const common::Statement& row) {
+    return signing::AuditEntry{.seq = row.int64(0), .time = row.text(1), .actor = row.text(2), .action = row.text(3),
+                               .object = row.text(4), .outcome = row.text(5),
+                               .details = common::Json::parse(row.text(6), nullptr, false),
+                               .prev_hash = row.text(7), .hash = row.text(8)};
+  });
 }
 
 Result<std::int64_t> SqliteStore::create_token(const TokenRecord& token, const std::string& token_hash,
@@ -127,23 +122,14 @@ Result<std::optional<TokenRecord>> SqliteStore::find_token(const std::string& to
       "SELECT id, name, role, created_at, expires_at, revoked FROM tokens WHERE token_hash = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, token_hash);
-  auto row = select->step();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return std::optional<TokenRecord>{};
-  return std::optional<TokenRecord>{token_from_row(*select)};
+  return common::first_row(*select, token_from_row);
 }
 
 Result<std::vector<TokenRecord>> SqliteStore::list_tokens() {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare("SELECT id, name, role, created_at, expires_at, revoked FROM tokens ORDER BY id");
   if (!select) return std::unexpected(select.error());
-  std::vector<TokenRecord> tokens;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return tokens;
-    tokens.push_back(token_from_row(*select));
-  }
+  return common::collect(*select, token_from_row);
 }
 
 Status SqliteStore::revoke_token(std::int64_t id, const AuditDraft& audit) {
@@ -181,13 +167,7 @@ Result<std::vector<BundleRecord>> SqliteStore::list_bundles() {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare("SELECT " + std::string(kBundleColumns) + " FROM bundles ORDER BY name, uploaded_at");
   if (!select) return std::unexpected(select.error());
-  std::vector<BundleRecord> bundles;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return bundles;
-    bundles.push_back(bundle_from_row(*select));
-  }
+  return common::collect(*select, bundle_from_row);
 }
 
 Result<std::optional<BundleRecord>> SqliteStore::find_bundle(const std::string& key) {
@@ -196,10 +176,7 @@ Result<std::optional<BundleRecord>> SqliteStore::find_bundle(const std::string& 
                             " FROM bundles WHERE file_sha256 = ? OR bundle_id = ? LIMIT 1");
   if (!select) return std::unexpected(select.error());
   select->bind(1, key).bind(2, key);
-  auto row = select->step();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return std::optional<BundleRecord>{};
-  return std::optional<BundleRecord>{bundle_from_row(*select)};
+  return common::first_row(*select, bundle_from_row);
 }
 
 Status SqliteStore::delete_bundle(const std::string& file_sha256, const AuditDraft& audit) {

@@ -3,7 +3,7 @@
 #include <sys/wait.h>
 
 #include "tests/support/fixtures.hpp"
-#include "tests/support/server_process.hpp"
+#include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
 namespace flotilla {
@@ -15,17 +15,11 @@ using testing::TempDir;
 using testing::TestDevice;
 using testing::write_text;
 
-class CliServerTest : public ::testing::Test {
+class CliServerTest : public testing::RunningServer {
  protected:
-  TempDir dir;
-  testing::TrustSetup trust;
-  std::unique_ptr<ServerProcess> server;
-
   void SetUp() override {
-    write_text(dir / "root.json", trust.root_json);
+    RunningServer::SetUp();
     write_text(dir / "release.key", trust.release_key.to_pem());
-    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
-    server->start();
   }
 
   struct Output {

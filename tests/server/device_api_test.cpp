@@ -7,7 +7,7 @@
 #include "common/encoding.hpp"
 #include "signing/digest.hpp"
 #include "tests/support/fixtures.hpp"
-#include "tests/support/server_process.hpp"
+#include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
 namespace flotilla {
@@ -18,18 +18,13 @@ using testing::TempDir;
 using testing::TestDevice;
 using testing::write_text;
 
-class DeviceApiTest : public ::testing::Test {
+class DeviceApiTest : public testing::RunningServer {
  protected:
-  TempDir dir;
-  testing::TrustSetup trust;
-  std::unique_ptr<ServerProcess> server;
   std::unique_ptr<cli::ApiClient> admin;
 
   void SetUp() override {
-    write_text(dir / "root.json", trust.root_json);
-    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
-    server->start();
-    admin = std::make_unique<cli::ApiClient>(server->url(), server->admin_token());
+    RunningServer::SetUp();
+    admin = std::make_unique<cli::ApiClient>(admin_client());
   }
 
   std::string enrollment_token(const std::string& types_json = R"(["gw-x1"])", int uses = 10,

@@ -15,7 +15,7 @@
 
 #include "signing/digest.hpp"
 #include "tests/support/fixtures.hpp"
-#include "tests/support/server_process.hpp"
+#include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
 namespace flotilla {
@@ -57,19 +57,16 @@ std::string site_config(const std::string& upstream_port, int listen_port, const
   return out;
 }
 
-class NginxTest : public ::testing::Test {
+class NginxTest : public testing::RunningServer {
  protected:
-  TempDir dir;
-  testing::TrustSetup trust;
-  std::unique_ptr<ServerProcess> server;
   pid_t nginx_pid = -1;
   std::string front;
 
+  std::vector<std::string> serve_args() const override { return {"--accel-redirect", "/_flotilla_bundles/"}; }
+
   void SetUp() override {
     ASSERT_TRUE(std::filesystem::exists(kNginx)) << "nginx is missing: scripts/setup installs it";
-    write_text(dir / "root.json", trust.root_json);
-    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
-    server->start({"--accel-redirect", "/_flotilla_bundles/"});
+    RunningServer::SetUp();
     std::string upstream_port = server->url().substr(server->url().rfind(':') + 1);
     int port = free_port();
     front = "http://127.0.0.1:" + std::to_string(port);

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 #include "tests/support/fixtures.hpp"
-#include "tests/support/server_process.hpp"
+#include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
 namespace {
@@ -20,18 +20,8 @@ using testing::ServerProcess;
 using testing::TempDir;
 using testing::write_text;
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public testing::RunningServer {
  protected:
-  TempDir dir;
-  testing::TrustSetup trust;
-  std::unique_ptr<ServerProcess> server;
-
-  void SetUp() override {
-    write_text(dir / "root.json", trust.root_json);
-    server = std::make_unique<ServerProcess>(FLOTILLA_SERVER, dir / "data", (dir / "root.json").string());
-    server->start();
-  }
-
   ApiClient client(std::optional<std::string> token) { return ApiClient(server->url(), std::move(token)); }
   ApiClient admin() { return client(server->admin_token()); }
 
