@@ -43,5 +43,6 @@ void add_bundle_commands(CLI::App& app, int& exit_code);
 void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_audit_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+void add_policy_commands(CLI::App& app, int& exit_code);
 
 }  // namespace flotilla::cli

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add_server_commands(app, exit_code, server);
   add_audit_commands(app, exit_code, server);
   add_fleet_commands(app, exit_code, server);
+  add_policy_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -204,5 +204,33 @@ TEST_F(CliTest, RootInitRefusesUnmetThreshold) {
   EXPECT_FALSE(std::filesystem::exists(dir / "r.json"));
 }
 
+TEST_F(CliTest, EveryExamplePolicyAndBaselineValidates) {
+  std::filesystem::path examples = std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples";
+  int policies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(examples / "policies")) {
+    auto result = run("policy validate '" + entry.path().string() + "'");
+    EXPECT_EQ(result.code, 0) << entry.path() << ": " << result.err;
+    ++policies;
+  }
+  EXPECT_GE(policies, 5);
+  for (const auto& entry : std::filesystem::directory_iterator(examples / "baselines")) {
+    auto result = run("policy validate --baseline '" + entry.path().string() + "'");
+    EXPECT_EQ(result.code, 0) << entry.path() << ": " << result.err;
+  }
+}
+
+TEST_F(CliTest, PolicyValidateListsEveryError) {
+  write_text(dir / "bad.json", R"({"name": "x", "bundle": {"name": "gw-os", "version": "2.4"}, "target": {"device_types": ["gw-x1"]},
+    "waves": [{"name": "a", "size": "50%"}, {"name": "b", "size": "10%"}], "extra": 1})");
+  auto result = run("policy validate bad.json");
+  EXPECT_EQ(result.code, 1);
+  EXPECT_NE(result.err.find("3 error(s)"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("/bundle/version"), std::string::npos);
+  EXPECT_NE(result.err.find("/waves/1/size: 10% is smaller than the wave before it (50%)"), std::string::npos);
+  EXPECT_NE(result.err.find("/extra: unknown key"), std::string::npos);
+  write_text(dir / "dup.json", R"({"name": "x", "name": "y"})");
+  EXPECT_EQ(run("policy validate dup.json").code, 1);
+}
+
 }  // namespace
 }  // namespace flotilla

@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
       {"query", std::string(1, '\11') + "type=gw-x1&label=region=eu&limit=5&seen_before=2026-01-01T00:00:00Z"},
   };
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
+  // Policies: the shipped examples are read as a second corpus directory.
+  write(out / "policy" / "minimal.json",
+        R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}]})");
   fs::remove_all(out / "work");
   return 0;
 }
