@@ -165,6 +165,33 @@ struct HttpServer::Impl {
         });
   }
 
+  // Runs the handler (unless reading the body failed with `status`) and
+  // sends its answer.
+  void complete(const wh::http_request& message, Request& request, int status, std::uint64_t max_bytes) {
+    Response response;
+    if (status == 413) {
+      response = problem(413, "Payload Too Large", "the body may be at most " + std::to_string(max_bytes) + " bytes");
+    } else if (status != 0) {
+      response = problem(status, status == 400 ? "Bad Request" : "Internal Server Error",
+                         "the request body could not be read");
+    } else {
+      try {
+        response = app.handle(request);
+      } catch (const std::exception& e) {
+        common::log(common::LogLevel::kError, request.method + " " + request.path + ": " + e.what());
+        response = problem(500, "Internal Server Error", "the request failed; see the server log");
+      }
+    }
+    if (common::log_enabled(common::LogLevel::kDebug)) {
+      common::log(common::LogLevel::kDebug, request.method + " " + request.path + " " + std::to_string(response.status));
+    }
+    if (!request.body_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(request.body_file, ec);
+    }
+    reply(message, response);
+  }
+
   void dispatch(wh::http_request message) {
     ++in_flight;
     auto request = std::make_shared<Request>(translate(message));
@@ -173,6 +200,28 @@ struct HttpServer::Impl {
     if (declared > policy.max_bytes) {
       reply(message, problem(413, "Payload Too Large",
                              "the body may be at most " + std::to_string(policy.max_bytes) + " bytes"));
+      return;
+    }
+    bool chunked = message.headers().has("Transfer-Encoding");
+    if (policy.kind == BodyPolicy::Kind::kMemory && !chunked) {
+      // The common case: a small body of declared length, read in one
+      // step (each extra asynchronous step costs a hop through the pool).
+      if (declared == 0) {
+        complete(message, *request, 0, policy.max_bytes);
+        return;
+      }
+      message.extract_vector().then([this, message, request, max = policy.max_bytes](pplx::task<std::vector<unsigned char>> read) {
+        int status = 0;
+        try {
+          auto bytes = read.get();
+          request->body.assign(bytes.begin(), bytes.end());
+          request->body_size = bytes.size();
+          if (bytes.size() > max) status = 413;
+        } catch (...) {
+          status = 400;
+        }
+        complete(message, *request, status, max);
+      });
       return;
     }
     auto reader = std::make_shared<BodyReader>();
@@ -202,30 +251,7 @@ struct HttpServer::Impl {
         file->close();
         if (!ok && status == 0) status = 500;
       }
-      Response response;
-      if (status == 413) {
-        response = problem(413, "Payload Too Large",
-                           "the body may be at most " + std::to_string(reader->max_bytes) + " bytes");
-      } else if (status != 0) {
-        response = problem(status, status == 400 ? "Bad Request" : "Internal Server Error",
-                           "the request body could not be read");
-      } else {
-        try {
-          response = app.handle(*request);
-        } catch (const std::exception& e) {
-          common::log(common::LogLevel::kError, request->method + " " + request->path + ": " + e.what());
-          response = problem(500, "Internal Server Error", "the request failed; see the server log");
-        }
-      }
-      if (common::log_enabled(common::LogLevel::kDebug)) {
-        common::log(common::LogLevel::kDebug, request->method + " " + request->path + " " +
-                                                  std::to_string(response.status));
-      }
-      if (!request->body_file.empty()) {
-        std::error_code ec;
-        std::filesystem::remove(request->body_file, ec);
-      }
-      reply(message, response);
+      complete(message, *request, status, reader->max_bytes);
     });
     reader->next();
   }
