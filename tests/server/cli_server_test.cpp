@@ -78,7 +78,7 @@ TEST_F(CliServerTest, OperatorWorkflow) {
   EXPECT_EQ(flotilla("audit verify").code, 0);
 }
 
-TEST_F(CliServerTest, UnreachableServerSaysWhatToDo) {
+TEST_F(CliServerTest, UnreachableServerNamesTheSettingToCheck) {
   auto result = testing::run_shell(std::string(FLOTILLA_CLI) + " --server http://127.0.0.1:1 bundles list 2> '" +
                                    (dir / "err").string() + "'");
   EXPECT_EQ(result, 1);
