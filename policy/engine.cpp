@@ -1,0 +1,79 @@
+#include "policy/engine.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace flotilla::policy {
+
+namespace {
+
+bool may_retry(const RolloutPolicy& policy, const DeviceProgress& p) {
+  bool failed = p.state == DeviceState::kFailed || p.state == DeviceState::kRolledBack || p.state == DeviceState::kTimedOut;
+  return failed && p.attempts <= policy.device_retries;
+}
+
+}  // namespace
+
+Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, common::TimePoint now) {
+  Evaluation e;
+  e.placements = place_devices(policy, snapshot.bundle, snapshot.rollout_id, snapshot.fleet);
+
+  // Timeouts first: a device past device_timeout counts as failed for the
+  // gates and the guard in this same evaluation.
+  std::map<std::string, DeviceProgress> progress = snapshot.progress;
+  if (policy.device_timeout) {
+    for (auto& [id, p] : progress) {
+      if (is_in_progress(p.state) && p.started_at && now - *p.started_at > *policy.device_timeout) {
+        p.state = DeviceState::kTimedOut;
+        e.time_out.push_back(id);
+      }
+    }
+  }
+
+  GateInput gates{&policy, &e.placements, {}, snapshot.completed_at, snapshot.approved, now};
+  for (const auto& [id, p] : progress) gates.states[id] = p.state;
+  e.gates = evaluate_gates(gates);
+
+  if (e.gates.guard_tripped) {
+    e.held_by = "the failure guard tripped: " + e.gates.reason;
+    return e;
+  }
+  if (policy.schedule.not_before && now < *policy.schedule.not_before) {
+    e.held_by = "not before " + common::format_rfc3339(*policy.schedule.not_before);
+    return e;
+  }
+
+  // Pace: what is in flight, and what started within the last hour.
+  std::int64_t in_flight = 0, started_last_hour = 0;
+  for (const auto& [id, p] : progress) {
+    if (is_in_progress(p.state)) ++in_flight;
+    if (p.started_at && *p.started_at > now - std::chrono::hours(1) && *p.started_at <= now) ++started_last_hour;
+  }
+  std::int64_t budget = std::numeric_limits<std::int64_t>::max();
+  if (policy.pace.max_in_progress) budget = std::min(budget, *policy.pace.max_in_progress - in_flight);
+  if (policy.pace.max_starts_per_hour) budget = std::min(budget, *policy.pace.max_starts_per_hour - started_last_hour);
+
+  // Candidates in the open waves, earliest wave and lowest bucket first.
+  std::vector<const Placement*> candidates;
+  for (const auto& p : e.placements) {
+    if (p.membership != Membership::kEligible || !p.wave || *p.wave >= e.gates.open_waves) continue;
+    auto it = progress.find(p.device_id);
+    if (it == progress.end() || it->second.state == DeviceState::kPending || may_retry(policy, it->second)) {
+      candidates.push_back(&p);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Placement* a, const Placement* b) {
+    return std::tie(*a->wave, a->bucket, a->device_id) < std::tie(*b->wave, b->bucket, b->device_id);
+  });
+  for (const Placement* p : candidates) {
+    if (static_cast<std::int64_t>(e.offer.size()) >= budget) {
+      e.held_by = "pace: " + std::to_string(in_flight) + " in progress, " + std::to_string(started_last_hour) +
+                  " started in the last hour";
+      break;
+    }
+    e.offer.push_back(p->device_id);
+  }
+  return e;
+}
+
+}  // namespace flotilla::policy

@@ -1,0 +1,46 @@
+// The rollout engine's entry point: evaluate(policy, snapshot, now) →
+// decisions, over plain structs, so the server's scheduler, `policy
+// simulate` and tests with a fake clock run the same code.
+//
+// Built so far: placement, device timeouts, wave gates, the failure guard,
+// not_before, pace and retries. Not yet: maintenance windows (and with
+// them the deadline override), `requires` ordering across rollouts,
+// abort_and_rollback offers.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policy/gates.hpp"
+#include "policy/waves.hpp"
+
+namespace flotilla::policy {
+
+struct DeviceProgress {
+  DeviceState state = DeviceState::kPending;
+  std::optional<common::TimePoint> started_at;  // when the current attempt was offered
+  std::int64_t attempts = 0;                    // offers so far
+};
+
+struct Snapshot {
+  std::string rollout_id;
+  BundleFacts bundle;
+  std::vector<FleetDevice> fleet;
+  std::map<std::string, DeviceProgress> progress;  // by device id; absent = never offered
+  std::map<int, common::TimePoint> completed_at;   // persisted wave completion times
+  std::set<int> approved;                          // approved waves
+};
+
+struct Evaluation {
+  std::vector<Placement> placements;  // to persist: each device's wave
+  GateDecision gates;
+  std::vector<std::string> time_out;  // in progress past device_timeout: now timed_out
+  std::vector<std::string> offer;     // offer the update now (first attempts and retries)
+  std::string held_by;                // why nothing more is offered, when something is held back
+};
+
+Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, common::TimePoint now);
+
+}  // namespace flotilla::policy
