@@ -35,7 +35,10 @@ echo "poll: seeding $devices devices"
 "$FLOTILLA_BIN/bench_seed_devices" "$work/data" "$devices" > /dev/null
 
 echo "poll: bare cpprest listener, ${seconds}s"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A free loopback port: the first one nobody answers on.
+for port in $(shuf -i 20000-60000 -n 50); do
+  (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+done
 "$FLOTILLA_BIN/flotilla-bare-listener" "http://127.0.0.1:$port" "$threads" > "$work/bare.url" &
 bare_pid=$!
 sleep 1

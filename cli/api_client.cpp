@@ -63,6 +63,11 @@ void ApiClient::apply_tls(void* handle) const {
   curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
 }
 
+std::string json_text(const common::Json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || object[key].is_null()) return "-";
+  return object[key].is_string() ? object[key].get<std::string>() : object[key].dump();
+}
+
 common::Json ApiResponse::json() const { return common::Json::parse(body, nullptr, false); }
 
 ApiClient::ApiClient(std::string base_url, std::optional<std::string> token)

@@ -50,6 +50,10 @@ class ApiClient {
   void apply_tls(void* curl) const;
 };
 
+// A member of an answer as text for a table: strings as they are, other
+// values as JSON, absent or null as "-".
+std::string json_text(const common::Json& object, const char* key);
+
 // A client for --server with the token from --token-file.
 common::Result<ApiClient> connect(const ServerOptions& options);
 

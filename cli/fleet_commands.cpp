@@ -10,11 +10,6 @@ namespace flotilla::cli {
 
 namespace {
 
-std::string text(const common::Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "-";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
 std::string url_encode(const std::string& value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -35,8 +30,8 @@ void print_devices(const common::Json& j) {
   for (const auto& d : j["devices"]) {
     std::string labels;
     for (const auto& [k, v] : d["labels"].items()) labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
-    rows.push_back({text(d, "id").substr(0, 16), text(d, "device_type"), text(d, "status"), d["identity"].dump(),
-                    labels.empty() ? "-" : labels, text(d, "last_seen"), d.value("tampered", false) ? "TAMPERED" : ""});
+    rows.push_back({json_text(d, "id").substr(0, 16), json_text(d, "device_type"), json_text(d, "status"), d["identity"].dump(),
+                    labels.empty() ? "-" : labels, json_text(d, "last_seen"), d.value("tampered", false) ? "TAMPERED" : ""});
   }
   print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "LAST SEEN", ""}, rows);
 }
@@ -80,7 +75,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     command->add_option("ID", d->id, "Device id")->required();
     on_run(*command, exit_code, [&server, d, verb = std::string(verb)] {
       return call(server, "POST", "/api/v1/devices/" + url_encode(d->id) + "/" + verb, "",
-                  [](const common::Json& j) { std::cout << text(j, "id") << " is now " << text(j, "status") << "\n"; });
+                  [](const common::Json& j) { std::cout << json_text(j, "id") << " is now " << json_text(j, "status") << "\n"; });
     });
   }
   auto* label = devices->add_subcommand("label", "Replace a device's labels");
@@ -94,7 +89,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
       labels[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     return call(server, "PUT", "/api/v1/devices/" + url_encode(d->id) + "/labels", common::Json{{"labels", labels}}.dump(),
-                [](const common::Json& j) { std::cout << "labels of " << text(j, "id") << ": " << j["labels"].dump() << "\n"; });
+                [](const common::Json& j) { std::cout << "labels of " << json_text(j, "id") << ": " << j["labels"].dump() << "\n"; });
   });
 
   // enrollment tokens
@@ -114,7 +109,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   on_run(*create, exit_code, [&server, e] {
     common::Json body = {{"name", e->name}, {"device_types", e->types}, {"max_uses", e->uses}, {"expires_at", e->expires}};
     return call(server, "POST", "/api/v1/enrollment-tokens", body.dump(), [](const common::Json& j) {
-      std::cout << "enrollment token " << text(j, "id") << " (" << text(j, "name") << "):\n" << text(j, "token")
+      std::cout << "enrollment token " << json_text(j, "id") << " (" << json_text(j, "name") << "):\n" << json_text(j, "token")
                 << "\n(shown once: put it in the devices' enrollment_token_file)\n";
     });
   });
@@ -123,8 +118,8 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     return call(server, "GET", "/api/v1/enrollment-tokens", "", [](const common::Json& j) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& t : j["enrollment_tokens"]) {
-        rows.push_back({text(t, "id"), text(t, "name"), t["device_types"].dump(), text(t, "uses") + "/" + text(t, "max_uses"),
-                        text(t, "expires_at"), t.value("revoked", false) ? "revoked" : "active"});
+        rows.push_back({json_text(t, "id"), json_text(t, "name"), t["device_types"].dump(), json_text(t, "uses") + "/" + json_text(t, "max_uses"),
+                        json_text(t, "expires_at"), t.value("revoked", false) ? "revoked" : "active"});
       }
       print_table(std::cout, {"ID", "NAME", "TYPES", "USES", "EXPIRES", "STATE"}, rows);
     });
@@ -154,7 +149,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     common::Json body = {{"bundle", p->bundle}, {"devices", p->devices}, {"allow_downgrade", p->allow_downgrade}};
     if (!p->deadline.empty()) body["deadline"] = p->deadline;
     return call(server, "POST", "/api/v1/deployments", body.dump(), [](const common::Json& j) {
-      std::cout << "deployment " << text(j, "id") << " created for " << text(j, "devices") << " device(s)\n";
+      std::cout << "deployment " << json_text(j, "id") << " created for " << json_text(j, "devices") << " device(s)\n";
     });
   });
   auto* deployment_list = deployments->add_subcommand("list", "List deployments, newest first");
@@ -162,7 +157,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     return call(server, "GET", "/api/v1/deployments", "", [](const common::Json& j) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& x : j["deployments"]) {
-        rows.push_back({text(x, "id"), text(x, "component"), text(x, "bundle").substr(0, 16), text(x, "created_by"), text(x, "created_at")});
+        rows.push_back({json_text(x, "id"), json_text(x, "component"), json_text(x, "bundle").substr(0, 16), json_text(x, "created_by"), json_text(x, "created_at")});
       }
       print_table(std::cout, {"ID", "COMPONENT", "BUNDLE", "BY", "CREATED"}, rows);
     });
@@ -176,7 +171,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
                 [](const common::Json& j) {
                   std::vector<std::vector<std::string>> rows;
                   for (const auto& event : j["events"]) {
-                    rows.push_back({text(event, "seq"), text(event, "time"), text(event, "state"), text(event, "progress"), text(event, "message")});
+                    rows.push_back({json_text(event, "seq"), json_text(event, "time"), json_text(event, "state"), json_text(event, "progress"), json_text(event, "message")});
                   }
                   print_table(std::cout, {"SEQ", "TIME", "STATE", "PROGRESS", "MESSAGE"}, rows);
                 });
@@ -185,12 +180,12 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   deployment_show->add_option("ID", p->id, "Deployment id")->required();
   on_run(*deployment_show, exit_code, [&server, p] {
     return call(server, "GET", "/api/v1/deployments/" + url_encode(p->id), "", [](const common::Json& j) {
-      std::cout << "deployment " << text(j, "id") << " of " << text(j, "bundle") << " (" << text(j, "component") << ")\n"
+      std::cout << "deployment " << json_text(j, "id") << " of " << json_text(j, "bundle") << " (" << json_text(j, "component") << ")\n"
                 << "counts " << j["counts"].dump() << "\n";
       std::vector<std::vector<std::string>> rows;
       for (const auto& m : j["devices"]) {
-        rows.push_back({text(m, "device_id").substr(0, 16), text(m, "state"), text(m, "progress"), text(m, "running_version"),
-                        text(m, "updated_at"), text(m, "message")});
+        rows.push_back({json_text(m, "device_id").substr(0, 16), json_text(m, "state"), json_text(m, "progress"), json_text(m, "running_version"),
+                        json_text(m, "updated_at"), json_text(m, "message")});
       }
       print_table(std::cout, {"DEVICE", "STATE", "PROGRESS", "RUNNING", "UPDATED", "MESSAGE"}, rows);
     });

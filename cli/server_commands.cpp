@@ -10,11 +10,6 @@
 namespace flotilla::cli {
 namespace {
 
-std::string text(const common::Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "-";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
 }  // namespace
 
 common::Result<ApiClient> connect(const ServerOptions& options) {
@@ -69,8 +64,8 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
       if (server.json) {
         std::cout << j.dump(2) << "\n";
       } else {
-        std::cout << (response->status == 201 ? "uploaded " : "already present ") << text(j, "name") << " "
-                  << text(j, "version") << " (" << text(j, "file_sha256") << ")\n";
+        std::cout << (response->status == 201 ? "uploaded " : "already present ") << json_text(j, "name") << " "
+                  << json_text(j, "version") << " (" << json_text(j, "file_sha256") << ")\n";
       }
     }
     return result;
@@ -80,8 +75,8 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     return call(server, "GET", "/api/v1/bundles", "", [](const common::Json& j) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& b : j["bundles"]) {
-        rows.push_back({text(b, "name"), text(b, "version"), text(b, "kind"), text(b, "component"),
-                        text(b, "security_version"), text(b, "size"), text(b, "file_sha256").substr(0, 16), text(b, "uploaded_at")});
+        rows.push_back({json_text(b, "name"), json_text(b, "version"), json_text(b, "kind"), json_text(b, "component"),
+                        json_text(b, "security_version"), json_text(b, "size"), json_text(b, "file_sha256").substr(0, 16), json_text(b, "uploaded_at")});
       }
       print_table(std::cout, {"NAME", "VERSION", "KIND", "COMPONENT", "SECURITY", "BYTES", "DIGEST", "UPLOADED"}, rows);
     });
@@ -96,7 +91,7 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
   remove->add_option("ID", *id, "File digest or bundle id")->required();
   on_run(*remove, exit_code, [&server, id] {
     return call(server, "DELETE", "/api/v1/bundles/" + *id, "",
-                [](const common::Json& j) { std::cout << "deleted " << text(j, "deleted") << "\n"; });
+                [](const common::Json& j) { std::cout << "deleted " << json_text(j, "deleted") << "\n"; });
   });
 
   // tokens
@@ -114,8 +109,8 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     common::Json body = {{"name", t->name}, {"role", t->role}};
     if (!t->expires.empty()) body["expires_at"] = t->expires;
     return call(server, "POST", "/api/v1/tokens", body.dump(), [](const common::Json& j) {
-      std::cout << "token " << text(j, "id") << " (" << text(j, "name") << ", " << text(j, "role") << "):\n"
-                << text(j, "token") << "\n(shown once: store it now)\n";
+      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role") << "):\n"
+                << json_text(j, "token") << "\n(shown once: store it now)\n";
     });
   });
   auto* token_list = tokens->add_subcommand("list", "List tokens (never their secrets)");
@@ -123,7 +118,7 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     return call(server, "GET", "/api/v1/tokens", "", [](const common::Json& j) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& k : j["tokens"]) {
-        rows.push_back({text(k, "id"), text(k, "name"), text(k, "role"), text(k, "created_at"), text(k, "expires_at"),
+        rows.push_back({json_text(k, "id"), json_text(k, "name"), json_text(k, "role"), json_text(k, "created_at"), json_text(k, "expires_at"),
                         k.value("revoked", false) ? "revoked" : "active"});
       }
       print_table(std::cout, {"ID", "NAME", "ROLE", "CREATED", "EXPIRES", "STATE"}, rows);
@@ -161,7 +156,7 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     auto response = client->request("PUT", "/api/v1/trust", *body);
     if (!response) return report_failure(response.error());
     if (!response->ok()) return report_api_error(*response);
-    std::cout << "trust root is now version " << text(response->json(), "version") << "\n";
+    std::cout << "trust root is now version " << json_text(response->json(), "version") << "\n";
     return static_cast<int>(kExitOk);
   });
 }

@@ -93,11 +93,17 @@ Status write_file_exclusive(const std::filesystem::path& path, std::string_view 
                             mode_t mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (fd.get() < 0) return io_error(path, "cannot create");
+  // A half-written key must not stay behind and block the next attempt.
+  auto cleanup = [&](std::unexpected<Error> error) {
+    ::unlink(path.c_str());
+    return error;
+  };
   // The umask may have cleared bits; set exactly what was asked.
-  if (::fchmod(fd.get(), mode) != 0) return io_error(path, "chmod");
-  if (auto ok = write_all(fd.get(), data, path); !ok) return ok;
-  if (::fsync(fd.get()) != 0) return io_error(path, "fsync");
-  return close_checked(fd, path);
+  if (::fchmod(fd.get(), mode) != 0) return cleanup(io_error(path, "chmod"));
+  if (auto ok = write_all(fd.get(), data, path); !ok) return cleanup(std::unexpected(ok.error()));
+  if (::fsync(fd.get()) != 0) return cleanup(io_error(path, "fsync"));
+  if (auto ok = close_checked(fd, path); !ok) return cleanup(std::unexpected(ok.error()));
+  return {};
 }
 
 }  // namespace flotilla::common

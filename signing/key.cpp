@@ -1,6 +1,7 @@
 #include "signing/key.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -215,7 +216,10 @@ Result<PrivateKey> load_private_key(const std::string& path) {
 
 Status save_key_pair(const PrivateKey& key, const std::string& prefix) {
   if (auto ok = common::write_file_exclusive(prefix + ".key", key.to_pem(), 0600); !ok) return ok;
-  return common::write_file_exclusive(prefix + ".pub", key.public_key().to_pem(), 0644);
+  auto pub = common::write_file_exclusive(prefix + ".pub", key.public_key().to_pem(), 0644);
+  // Both or neither: a private key without its public half is a trap.
+  if (!pub) std::filesystem::remove(prefix + ".key");
+  return pub;
 }
 
 }  // namespace flotilla::signing

@@ -14,9 +14,11 @@ openssl pkey -in device.key -pubout -out device.pub
 # Device id = key id = SHA-256 of the DER SubjectPublicKeyInfo.
 key_id=$(openssl pkey -in device.key -pubout -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
 
-json_string() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
-body=$(printf '{"device_type":"%s","identity":{"serial":"%s"},"public_key":%s,"timestamp":"%s","nonce":"%s"%s}' \
-  "$type" "$serial" "$(json_string < device.pub)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(openssl rand -hex 16)" \
+# A PEM holds only base64, dashes, spaces and newlines: escaping the
+# newlines makes it a JSON string.
+pem_json=$(awk '{ printf "%s\\n", $0 }' device.pub)
+body=$(printf '{"device_type":"%s","identity":{"serial":"%s"},"public_key":"%s","timestamp":"%s","nonce":"%s"%s}' \
+  "$type" "$serial" "$pem_json" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(openssl rand -hex 16)" \
   "${token:+,\"enrollment_token\":\"$token\"}")
 printf '%s' "$body" > auth.json
 # Ed25519 signs the exact body bytes (no pre-hash): pkeyutl -rawin.
@@ -26,7 +28,7 @@ answer=$(curl -sS --fail-with-body -X POST "$server/api/v1/device/auth" \
   -H "Content-Type: application/json" -H "X-Flotilla-Key-Id: $key_id" -H "X-Flotilla-Signature: $signature" \
   --data-binary @auth.json)
 echo "auth: $answer"
-device_token=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("token", ""))')
+device_token=$(printf '%s' "$answer" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 if [[ -z "$device_token" ]]; then
   echo "not accepted yet: an operator must accept device $key_id (flotilla devices accept $key_id)"
   exit 0

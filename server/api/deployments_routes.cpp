@@ -1,6 +1,5 @@
 // Operator side: direct deployments (a bundle to listed devices). The
 // rollout engine creates deployments through the same store calls.
-#include <charconv>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -103,11 +102,9 @@ http::Response ServerApp::list_deployments(http::Request&, const Params&, const 
 }
 
 http::Response ServerApp::show_deployment(http::Request&, const Params& params, const Caller&) {
-  std::int64_t id = 0;
-  auto [ptr, ec] = std::from_chars(params[0].data(), params[0].data() + params[0].size(), id);
-  if (ec != std::errc() || ptr != params[0].data() + params[0].size() || id <= 0) {
-    return problem(400, "a deployment id is a positive integer");
-  }
+  auto parsed_id = parse_positive(params[0]);
+  if (!parsed_id) return problem(400, "a deployment id is a positive integer");
+  std::int64_t id = *parsed_id;
   auto deployment = store_.find_deployment(id);
   if (!deployment) return problem_from(deployment.error());
   if (!*deployment) return problem(404, "no such deployment");
@@ -127,11 +124,9 @@ http::Response ServerApp::show_deployment(http::Request&, const Params& params, 
 }
 
 http::Response ServerApp::device_events(http::Request&, const Params& params, const Caller&) {
-  std::int64_t id = 0;
-  auto [ptr, ec] = std::from_chars(params[0].data(), params[0].data() + params[0].size(), id);
-  if (ec != std::errc() || ptr != params[0].data() + params[0].size() || id <= 0) {
-    return problem(400, "a deployment id is a positive integer");
-  }
+  auto parsed_id = parse_positive(params[0]);
+  if (!parsed_id) return problem(400, "a deployment id is a positive integer");
+  std::int64_t id = *parsed_id;
   auto events = store_.deployment_events(id, params[1]);
   if (!events) return problem_from(events.error());
   common::Json out = common::Json::array();

@@ -8,7 +8,6 @@
 // against the key the device enrolled with; the key id is the device id),
 // and a device fetching bundles it was not given (downloads need an
 // assignment of that bundle).
-#include <charconv>
 #include <set>
 
 #include "artifacts/manifest.hpp"
@@ -28,13 +27,6 @@ constexpr auto kTimestampWindow = std::chrono::minutes(5);
 constexpr auto kDeviceTokenLifetime = std::chrono::hours(24);
 constexpr auto kInventoryMaxAge = std::chrono::hours(24);
 constexpr auto kLastSeenGranularity = std::chrono::seconds(60);
-
-std::optional<std::int64_t> parse_id(const std::string& text) {
-  std::int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
-  return value;
-}
 
 // Validates the component map of an inventory report.
 std::optional<http::Response> check_components(const common::JsonObject& body) {
@@ -254,7 +246,7 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
 
 http::Response ServerApp::device_event(http::Request& request, const Params& params, const Caller& caller) {
   const auto& device = *caller.device;
-  auto deployment_id = parse_id(params[0]);
+  auto deployment_id = parse_positive(params[0]);
   if (!deployment_id) return problem(400, "a deployment id is a positive integer");
   if (auto refused = check_device_signature(request, device)) return *refused;
   common::Json doc;
@@ -320,7 +312,7 @@ http::Response ServerApp::device_trust(http::Request&, const Params& params, con
   const std::string& name = params[0];
   constexpr std::string_view kSuffix = ".root.json";
   if (!name.ends_with(kSuffix)) return problem(404, "roots are named <version>.root.json");
-  auto version = parse_id(name.substr(0, name.size() - kSuffix.size()));
+  auto version = parse_positive(name.substr(0, name.size() - kSuffix.size()));
   if (!version) return problem(404, "roots are named <version>.root.json");
   auto text = store_.setting(trust_root_version_setting(*version));
   if (!text) return problem_from(text.error());

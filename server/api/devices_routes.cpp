@@ -1,5 +1,4 @@
 // Operator side: enrollment tokens and devices.
-#include <charconv>
 
 #include "artifacts/manifest.hpp"
 #include "common/encoding.hpp"
@@ -31,13 +30,6 @@ common::Json device_json(const DeviceRecord& d, bool with_inventory) {
     out["report_counter"] = d.report_counter;
   }
   return out;
-}
-
-std::optional<std::int64_t> parse_positive(const std::string& text) {
-  std::int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
-  return value;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "server/api/reply.hpp"
 
+#include <charconv>
+
 #include "common/log.hpp"
 
 namespace flotilla::server::api {
@@ -31,6 +33,13 @@ FieldError split_field_error(const std::string& message) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> parse_positive(std::string_view text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
 
 http::Response json_reply(int status, const common::Json& body) {
   http::Response response;

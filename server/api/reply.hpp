@@ -1,6 +1,8 @@
 // Building responses: JSON bodies and RFC 7807 problem details.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ http::Response problem(int status, const std::string& detail, const std::vector<
 // Maps an error from a library to a status: kBadField/kBadJson → 400,
 // kNotFound → 404, kConflict → 409, others → 500 (detail logged, not sent).
 http::Response problem_from(const common::Error& error, int status_for_bad_input = 400);
+
+// A positive decimal integer (a path id, a version): nullopt otherwise.
+std::optional<std::int64_t> parse_positive(std::string_view text);
 
 // Parses a request body as a strict JSON object (no duplicate keys, depth
 // and size limits); a failure is a ready 400 response.

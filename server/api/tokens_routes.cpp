@@ -1,5 +1,4 @@
 // /api/v1/tokens: operator API tokens (admin only).
-#include <charconv>
 
 #include "artifacts/manifest.hpp"
 #include "server/api/app.hpp"
@@ -60,11 +59,9 @@ http::Response ServerApp::list_tokens(http::Request&, const Params&, const Calle
 }
 
 http::Response ServerApp::revoke_token(http::Request&, const Params& params, const Caller& caller) {
-  std::int64_t id = 0;
-  auto [ptr, ec] = std::from_chars(params[0].data(), params[0].data() + params[0].size(), id);
-  if (ec != std::errc() || ptr != params[0].data() + params[0].size() || id <= 0) {
-    return problem(400, "a token id is a positive integer");
-  }
+  auto parsed_id = parse_positive(params[0]);
+  if (!parsed_id) return problem(400, "a token id is a positive integer");
+  std::int64_t id = *parsed_id;
   auto ok = store_.revoke_token(id, {caller.actor, "token.revoke", "token:" + std::to_string(id)});
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", id}, {"revoked", true}});
