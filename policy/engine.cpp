@@ -30,7 +30,8 @@ Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, commo
     }
   }
 
-  GateInput gates{&policy, &e.placements, {}, snapshot.completed_at, snapshot.approved, now};
+  GateInput gates{&policy, &e.placements, {}, snapshot.completed_at, snapshot.approved, now,
+                  snapshot.acknowledged_failed, snapshot.acknowledged_finished};
   for (const auto& [id, p] : progress) gates.states[id] = p.state;
   e.gates = evaluate_gates(gates);
 
@@ -55,8 +56,10 @@ Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, commo
 
   // Candidates in the open waves, earliest wave and lowest bucket first.
   std::vector<const Placement*> candidates;
-  for (const auto& p : e.placements) {
+  for (std::size_t i = 0; i < e.placements.size(); ++i) {
+    const auto& p = e.placements[i];
     if (p.membership != Membership::kEligible || !p.wave || *p.wave >= e.gates.open_waves) continue;
+    if (snapshot.fleet[i].busy) continue;  // one deployment per device and component: it waits
     auto it = progress.find(p.device_id);
     if (it == progress.end() || it->second.state == DeviceState::kPending || may_retry(policy, it->second)) {
       candidates.push_back(&p);

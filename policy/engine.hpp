@@ -31,6 +31,7 @@ struct Snapshot {
   std::map<std::string, DeviceProgress> progress;  // by device id; absent = never offered
   std::map<int, common::TimePoint> completed_at;   // persisted wave completion times
   std::set<int> approved;                          // approved waves
+  std::int64_t acknowledged_failed = 0, acknowledged_finished = 0;  // see GateInput
 };
 
 struct Evaluation {

@@ -1,5 +1,7 @@
 #include "policy/gates.hpp"
 
+#include <algorithm>
+
 namespace flotilla::policy {
 
 bool is_finished(DeviceState state) {
@@ -62,6 +64,8 @@ GateDecision evaluate_gates(const GateInput& in) {
       failed += w.failed;
       finished += w.failed + w.succeeded;
     }
+    failed = std::max<std::int64_t>(0, failed - in.acknowledged_failed);
+    finished = std::max<std::int64_t>(0, finished - in.acknowledged_finished);
     const auto& guard = *in.policy->failure;
     if (finished >= guard.min_finished && finished > 0 &&
         failed * 1000000 > static_cast<std::int64_t>(guard.max_failure_rate.ppm) * finished) {

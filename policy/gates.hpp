@@ -51,6 +51,9 @@ struct GateInput {
   std::map<int, common::TimePoint> completed_at;           // persisted wave completion times
   std::set<int> approved;                                  // waves an operator approved
   common::TimePoint now;
+  // Failures an operator already saw when resuming after the guard
+  // tripped: the guard then judges only what finished since.
+  std::int64_t acknowledged_failed = 0, acknowledged_finished = 0;
 };
 
 GateDecision evaluate_gates(const GateInput& input);

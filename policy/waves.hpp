@@ -20,6 +20,7 @@ struct FleetDevice {
   bool tampered = false;
   std::map<std::string, common::Version> versions;  // installed, per component
   std::optional<int> wave;  // an assignment made by an earlier evaluation: never changed
+  bool busy = false;        // another deployment of the component is active on it: not offered now
 };
 
 // What the rollout's bundle is, from its verified manifest.

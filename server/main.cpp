@@ -12,6 +12,7 @@
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
 #include "server/http/listener.hpp"
+#include "server/scheduler/scheduler.hpp"
 #include "server/store/sqlite_store.hpp"
 #include "signing/key.hpp"
 
@@ -89,6 +90,7 @@ struct ServeOptions {
   std::string tls_cert, tls_key;
   std::string accel_redirect;
   int poll_interval_s = 60;
+  double scheduler_interval_s = 5;
   bool debug = false;
 };
 
@@ -102,7 +104,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key",
-                                   "accel_redirect"});
+                                   "accel_redirect", "scheduler_interval"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -130,6 +132,11 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
     auto n = object->integer("poll_interval", 5, 86400);
     if (!n) return fail(n.error().with_context(path));
     o.poll_interval_s = static_cast<int>(*n);
+  }
+  if (object->has("scheduler_interval") && serve.count("--scheduler-interval") == 0) {
+    auto n = object->integer("scheduler_interval", 1, 3600);
+    if (!n) return fail(n.error().with_context(path));
+    o.scheduler_interval_s = static_cast<double>(*n);
   }
   if (object->has("debug") && serve.count("--debug") == 0) o.debug = (*doc)["debug"] == true;
   return kExitOk;
@@ -171,6 +178,10 @@ int run_serve(const ServeOptions& o) {
   server::api::ServerApp app(**store, data);
   app.set_poll_interval(o.poll_interval_s);
   app.set_accel_redirect(o.accel_redirect);
+  server::Scheduler scheduler(**store, common::now_utc,
+                              std::chrono::milliseconds(static_cast<std::int64_t>(o.scheduler_interval_s * 1000)));
+  app.set_rollouts_changed([&scheduler] { scheduler.wake(); });
+  scheduler.start();
   auto http = server::http::HttpServer::start(listen, app);
   if (!http) return fail(http.error());
   app.set_public_url(o.public_url.empty() ? (*http)->url() : o.public_url);
@@ -182,6 +193,7 @@ int run_serve(const ServeOptions& o) {
   sigwait(&signals, &received);
   common::log(common::LogLevel::kInfo, std::string("stopping on ") + (received == SIGINT ? "SIGINT" : "SIGTERM"));
   (*http)->stop();
+  scheduler.stop();
   common::log(common::LogLevel::kInfo, "stopped");
   return kExitOk;
 }
@@ -202,7 +214,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Serve the API until SIGTERM or SIGINT, then drain and exit 0");
   auto& so = serve_options;
   serve->add_option("--config", config_file, "JSON file with the same settings (data, listen, threads, public_url, "
-                                             "poll_interval, debug); flags win")->check(CLI::ExistingFile);
+                                             "poll_interval, scheduler_interval, debug, ...); flags win")->check(CLI::ExistingFile);
   serve->add_option("--data", so.data, "Data directory made by init");
   serve->add_option("--listen", so.listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();
@@ -215,6 +227,9 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
       ->check(CLI::Range(5, 86400))->capture_default_str();
+  serve->add_option("--scheduler-interval", so.scheduler_interval_s,
+                    "Seconds between rollout scheduler passes (operator actions also trigger one)")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");
   try {
     app.parse(argc, argv);

@@ -70,6 +70,14 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("GET", "/api/v1/deployments", Permission::kReadDeployments, &ServerApp::list_deployments);
   route("GET", "/api/v1/deployments/{}", Permission::kReadDeployments, &ServerApp::show_deployment);
   route("GET", "/api/v1/deployments/{}/devices/{}/events", Permission::kReadDeployments, &ServerApp::device_events);
+  route("POST", "/api/v1/rollouts", Permission::kManageDeployments, &ServerApp::create_rollout);
+  route("POST", "/api/v1/rollouts/dry-run", Permission::kManageDeployments, &ServerApp::dry_run_rollout);
+  route("GET", "/api/v1/rollouts", Permission::kReadDeployments, &ServerApp::list_rollouts);
+  route("GET", "/api/v1/rollouts/{}", Permission::kReadDeployments, &ServerApp::show_rollout);
+  route("POST", "/api/v1/rollouts/{}/pause", Permission::kManageDeployments, &ServerApp::pause_rollout);
+  route("POST", "/api/v1/rollouts/{}/resume", Permission::kManageDeployments, &ServerApp::resume_rollout);
+  route("POST", "/api/v1/rollouts/{}/approve", Permission::kManageDeployments, &ServerApp::approve_rollout);
+  route("POST", "/api/v1/rollouts/{}/abort", Permission::kManageDeployments, &ServerApp::abort_rollout);
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);
   route("GET", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::list_tokens);
   route("DELETE", "/api/v1/tokens/{}", Permission::kManageTokens, &ServerApp::revoke_token);
@@ -207,6 +215,8 @@ http::Response ServerApp::metrics(http::Request&, const Params&, const Caller&) 
   };
   gauge("flotilla_devices", "Devices by status.", "status", store_.count_devices_by_status());
   gauge("flotilla_device_deployments", "Device deployments by state.", "state", store_.count_deployment_states());
+  gauge("flotilla_rollouts", "Rollouts by state.", "state", store_.count_rollouts_by_state());
+  gauge("flotilla_rollout_devices", "Devices in rollouts by deployment state.", "state", store_.count_rollout_device_states());
   return response;
 }
 

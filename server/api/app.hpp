@@ -14,6 +14,7 @@
 #include "server/api/auth.hpp"
 #include "server/api/metrics.hpp"
 #include "server/http/types.hpp"
+#include "server/scheduler/rollout_plan.hpp"
 #include "server/store/store.hpp"
 #include "signing/root.hpp"
 
@@ -103,6 +104,26 @@ class ServerApp final : public http::Application {
   http::Response show_deployment(http::Request&, const Params&, const Caller&);
   http::Response device_events(http::Request&, const Params&, const Caller&);
 
+  // Operator side: rollouts (rollouts_routes.cpp).
+  struct CheckedRollout {
+    LoadedRollout loaded;
+    BundleRecord bundle;
+    std::optional<std::string> rollback_bundle;  // file digest
+    std::string document;                        // the policy as accepted
+  };
+  std::expected<CheckedRollout, http::Response> check_rollout(http::Request& request);
+  std::expected<RolloutRecord, http::Response> rollout_of(const Params& params);
+  http::Response change_rollout(const Params& params, const Caller& caller, RolloutTransition transition,
+                                const std::string& action);
+  http::Response create_rollout(http::Request&, const Params&, const Caller&);
+  http::Response dry_run_rollout(http::Request&, const Params&, const Caller&);
+  http::Response list_rollouts(http::Request&, const Params&, const Caller&);
+  http::Response show_rollout(http::Request&, const Params&, const Caller&);
+  http::Response pause_rollout(http::Request&, const Params&, const Caller&);
+  http::Response resume_rollout(http::Request&, const Params&, const Caller&);
+  http::Response approve_rollout(http::Request&, const Params&, const Caller&);
+  http::Response abort_rollout(http::Request&, const Params&, const Caller&);
+
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
   http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);
@@ -114,10 +135,13 @@ class ServerApp final : public http::Application {
   // Behind nginx: bundle downloads are authorised here and sent by nginx
   // from an internal location with this prefix (X-Accel-Redirect).
   void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
+  // Called after an operator changed a rollout: wakes the scheduler.
+  void set_rollouts_changed(std::function<void()> notify) { rollouts_changed_ = std::move(notify); }
 
  private:
   std::string public_url_;
   std::string accel_redirect_;
+  std::function<void()> rollouts_changed_;
   int poll_interval_s_ = 60;
 
   Store& store_;

@@ -237,6 +237,10 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
   if (!tampered) return tampered.error();
   InventoryReport report{*counter, request.body, *request.header("X-Flotilla-Signature"), signing::sha256_hex(request.body),
                          *tampered};
+  for (const auto& [name, value] : doc["components"].items()) {
+    report.components.push_back({name, value["version"].get<std::string>(), value["security_version"].get<std::int64_t>()});
+  }
+  if (doc.contains("utc_offset")) report.utc_offset = doc["utc_offset"].get<std::string>();
   if (auto ok = store_.record_inventory(device.id, report, common::format_rfc3339(clock_())); !ok) {
     if (ok.error().is(Errc::kReplay)) return problem(409, ok.error().message());
     return problem_from(ok.error());

@@ -5,7 +5,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE TABLE settings (
@@ -141,6 +141,55 @@ CREATE TABLE deployment_events (
   received_at    TEXT NOT NULL,
   PRIMARY KEY (deployment_id, device_id, seq)
 );
+)sql",
+    // 3: rollouts (DESIGN.md §7): the policy as accepted, the scheduler's
+    // persisted decisions (wave assignments, wave completions, approvals),
+    // and each device's component versions from its last inventory.
+    R"sql(
+CREATE TABLE rollouts (
+  id                 INTEGER PRIMARY KEY,
+  name               TEXT NOT NULL,
+  policy             TEXT NOT NULL,          -- the document as accepted, verbatim
+  bundle             TEXT NOT NULL REFERENCES bundles (file_sha256),
+  rollback_bundle    TEXT REFERENCES bundles (file_sha256),
+  deployment_id      INTEGER NOT NULL REFERENCES deployments (id),
+  rollback_deployment_id INTEGER REFERENCES deployments (id),
+  state              TEXT NOT NULL CHECK (state IN ('scheduled', 'running', 'paused', 'completed', 'aborted')),
+  reason             TEXT NOT NULL DEFAULT '',
+  status             TEXT NOT NULL DEFAULT '{}',  -- the scheduler's last evaluation, for show
+  acknowledged_failed   INTEGER NOT NULL DEFAULT 0,  -- failures seen by the operator who resumed
+  acknowledged_finished INTEGER NOT NULL DEFAULT 0,
+  created_by         TEXT NOT NULL,
+  created_at         TEXT NOT NULL,
+  updated_at         TEXT NOT NULL
+);
+CREATE INDEX rollouts_by_state ON rollouts (state);
+CREATE TABLE rollout_waves (
+  rollout_id    INTEGER NOT NULL REFERENCES rollouts (id),
+  wave          INTEGER NOT NULL,
+  completed_at  INTEGER,                     -- Unix seconds
+  approved_by   TEXT,
+  approved_at   TEXT,
+  PRIMARY KEY (rollout_id, wave)
+);
+-- A device's wave, fixed the first time the scheduler placed it.
+CREATE TABLE rollout_devices (
+  rollout_id  INTEGER NOT NULL,
+  device_id   TEXT NOT NULL,
+  wave        INTEGER NOT NULL,
+  PRIMARY KEY (rollout_id, device_id)
+) WITHOUT ROWID;
+CREATE TABLE device_components (
+  device            INTEGER NOT NULL REFERENCES devices (key),
+  component         TEXT NOT NULL,
+  version           TEXT NOT NULL,
+  security_version  INTEGER NOT NULL,
+  PRIMARY KEY (device, component)
+) WITHOUT ROWID;
+ALTER TABLE deployments ADD COLUMN rollout_id INTEGER;
+ALTER TABLE deployment_devices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE deployment_devices ADD COLUMN started_at INTEGER;   -- Unix seconds of the current attempt's offer
+ALTER TABLE devices ADD COLUMN utc_offset TEXT;
 )sql",
 };
 

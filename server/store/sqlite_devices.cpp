@@ -274,6 +274,28 @@ SqliteStore::~SqliteStore() {
   (void)flush_touches_locked();
 }
 
+// The report's component versions, kept apart so the rollout scheduler
+// reads them without parsing a million reports.
+Status SqliteStore::replace_components_locked(const std::string& device_id, const InventoryReport& report) {
+  auto clear = db_.prepare("DELETE FROM device_components WHERE device = (SELECT key FROM devices WHERE id = ?)");
+  if (!clear) return std::unexpected(clear.error());
+  clear->bind(1, device_id);
+  if (auto ok = clear->run(); !ok) return ok;
+  auto insert = db_.prepare(
+      "INSERT INTO device_components (device, component, version, security_version) "
+      "SELECT key, ?, ?, ? FROM devices WHERE id = ?");
+  if (!insert) return std::unexpected(insert.error());
+  for (const auto& c : report.components) {
+    insert->reset();
+    insert->bind(1, c.name).bind(2, c.version).bind(3, c.security_version).bind(4, device_id);
+    if (auto ok = insert->run(); !ok) return ok;
+  }
+  auto offset = db_.prepare("UPDATE devices SET utc_offset = ? WHERE id = ?");
+  if (!offset) return std::unexpected(offset.error());
+  offset->bind(1, report.utc_offset).bind(2, device_id);
+  return offset->run();
+}
+
 Status SqliteStore::record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) {
   std::lock_guard lock(mutex_);
   auto tx = common::Transaction::begin(db_);
@@ -297,6 +319,7 @@ Status SqliteStore::record_inventory(const std::string& device_id, const Invento
   update->bind(1, report.counter).bind(2, report.body).bind(3, report.signature).bind(4, report.digest)
       .bind(5, now).bind(6, std::int64_t{report.tampered ? 1 : 0}).bind(7, device_id);
   if (auto ok = update->run(); !ok) return ok;
+  if (auto ok = replace_components_locked(device_id, report); !ok) return ok;
   if (report.tampered != was_tampered) {
     auto entry = append_audit_locked({"device:" + device_id, report.tampered ? "device.tamper" : "device.tamper_cleared",
                                       "device:" + device_id, "ok", {{"report_counter", report.counter}}});

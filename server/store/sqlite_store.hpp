@@ -66,6 +66,20 @@ class SqliteStore final : public Store {
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() override;
 
+  common::Result<std::int64_t> create_rollout(const RolloutRecord& rollout, const DeploymentRecord& deployment,
+                                              const AuditDraft& audit) override;
+  common::Result<std::int64_t> next_rollout_id() override;
+  common::Result<std::optional<RolloutRecord>> find_rollout(std::int64_t id) override;
+  common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states, std::int64_t limit) override;
+  common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) override;
+  common::Result<std::vector<RolloutDevice>> rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                                             const std::vector<std::string>& device_types) override;
+  common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) override;
+  common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) override;
+  common::Status apply_rollout_pass(const RolloutPass& pass) override;
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() override;
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() override;
+
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
   common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
                               const AuditDraft& audit) override;
@@ -78,6 +92,12 @@ class SqliteStore final : public Store {
   common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
   // Runs `body` and an audit append in one transaction.
   common::Status in_transaction(const AuditDraft& audit, const std::function<common::Status()>& body);
+  // Checks and applies a rollout state change; mutex_ held, inside a transaction.
+  common::Status transition_rollout_locked(const RolloutTransition& transition, const AuditDraft& audit);
+  // Inserts or re-arms (a retry) one device's row of a deployment.
+  common::Status offer_locked(std::int64_t deployment_id, const std::string& component, const std::string& device_id,
+                              std::int64_t now);
+  common::Status replace_components_locked(const std::string& device_id, const InventoryReport& report);
   // Runs a two-column (text, integer) query.
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> counts(std::string_view sql);
 

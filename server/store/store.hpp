@@ -92,6 +92,12 @@ struct InventoryReport {
   std::string signature;   // base64
   std::string digest;      // hex SHA-256 of body
   bool tampered = false;
+  struct Component {
+    std::string name, version;
+    std::int64_t security_version = 0;
+  };
+  std::vector<Component> components;  // as reported: the rollout scheduler reads these
+  std::optional<std::string> utc_offset;
 };
 
 struct DeploymentRecord {
@@ -132,6 +138,75 @@ struct DeploymentEvent {
   std::optional<std::string> running_version;
   std::string body;        // verbatim signed bytes
   std::string signature;
+};
+
+// A staged rollout (DESIGN.md §7). Its devices' deployments live in
+// deployment_devices under deployment_id, like a direct deployment's.
+struct RolloutRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string policy_json;     // the document as accepted, verbatim
+  std::string bundle;          // file_sha256
+  std::optional<std::string> rollback_bundle;
+  std::int64_t deployment_id = 0;
+  std::optional<std::int64_t> rollback_deployment_id;
+  std::string state = "scheduled";  // scheduled | running | paused | completed | aborted
+  std::string reason;          // why it is paused, aborted or waiting
+  std::string status_json = "{}";  // the scheduler's last evaluation
+  // Failed and finished devices when an operator last resumed: the
+  // failure guard judges only what finished after that.
+  std::int64_t acknowledged_failed = 0, acknowledged_finished = 0;
+  std::string created_by, created_at, updated_at;
+};
+
+struct RolloutWaveRecord {
+  int wave = 0;
+  std::optional<std::int64_t> completed_at;  // Unix seconds
+  std::optional<std::string> approved_by;
+};
+
+// One accepted device of a rollout's device types, as the scheduler sees it.
+struct RolloutDevice {
+  std::string id, device_type, labels_json;
+  bool tampered = false;
+  std::optional<std::string> utc_offset;
+  std::vector<std::pair<std::string, std::string>> versions;  // component, version
+  std::optional<int> wave;                // persisted assignment
+  std::optional<std::string> state;       // in the rollout's deployment
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> started_at; // Unix seconds
+  bool busy = false;  // another deployment is active for the component
+};
+
+// A change of a rollout's state, checked against the state it had.
+struct RolloutTransition {
+  std::int64_t rollout_id = 0;
+  std::vector<std::string> from;  // allowed current states
+  std::string to;
+  std::string reason;
+  // Pause and abort take back offers no device has fetched yet.
+  bool withdraw_unfetched = false;
+  // Abort with rollback: the deployment that carries the rollback bundle.
+  std::optional<DeploymentRecord> rollback;
+  // Resume: the operator has seen the failures so far (see RolloutRecord).
+  bool acknowledge_failures = false;
+};
+
+// What one scheduler pass decided for a rollout; applied in one
+// transaction, so a crash leaves either all of it or none.
+struct RolloutPass {
+  std::int64_t rollout_id = 0;
+  std::string expected_state;  // the state it was computed in: dropped if that changed
+  std::int64_t now = 0;  // Unix seconds
+  std::vector<std::pair<std::string, int>> placed;   // new wave assignments
+  std::vector<std::string> timed_out;
+  std::vector<std::string> offers;
+  std::vector<std::string> rollback_offers;
+  std::vector<int> completed_waves;
+  std::optional<RolloutTransition> transition;
+  std::string cause;            // what caused the transition: schedule, gate, guard
+  std::string reason;
+  std::string status_json;
 };
 
 class Store {
@@ -214,6 +289,30 @@ class Store {
   // For /metrics: devices by status, device deployments by state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() = 0;
+
+  // Rollouts (store/sqlite_rollouts.cpp).
+  // Creates the rollout and its (empty) deployment.
+  virtual common::Result<std::int64_t> create_rollout(const RolloutRecord& rollout, const DeploymentRecord& deployment,
+                                                      const AuditDraft& audit) = 0;
+  // The id the next rollout will get (a dry run buckets with it).
+  virtual common::Result<std::int64_t> next_rollout_id() = 0;
+  virtual common::Result<std::optional<RolloutRecord>> find_rollout(std::int64_t id) = 0;
+  // Newest first; with `states`, only those.
+  virtual common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states,
+                                                                   std::int64_t limit) = 0;
+  virtual common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) = 0;
+  // Accepted devices of those types with what the scheduler needs, their
+  // component versions as of their last inventory.
+  virtual common::Result<std::vector<RolloutDevice>> rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                                             const std::vector<std::string>& device_types) = 0;
+  // kConflict naming the state when the rollout is not in one of `from`.
+  virtual common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) = 0;
+  // kConflict unless the wave exists and waits; idempotent for an approved one.
+  virtual common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) = 0;
+  virtual common::Status apply_rollout_pass(const RolloutPass& pass) = 0;
+  // For /metrics: rollouts by state, and rollout devices by deployment state.
+  virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() = 0;
+  virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() = 0;
 
   virtual common::Result<std::optional<std::string>> setting(const std::string& key) = 0;
   // Writes every pair in one transaction with one audit entry.

@@ -27,27 +27,6 @@ class DeviceApiTest : public testing::RunningServer {
     admin = std::make_unique<cli::ApiClient>(admin_client());
   }
 
-  std::string enrollment_token(const std::string& types_json = R"(["gw-x1"])", int uses = 10,
-                               const std::string& expires = "2099-01-01T00:00:00Z") {
-    auto response = admin->request("POST", "/api/v1/enrollment-tokens",
-                                   R"({"name": "factory", "device_types": )" + types_json + R"(, "max_uses": )" +
-                                       std::to_string(uses) + R"(, "expires_at": ")" + expires + R"("})");
-    EXPECT_EQ(response->status, 201) << response->body;
-    return response->json()["token"];
-  }
-
-  std::string upload_bundle(const std::string& version = "2.4.0") {
-    write_text(dir / "rootfs.img", std::string(150000, 'r') + version);
-    auto manifest = testing::sample_manifest();
-    manifest.version = *common::Version::parse(version);
-    artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
-    auto out = dir / ("os-" + version + ".flb");
-    EXPECT_TRUE(artifacts::write_bundle({manifest, {{raw, dir / "rootfs.img"}}}, {&trust.release_key}, out));
-    auto response = admin->upload("/api/v1/bundles", out);
-    EXPECT_EQ(response->status, 201) << response->body;
-    return response->json()["file_sha256"];
-  }
-
   std::int64_t deploy(const std::string& bundle, const std::vector<std::string>& devices, int expected = 201) {
     auto response = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", devices}}.dump());
     EXPECT_EQ(response->status, expected) << response->body;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 
+#include "artifacts/writer.hpp"
 #include "cli/api_client.hpp"
 #include "tests/support/fixtures.hpp"
 #include "tests/support/server_process.hpp"
@@ -27,6 +28,27 @@ class RunningServer : public ::testing::Test {
   }
 
   cli::ApiClient admin_client() const { return cli::ApiClient(server->url(), server->admin_token()); }
+
+  std::string enrollment_token(const std::string& types_json = R"(["gw-x1"])", int uses = 10,
+                               const std::string& expires = "2099-01-01T00:00:00Z") {
+    auto response = admin_client().request("POST", "/api/v1/enrollment-tokens",
+                                   R"({"name": "factory", "device_types": )" + types_json + R"(, "max_uses": )" +
+                                       std::to_string(uses) + R"(, "expires_at": ")" + expires + R"("})");
+    EXPECT_EQ(response->status, 201) << response->body;
+    return response->json()["token"];
+  }
+
+  std::string upload_bundle(const std::string& version = "2.4.0") {
+    write_text(dir / "rootfs.img", std::string(150000, 'r') + version);
+    auto manifest = testing::sample_manifest();
+    manifest.version = *common::Version::parse(version);
+    artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
+    auto out = dir / ("os-" + version + ".flb");
+    EXPECT_TRUE(artifacts::write_bundle({manifest, {{raw, dir / "rootfs.img"}}}, {&trust.release_key}, out));
+    auto response = admin_client().upload("/api/v1/bundles", out);
+    EXPECT_EQ(response->status, 201) << response->body;
+    return response->json()["file_sha256"];
+  }
 };
 
 }  // namespace flotilla::testing

@@ -28,6 +28,9 @@ class TestDevice {
   cli::ApiResponse request(const std::string& method, const std::string& path, const std::string& body = "",
                            const std::vector<std::string>& headers = {});
 
+  // Talks to a server that restarted elsewhere; auth() again afterwards.
+  void reconnect(std::string server_url) { client_ = cli::ApiClient(std::move(server_url), std::nullopt); }
+
   const std::string& id() const { return key_.key_id(); }
   const signing::PrivateKey& key() const { return key_; }
   cli::ApiClient& client() { return client_; }

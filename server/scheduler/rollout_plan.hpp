@@ -1,0 +1,39 @@
+// Between the store and the pure engine: a rollout's rows become a
+// policy::Snapshot, and the engine's Evaluation becomes a RolloutPass the
+// store applies in one transaction, plus the status `rollouts show` reads.
+#pragma once
+
+#include "policy/engine.hpp"
+#include "policy/rollout_policy.hpp"
+#include "server/store/store.hpp"
+
+namespace flotilla::server {
+
+// A rollout's policy and bundle, parsed from what the store kept.
+struct LoadedRollout {
+  policy::RolloutPolicy policy;
+  policy::BundleFacts bundle;
+};
+
+common::Result<LoadedRollout> load_rollout(Store& store, const RolloutRecord& rollout);
+// The same from a policy document and a bundle record (create, dry-run).
+common::Result<LoadedRollout> load_rollout(const policy::RolloutPolicy& policy, const BundleRecord& bundle);
+
+// Moves the devices in: the scheduler holds one copy of a large fleet.
+policy::Snapshot snapshot_of(const RolloutRecord& rollout, const LoadedRollout& loaded, std::vector<RolloutDevice>&& devices,
+                             const std::vector<RolloutWaveRecord>& waves);
+
+// The store's per-device state as the engine knows it. A 'pending' row
+// was already offered by the scheduler (the device fetches it at its next
+// poll), so it counts as in progress.
+policy::DeviceState engine_state(std::string_view state);
+
+// What this pass changes, given the rollout's current record.
+RolloutPass plan_pass(const RolloutRecord& rollout, const LoadedRollout& loaded, const policy::Snapshot& snapshot,
+                      const policy::Evaluation& evaluation, common::TimePoint now);
+
+// The status document `rollouts show` and the CLI's --watch render.
+common::Json status_of(const LoadedRollout& loaded, const policy::Snapshot& snapshot, const policy::Evaluation& evaluation,
+                       common::TimePoint now);
+
+}  // namespace flotilla::server

@@ -1,0 +1,107 @@
+#include "server/scheduler/scheduler.hpp"
+
+#include "common/log.hpp"
+#include "server/scheduler/rollout_plan.hpp"
+
+namespace flotilla::server {
+
+namespace {
+
+// Aborted rollouts stay live while they have a rollback to hand out;
+// completed ones, to let devices that join later catch up.
+const std::vector<std::string> kLiveStates = {"scheduled", "running", "paused", "completed", "aborted"};
+constexpr std::int64_t kMaxLiveRollouts = 10000;
+
+}  // namespace
+
+common::Status advance_rollout(Store& store, const RolloutRecord& rollout, common::TimePoint now, PassSummary* summary) {
+  if (rollout.state == "aborted" && !rollout.rollback_deployment_id) return {};
+  auto loaded = load_rollout(store, rollout);
+  if (!loaded) return std::unexpected(loaded.error());
+  auto devices = store.rollout_devices(rollout, loaded->bundle.component, loaded->policy.target.device_types);
+  if (!devices) return std::unexpected(devices.error());
+  auto waves = store.rollout_waves(rollout.id);
+  if (!waves) return std::unexpected(waves.error());
+  auto snapshot = snapshot_of(rollout, *loaded, std::move(*devices), *waves);
+  auto evaluation = policy::evaluate(loaded->policy, snapshot, now);
+  auto pass = plan_pass(rollout, *loaded, snapshot, evaluation, now);
+  if (pass.transition && pass.transition->to == "aborted" && loaded->policy.failure &&
+      loaded->policy.failure->action == policy::FailureAction::kAbortAndRollback && rollout.rollback_bundle) {
+    pass.transition->rollback = DeploymentRecord{.bundle = *rollout.rollback_bundle, .component = loaded->bundle.component,
+                                                 .allow_downgrade = true, .created_by = "system:scheduler",
+                                                 .created_at = common::format_rfc3339(now)};
+  }
+  pass.status_json = status_of(*loaded, snapshot, evaluation, now).dump();
+  if (summary) {
+    summary->offers += static_cast<std::int64_t>(pass.offers.size());
+    summary->devices += static_cast<std::int64_t>(snapshot.fleet.size());
+  }
+  return store.apply_rollout_pass(pass);
+}
+
+PassSummary run_scheduler_pass(Store& store, common::TimePoint now) {
+  PassSummary summary;
+  auto rollouts = store.list_rollouts(kLiveStates, kMaxLiveRollouts);
+  if (!rollouts) {
+    summary.errors.push_back(rollouts.error().message());
+    return summary;
+  }
+  // Oldest first: among ready rollouts a device gets the oldest (DESIGN.md §7).
+  for (auto it = rollouts->rbegin(); it != rollouts->rend(); ++it) {
+    ++summary.rollouts;
+    if (auto ok = advance_rollout(store, *it, now, &summary); !ok) {
+      // A state change during the pass (an operator's pause) is not an
+      // error: the next pass starts from it.
+      if (!ok.error().is(common::Errc::kConflict)) {
+        summary.errors.push_back("rollout " + std::to_string(it->id) + ": " + ok.error().message());
+      }
+    }
+  }
+  return summary;
+}
+
+Scheduler::Scheduler(Store& store, Clock clock, std::chrono::milliseconds interval)
+    : store_(store), clock_(std::move(clock)), interval_(interval) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  changed_.notify_all();
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, interval_, [this] { return stopping_ || woken_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto summary = run_scheduler_pass(store_, clock_());
+    for (const auto& error : summary.errors) common::log(common::LogLevel::kError, "scheduler: " + error);
+    if (summary.offers > 0 || common::log_enabled(common::LogLevel::kDebug)) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+      common::log(common::LogLevel::kInfo, "scheduler: " + std::to_string(summary.rollouts) + " rollout(s), " +
+                                               std::to_string(summary.devices) + " device(s) evaluated, " +
+                                               std::to_string(summary.offers) + " offer(s) in " + std::to_string(ms) + " ms");
+    }
+  }
+}
+
+}  // namespace flotilla::server

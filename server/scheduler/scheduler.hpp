@@ -1,0 +1,63 @@
+// The rollout scheduler (DESIGN.md §7, §10): advances every live rollout
+// and precomputes each device's offer, so a poll stays one indexed lookup.
+//
+// Crash-safe by construction: a pass reads the store, runs the pure engine
+// and writes everything it decided for a rollout in one transaction. A
+// server killed mid-pass loses that pass only; the next one recomputes it
+// from what was committed, and an offer row exists at most once per
+// device and attempt.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/store/store.hpp"
+
+namespace flotilla::server {
+
+struct PassSummary {
+  int rollouts = 0;
+  std::int64_t offers = 0;
+  std::int64_t devices = 0;  // devices evaluated
+  std::vector<std::string> errors;
+};
+
+// One pass over every rollout that is not finished for good.
+PassSummary run_scheduler_pass(Store& store, common::TimePoint now);
+
+// One pass over one rollout.
+common::Status advance_rollout(Store& store, const RolloutRecord& rollout, common::TimePoint now,
+                               PassSummary* summary = nullptr);
+
+// Runs passes on a thread: every `interval`, and soon after wake().
+class Scheduler {
+ public:
+  using Clock = std::function<common::TimePoint()>;
+  Scheduler(Store& store, Clock clock, std::chrono::milliseconds interval);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();
+  void stop();
+  void wake();
+
+ private:
+  void loop();
+
+  Store& store_;
+  Clock clock_;
+  std::chrono::milliseconds interval_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  std::thread thread_;
+};
+
+}  // namespace flotilla::server

@@ -1,0 +1,378 @@
+// SqliteStore: rollouts, the scheduler's snapshots and the passes it applies.
+#include <algorithm>
+
+#include "server/store/sqlite_store.hpp"
+
+namespace flotilla::server {
+
+using common::Result;
+using common::Status;
+
+namespace {
+
+constexpr std::string_view kRolloutColumns =
+    "id, name, policy, bundle, rollback_bundle, deployment_id, rollback_deployment_id, state, reason, status, "
+    "acknowledged_failed, acknowledged_finished, created_by, created_at, updated_at";
+
+RolloutRecord rollout_from_row(const common::Statement& row) {
+  return {row.int64(0),  row.text(1),  row.text(2),  row.text(3),  row.optional_text(4),
+          row.int64(5),  row.optional_int64(6), row.text(7), row.text(8), row.text(9),
+          row.int64(10), row.int64(11), row.text(12), row.text(13), row.text(14)};
+}
+
+std::string rfc3339_of(std::int64_t unix_seconds) {
+  return common::format_rfc3339(common::TimePoint(std::chrono::seconds(unix_seconds)));
+}
+
+// Device lists in audit entries are cut in chunks, so one entry stays a
+// readable size however large the wave.
+constexpr std::size_t kDevicesPerAuditEntry = 500;
+
+}  // namespace
+
+Result<std::int64_t> SqliteStore::create_rollout(const RolloutRecord& r, const DeploymentRecord& d, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  std::int64_t id = 0;
+  auto ok = in_transaction(audit, [&]() -> Status {
+    auto deployment = db_.prepare(
+        "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    if (!deployment) return std::unexpected(deployment.error());
+    deployment->bind(1, d.bundle).bind(2, d.component).bind(3, std::int64_t{d.allow_downgrade ? 1 : 0}).bind(4, d.deadline)
+        .bind(5, d.created_by).bind(6, d.created_at);
+    if (auto done = deployment->run(); !done) return done;
+    std::int64_t deployment_id = db_.last_insert_rowid();
+    auto insert = db_.prepare(
+        "INSERT INTO rollouts (name, policy, bundle, rollback_bundle, deployment_id, state, reason, created_by, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) return std::unexpected(insert.error());
+    insert->bind(1, r.name).bind(2, r.policy_json).bind(3, r.bundle).bind(4, r.rollback_bundle).bind(5, deployment_id)
+        .bind(6, r.state).bind(7, r.reason).bind(8, r.created_by).bind(9, r.created_at).bind(10, r.created_at);
+    if (auto done = insert->run(); !done) return done;
+    id = db_.last_insert_rowid();
+    auto link = db_.prepare("UPDATE deployments SET rollout_id = ? WHERE id = ?");
+    if (!link) return std::unexpected(link.error());
+    link->bind(1, id).bind(2, deployment_id);
+    return link->run();
+  });
+  if (!ok) return std::unexpected(ok.error());
+  return id;
+}
+
+Result<std::int64_t> SqliteStore::next_rollout_id() {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts");
+  if (!select) return std::unexpected(select.error());
+  auto row = select->step();
+  if (!row) return std::unexpected(row.error());
+  return select->int64(0);
+}
+
+Result<std::optional<RolloutRecord>> SqliteStore::find_rollout(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts WHERE id = ?");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, id);
+  return common::first_row(*select, rollout_from_row);
+}
+
+Result<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const std::vector<std::string>& states, std::int64_t limit) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts ORDER BY id DESC");
+  if (!select) return std::unexpected(select.error());
+  std::vector<RolloutRecord> out;
+  for (;;) {
+    auto more = select->step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more || static_cast<std::int64_t>(out.size()) >= limit) break;
+    auto rollout = rollout_from_row(*select);
+    if (states.empty() || std::find(states.begin(), states.end(), rollout.state) != states.end()) {
+      out.push_back(std::move(rollout));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<RolloutWaveRecord>> SqliteStore::rollout_waves(std::int64_t rollout_id) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT wave, completed_at, approved_by FROM rollout_waves WHERE rollout_id = ? ORDER BY wave");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, rollout_id);
+  return common::collect(*select, [](const common::Statement& row) {
+    return RolloutWaveRecord{static_cast<int>(row.int64(0)), row.optional_int64(1), row.optional_text(2)};
+  });
+}
+
+Result<std::vector<RolloutDevice>> SqliteStore::rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                                                const std::vector<std::string>& device_types) {
+  std::lock_guard lock(mutex_);
+  if (auto flushed = flush_touches_locked(); !flushed) return std::unexpected(flushed.error());
+  // One pass over the devices of each type, every lookup by primary key
+  // or the one-active-deployment index.
+  auto select = db_.prepare(
+      "SELECT d.id, d.device_type, d.labels, d.tampered, d.utc_offset, rd.wave, dd.state, dd.attempts, dd.started_at, "
+      "  EXISTS (SELECT 1 FROM deployment_devices o WHERE o.device_id = d.id AND o.component = ?3 AND o.active = 1 "
+      "          AND o.deployment_id != ?2), "
+      "  (SELECT group_concat(c.component || ' ' || c.version, ' ') FROM device_components c WHERE c.device = d.key) "
+      "FROM devices d "
+      "LEFT JOIN rollout_devices rd ON rd.rollout_id = ?1 AND rd.device_id = d.id "
+      "LEFT JOIN deployment_devices dd ON dd.deployment_id = ?2 AND dd.device_id = d.id "
+      "WHERE d.device_type = ?4 AND d.status = 'accepted'");
+  if (!select) return std::unexpected(select.error());
+  std::vector<RolloutDevice> out;
+  for (const auto& type : device_types) {
+    select->reset();
+    select->bind(1, rollout.id).bind(2, rollout.deployment_id).bind(3, component).bind(4, type);
+    for (;;) {
+      auto more = select->step();
+      if (!more) return std::unexpected(more.error());
+      if (!*more) break;
+      RolloutDevice device{.id = select->text(0), .device_type = select->text(1), .labels_json = select->text(2),
+                           .tampered = select->int64(3) != 0, .utc_offset = select->optional_text(4)};
+      if (auto wave = select->optional_int64(5)) device.wave = static_cast<int>(*wave);
+      device.state = select->optional_text(6);
+      device.attempts = select->optional_int64(7).value_or(0);
+      device.started_at = select->optional_int64(8);
+      device.busy = select->int64(9) != 0;
+      if (auto versions = select->optional_text(10)) {
+        // "component version component version ...": names and versions hold no spaces.
+        std::string_view rest = *versions;
+        while (!rest.empty()) {
+          auto space = rest.find(' ');
+          auto end = rest.find(' ', space + 1);
+          if (space == std::string_view::npos) break;
+          device.versions.emplace_back(std::string(rest.substr(0, space)),
+                                       std::string(rest.substr(space + 1, end == std::string_view::npos ? end : end - space - 1)));
+          rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+        }
+      }
+      out.push_back(std::move(device));
+    }
+  }
+  return out;
+}
+
+Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const AuditDraft& audit) {
+  auto current = db_.prepare("SELECT state, deployment_id, bundle FROM rollouts WHERE id = ?");
+  if (!current) return std::unexpected(current.error());
+  current->bind(1, t.rollout_id);
+  auto row = current->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return common::fail(common::Errc::kNotFound, "no rollout " + std::to_string(t.rollout_id));
+  std::string state = current->text(0);
+  std::int64_t deployment_id = current->int64(1);
+  if (std::find(t.from.begin(), t.from.end(), state) == t.from.end()) {
+    return common::fail(common::Errc::kConflict, "rollout " + std::to_string(t.rollout_id) + " is " + state);
+  }
+  std::string now = common::format_rfc3339(clock_());
+  common::Json details = audit.details;
+  details["from"] = state;
+  details["to"] = t.to;
+  if (!t.reason.empty()) details["reason"] = t.reason;
+  if (t.withdraw_unfetched) {
+    // Offers no device has fetched yet are taken back: a first attempt
+    // disappears, a retry returns to the failure it retried.
+    auto first = db_.prepare("DELETE FROM deployment_devices WHERE deployment_id = ? AND state = 'pending' AND attempts = 1");
+    if (!first) return std::unexpected(first.error());
+    first->bind(1, deployment_id);
+    if (auto ok = first->run(); !ok) return ok;
+    std::int64_t withdrawn = db_.changes();
+    auto retries = db_.prepare(
+        "UPDATE deployment_devices SET state = 'failed', active = 0, attempts = attempts - 1, message = 'retry withdrawn', "
+        "updated_at = ? WHERE deployment_id = ? AND state = 'pending'");
+    if (!retries) return std::unexpected(retries.error());
+    retries->bind(1, now).bind(2, deployment_id);
+    if (auto ok = retries->run(); !ok) return ok;
+    details["offers_withdrawn"] = withdrawn + db_.changes();
+  }
+  if (t.acknowledge_failures) {
+    auto ack = db_.prepare(
+        "UPDATE rollouts SET "
+        "acknowledged_failed = (SELECT count(*) FROM deployment_devices WHERE deployment_id = ?1 "
+        "  AND state IN ('failed', 'rolled_back', 'timed_out')), "
+        "acknowledged_finished = (SELECT count(*) FROM deployment_devices WHERE deployment_id = ?1 "
+        "  AND state IN ('succeeded', 'failed', 'rolled_back', 'timed_out')) WHERE id = ?2");
+    if (!ack) return std::unexpected(ack.error());
+    ack->bind(1, deployment_id).bind(2, t.rollout_id);
+    if (auto ok = ack->run(); !ok) return ok;
+  }
+  std::optional<std::int64_t> rollback_id;
+  if (t.rollback) {
+    const auto& d = *t.rollback;
+    auto insert = db_.prepare(
+        "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at, rollout_id) "
+        "VALUES (?, ?, 1, NULL, ?, ?, ?)");
+    if (!insert) return std::unexpected(insert.error());
+    insert->bind(1, d.bundle).bind(2, d.component).bind(3, d.created_by).bind(4, d.created_at).bind(5, t.rollout_id);
+    if (auto ok = insert->run(); !ok) return ok;
+    rollback_id = db_.last_insert_rowid();
+    details["rollback_deployment"] = *rollback_id;
+  }
+  auto update = db_.prepare(
+      "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, "
+      "rollback_deployment_id = COALESCE(?, rollback_deployment_id) WHERE id = ?");
+  if (!update) return std::unexpected(update.error());
+  update->bind(1, t.to).bind(2, t.reason).bind(3, now).bind(4, rollback_id).bind(5, t.rollout_id);
+  if (auto ok = update->run(); !ok) return ok;
+  AuditDraft entry = audit;
+  entry.details = details;
+  if (auto appended = append_audit_locked(entry); !appended) return std::unexpected(appended.error());
+  return {};
+}
+
+Status SqliteStore::transition_rollout(const RolloutTransition& t, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  if (auto ok = transition_rollout_locked(t, audit); !ok) return ok;
+  return tx->commit();
+}
+
+Status SqliteStore::approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(audit, [&]() -> Status {
+    auto upsert = db_.prepare(
+        "INSERT INTO rollout_waves (rollout_id, wave, approved_by, approved_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (rollout_id, wave) DO UPDATE SET approved_by = excluded.approved_by, approved_at = excluded.approved_at "
+        "WHERE approved_by IS NULL");
+    if (!upsert) return std::unexpected(upsert.error());
+    upsert->bind(1, rollout_id).bind(2, std::int64_t{wave}).bind(3, audit.actor).bind(4, common::format_rfc3339(clock_()));
+    return upsert->run();
+  });
+}
+
+Status SqliteStore::offer_locked(std::int64_t deployment_id, const std::string& component, const std::string& device_id,
+                                 std::int64_t now) {
+  // A first attempt inserts the row; a retry re-arms the finished one.
+  auto upsert = db_.prepare(
+      "INSERT INTO deployment_devices (deployment_id, device_id, component, state, updated_at, attempts, started_at) "
+      "VALUES (?1, ?2, ?3, 'pending', ?4, 1, ?5) "
+      "ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'pending', active = 1, attempts = attempts + 1, "
+      "progress = 0, message = '', started_at = excluded.started_at, updated_at = excluded.updated_at "
+      "WHERE deployment_devices.active = 0");
+  if (!upsert) return std::unexpected(upsert.error());
+  upsert->bind(1, deployment_id).bind(2, device_id).bind(3, component).bind(4, rfc3339_of(now)).bind(5, now);
+  return upsert->run();
+}
+
+Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
+  std::lock_guard lock(mutex_);
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  auto current = db_.prepare(
+      "SELECT r.state, r.deployment_id, r.rollback_deployment_id, d.component FROM rollouts r "
+      "JOIN deployments d ON d.id = r.deployment_id WHERE r.id = ?");
+  if (!current) return std::unexpected(current.error());
+  current->bind(1, pass.rollout_id);
+  auto row = current->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return common::fail(common::Errc::kNotFound, "no rollout " + std::to_string(pass.rollout_id));
+  if (current->text(0) != pass.expected_state) {
+    return common::fail(common::Errc::kConflict, "rollout " + std::to_string(pass.rollout_id) + " changed state to " +
+                                                     current->text(0) + " during the pass");
+  }
+  std::int64_t deployment_id = current->int64(1);
+  std::optional<std::int64_t> rollback_id = current->optional_int64(2);
+  std::string component = current->text(3);
+  std::string object = "rollout:" + std::to_string(pass.rollout_id);
+
+  auto audit_devices = [&](const std::string& action, const std::string& cause, const std::vector<std::string>& ids,
+                           common::Json extra) -> Status {
+    for (std::size_t i = 0; i < ids.size(); i += kDevicesPerAuditEntry) {
+      auto end = std::min(ids.size(), i + kDevicesPerAuditEntry);
+      common::Json details = extra;
+      details["cause"] = cause;
+      details["devices"] = std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(i),
+                                                    ids.begin() + static_cast<std::ptrdiff_t>(end));
+      if (auto ok = append_audit_locked({"system:scheduler", action, object, "ok", details}); !ok) {
+        return std::unexpected(ok.error());
+      }
+    }
+    return {};
+  };
+
+  auto place = db_.prepare("INSERT OR IGNORE INTO rollout_devices (rollout_id, device_id, wave) VALUES (?, ?, ?)");
+  if (!place) return std::unexpected(place.error());
+  for (const auto& [device, wave] : pass.placed) {
+    place->reset();
+    place->bind(1, pass.rollout_id).bind(2, device).bind(3, std::int64_t{wave});
+    if (auto ok = place->run(); !ok) return ok;
+  }
+
+  std::vector<std::string> timed_out;
+  auto time_out = db_.prepare(
+      "UPDATE deployment_devices SET state = 'timed_out', active = 0, updated_at = ? "
+      "WHERE deployment_id = ? AND device_id = ? AND active = 1");
+  if (!time_out) return std::unexpected(time_out.error());
+  for (const auto& device : pass.timed_out) {
+    time_out->reset();
+    time_out->bind(1, rfc3339_of(pass.now)).bind(2, deployment_id).bind(3, device);
+    if (auto ok = time_out->run(); !ok) return ok;
+    if (db_.changes() > 0) timed_out.push_back(device);
+  }
+  if (auto ok = audit_devices("rollout.device.timed_out", "timeout", timed_out, {{"to", "timed_out"}}); !ok) return ok;
+
+  auto complete = db_.prepare(
+      "INSERT INTO rollout_waves (rollout_id, wave, completed_at) VALUES (?, ?, ?) "
+      "ON CONFLICT (rollout_id, wave) DO UPDATE SET completed_at = excluded.completed_at WHERE completed_at IS NULL");
+  if (!complete) return std::unexpected(complete.error());
+  for (int wave : pass.completed_waves) {
+    complete->reset();
+    complete->bind(1, pass.rollout_id).bind(2, std::int64_t{wave}).bind(3, pass.now);
+    if (auto ok = complete->run(); !ok) return ok;
+    if (db_.changes() == 0) continue;
+    if (auto ok = append_audit_locked({"system:scheduler", "rollout.wave.completed", object, "ok",
+                                       {{"wave", wave}, {"cause", "gate"}}});
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+
+  // Offers: a device that meanwhile got another deployment for the
+  // component (kConflict on the one-active index) simply waits.
+  auto offer_all = [&](std::int64_t into, const std::vector<std::string>& ids, std::vector<std::string>& offered) -> Status {
+    for (const auto& device : ids) {
+      auto ok = offer_locked(into, component, device, pass.now);
+      if (!ok && !ok.error().is(common::Errc::kConflict)) return ok;
+      if (ok && db_.changes() > 0) offered.push_back(device);
+    }
+    return {};
+  };
+  std::vector<std::string> offered, rolled_back;
+  if (auto ok = offer_all(deployment_id, pass.offers, offered); !ok) return ok;
+  if (auto ok = audit_devices("rollout.device.offered", "gate", offered, {{"to", "pending"}, {"deployment", deployment_id}}); !ok) {
+    return ok;
+  }
+  if (rollback_id) {
+    if (auto ok = offer_all(*rollback_id, pass.rollback_offers, rolled_back); !ok) return ok;
+    if (auto ok = audit_devices("rollout.device.rollback_offered", "abort", rolled_back,
+                                {{"to", "pending"}, {"deployment", *rollback_id}});
+        !ok) {
+      return ok;
+    }
+  }
+
+  if (pass.transition) {
+    if (auto ok = transition_rollout_locked(*pass.transition, {"system:scheduler", "rollout." + pass.transition->to, object,
+                                                               "ok", {{"cause", pass.cause}}});
+        !ok) {
+      return ok;
+    }
+  }
+  auto status = db_.prepare("UPDATE rollouts SET status = ?, reason = CASE WHEN ? THEN ? ELSE reason END WHERE id = ?");
+  if (!status) return std::unexpected(status.error());
+  status->bind(1, pass.status_json).bind(2, std::int64_t{pass.transition ? 0 : 1}).bind(3, pass.reason).bind(4, pass.rollout_id);
+  if (auto ok = status->run(); !ok) return ok;
+  return tx->commit();
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_rollouts_by_state() {
+  return counts("SELECT state, count(*) FROM rollouts GROUP BY state ORDER BY state");
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_rollout_device_states() {
+  return counts(
+      "SELECT dd.state, count(*) FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id "
+      "WHERE d.rollout_id IS NOT NULL GROUP BY dd.state ORDER BY dd.state");
+}
+
+}  // namespace flotilla::server
