@@ -1,4 +1,4 @@
-// flotilla policy validate
+// flotilla policy validate (simulate: simulate_command.cpp)
 #include <iostream>
 
 #include "cli/command.hpp"
@@ -9,7 +9,7 @@
 namespace flotilla::cli {
 
 void add_policy_commands(CLI::App& app, int& exit_code) {
-  auto* policy = app.add_subcommand("policy", "Rollout policies: validate");
+  auto* policy = app.add_subcommand("policy", "Rollout policies: validate, simulate");
   policy->require_subcommand(1);
   struct Options {
     std::vector<std::string> files;
@@ -52,6 +52,7 @@ void add_policy_commands(CLI::App& app, int& exit_code) {
     }
     return result;
   });
+  add_simulate_command(*policy, exit_code);
 }
 
 }  // namespace flotilla::cli
