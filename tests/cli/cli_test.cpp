@@ -232,5 +232,72 @@ TEST_F(CliTest, PolicyValidateListsEveryError) {
   EXPECT_EQ(run("policy validate dup.json").code, 1);
 }
 
+// A fleet file of `n` gw-x1 devices at gw-os 2.3.1, every third in region us.
+void write_fleet(const std::filesystem::path& path, int n) {
+  common::Json fleet = common::Json::array();
+  for (int i = 0; i < n; ++i) {
+    fleet.push_back({{"id", "dev-" + std::to_string(i)}, {"type", "gw-x1"},
+                     {"labels", {{"region", i % 3 == 0 ? "us" : "eu"}}}, {"versions", {{"gw-os", "2.3.1"}}}});
+  }
+  write_text(path, fleet.dump());
+}
+
+TEST_F(CliTest, PolicySimulateRehearsesTheRolloutDeterministically) {
+  write_fleet(dir / "fleet.json", 400);
+  std::string policy = (std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/policies/canary-then-fleet.json").string();
+  std::string args = "policy simulate '" + policy + "' --fleet fleet.json --start 2026-12-01T00:00:00Z --json";
+  auto result = run(args);
+  ASSERT_EQ(result.code, 0) << result.err;
+  auto j = common::Json::parse(result.out);
+  ASSERT_EQ(j["waves"].size(), 3u);
+  EXPECT_EQ(j["waves"][0]["name"], "canary");
+  EXPECT_EQ(j["waves"][0]["devices"].size(), 5u);  // 1 % of 400 = 4, min_devices 5
+  EXPECT_EQ(j["waves"][0]["devices"].size() + j["waves"][1]["devices"].size(), 40u);  // cumulative 10 %
+  std::size_t placed = 0;
+  for (const auto& w : j["waves"]) placed += w["devices"].size();
+  EXPECT_EQ(placed, 400u);
+  EXPECT_EQ(j["outcome"], "completed");
+  EXPECT_EQ(j["succeeded"], 400);
+  // The timeline: canary, its soak and approval, then early, then all.
+  std::vector<std::string> events;
+  for (const auto& t : j["timeline"]) events.push_back(t["event"]);
+  auto at = [&](const std::string& prefix) {
+    return std::find_if(events.begin(), events.end(), [&](const std::string& e) { return e.starts_with(prefix); }) - events.begin();
+  };
+  EXPECT_LT(at("wave canary opens"), at("wave canary complete"));
+  EXPECT_LT(at("wave canary complete"), at("wave canary waits for manual approval"));
+  EXPECT_LT(at("wave canary waits for manual approval"), at("wave early opens"));
+  EXPECT_LT(at("wave early opens"), at("wave all opens"));
+  EXPECT_EQ(at("rollout completed"), static_cast<long>(events.size()) - 1);
+  EXPECT_EQ(run(args).out, result.out);  // same seed, same run
+
+  // Every device failing: the guard pauses the rollout once 10 finished.
+  auto failing = run("policy simulate '" + policy + "' --fleet fleet.json --start 2026-12-01T00:00:00Z --failure-rate 1 --json");
+  ASSERT_EQ(failing.code, 0) << failing.err;
+  auto f = common::Json::parse(failing.out);
+  EXPECT_NE(f["outcome"], "completed");
+  EXPECT_EQ(f["succeeded"], 0);
+
+  auto human = run("policy simulate '" + policy + "' --fleet fleet.json --start 2026-12-01T00:00:00Z");
+  EXPECT_EQ(human.code, 0);
+  EXPECT_NE(human.out.find("+0d00h00m  2026-12-01T00:00:00Z  wave canary opens: 5 device(s)"), std::string::npos) << human.out;
+}
+
+TEST_F(CliTest, PolicySimulateRefusesABadFleetNamingTheField) {
+  std::string policy = (std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/policies/canary-then-fleet.json").string();
+  write_text(dir / "f1.json", R"([{"id": "a", "type": "gw-x1"}, {"id": "b", "type": "gw-x1", "versions": {"gw-os": "2.3"}}])");
+  auto result = run("policy simulate '" + policy + "' --fleet f1.json");
+  EXPECT_EQ(result.code, 1);
+  EXPECT_NE(result.err.find("/1/versions/gw-os"), std::string::npos) << result.err;
+  write_text(dir / "f2.json", R"([{"id": "a", "type": "gw-x1"}, {"id": "a", "type": "gw-x1"}])");
+  EXPECT_NE(run("policy simulate '" + policy + "' --fleet f2.json").err.find("/1/id: is listed twice"), std::string::npos);
+  write_text(dir / "f3.json", R"({"id": "a"})");
+  EXPECT_EQ(run("policy simulate '" + policy + "' --fleet f3.json").code, 1);
+  write_text(dir / "f4.json", R"([{"id": "a", "type": "gw-x1", "colour": "red"}])");
+  EXPECT_NE(run("policy simulate '" + policy + "' --fleet f4.json").err.find("/0/colour"), std::string::npos);
+  EXPECT_EQ(run("policy simulate '" + policy + "' --fleet f1.json --failure-rate 2").code, 2);
+  EXPECT_EQ(run("policy simulate '" + policy + "' --fleet missing.json").code, 1);
+}
+
 }  // namespace
 }  // namespace flotilla

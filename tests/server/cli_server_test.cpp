@@ -85,5 +85,47 @@ TEST_F(CliServerTest, UnreachableServerNamesTheSettingToCheck) {
   EXPECT_NE(read_text(dir / "err").find("FLOTILLA_SERVER"), std::string::npos);
 }
 
+TEST_F(CliServerTest, RolloutCommands) {
+  std::string token = enrollment_token(R"(["gw-x1"])", 10);
+  std::vector<std::unique_ptr<TestDevice>> devices;
+  for (int i = 0; i < 6; ++i) {
+    devices.push_back(std::make_unique<TestDevice>(server->url(), "gw-x1", "R" + std::to_string(i)));
+    ASSERT_EQ(devices.back()->auth(token).status, 200);
+    ASSERT_EQ(devices.back()->inventory(1, "2.3.0", 1).status, 200);
+  }
+  upload_bundle("2.4.0");
+  write_text(dir / "policy.json", R"({"name": "cli-rollout", "bundle": {"name": "gw-os", "version": "2.4.0"},
+    "target": {"device_types": ["gw-x1"]},
+    "waves": [{"name": "canary", "size": "20%", "min_devices": 2, "approval": "manual"}, {"name": "all", "size": "100%"}]})");
+  auto plan = flotilla("rollouts dry-run " + (dir / "policy.json").string());
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("canary"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("skipped: 0"), std::string::npos) << plan.out;
+  auto created = flotilla("rollouts create " + (dir / "policy.json").string());
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_NE(created.out.find("rollout 1 created"), std::string::npos) << created.out;
+  EXPECT_NE(flotilla("rollouts list").out.find("cli-rollout"), std::string::npos);
+  auto status = flotilla("rollouts status 1");
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_NE(status.out.find("rollout 1 cli-rollout"), std::string::npos) << status.out;
+  EXPECT_EQ(flotilla("rollouts approve 1 --wave nosuch").code, 1);
+  EXPECT_EQ(flotilla("rollouts pause 1").code, 0);
+  EXPECT_NE(flotilla("rollouts status 1").out.find(": paused (paused by operator:admin"), std::string::npos);
+  EXPECT_EQ(flotilla("rollouts pause 1").code, 1);  // already paused: 409 explained
+  EXPECT_EQ(flotilla("rollouts resume 1").code, 0);
+  auto aborted = flotilla("rollouts abort 1");
+  EXPECT_EQ(aborted.code, 0) << aborted.err;
+  EXPECT_NE(aborted.out.find("rollout 1 is aborted"), std::string::npos) << aborted.out;
+  auto watched = flotilla("rollouts status 1 --watch --interval 0.2");
+  EXPECT_EQ(watched.code, 1);  // the rollout ended aborted
+  EXPECT_NE(watched.out.find("aborted"), std::string::npos) << watched.out;
+  EXPECT_EQ(flotilla("rollouts status nope").code, 1);
+  EXPECT_EQ(flotilla("rollouts create " + (dir / "missing.json").string()).code, 1);
+  write_text(dir / "bad.json", R"({"name": "x"})");
+  auto bad = flotilla("rollouts create " + (dir / "bad.json").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("/bundle"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace flotilla
