@@ -14,20 +14,9 @@ ninja -C "$FLOTILLA_BIN/.." flotilla-bare-listener | tail -1
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Parses wrk --latency output into "rps p50_ms p99_ms errors".
-summarise() {
-  awk '
-    /Requests\/sec/ { rps = $2 }
-    /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-    /Non-2xx or 3xx/ { errors += $NF }
-    /Socket errors/ { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { v = $i; sub(",", "", v); errors += v } }
-    function ms(x) { if (x ~ /us$/) { sub("us", "", x); return x / 1000 } if (x ~ /ms$/) { sub("ms", "", x); return x }
-                     if (x ~ /s$/) { sub("s", "", x); return x * 1000 } return x }
-    END { printf "%s %.3f %.3f %d\n", rps, ms(p50), ms(p99), errors + 0 }' "$1"
-}
-
+source bench/lib/server.bash
 load() {  # URL OUTFILE
-  DEVICES=$devices wrk -t 1 -c 32 -d "${seconds}s" --latency -s bench/poll.lua "$1" > "$2"
+  poll_load "$1" "$seconds" "$devices" "$2"
 }
 
 echo "poll: seeding $devices devices"
@@ -47,14 +36,11 @@ kill $bare_pid; wait $bare_pid 2>/dev/null || true
 read -r bare_rps bare_p50 bare_p99 bare_errors < <(summarise "$work/bare.txt")
 
 echo "poll: flotilla-server, ${seconds}s"
-"$FLOTILLA_BIN/flotilla-server" serve --data "$work/data" --listen http://127.0.0.1:0 --threads "$threads" \
-  > "$work/server.url" 2> "$work/server.log" &
-server_pid=$!
-for _ in $(seq 50); do [[ -s "$work/server.url" ]] && break; sleep 0.1; done
-url=$(head -1 "$work/server.url")
+start_server "$work/data" "$work/server" --threads "$threads"
+url=$server_url
 load "$url" "$work/server.txt"
 rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
-kill $server_pid; wait $server_pid 2>/dev/null || true
+stop_server
 read -r rps p50 p99 errors < <(summarise "$work/server.txt")
 
 ratio=$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN { printf "%.3f", a / b }')

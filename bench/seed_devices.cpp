@@ -1,7 +1,8 @@
 // bench_seed_devices: fills a server data directory with N accepted
 // devices, each with the bearer token "dev_bench_<i>" (i = 1..N), straight
 // into SQLite: enrolling 100k devices through the API would take minutes
-// and is not what the poll benchmark measures.
+// and is not what the poll and scheduler benchmarks measure. Each device
+// reports rootfs 2.3.0 in its inventory.
 //   bench_seed_devices DATA_DIR N
 #include <iostream>
 #include <string>
@@ -30,7 +31,9 @@ int main(int argc, char** argv) {
       "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, inventory_digest, inventory_at) "
       "VALUES (?, 'gw-x1', ?, 'bench', 'accepted', '{}', ?, 'bench', ?)");
   auto token = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at) VALUES (?, ?, ?)");
-  if (!tx || !device || !token) {
+  auto component = db->prepare(
+      "INSERT INTO device_components (device, component, version, security_version) VALUES (?, 'rootfs', '2.3.0', 1)");
+  if (!tx || !device || !token || !component) {
     std::cerr << "cannot prepare the seed statements\n";
     return 1;
   }
@@ -45,8 +48,11 @@ int main(int argc, char** argv) {
     std::string secret = "dev_bench_" + std::to_string(i);
     auto hash = signing::sha256(common::as_bytes(secret));
     token->reset();
-    token->bind_blob(1, hash).bind(2, db->last_insert_rowid()).bind(3, std::int64_t{expires});
-    if (!token->run()) {
+    std::int64_t key = db->last_insert_rowid();
+    token->bind_blob(1, hash).bind(2, key).bind(3, std::int64_t{expires});
+    component->reset();
+    component->bind(1, key);
+    if (!token->run() || !component->run()) {
       std::cerr << "insert failed at device " << i << "\n";
       return 1;
     }

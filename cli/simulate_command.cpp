@@ -127,9 +127,9 @@ void add_simulate_command(CLI::App& policy_group, int& exit_code) {
     for (const auto& w : parsed->waves) waves.push_back({{"name", w.name}, {"devices", common::Json::array()}});
     common::Json skipped = common::Json::array(), blocked = common::Json::array(), timeline = common::Json::array();
     for (const auto& p : result.placements) {
-      if (p.membership == policy::Membership::kSkipped) skipped.push_back({{"id", p.device_id}, {"reason", p.reason}});
-      if (p.membership == policy::Membership::kBlocked) blocked.push_back({{"id", p.device_id}, {"reason", p.reason}});
-      if (p.membership == policy::Membership::kEligible && p.wave) waves[static_cast<std::size_t>(*p.wave)]["devices"].push_back(p.device_id);
+      if (p.membership == policy::Membership::kSkipped) skipped.push_back({{"id", std::string(p.device_id)}, {"reason", p.reason}});
+      if (p.membership == policy::Membership::kBlocked) blocked.push_back({{"id", std::string(p.device_id)}, {"reason", p.reason}});
+      if (p.membership == policy::Membership::kEligible && p.wave) waves[static_cast<std::size_t>(*p.wave)]["devices"].push_back(std::string(p.device_id));
     }
     for (const auto& t : result.timeline) timeline.push_back({{"at", common::format_rfc3339(t.at)}, {"event", t.event}});
     if (o->json) {

@@ -20,7 +20,7 @@ Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, commo
 
   // Timeouts first: a device past device_timeout counts as failed for the
   // gates and the guard in this same evaluation.
-  std::map<std::string, DeviceProgress> progress = snapshot.progress;
+  auto progress = snapshot.progress;
   if (policy.device_timeout) {
     for (auto& [id, p] : progress) {
       if (is_in_progress(p.state) && p.started_at && now - *p.started_at > *policy.device_timeout) {
@@ -74,7 +74,7 @@ Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, commo
                   " started in the last hour";
       break;
     }
-    e.offer.push_back(p->device_id);
+    e.offer.emplace_back(p->device_id);
   }
   return e;
 }

@@ -28,7 +28,7 @@ struct Snapshot {
   std::string rollout_id;
   BundleFacts bundle;
   std::vector<FleetDevice> fleet;
-  std::map<std::string, DeviceProgress> progress;  // by device id; absent = never offered
+  std::map<std::string, DeviceProgress, std::less<>> progress;  // by device id; absent = never offered
   std::map<int, common::TimePoint> completed_at;   // persisted wave completion times
   std::set<int> approved;                          // approved waves
   std::int64_t acknowledged_failed = 0, acknowledged_finished = 0;  // see GateInput
@@ -42,6 +42,8 @@ struct Evaluation {
   std::string held_by;                // why nothing more is offered, when something is held back
 };
 
+// The evaluation's placements view the snapshot's device ids.
 Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, common::TimePoint now);
+Evaluation evaluate(const RolloutPolicy& policy, Snapshot&& snapshot, common::TimePoint now) = delete;
 
 }  // namespace flotilla::policy

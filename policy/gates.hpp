@@ -47,7 +47,7 @@ struct GateDecision {
 struct GateInput {
   const RolloutPolicy* policy = nullptr;
   const std::vector<Placement>* placements = nullptr;
-  std::map<std::string, DeviceState> states;               // by device id; absent = pending
+  std::map<std::string, DeviceState, std::less<>> states;              // by device id; absent = pending
   std::map<int, common::TimePoint> completed_at;           // persisted wave completion times
   std::set<int> approved;                                  // waves an operator approved
   common::TimePoint now;

@@ -121,6 +121,7 @@ SimulationResult simulate(const RolloutPolicy& policy, const BundleFacts& bundle
     result.outcome = "horizon";
     note(end, "stopped at the simulation horizon");
   }
+  result.fleet = std::move(s.fleet);  // the buffer moves, so the placements' views stay valid
   for (const auto& [id, p] : s.progress) {
     if (p.state == DeviceState::kSucceeded) ++result.succeeded;
     if (p.state == DeviceState::kFailed || p.state == DeviceState::kTimedOut || p.state == DeviceState::kRolledBack) {

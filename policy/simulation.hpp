@@ -28,6 +28,7 @@ struct TimelineEvent {
 };
 
 struct SimulationResult {
+  std::vector<FleetDevice> fleet;       // the simulated fleet: placements view its ids
   std::vector<Placement> placements;
   std::vector<TimelineEvent> timeline;
   std::string outcome;  // completed | paused | aborted | stalled | horizon

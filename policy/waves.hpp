@@ -38,7 +38,7 @@ enum class Membership {
 };
 
 struct Placement {
-  std::string device_id;
+  std::string_view device_id;  // views the id in the fleet passed to place_devices: valid while it lives
   Membership membership = Membership::kOutside;
   std::string reason;        // for skipped, blocked and outside
   double bucket = 0;         // in [0, 1)
@@ -59,5 +59,8 @@ bool matches_target(const Target& target, const FleetDevice& device, std::string
 // stable as devices update) but are never offered.
 std::vector<Placement> place_devices(const RolloutPolicy& policy, const BundleFacts& bundle, std::string_view rollout_id,
                                      const std::vector<FleetDevice>& fleet);
+// Placements view the fleet's ids: a temporary fleet would leave them dangling.
+std::vector<Placement> place_devices(const RolloutPolicy& policy, const BundleFacts& bundle, std::string_view rollout_id,
+                                     std::vector<FleetDevice>&& fleet) = delete;
 
 }  // namespace flotilla::policy

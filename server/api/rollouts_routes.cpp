@@ -125,10 +125,9 @@ http::Response ServerApp::dry_run_rollout(http::Request& request, const Params&,
   auto next_id = store_.next_rollout_id();
   if (!next_id) return problem_from(next_id.error());
   RolloutRecord probe{.id = *next_id};
-  auto devices = store_.rollout_devices(probe, checked->loaded.bundle.component, checked->loaded.policy.target.device_types);
-  if (!devices) return problem_from(devices.error());
-  auto snapshot = snapshot_of(probe, checked->loaded, std::move(*devices), {});
-  auto evaluation = policy::evaluate(checked->loaded.policy, snapshot, clock_());
+  auto snapshot = load_snapshot(store_, probe, checked->loaded);
+  if (!snapshot) return problem_from(snapshot.error());
+  auto evaluation = policy::evaluate(checked->loaded.policy, *snapshot, clock_());
   const auto& waves = checked->loaded.policy.waves;
   common::Json wave_list = common::Json::array();
   for (const auto& wave : waves) wave_list.push_back({{"name", wave.name}, {"count", 0}, {"devices", common::Json::array()}});
@@ -136,7 +135,7 @@ http::Response ServerApp::dry_run_rollout(http::Request& request, const Params&,
   std::int64_t skipped_count = 0, blocked_count = 0, outside = 0, unplaced = 0;
   for (const auto& p : evaluation.placements) {
     auto add = [&](common::Json& list, std::int64_t& count) {
-      if (static_cast<std::size_t>(++count) <= kMaxListedDevices) list.push_back({{"id", p.device_id}, {"reason", p.reason}});
+      if (static_cast<std::size_t>(++count) <= kMaxListedDevices) list.push_back({{"id", std::string(p.device_id)}, {"reason", p.reason}});
     };
     if (p.membership == policy::Membership::kOutside) {
       ++outside;
@@ -149,7 +148,7 @@ http::Response ServerApp::dry_run_rollout(http::Request& request, const Params&,
     } else {
       auto& w = wave_list[static_cast<std::size_t>(*p.wave)];
       w["count"] = w["count"].get<std::int64_t>() + 1;
-      if (w["devices"].size() < kMaxListedDevices) w["devices"].push_back(p.device_id);
+      if (w["devices"].size() < kMaxListedDevices) w["devices"].push_back(std::string(p.device_id));
     }
   }
   return json_reply(200, {{"rollout_id", *next_id}, {"bundle", checked->bundle.file_sha256}, {"waves", wave_list},

@@ -44,40 +44,45 @@ DeviceState engine_state(std::string_view state) {
   return DeviceState::kFailed;
 }
 
-policy::Snapshot snapshot_of(const RolloutRecord& rollout, const LoadedRollout& loaded, std::vector<RolloutDevice>&& devices,
-                             const std::vector<RolloutWaveRecord>& waves) {
-  policy::Snapshot s;
-  s.rollout_id = std::to_string(rollout.id);
-  s.bundle = loaded.bundle;
-  s.fleet.reserve(devices.size());
-  for (auto& d : devices) {
-    policy::FleetDevice device{.id = std::move(d.id), .type = std::move(d.device_type), .tampered = d.tampered,
-                               .wave = d.wave, .busy = d.busy};
-    if (d.labels_json != "{}") {
-      auto labels = common::Json::parse(d.labels_json, nullptr, false);
-      if (labels.is_object()) {
-        for (const auto& [key, value] : labels.items()) {
-          if (value.is_string()) device.labels.emplace(key, value.get<std::string>());
-        }
+namespace {
+
+policy::FleetDevice fleet_device(RolloutDevice& d) {
+  policy::FleetDevice device{.id = std::move(d.id), .type = std::move(d.device_type), .tampered = d.tampered,
+                             .wave = d.wave, .busy = d.busy};
+  if (d.labels_json != "{}") {
+    auto labels = common::Json::parse(d.labels_json, nullptr, false);
+    if (labels.is_object()) {
+      for (const auto& [key, value] : labels.items()) {
+        if (value.is_string()) device.labels.emplace(key, value.get<std::string>());
       }
     }
-    for (const auto& [component, text] : d.versions) {
-      if (auto version = common::Version::parse(text)) device.versions.emplace(component, std::move(*version));
-    }
-    if (d.state) {
-      s.progress.emplace(device.id, policy::DeviceProgress{
-                                        engine_state(*d.state),
-                                        d.started_at ? std::optional(common::TimePoint(std::chrono::seconds(*d.started_at)))
-                                                     : std::nullopt,
-                                        d.attempts});
-    }
-    s.fleet.push_back(std::move(device));
   }
-  devices.clear();
-  devices.shrink_to_fit();
-  s.acknowledged_failed = rollout.acknowledged_failed;
-  s.acknowledged_finished = rollout.acknowledged_finished;
-  for (const auto& w : waves) {
+  for (const auto& [component, text] : d.versions) {
+    if (auto version = common::Version::parse(text)) device.versions.emplace(component, std::move(*version));
+  }
+  return device;
+}
+
+}  // namespace
+
+common::Result<policy::Snapshot> load_snapshot(Store& store, const RolloutRecord& rollout, const LoadedRollout& loaded) {
+  policy::Snapshot s{.rollout_id = std::to_string(rollout.id), .bundle = loaded.bundle,
+                     .acknowledged_failed = rollout.acknowledged_failed,
+                     .acknowledged_finished = rollout.acknowledged_finished};
+  auto scanned = store.scan_rollout_devices(rollout, loaded.bundle.component, loaded.policy.target.device_types,
+                                            [&s](RolloutDevice& d) {
+                                              if (d.state) {
+                                                std::optional<common::TimePoint> started;
+                                                if (d.started_at) started = common::TimePoint(std::chrono::seconds(*d.started_at));
+                                                s.progress.emplace(d.id, policy::DeviceProgress{engine_state(*d.state), started,
+                                                                                                d.attempts});
+                                              }
+                                              s.fleet.push_back(fleet_device(d));
+                                            });
+  if (!scanned) return std::unexpected(scanned.error());
+  auto waves = store.rollout_waves(rollout.id);
+  if (!waves) return std::unexpected(waves.error());
+  for (const auto& w : *waves) {
     if (w.completed_at) s.completed_at.emplace(w.wave, common::TimePoint(std::chrono::seconds(*w.completed_at)));
     if (w.approved_by) s.approved.insert(w.wave);
   }
@@ -119,8 +124,11 @@ std::optional<RolloutTransition> next_state(const RolloutRecord& rollout, const 
 RolloutPass plan_pass(const RolloutRecord& rollout, const LoadedRollout& loaded, const policy::Snapshot& snapshot,
                       const policy::Evaluation& e, common::TimePoint now) {
   RolloutPass pass{.rollout_id = rollout.id, .expected_state = rollout.state, .now = unix_seconds(now)};
+  // A wave's membership is fixed when it opens; until then it is a
+  // forecast that may shift as devices join (docs/policy.md).
   for (std::size_t i = 0; i < e.placements.size(); ++i) {
-    if (e.placements[i].wave && !snapshot.fleet[i].wave) pass.placed.emplace_back(e.placements[i].device_id, *e.placements[i].wave);
+    const auto& wave = e.placements[i].wave;
+    if (wave && *wave < e.gates.open_waves && !snapshot.fleet[i].wave) pass.placed.emplace_back(std::string(e.placements[i].device_id), *wave);
   }
   pass.timed_out = e.time_out;
   for (const auto& w : e.gates.waves) {

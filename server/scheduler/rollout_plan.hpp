@@ -19,9 +19,9 @@ common::Result<LoadedRollout> load_rollout(Store& store, const RolloutRecord& ro
 // The same from a policy document and a bundle record (create, dry-run).
 common::Result<LoadedRollout> load_rollout(const policy::RolloutPolicy& policy, const BundleRecord& bundle);
 
-// Moves the devices in: the scheduler holds one copy of a large fleet.
-policy::Snapshot snapshot_of(const RolloutRecord& rollout, const LoadedRollout& loaded, std::vector<RolloutDevice>&& devices,
-                             const std::vector<RolloutWaveRecord>& waves);
+// Reads the rollout's devices and waves from the store into a snapshot,
+// a device at a time: the scheduler holds one copy of a large fleet.
+common::Result<policy::Snapshot> load_snapshot(Store& store, const RolloutRecord& rollout, const LoadedRollout& loaded);
 
 // The store's per-device state as the engine knows it. A 'pending' row
 // was already offered by the scheduler (the device fetches it at its next

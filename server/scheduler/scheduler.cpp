@@ -18,11 +18,9 @@ common::Status advance_rollout(Store& store, const RolloutRecord& rollout, commo
   if (rollout.state == "aborted" && !rollout.rollback_deployment_id) return {};
   auto loaded = load_rollout(store, rollout);
   if (!loaded) return std::unexpected(loaded.error());
-  auto devices = store.rollout_devices(rollout, loaded->bundle.component, loaded->policy.target.device_types);
-  if (!devices) return std::unexpected(devices.error());
-  auto waves = store.rollout_waves(rollout.id);
-  if (!waves) return std::unexpected(waves.error());
-  auto snapshot = snapshot_of(rollout, *loaded, std::move(*devices), *waves);
+  auto loaded_snapshot = load_snapshot(store, rollout, *loaded);
+  if (!loaded_snapshot) return std::unexpected(loaded_snapshot.error());
+  const auto& snapshot = *loaded_snapshot;
   auto evaluation = policy::evaluate(loaded->policy, snapshot, now);
   auto pass = plan_pass(rollout, *loaded, snapshot, evaluation, now);
   if (pass.transition && pass.transition->to == "aborted" && loaded->policy.failure &&

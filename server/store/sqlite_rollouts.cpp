@@ -102,53 +102,64 @@ Result<std::vector<RolloutWaveRecord>> SqliteStore::rollout_waves(std::int64_t r
   });
 }
 
-Result<std::vector<RolloutDevice>> SqliteStore::rollout_devices(const RolloutRecord& rollout, const std::string& component,
-                                                                const std::vector<std::string>& device_types) {
-  std::lock_guard lock(mutex_);
-  if (auto flushed = flush_touches_locked(); !flushed) return std::unexpected(flushed.error());
-  // One pass over the devices of each type, every lookup by primary key
-  // or the one-active-deployment index.
-  auto select = db_.prepare(
-      "SELECT d.id, d.device_type, d.labels, d.tampered, d.utc_offset, rd.wave, dd.state, dd.attempts, dd.started_at, "
-      "  EXISTS (SELECT 1 FROM deployment_devices o WHERE o.device_id = d.id AND o.component = ?3 AND o.active = 1 "
-      "          AND o.deployment_id != ?2), "
-      "  (SELECT group_concat(c.component || ' ' || c.version, ' ') FROM device_components c WHERE c.device = d.key) "
-      "FROM devices d "
-      "LEFT JOIN rollout_devices rd ON rd.rollout_id = ?1 AND rd.device_id = d.id "
-      "LEFT JOIN deployment_devices dd ON dd.deployment_id = ?2 AND dd.device_id = d.id "
-      "WHERE d.device_type = ?4 AND d.status = 'accepted'");
-  if (!select) return std::unexpected(select.error());
-  std::vector<RolloutDevice> out;
+Status SqliteStore::scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                         const std::vector<std::string>& device_types,
+                                         const std::function<void(RolloutDevice&)>& each) {
+  // Pages in device-key order through devices_by_type; every other lookup
+  // is by primary key or the one-active-deployment index. The lock is
+  // held for one page at a time.
+  constexpr std::int64_t kPage = 5000;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto flushed = flush_touches_locked(); !flushed) return flushed;
+  }
   for (const auto& type : device_types) {
-    select->reset();
-    select->bind(1, rollout.id).bind(2, rollout.deployment_id).bind(3, component).bind(4, type);
-    for (;;) {
-      auto more = select->step();
-      if (!more) return std::unexpected(more.error());
-      if (!*more) break;
-      RolloutDevice device{.id = select->text(0), .device_type = select->text(1), .labels_json = select->text(2),
-                           .tampered = select->int64(3) != 0, .utc_offset = select->optional_text(4)};
-      if (auto wave = select->optional_int64(5)) device.wave = static_cast<int>(*wave);
-      device.state = select->optional_text(6);
-      device.attempts = select->optional_int64(7).value_or(0);
-      device.started_at = select->optional_int64(8);
-      device.busy = select->int64(9) != 0;
-      if (auto versions = select->optional_text(10)) {
-        // "component version component version ...": names and versions hold no spaces.
-        std::string_view rest = *versions;
-        while (!rest.empty()) {
-          auto space = rest.find(' ');
-          auto end = rest.find(' ', space + 1);
-          if (space == std::string_view::npos) break;
-          device.versions.emplace_back(std::string(rest.substr(0, space)),
-                                       std::string(rest.substr(space + 1, end == std::string_view::npos ? end : end - space - 1)));
-          rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    std::int64_t after = 0;
+    for (bool more_pages = true; more_pages;) {
+      std::lock_guard lock(mutex_);
+      auto select = db_.prepare(
+          "SELECT d.key, d.id, d.device_type, d.labels, d.tampered, d.utc_offset, rd.wave, dd.state, dd.attempts, "
+          "  dd.started_at, "
+          "  EXISTS (SELECT 1 FROM deployment_devices o WHERE o.device_id = d.id AND o.component = ?3 AND o.active = 1 "
+          "          AND o.deployment_id != ?2), "
+          "  (SELECT group_concat(c.component || ' ' || c.version, ' ') FROM device_components c WHERE c.device = d.key) "
+          "FROM devices d "
+          "LEFT JOIN rollout_devices rd ON rd.rollout_id = ?1 AND rd.device_id = d.id "
+          "LEFT JOIN deployment_devices dd ON dd.deployment_id = ?2 AND dd.device_id = d.id "
+          "WHERE d.device_type = ?4 AND d.status = 'accepted' AND d.key > ?5 ORDER BY d.key LIMIT ?6");
+      if (!select) return std::unexpected(select.error());
+      select->bind(1, rollout.id).bind(2, rollout.deployment_id).bind(3, component).bind(4, type).bind(5, after).bind(6, kPage);
+      std::int64_t rows = 0;
+      for (;; ++rows) {
+        auto more = select->step();
+        if (!more) return std::unexpected(more.error());
+        if (!*more) break;
+        after = select->int64(0);
+        RolloutDevice device{.id = select->text(1), .device_type = select->text(2), .labels_json = select->text(3),
+                             .tampered = select->int64(4) != 0, .utc_offset = select->optional_text(5)};
+        if (auto wave = select->optional_int64(6)) device.wave = static_cast<int>(*wave);
+        device.state = select->optional_text(7);
+        device.attempts = select->optional_int64(8).value_or(0);
+        device.started_at = select->optional_int64(9);
+        device.busy = select->int64(10) != 0;
+        if (auto versions = select->optional_text(11)) {
+          // "component version component version ...": names and versions hold no spaces.
+          std::string_view rest = *versions;
+          while (!rest.empty()) {
+            auto space = rest.find(' ');
+            if (space == std::string_view::npos) break;
+            auto end = rest.find(' ', space + 1);
+            device.versions.emplace_back(std::string(rest.substr(0, space)),
+                                         std::string(rest.substr(space + 1, end == std::string_view::npos ? end : end - space - 1)));
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+          }
         }
+        each(device);
       }
-      out.push_back(std::move(device));
+      more_pages = rows == kPage;
     }
   }
-  return out;
+  return {};
 }
 
 Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const AuditDraft& audit) {

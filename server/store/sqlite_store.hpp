@@ -72,8 +72,9 @@ class SqliteStore final : public Store {
   common::Result<std::optional<RolloutRecord>> find_rollout(std::int64_t id) override;
   common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states, std::int64_t limit) override;
   common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) override;
-  common::Result<std::vector<RolloutDevice>> rollout_devices(const RolloutRecord& rollout, const std::string& component,
-                                                             const std::vector<std::string>& device_types) override;
+  common::Status scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                      const std::vector<std::string>& device_types,
+                                      const std::function<void(RolloutDevice&)>& each) override;
   common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) override;
   common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) override;
   common::Status apply_rollout_pass(const RolloutPass& pass) override;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -301,10 +302,12 @@ class Store {
   virtual common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states,
                                                                    std::int64_t limit) = 0;
   virtual common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) = 0;
-  // Accepted devices of those types with what the scheduler needs, their
-  // component versions as of their last inventory.
-  virtual common::Result<std::vector<RolloutDevice>> rollout_devices(const RolloutRecord& rollout, const std::string& component,
-                                                             const std::vector<std::string>& device_types) = 0;
+  // Calls `each` for every accepted device of those types with what the
+  // scheduler needs (component versions as of the last inventory). Reads
+  // in pages, so a scan of a large fleet does not hold up polls.
+  virtual common::Status scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
+                                              const std::vector<std::string>& device_types,
+                                              const std::function<void(RolloutDevice&)>& each) = 0;
   // kConflict naming the state when the rollout is not in one of `from`.
   virtual common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) = 0;
   // kConflict unless the wave exists and waits; idempotent for an approved one.

@@ -18,11 +18,13 @@ RolloutPolicy three_waves(const std::string& failure = R"({"max_failure_rate": "
   return *parse_rollout_policy(doc);
 }
 
-// Ten devices: 0-1 in the canary, 2-5 early, 6-9 all.
+// Ten devices d0..d9: 0-1 in the canary, 2-5 early, 6-9 all. Placements
+// view their ids, which live as long as the test.
+const std::vector<std::string> kIds = {"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9"};
 std::vector<Placement> placements() {
   std::vector<Placement> out;
   for (int i = 0; i < 10; ++i) {
-    out.push_back({"d" + std::to_string(i), Membership::kEligible, "", 0.1 * i, i < 2 ? 0 : i < 6 ? 1 : 2});
+    out.push_back({kIds[static_cast<std::size_t>(i)], Membership::kEligible, "", 0.1 * i, i < 2 ? 0 : i < 6 ? 1 : 2});
   }
   return out;
 }

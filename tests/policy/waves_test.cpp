@@ -82,7 +82,8 @@ TEST(Waves, SkippedAndBlockedDevicesArePlacedButNamed) {
   old_bootloader.versions["bootloader"] = *common::Version::parse("0.9.0");
   auto outside = device(4);
   outside.type = "gw-x9";
-  auto placements = place_devices(policy, os_bundle(), "r", {current, newer, old_bootloader, outside, device(5)});
+  std::vector<FleetDevice> devices = {current, newer, old_bootloader, outside, device(5)};
+  auto placements = place_devices(policy, os_bundle(), "r", devices);
   EXPECT_EQ(placements[0].membership, Membership::kSkipped);
   EXPECT_EQ(placements[0].reason, "already runs 2.4.0");
   EXPECT_EQ(placements[1].membership, Membership::kSkipped);
@@ -96,7 +97,8 @@ TEST(Waves, SkippedAndBlockedDevicesArePlacedButNamed) {
 
 TEST(Waves, OnePercentOfSevenWithMinDevices) {
   auto policy = policy_with(R"([{"name": "canary", "size": "1%", "min_devices": 5}, {"name": "all", "size": "100%"}])");
-  auto placements = place_devices(policy, os_bundle(), "r", fleet(7));
+  auto devices = fleet(7);
+  auto placements = place_devices(policy, os_bundle(), "r", devices);
   auto counts = wave_counts(placements);
   EXPECT_EQ(counts[0], 5);
   EXPECT_EQ(counts[1], 2);
@@ -108,7 +110,8 @@ TEST(Waves, OnePercentOfSevenWithMinDevices) {
 
 TEST(Waves, AFleetBeyondTheLastShareIsLeftOut) {
   auto policy = policy_with(R"([{"name": "half", "size": "50%"}])");
-  auto counts = wave_counts(place_devices(policy, os_bundle(), "r", fleet(1000)));
+  auto devices = fleet(1000);
+  auto counts = wave_counts(place_devices(policy, os_bundle(), "r", devices));
   EXPECT_LE(counts[0], 500);
   EXPECT_GE(counts[0], 450);
 }
@@ -132,9 +135,9 @@ TEST(Waves, PropertiesOverRandomFleets) {
     auto shuffled = devices;
     std::shuffle(shuffled.begin(), shuffled.end(), rng);
     std::map<std::string, std::optional<int>> by_id;
-    for (const auto& p : placements) by_id[p.device_id] = p.wave;
+    for (const auto& p : placements) by_id[std::string(p.device_id)] = p.wave;
     for (const auto& p : place_devices(policy, os_bundle(), rollout, shuffled)) {
-      ASSERT_EQ(p.wave, by_id[p.device_id]) << "round " << round;
+      ASSERT_EQ(p.wave, by_id[std::string(p.device_id)]) << "round " << round;
     }
 
     // Cumulative counts never exceed the share, or the min_devices floor.
