@@ -2,10 +2,11 @@
 // decisions, over plain structs, so the server's scheduler, `policy
 // simulate` and tests with a fake clock run the same code.
 //
-// Built so far: placement, device timeouts, wave gates, the failure guard,
-// not_before, pace and retries. Not yet: maintenance windows (and with
-// them the deadline override), `requires` ordering across rollouts,
-// abort_and_rollback offers.
+// Covers placement, device timeouts, wave gates, the failure guard,
+// not_before, maintenance windows (with the deadline override), pace,
+// retries and one deployment per device and component. Across rollouts
+// (`requires` met by an earlier one, abort_and_rollback offers) the
+// server's scheduler composes evaluations.
 #pragma once
 
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "policy/gates.hpp"
 #include "policy/waves.hpp"
+#include "policy/windows.hpp"
 
 namespace flotilla::policy {
 
@@ -32,6 +34,7 @@ struct Snapshot {
   std::map<int, common::TimePoint> completed_at;   // persisted wave completion times
   std::set<int> approved;                          // approved waves
   std::int64_t acknowledged_failed = 0, acknowledged_finished = 0;  // see GateInput
+  ZoneOffsets zones;  // IANA zones for windows; without it such windows never open
 };
 
 struct Evaluation {

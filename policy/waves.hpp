@@ -21,6 +21,7 @@ struct FleetDevice {
   std::map<std::string, common::Version> versions;  // installed, per component
   std::optional<int> wave;  // an assignment made by an earlier evaluation: never changed
   bool busy = false;        // another deployment of the component is active on it: not offered now
+  std::optional<std::chrono::minutes> utc_offset;  // as the device reports it: windows with tz "device"
 };
 
 // What the rollout's bundle is, from its verified manifest.
