@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -123,6 +124,15 @@ class ServerApp final : public http::Application {
   http::Response resume_rollout(http::Request&, const Params&, const Caller&);
   http::Response approve_rollout(http::Request&, const Params&, const Caller&);
   http::Response abort_rollout(http::Request&, const Params&, const Caller&);
+  // The poll answer's activate_window for an offer: null, or the next
+  // window {start, end} when the rollout restricts activation to windows.
+  common::Json activate_window(const DeploymentRecord& deployment, const DeviceRecord& device, common::TimePoint now);
+  // Rollout policies never change: parsed once, kept for polls.
+  struct CachedRollout {
+    std::int64_t deployment_id = 0;
+    policy::RolloutPolicy policy;
+  };
+  std::shared_ptr<const CachedRollout> cached_rollout(std::int64_t id);
 
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
@@ -142,6 +152,8 @@ class ServerApp final : public http::Application {
   std::string public_url_;
   std::string accel_redirect_;
   std::function<void()> rollouts_changed_;
+  std::mutex rollout_cache_mutex_;
+  std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;
   int poll_interval_s_ = 60;
 
   Store& store_;

@@ -204,7 +204,7 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
                                     {"bundle_id", o.bundle.bundle_id}}},
                         {"allow_downgrade", o.deployment.allow_downgrade},
                         {"deadline", o.deployment.deadline ? common::Json(*o.deployment.deadline) : common::Json(nullptr)},
-                        {"activate_window", nullptr},
+                        {"activate_window", activate_window(o.deployment, device, now)},
                         {"state", o.state}};
   }
   return json_reply(200, answer);
@@ -231,6 +231,9 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
     if (body->has(key)) {
       if (auto text = body->string(key, 64); !text) return problem_from(text.error());
     }
+  }
+  if (body->has("utc_offset") && !policy::parse_utc_offset(doc["utc_offset"].get<std::string>())) {
+    return problem(400, "invalid UTC offset", {{"/utc_offset", "must be \"UTC\" or an offset such as \"+05:30\""}});
   }
   if (body->has("health") && !doc["health"].is_object()) return problem(400, "invalid health", {{"/health", "must be an object"}});
   auto tampered = tamper_flag(*body);

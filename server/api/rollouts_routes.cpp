@@ -85,11 +85,13 @@ std::expected<ServerApp::CheckedRollout, http::Response> ServerApp::check_rollou
       rollback = back->file_sha256;
     }
   }
-  // Refused rather than ignored: a window the server does not enforce
-  // would let an update reboot devices at the wrong hour.
-  if (!parsed->schedule.windows.empty()) {
-    errors.push_back({"/schedule/windows", "maintenance windows are not enforced by this server version; remove them "
-                                           "or use a not_before time"});
+  // A zone the server has no rules for would never open its windows.
+  for (std::size_t i = 0; i < parsed->schedule.windows.size(); ++i) {
+    const auto& tz = parsed->schedule.windows[i].tz;
+    if (tz.kind == policy::TimeZone::Kind::kIana && !system_zones()(tz.name, clock_())) {
+      errors.push_back({common::pointer_join(common::pointer_join("/schedule/windows", i), "tz"),
+                        "unknown time zone " + tz.name + " (not in this server's tzdata)"});
+    }
   }
   if (!errors.empty()) return std::unexpected(problem(422, "the rollout cannot run on this server", errors));
   return CheckedRollout{std::move(*loaded), *bundle, rollback, doc.dump()};
@@ -276,6 +278,40 @@ http::Response ServerApp::approve_rollout(http::Request& request, const Params& 
   if (!ok) return problem_from(ok.error());
   if (rollouts_changed_) rollouts_changed_();
   return json_reply(200, {{"rollout_id", rollout->id}, {"approved_wave", policy->waves[static_cast<std::size_t>(*wave)].name}});
+}
+
+std::shared_ptr<const ServerApp::CachedRollout> ServerApp::cached_rollout(std::int64_t id) {
+  {
+    std::lock_guard lock(rollout_cache_mutex_);
+    if (auto it = rollout_cache_.find(id); it != rollout_cache_.end()) return it->second;
+  }
+  auto rollout = store_.find_rollout(id);
+  if (!rollout || !*rollout) return nullptr;
+  auto document = common::parse_json_strict((*rollout)->policy_json);
+  if (!document) return nullptr;
+  auto policy = policy::parse_rollout_policy(*document);
+  if (!policy) return nullptr;
+  auto cached = std::make_shared<const CachedRollout>(CachedRollout{(*rollout)->deployment_id, std::move(*policy)});
+  std::lock_guard lock(rollout_cache_mutex_);
+  return rollout_cache_.emplace(id, cached).first->second;
+}
+
+common::Json ServerApp::activate_window(const DeploymentRecord& deployment, const DeviceRecord& device, common::TimePoint now) {
+  if (!deployment.rollout_id) return nullptr;
+  auto rollout = cached_rollout(*deployment.rollout_id);
+  // Only the update itself waits for windows; a rollback after an abort
+  // is not held back.
+  if (!rollout || rollout->deployment_id != deployment.id) return nullptr;
+  const auto& p = rollout->policy;
+  if (p.schedule.applies_to != policy::Schedule::AppliesTo::kActivate || !policy::windows_in_force(p, now)) return nullptr;
+  std::optional<std::chrono::minutes> offset;
+  if (device.utc_offset) offset = policy::parse_utc_offset(*device.utc_offset);
+  auto next = policy::next_window(p.schedule.windows, now, offset, system_zones());
+  common::Json window = {{"start", nullptr}, {"end", nullptr}};
+  if (next) window = {{"start", common::format_rfc3339(next->start)}, {"end", common::format_rfc3339(next->end)}};
+  // Past the deadline (with enforce_after_deadline) windows stop applying.
+  if (p.enforce_after_deadline && p.deadline) window["until"] = common::format_rfc3339(*p.deadline);
+  return window;
 }
 
 }  // namespace flotilla::server::api

@@ -4,11 +4,21 @@
 
 #include "artifacts/manifest.hpp"
 #include "common/encoding.hpp"
+#include "common/time_zone.hpp"
 
 namespace flotilla::server {
 
 using policy::DeviceState;
 using policy::Membership;
+
+const policy::ZoneOffsets& system_zones() {
+  static const policy::ZoneOffsets zones = [db = std::make_shared<common::TimeZoneDb>()](
+                                               std::string_view zone, common::TimePoint at) -> std::optional<std::chrono::seconds> {
+    auto offset = db->offset(zone, at);
+    return offset ? std::optional(*offset) : std::nullopt;
+  };
+  return zones;
+}
 
 common::Result<LoadedRollout> load_rollout(const policy::RolloutPolicy& policy, const BundleRecord& bundle) {
   auto manifest = artifacts::parse_manifest(common::as_bytes(bundle.manifest_json));
@@ -49,6 +59,7 @@ namespace {
 policy::FleetDevice fleet_device(RolloutDevice& d) {
   policy::FleetDevice device{.id = std::move(d.id), .type = std::move(d.device_type), .tampered = d.tampered,
                              .wave = d.wave, .busy = d.busy};
+  if (d.utc_offset) device.utc_offset = policy::parse_utc_offset(*d.utc_offset);
   if (d.labels_json != "{}") {
     auto labels = common::Json::parse(d.labels_json, nullptr, false);
     if (labels.is_object()) {
@@ -68,7 +79,7 @@ policy::FleetDevice fleet_device(RolloutDevice& d) {
 common::Result<policy::Snapshot> load_snapshot(Store& store, const RolloutRecord& rollout, const LoadedRollout& loaded) {
   policy::Snapshot s{.rollout_id = std::to_string(rollout.id), .bundle = loaded.bundle,
                      .acknowledged_failed = rollout.acknowledged_failed,
-                     .acknowledged_finished = rollout.acknowledged_finished};
+                     .acknowledged_finished = rollout.acknowledged_finished, .zones = system_zones()};
   auto scanned = store.scan_rollout_devices(rollout, loaded.bundle.component, loaded.policy.target.device_types,
                                             [&s](RolloutDevice& d) {
                                               if (d.state) {

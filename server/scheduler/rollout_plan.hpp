@@ -9,6 +9,9 @@
 
 namespace flotilla::server {
 
+// IANA zones from the system's tzdata, loaded once per zone and shared.
+const policy::ZoneOffsets& system_zones();
+
 // A rollout's policy and bundle, parsed from what the store kept.
 struct LoadedRollout {
   policy::RolloutPolicy policy;

@@ -10,11 +10,12 @@ using common::Status;
 
 namespace {
 
-constexpr std::string_view kDeploymentColumns = "id, bundle, component, allow_downgrade, deadline, created_by, created_at";
+constexpr std::string_view kDeploymentColumns =
+    "id, bundle, component, allow_downgrade, deadline, created_by, created_at, rollout_id";
 
 DeploymentRecord deployment_from_row(const common::Statement& row, int first = 0) {
   return {row.int64(first),        row.text(first + 1),          row.text(first + 2), row.int64(first + 3) != 0,
-          row.optional_text(first + 4), row.text(first + 5), row.text(first + 6)};
+          row.optional_text(first + 4), row.text(first + 5), row.text(first + 6), row.optional_int64(first + 7)};
 }
 
 constexpr std::string_view kDeploymentDeviceColumns =
@@ -110,7 +111,7 @@ Result<std::optional<Offer>> SqliteStore::take_offer(const std::string& device_i
   std::lock_guard lock(mutex_);
   // The hot path: one indexed lookup of the device's active deployments.
   auto select = db_.prepare(
-      "SELECT dd.state, d.id, d.bundle, d.component, d.allow_downgrade, d.deadline, d.created_by, d.created_at "
+      "SELECT dd.state, d.id, d.bundle, d.component, d.allow_downgrade, d.deadline, d.created_by, d.created_at, d.rollout_id "
       "FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id "
       "WHERE dd.device_id = ? AND dd.active = 1 ORDER BY d.id LIMIT 1");
   if (!select) return std::unexpected(select.error());

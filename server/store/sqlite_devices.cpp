@@ -14,7 +14,7 @@ namespace {
 #define FLOTILLA_DEVICE_COLUMNS(INVENTORY)                                                                      \
   "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
   "strftime('%Y-%m-%dT%H:%M:%SZ', s.last_seen, 'unixepoch'), d.report_counter, " INVENTORY ", d.inventory_digest, " \
-  "d.inventory_at, d.tampered "
+  "d.inventory_at, d.tampered, d.utc_offset "
 #define FLOTILLA_DEVICE_SELECT \
   FLOTILLA_DEVICE_COLUMNS("d.inventory") "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
 
@@ -22,7 +22,7 @@ DeviceRecord device_from_row(const common::Statement& row) {
   return {row.int64(0),         row.text(1),           row.text(2),           row.text(3),
           row.text(4),          row.text(5),           row.text(6),           row.text(7),
           row.optional_text(8), row.int64(9),          row.optional_text(10), row.optional_text(11),
-          row.optional_text(12), row.int64(13) != 0};
+          row.optional_text(12), row.int64(13) != 0, row.optional_text(14)};
 }
 
 EnrollmentTokenRecord enrollment_from_row(const common::Statement& row) {

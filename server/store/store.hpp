@@ -75,6 +75,7 @@ struct DeviceRecord {
   std::optional<std::string> inventory_digest;
   std::optional<std::string> inventory_at;
   bool tampered = false;
+  std::optional<std::string> utc_offset;  // "+01:00", as last reported
 };
 
 struct DeviceFilter {
@@ -109,6 +110,7 @@ struct DeploymentRecord {
   std::optional<std::string> deadline;
   std::string created_by;
   std::string created_at;
+  std::optional<std::int64_t> rollout_id;  // set by the store for a rollout's deployments
 };
 
 struct DeploymentDevice {

@@ -177,11 +177,11 @@ TEST_F(RolloutApiTest, InvalidPoliciesAreRefusedWithEveryPointer) {
   EXPECT_EQ(response.status, 422);
   EXPECT_EQ(paths_of(response), std::set<std::string>{"/target/device_types/1"}) << response.body;
 
-  auto windows = policy();
-  windows["schedule"] = {{"windows", {{{"days", {"sat"}}, {"start", "01:00"}, {"duration", "4h"}, {"tz", "UTC"}}}}};
-  response = post("/api/v1/rollouts", windows.dump());
+  auto unknown_zone = policy();
+  unknown_zone["schedule"] = {{"windows", {{{"days", {"sat"}}, {"start", "01:00"}, {"duration", "4h"}, {"tz", "Mars/Olympus"}}}}};
+  response = post("/api/v1/rollouts", unknown_zone.dump());
   EXPECT_EQ(response.status, 422);
-  EXPECT_EQ(paths_of(response), std::set<std::string>{"/schedule/windows"}) << response.body;
+  EXPECT_EQ(paths_of(response), std::set<std::string>{"/schedule/windows/0/tz"}) << response.body;
   EXPECT_EQ(post("/api/v1/rollouts", "{\"name\": ").status, 400);
   EXPECT_TRUE(admin->request("GET", "/api/v1/rollouts")->json()["rollouts"].empty());
 }
@@ -349,6 +349,51 @@ TEST_F(RolloutApiTest, ServerKilledMidRolloutLosesNothingAndOffersNobodyTwice) {
   EXPECT_EQ(offers.size(), 20u);
   for (const auto& [device, count] : offers) EXPECT_EQ(count, 1) << device;
   EXPECT_EQ(admin->request("GET", "/api/v1/audit/verify")->json()["valid"], true);
+}
+
+// A one-hour window every day, starting six hours from now (UTC).
+common::Json closed_window() {
+  auto now = std::chrono::floor<std::chrono::hours>(common::now_utc());
+  auto hour = (now.time_since_epoch().count() + 6) % 24;
+  char start[6];
+  std::snprintf(start, sizeof start, "%02d:00", static_cast<int>(hour));
+  return {{"days", {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}}, {"start", start}, {"duration", "1h"}, {"tz", "UTC"}};
+}
+
+TEST_F(RolloutApiTest, WindowsForAllHoldOffersUntilTheWindowOpens) {
+  upload_bundle("2.4.0");
+  enroll(4);
+  auto p = policy();
+  p["schedule"] = {{"windows", {closed_window()}}, {"windows_apply_to", "all"}};
+  auto id = create(p);
+  auto view = wait_for(id, [](const common::Json& v) {
+    return v["status"].value("held_by", "").find("maintenance window") != std::string::npos;
+  });
+  EXPECT_EQ(poll_all(), 0);
+  EXPECT_EQ(view["state"], "running");
+}
+
+TEST_F(RolloutApiTest, ActivateWindowsTravelWithTheOffer) {
+  upload_bundle("2.4.0");
+  enroll(4);
+  auto p = policy();
+  p["waves"] = {{{"name", "all"}, {"size", "100%"}}};
+  p["schedule"] = {{"windows", {closed_window()}}, {"windows_apply_to", "activate"}};
+  p["deadline"] = "2099-01-01T00:00:00Z";
+  p["enforce_after_deadline"] = true;
+  auto id = create(p);
+  wait_for(id, [](const common::Json& v) { return v["status"].value("waiting_for", "") == "devices" &&
+                                                  v["status"]["waves"][0]["pending"] == 0; });
+  auto update = fleet[0].api->poll().json()["update"];
+  ASSERT_FALSE(update.is_null());
+  const auto& window = update["activate_window"];
+  ASSERT_TRUE(window.is_object()) << update.dump();
+  auto start = common::parse_rfc3339(window["start"].get<std::string>());
+  auto end = common::parse_rfc3339(window["end"].get<std::string>());
+  ASSERT_TRUE(start && end);
+  EXPECT_GT(*start, common::now_utc() + std::chrono::hours(4));
+  EXPECT_EQ(*end - *start, std::chrono::hours(1));
+  EXPECT_EQ(window["until"], "2099-01-01T00:00:00Z");
 }
 
 }  // namespace
