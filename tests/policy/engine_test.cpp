@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <set>
+
 namespace flotilla::policy {
 namespace {
 
@@ -154,6 +158,44 @@ TEST_F(EngineTest, SkippedAndBlockedAreNeverOffered) {
   auto e = step(policy);
   EXPECT_EQ(e.offer.size(), 20u);  // odd devices: bootloader 1.0.0
   for (const auto& id : e.offer) EXPECT_NE(id, "d0");
+}
+
+// Over many random fleets and histories: no device is offered while it has
+// an update in flight in this rollout or another deployment of the
+// component is active on it (one deployment per device and component), and
+// no device is offered more than 1 + device_retries times.
+TEST_F(EngineTest, NeverTwoConcurrentDeploymentsPerComponent) {
+  std::mt19937 rng(20261124);
+  auto policy = make_policy(R"(, "pace": {"max_in_progress": 15})");
+  for (int round = 0; round < 100; ++round) {
+    snapshot = Snapshot{};
+    SetUp();
+    snapshot.fleet.resize(static_cast<std::size_t>(std::uniform_int_distribution<int>(5, 40)(rng)));
+    for (auto& d : snapshot.fleet) d.busy = std::uniform_int_distribution<int>(0, 4)(rng) == 0;
+    std::set<int> approved = {0};
+    snapshot.approved = approved;
+    std::map<std::string, int> offers;
+    for (int t = 0; t < 30; ++t) {
+      for (auto& [id, p] : snapshot.progress) {
+        if (is_in_progress(p.state) && std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+          p.state = std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? DeviceState::kFailed : DeviceState::kSucceeded;
+        }
+      }
+      auto before = snapshot.progress;
+      auto e = step(policy);
+      for (const auto& id : e.offer) {
+        auto device = std::find_if(snapshot.fleet.begin(), snapshot.fleet.end(), [&](const FleetDevice& d) { return d.id == id; });
+        ASSERT_NE(device, snapshot.fleet.end());
+        ASSERT_FALSE(device->busy) << id;
+        // In flight means not offered again, unless it just timed out (a retry).
+        auto it = before.find(id);
+        bool timed_out = std::find(e.time_out.begin(), e.time_out.end(), id) != e.time_out.end();
+        ASSERT_TRUE(it == before.end() || !is_in_progress(it->second.state) || timed_out) << id << " offered while in flight";
+        ASSERT_LE(++offers[id], 1 + policy.device_retries) << id;
+      }
+      now += minutes(30);
+    }
+  }
 }
 
 }  // namespace

@@ -396,5 +396,50 @@ TEST_F(RolloutApiTest, ActivateWindowsTravelWithTheOffer) {
   EXPECT_EQ(window["until"], "2099-01-01T00:00:00Z");
 }
 
+TEST_F(RolloutApiTest, DriverWaitsForTheOsItRequiresThenFollows) {
+  upload_bundle("2.4.0");
+  auto driver = testing::sample_manifest();
+  driver.name = "wifi-driver";
+  driver.kind = artifacts::Kind::kDriver;
+  driver.component = "wifi";
+  driver.version = *common::Version::parse("1.2.0");
+  driver.requires_ = {{"rootfs", *common::VersionRange::parse(">=2.4.0")}};
+  upload_bundle_of(driver);
+  enroll(6);
+  // The driver rollout is created first; every device is blocked on rootfs.
+  common::Json driver_policy = {{"name", "wifi-1.2.0"}, {"bundle", {{"name", "wifi-driver"}, {"version", "1.2.0"}}},
+                                {"target", {{"device_types", {"gw-x1"}}}}, {"waves", {{{"name", "all"}, {"size", "100%"}}}}};
+  auto plan = post("/api/v1/rollouts/dry-run", driver_policy.dump()).json();
+  EXPECT_EQ(plan["blocked_count"], 6);
+  EXPECT_EQ(plan["blocked"][0]["reason"], "needs rootfs >=2.4.0, runs 2.3.0");
+  auto driver_id = create(driver_policy);
+  wait_for(driver_id, [](const common::Json& v) { return v["status"].value("blocked", 0) == 6; });
+  EXPECT_EQ(poll_all(), 0);
+
+  auto os = policy("os-2.4.0");
+  os["waves"] = {{{"name", "all"}, {"size", "100%"}}};
+  auto os_id = create(os);
+  EXPECT_EQ(take_offers(os_id, 0), 6);
+  // The devices report their new OS; the driver rollout then offers them.
+  for (auto& d : fleet) ASSERT_EQ(d.api->inventory(++d.counter, "2.4.0", 1).status, 200);
+  wait_for(driver_id, [](const common::Json& v) { return v["status"].value("blocked", -1) == 0; });
+  EXPECT_EQ(take_offers(driver_id, 0), 6);
+  std::vector<std::int64_t> order = {show(os_id)["deployment_id"], show(driver_id)["deployment_id"]};
+  for (const auto& d : fleet) EXPECT_EQ(d.offered, order);  // the OS first, then the driver
+}
+
+TEST_F(RolloutApiTest, DevicesJoiningLaterAreOffered) {
+  upload_bundle("2.4.0");
+  enroll(3);
+  auto p = policy();
+  p["waves"] = {{{"name", "all"}, {"size", "100%"}}};
+  auto id = create(p);
+  EXPECT_EQ(take_offers(id, 0), 3);
+  wait_for(id, [](const common::Json& v) { return v["state"] == "completed"; });
+  enroll(2);  // they match the target after the rollout finished
+  wait_for(id, [](const common::Json& v) { return v["status"]["waves"][0]["eligible"] == 5; });
+  EXPECT_EQ(take_offers(id, 0), 2);
+}
+
 }  // namespace
 }  // namespace flotilla

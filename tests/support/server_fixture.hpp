@@ -39,11 +39,17 @@ class RunningServer : public ::testing::Test {
   }
 
   std::string upload_bundle(const std::string& version = "2.4.0") {
-    write_text(dir / "rootfs.img", std::string(150000, 'r') + version);
     auto manifest = testing::sample_manifest();
     manifest.version = *common::Version::parse(version);
+    return upload_bundle_of(manifest);
+  }
+
+  // Any manifest, with one raw-image payload; returns the file digest.
+  std::string upload_bundle_of(const artifacts::Manifest& manifest) {
+    std::string version = manifest.name + "-" + manifest.version.text();
+    write_text(dir / "rootfs.img", std::string(150000, 'r') + version);
     artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
-    auto out = dir / ("os-" + version + ".flb");
+    auto out = dir / (version + ".flb");
     EXPECT_TRUE(artifacts::write_bundle({manifest, {{raw, dir / "rootfs.img"}}}, {&trust.release_key}, out));
     auto response = admin_client().upload("/api/v1/bundles", out);
     EXPECT_EQ(response->status, 201) << response->body;
