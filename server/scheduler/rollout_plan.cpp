@@ -1,6 +1,7 @@
 #include "server/scheduler/rollout_plan.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "artifacts/manifest.hpp"
 #include "common/encoding.hpp"
@@ -159,8 +160,21 @@ RolloutPass plan_pass(const RolloutRecord& rollout, const LoadedRollout& loaded,
 }
 
 common::Json status_of(const LoadedRollout& loaded, const policy::Snapshot& snapshot, const policy::Evaluation& e,
-                       common::TimePoint now) {
+                       const std::vector<std::string>& offers, common::TimePoint now) {
   const auto& waves = loaded.policy.waves;
+  auto reports = e.gates.waves;
+  std::unordered_set<std::string_view> offered(offers.begin(), offers.end());
+  for (const auto& p : e.placements) {
+    if (!p.wave || !offered.contains(p.device_id)) continue;
+    auto& w = reports[static_cast<std::size_t>(*p.wave)];
+    auto before = snapshot.progress.find(p.device_id);
+    if (before == snapshot.progress.end() || before->second.state == DeviceState::kPending) {
+      --w.pending;
+    } else {
+      --w.failed;  // a retry
+    }
+    ++w.in_progress;
+  }
   common::Json out = common::Json::object();
   out["evaluated_at"] = common::format_rfc3339(now);
   std::int64_t skipped = 0, blocked = 0, unplaced = 0, succeeded = 0, failed = 0;
@@ -170,7 +184,7 @@ common::Json status_of(const LoadedRollout& loaded, const policy::Snapshot& snap
     if (p.membership == Membership::kEligible && !p.wave) ++unplaced;
   }
   common::Json list = common::Json::array();
-  for (const auto& w : e.gates.waves) {
+  for (const auto& w : reports) {
     const auto& wave = waves[static_cast<std::size_t>(w.wave)];
     succeeded += w.succeeded;
     failed += w.failed;

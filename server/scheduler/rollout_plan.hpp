@@ -35,8 +35,9 @@ policy::DeviceState engine_state(std::string_view state);
 RolloutPass plan_pass(const RolloutRecord& rollout, const LoadedRollout& loaded, const policy::Snapshot& snapshot,
                       const policy::Evaluation& evaluation, common::TimePoint now);
 
-// The status document `rollouts show` and the CLI's --watch render.
+// The status document `rollouts show` and the CLI's --watch render, with
+// the offers this pass makes already counted as in progress.
 common::Json status_of(const LoadedRollout& loaded, const policy::Snapshot& snapshot, const policy::Evaluation& evaluation,
-                       common::TimePoint now);
+                       const std::vector<std::string>& offers, common::TimePoint now);
 
 }  // namespace flotilla::server

@@ -29,7 +29,7 @@ common::Status advance_rollout(Store& store, const RolloutRecord& rollout, commo
                                                  .allow_downgrade = true, .created_by = "system:scheduler",
                                                  .created_at = common::format_rfc3339(now)};
   }
-  pass.status_json = status_of(*loaded, snapshot, evaluation, now).dump();
+  pass.status_json = status_of(*loaded, snapshot, evaluation, pass.offers, now).dump();
   if (summary) {
     summary->offers += static_cast<std::int64_t>(pass.offers.size());
     summary->devices += static_cast<std::int64_t>(snapshot.fleet.size());

@@ -372,10 +372,9 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   // A paused or aborted rollout keeps the reason it stopped for; a live
   // one shows what it waits for.
   auto status = db_.prepare(
-      "UPDATE rollouts SET status = ?, "
-      "reason = CASE WHEN ? AND state NOT IN ('paused', 'aborted') THEN ? ELSE reason END WHERE id = ?");
+      "UPDATE rollouts SET status = ?, reason = CASE WHEN state IN ('paused', 'aborted') THEN reason ELSE ? END WHERE id = ?");
   if (!status) return std::unexpected(status.error());
-  status->bind(1, pass.status_json).bind(2, std::int64_t{pass.transition ? 0 : 1}).bind(3, pass.reason).bind(4, pass.rollout_id);
+  status->bind(1, pass.status_json).bind(2, pass.reason).bind(3, pass.rollout_id);
   if (auto ok = status->run(); !ok) return ok;
   return tx->commit();
 }

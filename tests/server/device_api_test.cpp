@@ -265,6 +265,15 @@ TEST_F(DeviceApiTest, EnrollWithCurlExample) {
   auto devices = admin->request("GET", "/api/v1/devices?type=gw-x1")->json()["devices"];
   ASSERT_EQ(devices.size(), 1u);
   EXPECT_EQ(devices[0]["identity"]["serial"], "CURL1");
+  // Again, with a signed inventory report: the same key, now known.
+  ASSERT_EQ(testing::run_shell("cd '" + dir.path().string() + "' && '" + script + "' " + server->url() +
+                               " gw-x1 CURL1 '' 2.3.1 > curl2.out 2>&1"),
+            0)
+      << testing::read_text(dir / "curl2.out");
+  out = testing::read_text(dir / "curl2.out");
+  EXPECT_NE(out.find("\"accepted\":true"), std::string::npos) << out;
+  auto view = device_view(devices[0]["id"]);
+  EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.1") << view.dump();
 }
 
 TEST_F(DeviceApiTest, EnrollmentTokenExpiresAtItsTime) {
