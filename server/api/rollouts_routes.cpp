@@ -243,9 +243,9 @@ http::Response ServerApp::approve_rollout(http::Request& request, const Params& 
   if (rollout->state == "completed" || rollout->state == "aborted") {
     return problem(409, "rollout " + std::to_string(rollout->id) + " is " + rollout->state);
   }
-  auto document = common::parse_json_strict(rollout->policy_json);
-  auto policy = document ? policy::parse_rollout_policy(*document) : std::unexpected(policy::PolicyErrors{});
-  if (!policy) return problem(500, "the stored policy cannot be read; see the server log");
+  auto cached = cached_rollout(rollout->id);
+  if (!cached) return problem(500, "the stored policy cannot be read; see the server log");
+  const policy::RolloutPolicy* policy = &cached->policy;
   // Which wave: the one named in the body, else the one the gate waits on.
   std::optional<int> wave;
   if (!request.body.empty()) {

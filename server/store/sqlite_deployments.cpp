@@ -33,13 +33,9 @@ Result<std::int64_t> SqliteStore::create_deployment(const DeploymentRecord& d, c
   std::lock_guard lock(mutex_);
   std::int64_t id = 0;
   auto ok = in_transaction(audit, [&]() -> Status {
-    auto insert = db_.prepare(
-        "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!insert) return std::unexpected(insert.error());
-    insert->bind(1, d.bundle).bind(2, d.component).bind(3, std::int64_t{d.allow_downgrade ? 1 : 0}).bind(4, d.deadline)
-        .bind(5, d.created_by).bind(6, d.created_at);
-    if (auto done = insert->run(); !done) return done;
-    id = db_.last_insert_rowid();
+    auto inserted = insert_deployment_locked(d);
+    if (!inserted) return std::unexpected(inserted.error());
+    id = *inserted;
     auto member = db_.prepare(
         "INSERT INTO deployment_devices (deployment_id, device_id, component, state, updated_at) VALUES (?, ?, ?, 'pending', ?)");
     if (!member) return std::unexpected(member.error());
@@ -58,6 +54,17 @@ Result<std::int64_t> SqliteStore::create_deployment(const DeploymentRecord& d, c
   });
   if (!ok) return std::unexpected(ok.error());
   return id;
+}
+
+Result<std::int64_t> SqliteStore::insert_deployment_locked(const DeploymentRecord& d) {
+  auto insert = db_.prepare(
+      "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at, rollout_id) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!insert) return std::unexpected(insert.error());
+  insert->bind(1, d.bundle).bind(2, d.component).bind(3, std::int64_t{d.allow_downgrade ? 1 : 0}).bind(4, d.deadline)
+      .bind(5, d.created_by).bind(6, d.created_at).bind(7, d.rollout_id);
+  if (auto done = insert->run(); !done) return std::unexpected(done.error());
+  return db_.last_insert_rowid();
 }
 
 Result<std::optional<DeploymentRecord>> SqliteStore::find_deployment(std::int64_t id) {

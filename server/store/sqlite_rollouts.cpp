@@ -34,24 +34,19 @@ Result<std::int64_t> SqliteStore::create_rollout(const RolloutRecord& r, const D
   std::lock_guard lock(mutex_);
   std::int64_t id = 0;
   auto ok = in_transaction(audit, [&]() -> Status {
-    auto deployment = db_.prepare(
-        "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!deployment) return std::unexpected(deployment.error());
-    deployment->bind(1, d.bundle).bind(2, d.component).bind(3, std::int64_t{d.allow_downgrade ? 1 : 0}).bind(4, d.deadline)
-        .bind(5, d.created_by).bind(6, d.created_at);
-    if (auto done = deployment->run(); !done) return done;
-    std::int64_t deployment_id = db_.last_insert_rowid();
+    auto deployment_id = insert_deployment_locked(d);
+    if (!deployment_id) return std::unexpected(deployment_id.error());
     auto insert = db_.prepare(
         "INSERT INTO rollouts (name, policy, bundle, rollback_bundle, deployment_id, state, reason, created_by, created_at, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert) return std::unexpected(insert.error());
-    insert->bind(1, r.name).bind(2, r.policy_json).bind(3, r.bundle).bind(4, r.rollback_bundle).bind(5, deployment_id)
+    insert->bind(1, r.name).bind(2, r.policy_json).bind(3, r.bundle).bind(4, r.rollback_bundle).bind(5, *deployment_id)
         .bind(6, r.state).bind(7, r.reason).bind(8, r.created_by).bind(9, r.created_at).bind(10, r.created_at);
     if (auto done = insert->run(); !done) return done;
     id = db_.last_insert_rowid();
     auto link = db_.prepare("UPDATE deployments SET rollout_id = ? WHERE id = ?");
     if (!link) return std::unexpected(link.error());
-    link->bind(1, id).bind(2, deployment_id);
+    link->bind(1, id).bind(2, *deployment_id);
     return link->run();
   });
   if (!ok) return std::unexpected(ok.error());
@@ -208,14 +203,12 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
   }
   std::optional<std::int64_t> rollback_id;
   if (t.rollback) {
-    const auto& d = *t.rollback;
-    auto insert = db_.prepare(
-        "INSERT INTO deployments (bundle, component, allow_downgrade, deadline, created_by, created_at, rollout_id) "
-        "VALUES (?, ?, 1, NULL, ?, ?, ?)");
-    if (!insert) return std::unexpected(insert.error());
-    insert->bind(1, d.bundle).bind(2, d.component).bind(3, d.created_by).bind(4, d.created_at).bind(5, t.rollout_id);
-    if (auto ok = insert->run(); !ok) return ok;
-    rollback_id = db_.last_insert_rowid();
+    DeploymentRecord d = *t.rollback;
+    d.allow_downgrade = true;  // the rollback bundle is the older version
+    d.rollout_id = t.rollout_id;
+    auto inserted = insert_deployment_locked(d);
+    if (!inserted) return std::unexpected(inserted.error());
+    rollback_id = *inserted;
     details["rollback_deployment"] = *rollback_id;
   }
   auto update = db_.prepare(

@@ -93,6 +93,8 @@ class SqliteStore final : public Store {
   common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
   // Runs `body` and an audit append in one transaction.
   common::Status in_transaction(const AuditDraft& audit, const std::function<common::Status()>& body);
+  // Inserts a deployment row (its rollout_id too); mutex_ held, in a transaction.
+  common::Result<std::int64_t> insert_deployment_locked(const DeploymentRecord& deployment);
   // Checks and applies a rollout state change; mutex_ held, inside a transaction.
   common::Status transition_rollout_locked(const RolloutTransition& transition, const AuditDraft& audit);
   // Inserts or re-arms (a retry) one device's row of a deployment.
