@@ -210,6 +210,67 @@ TEST_P(StoreTest, SettingsAreWrittenTogether) {
   EXPECT_EQ(store->list_audit(0, 10)->size(), 1u);
 }
 
+// The scheduler's side of the contract: a pass is all or nothing, is
+// dropped when the rollout changed state meanwhile, never offers a device
+// twice; pause takes back unfetched offers; transitions are checked.
+TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
+  std::string digest = bundle("b1");
+  for (const char* id : {"d1", "d2", "d3"}) {
+    enroll(id);
+    ASSERT_TRUE(store->set_device_status(id, "accepted", {"t", "device.accept", std::string("device:") + id}));
+  }
+  RolloutRecord r{.name = "r", .policy_json = "{}", .bundle = digest, .state = "running", .created_by = "t",
+                  .created_at = at(0), .updated_at = at(0)};
+  DeploymentRecord d{.bundle = digest, .component = "rootfs", .created_by = "t", .created_at = at(0)};
+  auto id = store->create_rollout(r, d, {"t", "rollout.create", "bundle:" + digest});
+  ASSERT_TRUE(id) << id.error().describe();
+  auto rollout = **store->find_rollout(*id);
+  EXPECT_EQ(*store->next_rollout_id(), *id + 1);
+  EXPECT_EQ(store->find_deployment(rollout.deployment_id)->value().rollout_id, *id);
+
+  RolloutPass pass{.rollout_id = *id, .expected_state = "running", .now = 1000, .placed = {{"d1", 0}, {"d2", 0}},
+                   .offers = {"d1", "d2"}, .completed_waves = {}, .status_json = R"({"waves": []})"};
+  ASSERT_TRUE(store->apply_rollout_pass(pass));
+  ASSERT_TRUE(store->apply_rollout_pass(pass));  // applied twice: still one offer each
+  auto rows = *store->deployment_devices(rollout.deployment_id);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) EXPECT_EQ(row.state, "pending");
+  std::vector<std::string> offered;
+  ASSERT_TRUE(store->scan_rollout_devices(rollout, "rootfs", {"gw-x1"}, [&](RolloutDevice& device) {
+    if (device.state) offered.push_back(device.id);
+    if (device.id == "d1") EXPECT_EQ(device.wave, 0);
+    if (device.id == "d3") EXPECT_FALSE(device.wave);
+  }));
+  EXPECT_EQ(offered, (std::vector<std::string>{"d1", "d2"}));
+
+  // d1 fetched its offer; pausing takes back only d2's.
+  ASSERT_TRUE(*store->take_offer("d1", at(1)));
+  ASSERT_TRUE(store->transition_rollout({.rollout_id = *id, .from = {"running"}, .to = "paused", .reason = "p",
+                                         .withdraw_unfetched = true},
+                                        {"t", "rollout.pause", "rollout:1"}));
+  rows = *store->deployment_devices(rollout.deployment_id);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].device_id, "d1");
+  // A pass computed while running is dropped now that it is paused.
+  pass.offers = {"d3"};
+  auto stale = store->apply_rollout_pass(pass);
+  ASSERT_FALSE(stale);
+  EXPECT_TRUE(stale.error().is(common::Errc::kConflict));
+  EXPECT_EQ(store->deployment_devices(rollout.deployment_id)->size(), 1u);
+  // Transitions are checked against the state.
+  auto again = store->transition_rollout({.rollout_id = *id, .from = {"running"}, .to = "paused"}, {"t", "rollout.pause", "r"});
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error().is(common::Errc::kConflict));
+  EXPECT_TRUE(store->transition_rollout({.rollout_id = 999, .from = {"running"}, .to = "paused"}, {"t", "x", "r"})
+                  .error().is(common::Errc::kNotFound));
+  ASSERT_TRUE(store->approve_wave(*id, 1, {"t", "rollout.approve", "rollout:1"}));
+  ASSERT_TRUE(store->approve_wave(*id, 1, {"u", "rollout.approve", "rollout:1"}));  // idempotent: the first approver stays
+  auto waves = *store->rollout_waves(*id);
+  ASSERT_EQ(waves.size(), 1u);
+  EXPECT_EQ(waves[0].approved_by, "t");
+  EXPECT_EQ(*store->count_rollouts_by_state(), (std::vector<std::pair<std::string, std::int64_t>>{{"paused", 1}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::ValuesIn(kEngines),
                          [](const ::testing::TestParamInfo<Engine>& engine) { return std::string(engine.param.name); });
 
