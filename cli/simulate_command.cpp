@@ -5,6 +5,7 @@
 #include "cli/command.hpp"
 #include "cli/table.hpp"
 #include "common/file.hpp"
+#include "policy/fleet.hpp"
 #include "policy/simulation.hpp"
 
 namespace flotilla::cli {
@@ -12,53 +13,6 @@ namespace flotilla::cli {
 namespace {
 
 constexpr std::size_t kMaxFleetBytes = std::size_t{256} << 20;
-constexpr std::size_t kMaxFleetDevices = 1000000;
-
-// FLEET.json: [{"id", "type", "labels": {}, "versions": {component: version}, "tampered"?}].
-common::Result<std::vector<policy::FleetDevice>> parse_fleet(const common::Json& doc) {
-  if (!doc.is_array()) return common::field_error("", "must be an array of devices");
-  if (doc.size() > kMaxFleetDevices) return common::field_error("", "more than 1000000 devices");
-  std::vector<policy::FleetDevice> fleet;
-  fleet.reserve(doc.size());
-  std::set<std::string> ids;
-  for (std::size_t i = 0; i < doc.size(); ++i) {
-    std::string where = common::pointer_join("", i);
-    auto entry = common::JsonObject::of(doc[i], where);
-    if (!entry) return std::unexpected(entry.error());
-    if (auto ok = entry->only_keys({"id", "type", "labels", "versions", "tampered"}); !ok) return std::unexpected(ok.error());
-    policy::FleetDevice device;
-    auto id = entry->string("id", 128);
-    if (!id) return std::unexpected(id.error());
-    if (!ids.insert(*id).second) return common::field_error(where + "/id", "is listed twice");
-    device.id = *id;
-    auto type = entry->string("type", 64);
-    if (!type) return std::unexpected(type.error());
-    device.type = *type;
-    for (const char* key : {"labels", "versions"}) {
-      if (!entry->has(key)) continue;
-      auto members = entry->object(key);
-      if (!members) return std::unexpected(members.error());
-      for (const auto& [name, value] : members->json().items()) {
-        auto text = members->string(name, 256);
-        if (!text) return std::unexpected(text.error());
-        if (std::string(key) == "labels") {
-          device.labels.emplace(name, *text);
-        } else {
-          auto version = common::Version::parse(*text);
-          if (!version) return common::field_error(members->pointer_to(name), "is not a SemVer 2.0 version");
-          device.versions.emplace(name, *version);
-        }
-      }
-    }
-    if (entry->has("tampered")) {
-      if (!doc[i]["tampered"].is_boolean()) return common::field_error(where + "/tampered", "must be true or false");
-      device.tampered = doc[i]["tampered"].get<bool>();
-    }
-    fleet.push_back(std::move(device));
-  }
-  return fleet;
-}
-
 common::Result<common::Json> read_json_file(const std::string& path, std::size_t limit) {
   auto text = common::read_file(path, limit);
   if (!text) return std::unexpected(text.error());
@@ -109,7 +63,7 @@ void add_simulate_command(CLI::App& policy_group, int& exit_code) {
     }
     auto fleet_doc = read_json_file(o->fleet_file, kMaxFleetBytes);
     if (!fleet_doc) return report_failure(fleet_doc.error());
-    auto fleet = parse_fleet(*fleet_doc);
+    auto fleet = policy::parse_fleet(*fleet_doc);
     if (!fleet) return report_failure(fleet.error().with_context(o->fleet_file));
 
     policy::SimulationOptions options{.failure_rate = o->failure_rate, .seed = o->seed, .start = common::now_utc()};

@@ -130,7 +130,12 @@ Result<Zone> Zone::parse(std::span<const std::uint8_t> bytes) {
     auto count = [&](int i) { return static_cast<std::size_t>(r.be(header + 20 + static_cast<std::size_t>(i) * 4, 4)); };
     std::size_t isutcnt = count(0), isstdcnt = count(1), leapcnt = count(2), timecnt = count(3), typecnt = count(4),
                 charcnt = count(5);
-    if (typecnt == 0 || typecnt > 256 || timecnt > 100000 || leapcnt > 1000 || charcnt > 1000) return bad("counts");
+    // RFC 8536 §3.1: isutcnt and isstdcnt are 0 or typecnt. Bounding every
+    // count keeps the block size below overflow.
+    if (typecnt == 0 || typecnt > 256 || timecnt > 100000 || leapcnt > 1000 || charcnt > 1000 ||
+        (isutcnt != 0 && isutcnt != typecnt) || (isstdcnt != 0 && isstdcnt != typecnt)) {
+      return bad("counts");
+    }
     int width = pass == 0 ? 4 : 8;
     std::size_t times = r.at, indices = times + timecnt * static_cast<std::size_t>(width), types = indices + timecnt;
     std::size_t block = timecnt * static_cast<std::size_t>(width) + timecnt + typecnt * 6 + charcnt +

@@ -50,6 +50,11 @@ TEST(TimeZoneTest, MalformedTzifIsRefused) {
   EXPECT_FALSE(Zone::parse(as_bytes("")));
   EXPECT_FALSE(Zone::parse(as_bytes("TZif2 but far too short")));
   EXPECT_FALSE(Zone::parse(as_bytes(std::string("TZif2") + std::string(39, '\0'))));  // no types
+  // Found by fuzz_tzif: isutcnt and isstdcnt of 0xffffffff made the block
+  // size wrap around, and the arrays were read past the end.
+  std::string header = std::string("TZif1") + std::string(15, '\0');
+  std::string counts = std::string("\xff\xff\xff\xff\xff\xff\xff\xff", 8) + std::string("\0\0\0\x01\0\0\0\x02\0\0\0\x01\0\0\0\x04", 16);
+  EXPECT_FALSE(Zone::parse(as_bytes(header + counts + std::string(26, '\x15'))));  // the wrapped size fits
 }
 
 TEST(TimeZoneTest, PosixRules) {

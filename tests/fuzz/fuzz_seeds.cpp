@@ -65,11 +65,21 @@ int main(int argc, char** argv) {
       {"auth", std::string(1, '\5') + R"({"device_type": "gw-x1", "identity": {"serial": "S"}, "public_key": "x", "timestamp": "2026-01-01T00:00:00Z", "nonce": "0123456789abcdef"})"},
       {"path", std::string(1, '\7') + "api/v1/bundles/0000/file"},
       {"query", std::string(1, '\11') + "type=gw-x1&label=region=eu&limit=5&seen_before=2026-01-01T00:00:00Z"},
+      {"dry-run", std::string(1, '\13') + R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}], "schedule": {"windows": [{"days": ["sat"], "start": "01:00", "duration": "4h", "tz": "Europe/Berlin"}]}})"},
+      {"approve", std::string(1, '\15') + R"({"wave": "canary"})"},
+      {"abort", std::string(1, '\16') + R"({"rollback": true})"},
   };
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
   // Policies: the shipped examples are read as a second corpus directory.
   write(out / "policy" / "minimal.json",
         R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}]})");
+  write(out / "fleet" / "fleet.json",
+        R"([{"id": "a", "type": "gw-x1", "labels": {"region": "eu"}, "versions": {"rootfs": "2.3.0"}}, {"id": "b", "type": "gw-x2", "tampered": true}])");
+  // A real zone from tzdata when the machine has one, else a minimal TZif.
+  fs::create_directories(out / "tzif");
+  if (auto berlin = fs::path("/usr/share/zoneinfo/Europe/Berlin"); fs::exists(berlin)) {
+    fs::copy_file(berlin, out / "tzif" / "berlin", fs::copy_options::overwrite_existing);
+  }
   fs::remove_all(out / "work");
   return 0;
 }

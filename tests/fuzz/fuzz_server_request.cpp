@@ -41,7 +41,9 @@ constexpr Route kRoutes[] = {
     {"PUT", "/api/v1/trust"},          {"POST", "/api/v1/device/auth"},
     {"POST", "/api/v1/device/poll"},   {"GET", ""},
     {"DELETE", ""},                    {"GET", "/api/v1/devices"},
-    {"GET", "/api/v1/audit"},
+    {"GET", "/api/v1/audit"},          {"POST", "/api/v1/rollouts/dry-run"},
+    {"POST", "/api/v1/rollouts"},      {"POST", "/api/v1/rollouts/1/approve"},
+    {"POST", "/api/v1/rollouts/1/abort"},
 };
 
 }  // namespace
