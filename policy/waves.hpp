@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/semver.hpp"
+#include "policy/flat_map.hpp"
 #include "policy/rollout_policy.hpp"
 
 namespace flotilla::policy {
@@ -16,9 +17,9 @@ namespace flotilla::policy {
 struct FleetDevice {
   std::string id;
   std::string type;
-  std::map<std::string, std::string> labels;
+  FlatMap<std::string, std::string> labels;
   bool tampered = false;
-  std::map<std::string, common::Version> versions;  // installed, per component
+  FlatMap<std::string, common::Version> versions;  // installed, per component
   std::optional<int> wave;  // an assignment made by an earlier evaluation: never changed
   bool busy = false;        // another deployment of the component is active on it: not offered now
   std::optional<std::chrono::minutes> utc_offset;  // as the device reports it: windows with tz "device"

@@ -14,8 +14,36 @@ constexpr std::int64_t kMaxLiveRollouts = 10000;
 
 }  // namespace
 
-common::Status advance_rollout(Store& store, const RolloutRecord& rollout, common::TimePoint now, PassSummary* summary) {
-  if (rollout.state == "aborted" && !rollout.rollback_deployment_id) return {};
+namespace {
+
+constexpr auto kHeartbeat = std::chrono::minutes(1);
+
+// When a pass that changed nothing must run again although nothing was
+// written: the earliest time the engine waits for.
+std::optional<common::TimePoint> next_due(const LoadedRollout& loaded, const policy::Snapshot& snapshot,
+                                          const policy::Evaluation& e, const RolloutPass& pass, common::TimePoint now) {
+  bool changed = !pass.placed.empty() || !pass.timed_out.empty() || !pass.offers.empty() ||
+                 !pass.rollback_offers.empty() || !pass.completed_waves.empty() || pass.transition;
+  if (changed || !e.held_by.empty()) return std::nullopt;  // pace and windows free up with time alone
+  auto due = now + kHeartbeat;
+  if (e.gates.wake_at) due = std::min(due, *e.gates.wake_at);
+  const auto& p = loaded.policy;
+  if (p.schedule.not_before && *p.schedule.not_before > now) due = std::min(due, *p.schedule.not_before);
+  if (p.device_timeout) {
+    for (const auto& [id, progress] : snapshot.progress) {
+      if (policy::is_in_progress(progress.state) && progress.started_at) {
+        due = std::min(due, *progress.started_at + *p.device_timeout + std::chrono::seconds(1));
+      }
+    }
+  }
+  return due;
+}
+
+}  // namespace
+
+common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, const RolloutRecord& rollout,
+                                                                 common::TimePoint now, PassSummary* summary) {
+  if (rollout.state == "aborted" && !rollout.rollback_deployment_id) return now + kHeartbeat;
   auto loaded = load_rollout(store, rollout);
   if (!loaded) return std::unexpected(loaded.error());
   auto loaded_snapshot = load_snapshot(store, rollout, *loaded);
@@ -34,11 +62,15 @@ common::Status advance_rollout(Store& store, const RolloutRecord& rollout, commo
     summary->offers += static_cast<std::int64_t>(pass.offers.size());
     summary->devices += static_cast<std::int64_t>(snapshot.fleet.size());
   }
-  return store.apply_rollout_pass(pass);
+  if (auto ok = store.apply_rollout_pass(pass); !ok) return std::unexpected(ok.error());
+  return next_due(*loaded, snapshot, evaluation, pass, now);
 }
 
-PassSummary run_scheduler_pass(Store& store, common::TimePoint now) {
+PassSummary run_scheduler_pass(Store& store, common::TimePoint now, SchedulerMemory* memory) {
   PassSummary summary;
+  // Read before the rollouts: a write that lands during the pass makes the
+  // next one look again.
+  const std::int64_t generation = store.change_generation();
   auto rollouts = store.list_rollouts(kLiveStates, kMaxLiveRollouts);
   if (!rollouts) {
     summary.errors.push_back(rollouts.error().message());
@@ -47,7 +79,22 @@ PassSummary run_scheduler_pass(Store& store, common::TimePoint now) {
   // Oldest first: among ready rollouts a device gets the oldest (DESIGN.md §7).
   for (auto it = rollouts->rbegin(); it != rollouts->rend(); ++it) {
     ++summary.rollouts;
-    if (auto ok = advance_rollout(store, *it, now, &summary); !ok) {
+    if (memory) {
+      auto seen = memory->rollouts.find(it->id);
+      if (seen != memory->rollouts.end() && seen->second.generation == generation && now < seen->second.due) {
+        ++summary.skipped;
+        continue;
+      }
+    }
+    auto due = advance_rollout(store, *it, now, &summary);
+    if (memory) {
+      if (due && *due) {
+        memory->rollouts[it->id] = {generation, **due};
+      } else {
+        memory->rollouts.erase(it->id);
+      }
+    }
+    if (auto ok = due; !ok) {
       // A state change during the pass (an operator's pause) is not an
       // error: the next pass starts from it.
       if (!ok.error().is(common::Errc::kConflict)) {
@@ -91,7 +138,7 @@ void Scheduler::loop() {
       woken_ = false;
     }
     auto started = std::chrono::steady_clock::now();
-    auto summary = run_scheduler_pass(store_, clock_());
+    auto summary = run_scheduler_pass(store_, clock_(), &memory_);
     for (const auto& error : summary.errors) common::log(common::LogLevel::kError, "scheduler: " + error);
     if (summary.offers > 0 || common::log_enabled(common::LogLevel::kDebug)) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();

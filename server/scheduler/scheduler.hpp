@@ -11,6 +11,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,17 +24,33 @@ namespace flotilla::server {
 
 struct PassSummary {
   int rollouts = 0;
+  int skipped = 0;  // rollouts nothing touched since a pass that changed nothing
   std::int64_t offers = 0;
   std::int64_t devices = 0;  // devices evaluated
   std::vector<std::string> errors;
 };
 
-// One pass over every rollout that is not finished for good.
-PassSummary run_scheduler_pass(Store& store, common::TimePoint now);
+// What the scheduler remembers between passes, per rollout: a rollout
+// whose last pass changed nothing is skipped until the store reports a
+// relevant write, a time it waits for comes (soak end, a device timeout,
+// not_before), or the heartbeat (a minute) passes. Rollouts held by pace
+// or maintenance windows are evaluated every pass: time alone frees them.
+struct SchedulerMemory {
+  struct Seen {
+    std::int64_t generation = 0;
+    common::TimePoint due;
+  };
+  std::map<std::int64_t, Seen> rollouts;
+};
 
-// One pass over one rollout.
-common::Status advance_rollout(Store& store, const RolloutRecord& rollout, common::TimePoint now,
-                               PassSummary* summary = nullptr);
+// One pass over every rollout that is not finished for good; with memory,
+// rollouts nothing touched are skipped.
+PassSummary run_scheduler_pass(Store& store, common::TimePoint now, SchedulerMemory* memory = nullptr);
+
+// One pass over one rollout. Returns when it next needs a pass if nothing
+// changes (nullopt: at the next one).
+common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, const RolloutRecord& rollout,
+                                                                 common::TimePoint now, PassSummary* summary = nullptr);
 
 // Runs passes on a thread: every `interval`, and soon after wake().
 class Scheduler {
@@ -58,6 +76,7 @@ class Scheduler {
   bool stopping_ = false;
   bool woken_ = false;
   std::thread thread_;
+  SchedulerMemory memory_;  // used by the scheduler thread only
 };
 
 }  // namespace flotilla::server

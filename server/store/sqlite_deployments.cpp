@@ -31,6 +31,7 @@ DeploymentDevice deployment_device_from_row(const common::Statement& row) {
 Result<std::int64_t> SqliteStore::create_deployment(const DeploymentRecord& d, const std::vector<std::string>& device_ids,
                                                     const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   std::int64_t id = 0;
   auto ok = in_transaction(audit, [&]() -> Status {
     auto inserted = insert_deployment_locked(d);
@@ -159,6 +160,7 @@ Result<std::optional<Offer>> SqliteStore::take_offer(const std::string& device_i
 Result<bool> SqliteStore::record_event(std::int64_t deployment_id, const std::string& device_id, const DeploymentEvent& event,
                                        const std::string& now) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   auto current = db_.prepare(

@@ -74,6 +74,7 @@ Result<DeviceRecord> SqliteStore::enroll_device(const DeviceRecord& device, cons
                                                 const std::string& nonce, const std::string& now,
                                                 const std::string& nonce_horizon, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   // Nonces older than the timestamp window can never be replayed
@@ -207,6 +208,7 @@ Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& 
 
 Status SqliteStore::set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   return in_transaction(audit, [&]() -> Status {
     auto update = db_.prepare("UPDATE devices SET status = ? WHERE id = ?");
     if (!update) return std::unexpected(update.error());
@@ -225,6 +227,7 @@ Status SqliteStore::set_device_status(const std::string& id, const std::string& 
 
 Status SqliteStore::set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   return in_transaction(audit, [&]() -> Status {
     auto update = db_.prepare("UPDATE devices SET labels = ? WHERE id = ?");
     if (!update) return std::unexpected(update.error());
@@ -298,6 +301,7 @@ Status SqliteStore::replace_components_locked(const std::string& device_id, cons
 
 Status SqliteStore::record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   auto current = db_.prepare("SELECT report_counter, tampered FROM devices WHERE id = ?");

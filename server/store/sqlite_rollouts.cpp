@@ -32,6 +32,7 @@ constexpr std::size_t kDevicesPerAuditEntry = 500;
 
 Result<std::int64_t> SqliteStore::create_rollout(const RolloutRecord& r, const DeploymentRecord& d, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   std::int64_t id = 0;
   auto ok = in_transaction(audit, [&]() -> Status {
     auto deployment_id = insert_deployment_locked(d);
@@ -225,6 +226,7 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
 
 Status SqliteStore::transition_rollout(const RolloutTransition& t, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   if (auto ok = transition_rollout_locked(t, audit); !ok) return ok;
@@ -233,6 +235,7 @@ Status SqliteStore::transition_rollout(const RolloutTransition& t, const AuditDr
 
 Status SqliteStore::approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
+  ++generation_;  // the scheduler looks again
   return in_transaction(audit, [&]() -> Status {
     auto upsert = db_.prepare(
         "INSERT INTO rollout_waves (rollout_id, wave, approved_by, approved_at) VALUES (?, ?, ?, ?) "

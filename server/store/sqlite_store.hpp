@@ -2,6 +2,7 @@
 // by a mutex (SQLite has one writer anyway).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <chrono>
@@ -78,6 +79,7 @@ class SqliteStore final : public Store {
   common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) override;
   common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) override;
   common::Status apply_rollout_pass(const RolloutPass& pass) override;
+  std::int64_t change_generation() const override { return generation_.load(); }
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() override;
 
@@ -105,6 +107,7 @@ class SqliteStore final : public Store {
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> counts(std::string_view sql);
 
   std::mutex mutex_;
+  std::atomic<std::int64_t> generation_{1};
   common::Database db_;
   Clock clock_;
   std::unordered_map<std::int64_t, std::int64_t> pending_touches_;  // device key -> Unix seconds

@@ -315,6 +315,12 @@ class Store {
   // kConflict unless the wave exists and waits; idempotent for an approved one.
   virtual common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) = 0;
   virtual common::Status apply_rollout_pass(const RolloutPass& pass) = 0;
+  // Grows with every write a rollout decision depends on (device events,
+  // inventory, enrollment, device status and labels, deployments, operator
+  // actions on rollouts), so the scheduler can skip a rollout nothing
+  // touched. In-process: another server's writes are seen at the
+  // scheduler's heartbeat.
+  virtual std::int64_t change_generation() const = 0;
   // For /metrics: rollouts by state, and rollout devices by deployment state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() = 0;
