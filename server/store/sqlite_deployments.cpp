@@ -86,6 +86,7 @@ Result<std::vector<DeploymentRecord>> SqliteStore::list_deployments(std::int64_t
 
 Result<std::vector<DeploymentDevice>> SqliteStore::deployment_devices(std::int64_t deployment_id) {
   std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto select = db_.prepare("SELECT " + std::string(kDeploymentDeviceColumns) +
                             " FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id");
   if (!select) return std::unexpected(select.error());
@@ -95,6 +96,7 @@ Result<std::vector<DeploymentDevice>> SqliteStore::deployment_devices(std::int64
 
 Result<std::vector<DeploymentDevice>> SqliteStore::device_deployments(const std::string& device_id) {
   std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto select = db_.prepare("SELECT " + std::string(kDeploymentDeviceColumns) +
                             " FROM deployment_devices WHERE device_id = ? ORDER BY deployment_id DESC");
   if (!select) return std::unexpected(select.error());
@@ -141,18 +143,12 @@ Result<std::optional<Offer>> SqliteStore::take_offer(const std::string& device_i
   offer.bundle = {bundle->text(0), bundle->text(1), bundle->text(2), bundle->text(3), bundle->text(4), bundle->text(5),
                   bundle->int64(6), bundle->int64(7), "", "", bundle->text(10), bundle->text(11)};
   if (offer.state == "pending") {
-    auto tx = common::Transaction::begin(db_);
-    if (!tx) return std::unexpected(tx.error());
-    auto update = db_.prepare(
-        "UPDATE deployment_devices SET state = 'offered', updated_at = ? WHERE deployment_id = ? AND device_id = ? AND state = 'pending'");
-    if (!update) return std::unexpected(update.error());
-    update->bind(1, now).bind(2, offer.deployment.id).bind(3, device_id);
-    if (auto ok = update->run(); !ok) return std::unexpected(ok.error());
-    auto entry = append_audit_locked({"system:server", "deployment.offered", "deployment:" + std::to_string(offer.deployment.id),
-                                      "ok", {{"device", device_id}, {"from", "pending"}, {"to", "offered"}}});
-    if (!entry) return std::unexpected(entry.error());
-    if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());
+    // Marked fetched in batches, like last_seen: a wave opening to 10,000
+    // devices must not cost 10,000 synchronous commits on the poll path.
+    // Anything that reads or changes these rows flushes first.
+    pending_fetched_.push_back({offer.deployment.id, device_id, now});
     offer.state = "offered";
+    if (auto ok = maybe_flush_locked(); !ok) return std::unexpected(ok.error());
   }
   return std::optional<Offer>{std::move(offer)};
 }
@@ -161,6 +157,7 @@ Result<bool> SqliteStore::record_event(std::int64_t deployment_id, const std::st
                                        const std::string& now) {
   std::lock_guard lock(mutex_);
   ++generation_;  // the scheduler looks again
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   auto current = db_.prepare(
@@ -237,6 +234,7 @@ Result<bool> SqliteStore::bundle_in_use(const std::string& file_sha256) {
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::counts(std::string_view sql) {
   std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto select = db_.prepare(sql);
   if (!select) return std::unexpected(select.error());
   return common::collect(*select, [](const common::Statement& row) { return std::pair{row.text(0), row.int64(1)}; });

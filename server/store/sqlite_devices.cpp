@@ -1,4 +1,6 @@
 // SqliteStore: devices, enrollment tokens, device tokens, inventory.
+#include <map>
+
 #include "common/encoding.hpp"
 #include "server/errors.hpp"
 #include "server/store/sqlite_store.hpp"
@@ -181,7 +183,7 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device_by_token(const std:
 
 Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& id) {
   std::lock_guard lock(mutex_);
-  if (auto ok = flush_touches_locked(); !ok) return std::unexpected(ok.error());
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE d.id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, id);
@@ -190,7 +192,7 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& 
 
 Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& f) {
   std::lock_guard lock(mutex_);
-  if (auto ok = flush_touches_locked(); !ok) return std::unexpected(ok.error());
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   // Each filter is always present in the SQL and disabled by a NULL bind,
   // so the text stays constant and every value is bound.
   auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE "
@@ -248,18 +250,45 @@ constexpr std::size_t kTouchFlushBatch = 5000;
 Status SqliteStore::touch_device(std::int64_t device_key, common::TimePoint now) {
   std::lock_guard lock(mutex_);
   pending_touches_[device_key] = now.time_since_epoch().count();
-  if (pending_touches_.size() >= kTouchFlushBatch ||
+  return maybe_flush_locked();
+}
+
+Status SqliteStore::maybe_flush_locked() {
+  if (pending_touches_.size() + pending_fetched_.size() >= kTouchFlushBatch ||
       std::chrono::steady_clock::now() - last_touch_flush_ >= kTouchFlushInterval) {
-    return flush_touches_locked();
+    return flush_batched_locked();
   }
   return {};
 }
 
-Status SqliteStore::flush_touches_locked() {
+Status SqliteStore::flush_batched_locked() {
   last_touch_flush_ = std::chrono::steady_clock::now();
-  if (pending_touches_.empty()) return {};
+  if (pending_touches_.empty() && pending_fetched_.empty()) return {};
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
+  // Offers fetched: pending -> offered, one audit entry per deployment and
+  // batch listing the devices (a device that polled twice counts once).
+  std::map<std::int64_t, std::vector<std::string>> fetched;
+  auto mark = db_.prepare(
+      "UPDATE deployment_devices SET state = 'offered', updated_at = ? WHERE deployment_id = ? AND device_id = ? "
+      "AND state = 'pending'");
+  if (!mark) return std::unexpected(mark.error());
+  for (const auto& f : pending_fetched_) {
+    mark->reset();
+    mark->bind(1, f.at).bind(2, f.deployment_id).bind(3, f.device_id);
+    if (auto ok = mark->run(); !ok) return ok;
+    if (db_.changes() > 0) fetched[f.deployment_id].push_back(f.device_id);
+  }
+  for (const auto& [deployment, devices] : fetched) {
+    for (std::size_t i = 0; i < devices.size(); i += 500) {
+      std::vector<std::string> chunk(devices.begin() + static_cast<std::ptrdiff_t>(i),
+                                     devices.begin() + static_cast<std::ptrdiff_t>(std::min(devices.size(), i + 500)));
+      auto entry = append_audit_locked({"system:server", "deployment.offered", "deployment:" + std::to_string(deployment),
+                                        "ok", {{"devices", chunk}, {"from", "pending"}, {"to", "offered"}, {"cause", "poll"}}});
+      if (!entry) return std::unexpected(entry.error());
+    }
+  }
+  pending_fetched_.clear();
   for (const auto& [key, when] : pending_touches_) {
     auto upsert = db_.prepare(
         "INSERT INTO device_seen (device, last_seen) VALUES (?1, ?2) "
@@ -274,7 +303,7 @@ Status SqliteStore::flush_touches_locked() {
 
 SqliteStore::~SqliteStore() {
   std::lock_guard lock(mutex_);
-  (void)flush_touches_locked();
+  (void)flush_batched_locked();
 }
 
 // The report's component versions, kept apart so the rollout scheduler

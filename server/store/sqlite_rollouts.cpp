@@ -107,7 +107,7 @@ Status SqliteStore::scan_rollout_devices(const RolloutRecord& rollout, const std
   constexpr std::int64_t kPage = 5000;
   {
     std::lock_guard lock(mutex_);
-    if (auto flushed = flush_touches_locked(); !flushed) return flushed;
+    if (auto flushed = flush_batched_locked(); !flushed) return flushed;
   }
   for (const auto& type : device_types) {
     std::int64_t after = 0;
@@ -227,6 +227,8 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
 Status SqliteStore::transition_rollout(const RolloutTransition& t, const AuditDraft& audit) {
   std::lock_guard lock(mutex_);
   ++generation_;  // the scheduler looks again
+  // Offers already fetched must be known as such before any is withdrawn.
+  if (auto ok = flush_batched_locked(); !ok) return ok;
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   if (auto ok = transition_rollout_locked(t, audit); !ok) return ok;
@@ -263,6 +265,7 @@ Status SqliteStore::offer_locked(std::int64_t deployment_id, const std::string& 
 
 Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return ok;
   auto tx = common::Transaction::begin(db_);
   if (!tx) return std::unexpected(tx.error());
   auto current = db_.prepare(

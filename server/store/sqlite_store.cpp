@@ -85,6 +85,8 @@ Result<signing::AuditEntry> SqliteStore::append_audit(const AuditDraft& audit) {
 
 Result<std::vector<signing::AuditEntry>> SqliteStore::list_audit(std::int64_t after_seq, std::int64_t limit) {
   std::lock_guard lock(mutex_);
+  // Batched poll writes carry audit entries: an auditor sees them all.
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
   auto select = db_.prepare(
       "SELECT seq, time, actor, action, object, outcome, details, prev_hash, hash FROM audit_log "
       "WHERE seq > ? ORDER BY seq LIMIT ?");

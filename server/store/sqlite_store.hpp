@@ -89,8 +89,12 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(common::Database db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}
-  // Writes the batched last_seen times; mutex_ must be held.
-  common::Status flush_touches_locked();
+  // Writes what polls batch up: last_seen times and offers marked fetched
+  // (with their audit entries). mutex_ must be held. Every reader of
+  // those rows, and every writer that depends on them, flushes first.
+  common::Status flush_batched_locked();
+  // Flushes when the batch is large or old enough.
+  common::Status maybe_flush_locked();
   // Appends inside the caller's transaction; mutex_ must be held.
   common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
   // Runs `body` and an audit append in one transaction.
@@ -111,6 +115,11 @@ class SqliteStore final : public Store {
   common::Database db_;
   Clock clock_;
   std::unordered_map<std::int64_t, std::int64_t> pending_touches_;  // device key -> Unix seconds
+  struct Fetched {
+    std::int64_t deployment_id;
+    std::string device_id, at;
+  };
+  std::vector<Fetched> pending_fetched_;  // pending offers a device has fetched
   std::chrono::steady_clock::time_point last_touch_flush_ = std::chrono::steady_clock::now();
 
  public:
