@@ -32,6 +32,11 @@ echo "scheduler: polls with and without an active rollout over $poll_devices dev
 "$FLOTILLA_BIN/bench_seed_devices" "$work/data" "$poll_devices" > /dev/null
 measure() {  # NAME: warm up, then load; prints "rps p50 p99 errors"
   start_server "$work/data" "$work/$1" --threads "$threads"
+  # With a rollout, the load starts once the first pass has precomputed
+  # its offers: what is measured is polling during an active rollout.
+  if [[ $1 == active ]]; then
+    for _ in $(seq 300); do grep -q "scheduler: 1 rollout" "$work/$1.log" && break; sleep 0.1; done
+  fi
   poll_load "$server_url" 2 "$poll_devices" "$work/$1-warmup.txt"
   poll_load "$server_url" "$seconds" "$poll_devices" "$work/$1.txt"
   stop_server

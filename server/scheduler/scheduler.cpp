@@ -130,8 +130,10 @@ void Scheduler::wake() {
 }
 
 void Scheduler::loop() {
-  for (;;) {
-    {
+  // The first pass runs at once: a restarted server catches up before it
+  // waits for anything.
+  for (bool first = true;; first = false) {
+    if (!first) {
       std::unique_lock lock(mutex_);
       changed_.wait_for(lock, interval_, [this] { return stopping_ || woken_; });
       if (stopping_) return;
