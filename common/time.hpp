@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,9 @@ Result<TimePoint> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(TimePoint time);
 
 TimePoint now_utc();
+
+// "90s", "15m", "6h", "2d", or compounds such as "1h30m" (units in
+// decreasing order, each once). At most 366 days.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
 }  // namespace flotilla::common

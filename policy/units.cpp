@@ -15,34 +15,6 @@ bool parse_uint(std::string_view text, std::uint64_t& out) {
 
 }  // namespace
 
-std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t total = 0;
-  std::size_t pos = 0;
-  int last_unit = 5;  // units must come in decreasing order, each once
-  while (pos < text.size()) {
-    std::size_t start = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
-    std::uint64_t value = 0;
-    if (pos == start || pos == text.size() || !parse_uint(text.substr(start, pos - start), value)) return std::nullopt;
-    int unit;
-    std::uint64_t scale;
-    switch (text[pos]) {
-      case 'd': unit = 4, scale = 86400; break;
-      case 'h': unit = 3, scale = 3600; break;
-      case 'm': unit = 2, scale = 60; break;
-      case 's': unit = 1, scale = 1; break;
-      default: return std::nullopt;
-    }
-    if (unit >= last_unit) return std::nullopt;
-    last_unit = unit;
-    total += value * scale;
-    if (total > 366ull * 86400) return std::nullopt;
-    ++pos;
-  }
-  return std::chrono::seconds(static_cast<std::int64_t>(total));
-}
-
 std::optional<Percent> parse_percent(std::string_view text) {
   if (text.size() < 2 || text.back() != '%') return std::nullopt;
   text.remove_suffix(1);

@@ -7,10 +7,12 @@
 #include <optional>
 #include <string_view>
 
+#include "common/time.hpp"
+
 namespace flotilla::policy {
 
-// "90s", "15m", "6h", "2d", or compounds such as "1h30m". At most 366 days.
-std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+// Durations ("90s", "1h30m") are shared with the agent's config.
+using common::parse_duration;
 
 // A share of a population in parts per million: "5%" = 50000, "0.5%" = 5000.
 struct Percent {

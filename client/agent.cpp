@@ -1,0 +1,251 @@
+#include "client/agent.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "artifacts/reader.hpp"
+#include "client/install_sinks.hpp"
+
+namespace flotilla::client {
+
+namespace {
+
+std::string now_text() { return common::format_rfc3339(common::now_utc()); }
+
+bool waits_for_reboot(const std::string& state) {
+  return state == "installed" || state == "rebooting" || state == "verifying";
+}
+
+}  // namespace
+
+bool run_check(const CommandSpec& check, std::string& detail) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    detail = "cannot start " + check.argv.front();
+    return false;
+  }
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : check.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + check.timeout;
+  for (;;) {
+    int status = 0;
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+      detail = check.argv.front() + (WIFEXITED(status) ? " exited " + std::to_string(WEXITSTATUS(status))
+                                                        : " was killed by signal " + std::to_string(WTERMSIG(status)));
+      return false;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      detail = check.argv.front() + " did not finish within " + std::to_string(check.timeout.count()) + "s";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
+  std::map<std::string, ComponentState> initial;
+  for (const auto& [name, c] : config.initial_versions) initial[name] = {c.version, c.security_version};
+  auto state = StateStore::open(config.state_dir, initial);
+  if (!state) return std::unexpected(state.error());
+  auto boot = open_bootloader(config);
+  if (!boot) return std::unexpected(boot.error());
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*state), std::move(*boot)));
+  if (auto ok = agent->resume(); !ok) return std::unexpected(ok.error());
+  return agent;
+}
+
+common::Status Agent::resume() {
+  auto u = state_.update();
+  if (!u) return std::unexpected(u.error());
+  if (u->state == "downloading_installing") {
+    // Cut off mid-stream: the inactive slot holds a partial image, which
+    // nothing boots; staged files were never renamed into place.
+    u->state = "failed";
+    u->error = "the installation was interrupted (power loss or kill); nothing was activated";
+    u->updated_at = now_text();
+    return state_.set_update(*u);
+  }
+  if (u->state == "installed") {
+    // Written and verified, trial not armed yet: arm it (idempotent).
+    if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
+    u->state = "rebooting";
+    u->updated_at = now_text();
+    return state_.set_update(*u, "trial boot of slot " + u->target_slot + " armed");
+  }
+  if (waits_for_reboot(u->state)) return {};
+  // No trial under way: the running slot is good, and its boot count is
+  // renewed (like RAUC's mark-good at every start), unless it is the slot
+  // just found bad and the reboot back has not happened yet.
+  auto booted = boot_->booted_slot();
+  if (!booted) return std::unexpected(booted.error());
+  if (u->state == "rolled_back" && *booted == u->target_slot) return {};
+  return boot_->mark_good(*booted);
+}
+
+common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
+                                                bool allow_downgrade) {
+  auto current = state_.update();
+  if (!current) return std::unexpected(current.error());
+  if (waits_for_reboot(current->state)) {
+    return common::fail(common::Errc::kConflict, "an update of " + current->component + " to " + current->version +
+                                                     " waits for its trial boot (state " + current->state +
+                                                     "): reboot and commit, or roll it back first");
+  }
+  auto root = signing::TrustRoot::load(config_.trust_root.string());
+  if (!root) return std::unexpected(root.error().with_context("trust root"));
+  auto booted = boot_->booted_slot();
+  if (!booted) return std::unexpected(booted.error());
+  auto boot_id = boot_->boot_id();
+  if (!boot_id) return std::unexpected(boot_id.error());
+  auto components = state_.components();
+  if (!components) return std::unexpected(components.error());
+  auto trusted = state_.trusted_time();
+  if (!trusted) return std::unexpected(trusted.error());
+
+  UpdateState u{.state = "downloading_installing", .deployment_id = deployment_id, .target_slot = other_slot(*booted),
+                .boot_id = *boot_id, .updated_at = now_text()};
+  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+
+  artifacts::DeviceContext device{.device_type = config_.device_type, .allow_downgrade = allow_downgrade};
+  for (const auto& [name, c] : *components) {
+    if (auto version = common::Version::parse(c.version)) device.installed[name] = {*version, c.security_version};
+  }
+  // The clock is never taken to be behind the latest trusted time.
+  artifacts::VerifyOptions options{.root = &*root, .now = std::max(common::now_utc(), *trusted), .device = device};
+  InstallSinks sinks(config_, u.target_slot);
+  auto verified = artifacts::read_bundle(source, options, sinks);
+  if (!verified) {
+    u.state = "failed";
+    u.error = verified.error().describe();
+    u.updated_at = now_text();
+    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    return std::unexpected(verified.error());
+  }
+  const auto& m = verified->manifest;
+  u.bundle_id = verified->bundle_id;
+  u.component = m.component;
+  u.version = m.version.text();
+  u.security_version = m.security_version;
+  if (auto it = components->find(m.component); it != components->end()) u.previous_version = it->second.version;
+  if (auto ok = state_.raise_trusted_time(m.created); !ok) return std::unexpected(ok.error());
+  if (auto ok = state_.set_rollback_files(sinks.files()); !ok) return std::unexpected(ok.error());
+
+  bool needs_reboot = m.reboot_required || std::any_of(m.payloads.begin(), m.payloads.end(), [](const auto& p) {
+                        return p.type == artifacts::PayloadType::kRawImage;
+                      });
+  if (!needs_reboot) {
+    // Files only: in effect already; nothing to try.
+    u.state = "committed";
+    u.target_slot.clear();
+    u.updated_at = now_text();
+    if (auto ok = state_.commit_update(u); !ok) return std::unexpected(ok.error());
+    drop_backups(sinks.files());
+    return Installed{u.version, false, ""};
+  }
+  u.state = "installed";
+  u.updated_at = now_text();
+  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+  if (auto ok = boot_->try_once(u.target_slot); !ok) return std::unexpected(ok.error());
+  u.state = "rebooting";
+  u.updated_at = now_text();
+  if (auto ok = state_.set_update(u, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
+  return Installed{u.version, true, u.target_slot};
+}
+
+common::Status Agent::undo(UpdateState u, const std::string& why) {
+  if (!u.target_slot.empty()) {
+    if (auto ok = boot_->mark_bad(u.target_slot); !ok) return ok;
+  }
+  auto files = state_.rollback_files();
+  if (!files) return std::unexpected(files.error());
+  restore_files(*files);
+  u.state = "rolled_back";
+  u.error = why;
+  u.updated_at = now_text();
+  return state_.set_update(u, why);
+}
+
+common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
+  auto u = state_.update();
+  if (!u) return std::unexpected(u.error());
+  if (u->state != "rebooting" && u->state != "verifying") {
+    return common::fail(common::Errc::kConflict, "no update waits for a commit (state " + u->state + ")");
+  }
+  auto boot_id = boot_->boot_id();
+  if (!boot_id) return std::unexpected(boot_id.error());
+  if (*boot_id == u->boot_id) {
+    detail = "not rebooted yet: the next boot tries slot " + u->target_slot;
+    return Verdict::kNotRebooted;
+  }
+  auto booted = boot_->booted_slot();
+  if (!booted) return std::unexpected(booted.error());
+  if (*booted != u->target_slot) {
+    // The boot counter fell back: the new slot never came up.
+    detail = "slot " + u->target_slot + " did not come up; running slot " + *booted + " with " + u->component + " " +
+             u->previous_version;
+    if (auto ok = undo(*u, detail); !ok) return std::unexpected(ok.error());
+    return Verdict::kRolledBack;
+  }
+  u->state = "verifying";
+  u->updated_at = now_text();
+  if (auto ok = state_.set_update(*u); !ok) return std::unexpected(ok.error());
+  for (const auto& check : config_.health_checks) {
+    std::string why;
+    if (!run_check(check, why)) {
+      detail = "health check failed: " + why + "; the next boot returns to slot " + other_slot(u->target_slot);
+      if (auto ok = undo(*u, detail); !ok) return std::unexpected(ok.error());
+      return Verdict::kRolledBack;
+    }
+  }
+  if (auto ok = boot_->mark_good(u->target_slot); !ok) return std::unexpected(ok.error());
+  u->state = "committed";
+  u->updated_at = now_text();
+  if (auto ok = state_.commit_update(*u); !ok) return std::unexpected(ok.error());
+  auto files = state_.rollback_files();
+  if (files) drop_backups(*files);
+  detail = u->component + " " + u->version + " committed in slot " + u->target_slot;
+  return Verdict::kCommitted;
+}
+
+common::Status Agent::rollback(const std::string& why) {
+  auto u = state_.update();
+  if (!u) return std::unexpected(u.error());
+  if (!waits_for_reboot(u->state)) {
+    return common::fail(common::Errc::kConflict, "nothing to roll back (state " + u->state + ")");
+  }
+  return undo(*u, why);
+}
+
+common::Result<common::Json> Agent::status() {
+  auto booted = boot_->booted_slot();
+  if (!booted) return std::unexpected(booted.error());
+  auto components = state_.components();
+  if (!components) return std::unexpected(components.error());
+  auto u = state_.update();
+  if (!u) return std::unexpected(u.error());
+  auto outbox = state_.outbox_size();
+  if (!outbox) return std::unexpected(outbox.error());
+  common::Json out = {{"booted_slot", *booted}, {"components", common::Json::object()}, {"outbox", *outbox}};
+  for (const auto& [name, c] : *components) {
+    out["components"][name] = {{"version", c.version}, {"security_version", c.security_version}};
+  }
+  out["deployment"] = u->deployment_id ? common::Json{{"id", *u->deployment_id}, {"state", u->state}} : common::Json(nullptr);
+  out["update"] = {{"state", u->state},         {"component", u->component},   {"version", u->version},
+                   {"target_slot", u->target_slot}, {"previous_version", u->previous_version}, {"updated_at", u->updated_at}};
+  out["last_error"] = u->error.empty() ? common::Json(nullptr) : common::Json(u->error);
+  return out;
+}
+
+}  // namespace flotilla::client

@@ -1,0 +1,64 @@
+// The update pipeline of one device (DESIGN.md §3, §8): verify and install
+// a bundle into the inactive slot, try it once, then after the reboot
+// check the slot and the health checks and commit — or roll back. Every
+// state is persisted before its action.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "artifacts/stream.hpp"
+#include "client/bootloader.hpp"
+#include "client/config.hpp"
+#include "client/state_store.hpp"
+#include "signing/root.hpp"
+
+namespace flotilla::client {
+
+class Agent {
+ public:
+  static common::Result<std::unique_ptr<Agent>> open(AgentConfig config);
+
+  struct Installed {
+    std::string version;
+    bool needs_reboot = false;
+    std::string target_slot;
+  };
+  // Verifies `source` against the trust root and this device, streams it
+  // into place and, when it needs one, arms a one-time trial boot. Refused
+  // (nothing changed) while another update waits for its reboot.
+  common::Result<Installed> install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
+                                    bool allow_downgrade);
+
+  enum class Verdict { kCommitted, kRolledBack, kNotRebooted };
+  // After the trial boot: the expected slot runs and every health check
+  // passes → commit (the security version advances only now); otherwise
+  // roll back. kNotRebooted changes nothing.
+  common::Result<Verdict> verify_and_commit(std::string& detail);
+  // By hand: the update waiting for or in its trial is undone.
+  common::Status rollback(const std::string& why);
+
+  // {"booted_slot", "components", "deployment", "update", "outbox", "last_error"}.
+  common::Result<common::Json> status();
+
+  Bootloader& bootloader() { return *boot_; }
+
+ private:
+  Agent(AgentConfig config, StateStore state, std::unique_ptr<Bootloader> boot)
+      : config_(std::move(config)), state_(std::move(state)), boot_(std::move(boot)) {}
+  common::Status undo(UpdateState u, const std::string& why);
+  // Finishes what a power cut interrupted: an unfinished install fails, a
+  // verified one gets its trial boot armed.
+  common::Status resume();
+
+  AgentConfig config_;
+  StateStore state_;
+  std::unique_ptr<Bootloader> boot_;
+};
+
+// Runs one command with a timeout (killed when it expires). True when it
+// exited 0; `detail` says what happened otherwise.
+bool run_check(const CommandSpec& check, std::string& detail);
+
+}  // namespace flotilla::client

@@ -1,0 +1,240 @@
+#include "client/config.hpp"
+
+#include "common/file.hpp"
+#include "common/semver.hpp"
+#include "common/time.hpp"
+
+namespace flotilla::client {
+
+namespace {
+
+using common::JsonObject;
+using common::Result;
+
+constexpr std::size_t kMaxConfigBytes = 256 * 1024;
+
+Result<std::vector<std::string>> argv_of(const JsonObject& object, std::string_view key) {
+  auto array = object.array(key, 64);
+  if (!array) return std::unexpected(array.error());
+  std::vector<std::string> argv;
+  for (std::size_t i = 0; i < (*array)->size(); ++i) {
+    const auto& item = (**array)[i];
+    if (!item.is_string() || item.get_ref<const std::string&>().empty() || item.get_ref<const std::string&>().size() > 4096) {
+      return common::field_error(common::pointer_join(object.pointer_to(key), i), "must be a non-empty string");
+    }
+    argv.push_back(item.get<std::string>());
+  }
+  if (argv.empty()) return common::field_error(object.pointer_to(key), "must name a program");
+  return argv;
+}
+
+Result<std::chrono::seconds> duration_of(const JsonObject& object, std::string_view key) {
+  auto text = object.string(key, 32);
+  if (!text) return std::unexpected(text.error());
+  auto value = common::parse_duration(*text);
+  if (!value || value->count() == 0) return common::field_error(object.pointer_to(key), "must be a duration such as \"120s\"");
+  return *value;
+}
+
+Result<CommandSpec> command_of(const common::Json& value, const std::string& where) {
+  auto object = JsonObject::of(value, where);
+  if (!object) return std::unexpected(object.error());
+  if (auto ok = object->only_keys({"command", "timeout"}); !ok) return std::unexpected(ok.error());
+  CommandSpec spec;
+  auto argv = argv_of(*object, "command");
+  if (!argv) return std::unexpected(argv.error());
+  spec.argv = std::move(*argv);
+  if (object->has("timeout")) {
+    auto timeout = duration_of(*object, "timeout");
+    if (!timeout) return std::unexpected(timeout.error());
+    spec.timeout = *timeout;
+  }
+  return spec;
+}
+
+Result<std::filesystem::path> path_of(const JsonObject& object, std::string_view key) {
+  auto text = object.string(key, 4096);
+  if (!text) return std::unexpected(text.error());
+  if (text->empty()) return common::field_error(object.pointer_to(key), "must not be empty");
+  return std::filesystem::path(*text);
+}
+
+}  // namespace
+
+Result<AgentConfig> parse_agent_config(const common::Json& doc) {
+  auto root = JsonObject::of(doc, "");
+  if (!root) return std::unexpected(root.error());
+  if (auto ok = root->only_keys({"server", "device", "enrollment_token_file", "state_dir", "trust_root", "initial_versions",
+                                 "slots", "bootloader", "reboot", "health_checks", "tamper_check", "modules_dir",
+                                 "bandwidth_limit", "poll_interval"});
+      !ok) {
+    return std::unexpected(ok.error());
+  }
+  AgentConfig c;
+  if (root->has("server")) {
+    auto server = root->object("server");
+    if (!server) return std::unexpected(server.error());
+    if (auto ok = server->only_keys({"url", "ca_file"}); !ok) return std::unexpected(ok.error());
+    auto url = server->string("url", 2048);
+    if (!url) return std::unexpected(url.error());
+    if (!url->starts_with("https://") && !url->starts_with("http://")) {
+      return common::field_error("/server/url", "must be an http:// or https:// URL");
+    }
+    c.server = AgentConfig::Server{*url, std::nullopt};
+    if (server->has("ca_file")) {
+      auto ca = server->string("ca_file", 4096);
+      if (!ca) return std::unexpected(ca.error());
+      c.server->ca_file = *ca;
+    }
+  }
+  auto device = root->object("device");
+  if (!device) return std::unexpected(device.error());
+  if (auto ok = device->only_keys({"type", "identity"}); !ok) return std::unexpected(ok.error());
+  auto type = device->string("type", 64);
+  if (!type) return std::unexpected(type.error());
+  c.device_type = *type;
+  if (device->has("identity")) {
+    auto identity = device->object("identity");
+    if (!identity) return std::unexpected(identity.error());
+    c.identity = identity->json();
+  }
+  for (auto [key, target] : {std::pair{"state_dir", &c.state_dir}, std::pair{"trust_root", &c.trust_root}}) {
+    auto path = path_of(*root, key);
+    if (!path) return std::unexpected(path.error());
+    *target = *path;
+  }
+  if (root->has("enrollment_token_file")) {
+    auto path = path_of(*root, "enrollment_token_file");
+    if (!path) return std::unexpected(path.error());
+    c.enrollment_token_file = *path;
+  }
+  if (root->has("modules_dir")) {
+    auto path = path_of(*root, "modules_dir");
+    if (!path) return std::unexpected(path.error());
+    c.modules_dir = *path;
+  }
+  if (root->has("initial_versions")) {
+    auto versions = root->object("initial_versions");
+    if (!versions) return std::unexpected(versions.error());
+    for (const auto& [name, value] : versions->json().items()) {
+      auto entry = JsonObject::of(value, versions->pointer_to(name));
+      if (!entry) return std::unexpected(entry.error());
+      if (auto ok = entry->only_keys({"version", "security_version"}); !ok) return std::unexpected(ok.error());
+      auto version = entry->string("version", 256);
+      if (!version) return std::unexpected(version.error());
+      if (!common::Version::parse(*version)) return common::field_error(entry->pointer_to("version"), "is not SemVer 2.0");
+      auto security = entry->integer("security_version", 0, std::int64_t{1} << 53);
+      if (!security) return std::unexpected(security.error());
+      c.initial_versions[name] = {*version, *security};
+    }
+  }
+  if (root->has("slots")) {
+    auto slots = root->object("slots");
+    if (!slots) return std::unexpected(slots.error());
+    for (const auto& [name, value] : slots->json().items()) {
+      auto pair = JsonObject::of(value, slots->pointer_to(name));
+      if (!pair) return std::unexpected(pair.error());
+      if (auto ok = pair->only_keys({"a", "b"}); !ok) return std::unexpected(ok.error());
+      auto a = path_of(*pair, "a");
+      if (!a) return std::unexpected(a.error());
+      auto b = path_of(*pair, "b");
+      if (!b) return std::unexpected(b.error());
+      if (*a == *b) return common::field_error(pair->pointer_to("b"), "must differ from a");
+      c.slots[name] = {*a, *b};
+    }
+  }
+  if (root->has("bootloader")) {
+    auto boot = root->object("bootloader");
+    if (!boot) return std::unexpected(boot.error());
+    if (auto ok = boot->only_keys({"type", "path", "script"}); !ok) return std::unexpected(ok.error());
+    auto type_name = boot->string("type", 16);
+    if (!type_name) return std::unexpected(type_name.error());
+    using Type = AgentConfig::Bootloader::Type;
+    if (*type_name == "file") c.bootloader.type = Type::kFile;
+    else if (*type_name == "grub") c.bootloader.type = Type::kGrub;
+    else if (*type_name == "uboot") c.bootloader.type = Type::kUboot;
+    else if (*type_name == "custom") c.bootloader.type = Type::kCustom;
+    else return common::field_error("/bootloader/type", "must be file, grub, uboot or custom");
+    if (c.bootloader.type == Type::kCustom) {
+      auto script = argv_of(*boot, "script");
+      if (!script) return std::unexpected(script.error());
+      c.bootloader.script = std::move(*script);
+    } else {
+      auto path = path_of(*boot, "path");
+      if (!path) return std::unexpected(path.error());
+      c.bootloader.path = *path;
+    }
+  } else if (!c.slots.empty()) {
+    return common::field_error("/bootloader", "is required with slots");
+  }
+  if (root->has("reboot")) {
+    auto reboot = root->object("reboot");
+    if (!reboot) return std::unexpected(reboot.error());
+    if (auto ok = reboot->only_keys({"mode", "command", "exit_code"}); !ok) return std::unexpected(ok.error());
+    auto mode = reboot->string("mode", 16);
+    if (!mode) return std::unexpected(mode.error());
+    if (*mode == "command") {
+      c.reboot.mode = AgentConfig::Reboot::Mode::kCommand;
+      auto argv = argv_of(*reboot, "command");
+      if (!argv) return std::unexpected(argv.error());
+      c.reboot.command = std::move(*argv);
+    } else if (*mode == "exit") {
+      c.reboot.mode = AgentConfig::Reboot::Mode::kExit;
+      if (reboot->has("exit_code")) {
+        auto code = reboot->integer("exit_code", 3, 125);
+        if (!code) return std::unexpected(code.error());
+        c.reboot.exit_code = static_cast<int>(*code);
+      }
+    } else {
+      return common::field_error("/reboot/mode", "must be command or exit");
+    }
+  }
+  if (root->has("health_checks")) {
+    auto checks = root->array("health_checks", 32);
+    if (!checks) return std::unexpected(checks.error());
+    for (std::size_t i = 0; i < (*checks)->size(); ++i) {
+      auto spec = command_of((**checks)[i], common::pointer_join("/health_checks", i));
+      if (!spec) return std::unexpected(spec.error());
+      c.health_checks.push_back(std::move(*spec));
+    }
+  }
+  if (root->has("tamper_check")) {
+    auto spec = command_of(doc["tamper_check"], "/tamper_check");
+    if (!spec) return std::unexpected(spec.error());
+    c.tamper_check = std::move(*spec);
+  }
+  if (root->has("bandwidth_limit")) {
+    auto limit = root->integer("bandwidth_limit", 1024, std::int64_t{1} << 40);
+    if (!limit) return std::unexpected(limit.error());
+    c.bandwidth_limit = *limit;
+  }
+  if (root->has("poll_interval")) {
+    auto poll = root->object("poll_interval");
+    if (!poll) return std::unexpected(poll.error());
+    if (auto ok = poll->only_keys({"min", "max"}); !ok) return std::unexpected(ok.error());
+    if (poll->has("min")) {
+      auto min = duration_of(*poll, "min");
+      if (!min) return std::unexpected(min.error());
+      c.poll_min = *min;
+    }
+    if (poll->has("max")) {
+      auto max = duration_of(*poll, "max");
+      if (!max) return std::unexpected(max.error());
+      c.poll_max = *max;
+    }
+    if (c.poll_min > c.poll_max) return common::field_error("/poll_interval/min", "is above max");
+  }
+  return c;
+}
+
+Result<AgentConfig> load_agent_config(const std::filesystem::path& path) {
+  auto text = common::read_file(path.string(), kMaxConfigBytes);
+  if (!text) return std::unexpected(text.error());
+  auto doc = common::parse_json_strict(*text, {.max_bytes = kMaxConfigBytes, .max_depth = 16});
+  if (!doc) return std::unexpected(doc.error().with_context(path.string()));
+  auto config = parse_agent_config(*doc);
+  if (!config) return std::unexpected(config.error().with_context(path.string()));
+  return config;
+}
+
+}  // namespace flotilla::client

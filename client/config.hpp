@@ -1,0 +1,63 @@
+// The agent's configuration file (agent.json; examples/device/). Every key
+// is checked and unknown keys are refused: a typo must not silently turn
+// off a health check.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/json.hpp"
+
+namespace flotilla::client {
+
+struct CommandSpec {
+  std::vector<std::string> argv;
+  std::chrono::seconds timeout{60};
+};
+
+struct AgentConfig {
+  struct Server {
+    std::string url;
+    std::optional<std::string> ca_file;
+  };
+  std::optional<Server> server;  // absent: local installs only
+  std::string device_type;
+  common::Json identity = common::Json::object();
+  std::optional<std::filesystem::path> enrollment_token_file;
+  std::filesystem::path state_dir;
+  std::filesystem::path trust_root;
+  struct Installed {
+    std::string version;
+    std::int64_t security_version = 0;
+  };
+  std::map<std::string, Installed> initial_versions;  // what the factory image runs
+  struct SlotPair {
+    std::filesystem::path a, b;
+  };
+  std::map<std::string, SlotPair> slots;  // slot class ("rootfs") -> devices or files
+  struct Bootloader {
+    enum class Type { kFile, kGrub, kUboot, kCustom } type = Type::kFile;
+    std::filesystem::path path;     // file: the JSON environment; grub: grubenv; uboot: fw_env.config
+    std::vector<std::string> script;  // custom
+  } bootloader;
+  struct Reboot {
+    enum class Mode { kCommand, kExit } mode = Mode::kExit;
+    std::vector<std::string> command;
+    int exit_code = 77;  // kExit: the agent exits with it and a supervisor reboots
+  } reboot;
+  std::vector<CommandSpec> health_checks;
+  std::optional<CommandSpec> tamper_check;
+  std::optional<std::filesystem::path> modules_dir;
+  std::optional<std::int64_t> bandwidth_limit;  // bytes per second
+  std::chrono::seconds poll_min{5}, poll_max{std::chrono::hours(24)};
+};
+
+common::Result<AgentConfig> parse_agent_config(const common::Json& doc);
+common::Result<AgentConfig> load_agent_config(const std::filesystem::path& path);
+
+}  // namespace flotilla::client

@@ -1,0 +1,38 @@
+// Where verified payload bytes go on a device (DESIGN.md §8): raw images
+// into the inactive slot of their class, files through a temporary file
+// renamed over the old one (kept for rollback). Module payloads are not
+// supported by this agent build yet and are refused before any byte.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "artifacts/stream.hpp"
+#include "client/config.hpp"
+
+namespace flotilla::client {
+
+// Suffix of a replaced file kept until the update is committed.
+inline constexpr std::string_view kBackupSuffix = ".flotilla-old";
+
+class InstallSinks final : public artifacts::SinkFactory {
+ public:
+  // `target_slot`: "a" or "b", the inactive one.
+  InstallSinks(const AgentConfig& config, std::string target_slot) : config_(config), target_(std::move(target_slot)) {}
+  common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest& manifest,
+                                                               const artifacts::Payload& payload) override;
+  // Destination paths of file payloads, once committed.
+  const std::vector<std::string>& files() const { return files_; }
+
+ private:
+  const AgentConfig& config_;
+  std::string target_;
+  std::vector<std::string> files_;
+};
+
+// Undoes file payloads: each backup goes back; a file that had none is removed.
+void restore_files(const std::vector<std::string>& paths);
+// After a commit: the backups are no longer needed.
+void drop_backups(const std::vector<std::string>& paths);
+
+}  // namespace flotilla::client

@@ -1,0 +1,136 @@
+// flotilla-agent: the device agent. This build covers local installs and
+// the trial-boot lifecycle: install, status, commit, rollback and, for the
+// file bootloader, boot. Exit codes: 0 done, 1 refused or failed (nothing
+// changed), 2 usage.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "artifacts/stream.hpp"
+#include "client/agent.hpp"
+
+namespace {
+
+using namespace flotilla;
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2;
+
+int fail(const common::Error& error) {
+  std::cerr << "flotilla-agent: " << error.describe() << "\n";
+  return kExitFailed;
+}
+
+common::Result<std::unique_ptr<client::Agent>> open_agent(const std::string& config_path) {
+  auto config = client::load_agent_config(config_path);
+  if (!config) return std::unexpected(config.error());
+  return client::Agent::open(std::move(*config));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flotilla-agent: installs signed Flotilla bundles on this device, A/B with automatic rollback.\n"
+               "Exit codes: 0 done, 1 refused or failed (nothing changed), 2 usage error.",
+               "flotilla-agent"};
+  app.require_subcommand(1);
+  std::string config_path = "/etc/flotilla/agent.json";
+  std::string bundle;
+  bool json = false, allow_downgrade = false;
+  auto add_config = [&](CLI::App* command) {
+    command->add_option("--config", config_path, "Agent configuration (JSON)")->capture_default_str();
+  };
+  auto* install = app.add_subcommand("install", "Verify a bundle and install it into the inactive slot, arming a trial boot");
+  install->add_option("FILE", bundle, "Bundle file (.flb), or - for standard input")->required();
+  install->add_flag("--allow-downgrade", allow_downgrade, "Accept a lower version (never a lower security version)");
+  add_config(install);
+  auto* status = app.add_subcommand("status", "Booted slot, installed versions, the update in progress, queued events");
+  status->add_flag("--json", json, "Print JSON");
+  add_config(status);
+  auto* commit = app.add_subcommand(
+      "commit", "After the trial boot: check the slot and the health checks, then commit (exit 1 and roll back if they fail)");
+  add_config(commit);
+  auto* rollback = app.add_subcommand("rollback", "Undo the update waiting for or in its trial boot");
+  add_config(rollback);
+  auto* boot = app.add_subcommand(
+      "boot", "File bootloader only: do what boot firmware does at power-on (pick the slot by order and tries left)");
+  add_config(boot);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  if (boot->parsed()) {
+    auto config = client::load_agent_config(config_path);
+    if (!config) return fail(config.error());
+    if (config->bootloader.type != client::AgentConfig::Bootloader::Type::kFile) {
+      std::cerr << "flotilla-agent: boot simulates power-on for the file bootloader only\n";
+      return kExitUsage;
+    }
+    auto slot = client::FileBootloader(config->bootloader.path).power_on();
+    if (!slot) return fail(slot.error());
+    std::cout << "booted slot " << *slot << "\n";
+    return kExitOk;
+  }
+  auto agent = open_agent(config_path);
+  if (!agent) return fail(agent.error());
+  if (install->parsed()) {
+    auto source = artifacts::FileSource::open(bundle);
+    if (!source) return fail(source.error());
+    auto done = (*agent)->install(**source, std::nullopt, allow_downgrade);
+    if (!done) return fail(done.error());
+    if (done->needs_reboot) {
+      std::cout << "installed " << done->version << " into slot " << done->target_slot
+                << "; reboot to try it, then run `flotilla-agent commit`\n";
+    } else {
+      std::cout << "installed and committed " << done->version << "\n";
+    }
+    return kExitOk;
+  }
+  if (status->parsed()) {
+    auto view = (*agent)->status();
+    if (!view) return fail(view.error());
+    if (json) {
+      std::cout << view->dump(2) << "\n";
+      return kExitOk;
+    }
+    std::cout << "booted slot: " << (*view)["booted_slot"].get<std::string>() << "\n";
+    for (const auto& [name, c] : (*view)["components"].items()) {
+      std::cout << "  " << name << " " << c["version"].get<std::string>() << " (security version "
+                << c["security_version"] << ")\n";
+    }
+    const auto& u = (*view)["update"];
+    std::cout << "update: " << u["state"].get<std::string>();
+    if (!u["component"].get<std::string>().empty()) {
+      std::cout << " — " << u["component"].get<std::string>() << " " << u["version"].get<std::string>();
+      if (!u["target_slot"].get<std::string>().empty()) std::cout << " in slot " << u["target_slot"].get<std::string>();
+    }
+    std::cout << "\nqueued events: " << (*view)["outbox"] << "\n";
+    if (!(*view)["last_error"].is_null()) std::cout << "last error: " << (*view)["last_error"].get<std::string>() << "\n";
+    return kExitOk;
+  }
+  if (commit->parsed()) {
+    std::string detail;
+    auto verdict = (*agent)->verify_and_commit(detail);
+    if (!verdict) return fail(verdict.error());
+    switch (*verdict) {
+      case client::Agent::Verdict::kCommitted:
+        std::cout << detail << "\n";
+        return kExitOk;
+      case client::Agent::Verdict::kNotRebooted:
+        std::cerr << "flotilla-agent: " << detail << "\n";
+        return kExitFailed;
+      case client::Agent::Verdict::kRolledBack:
+        std::cerr << "flotilla-agent: rolled back: " << detail << "\n";
+        return kExitFailed;
+    }
+  }
+  if (rollback->parsed()) {
+    if (auto ok = (*agent)->rollback("rolled back by hand"); !ok) return fail(ok.error());
+    std::cout << "rolled back; the next boot returns to the previous slot\n";
+    return kExitOk;
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,70 @@
+// The agent's persistent state (DESIGN.md §8): SQLite in the state dir,
+// WAL with synchronous=FULL. Each update state is written here before its
+// action runs, so a power cut at any instant resumes from what is on disk.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/sqlite.hpp"
+#include "common/time.hpp"
+
+namespace flotilla::client {
+
+struct ComponentState {
+  std::string version;
+  std::int64_t security_version = 0;
+};
+
+// The update in progress, or the last one's outcome. States:
+// idle, downloading_installing, installed, rebooting, verifying, committed,
+// rolled_back, failed (DESIGN.md §8).
+struct UpdateState {
+  std::string state = "idle";
+  std::optional<std::int64_t> deployment_id;  // absent for a local install
+  std::string bundle_id;
+  std::string component;
+  std::string version;            // being installed
+  std::int64_t security_version = 0;
+  std::string target_slot;        // "a" or "b"; empty when no reboot is needed
+  std::string boot_id;            // of the boot that installed it
+  std::string previous_version;   // what ran before
+  std::string error;
+  std::string updated_at;
+};
+
+class StateStore {
+ public:
+  // Opens (creating) state_dir/agent.db; the first open records the
+  // factory image's versions.
+  static common::Result<StateStore> open(const std::filesystem::path& state_dir,
+                                         const std::map<std::string, ComponentState>& initial);
+
+  common::Result<std::map<std::string, ComponentState>> components();
+  common::Result<UpdateState> update();
+  // Writes the new state and queues its event, in one transaction.
+  common::Status set_update(const UpdateState& update, const std::string& message = "");
+  // Sets a component's installed version and security version (commit).
+  common::Status set_component(const std::string& name, const ComponentState& state);
+  // Files a file payload replaced, to restore on rollback.
+  common::Status set_rollback_files(const std::vector<std::string>& paths);
+  common::Result<std::vector<std::string>> rollback_files();
+  // Commit: the component advances and the update ends, atomically.
+  common::Status commit_update(const UpdateState& update);
+  common::Result<std::int64_t> outbox_size();
+  // The latest trusted time seen (bundle creation, server Date): a floor
+  // for the clock, so turning it back does not revive an expired root.
+  common::Result<common::TimePoint> trusted_time();
+  common::Status raise_trusted_time(common::TimePoint seen);
+
+ private:
+  explicit StateStore(common::Database db) : db_(std::move(db)) {}
+  common::Status queue_event_locked(const UpdateState& update, const std::string& message);
+  common::Database db_;
+};
+
+}  // namespace flotilla::client

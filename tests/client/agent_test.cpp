@@ -1,0 +1,296 @@
+// flotilla-agent as a device runs it, on file-backed slots with the file
+// bootloader: install → trial boot → commit; health checks failing and a
+// slot that never comes up roll back; bad bundles change nothing; a kill
+// mid-install leaves nothing activated. Plus the config's validation and
+// the boot-count semantics.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "client/bootloader.hpp"
+#include "client/config.hpp"
+#include "common/json.hpp"
+#include "tests/support/fixtures.hpp"
+#include "tests/support/server_process.hpp"
+
+namespace flotilla {
+namespace {
+
+using testing::read_text;
+using testing::write_text;
+
+struct AgentRun {
+  int code;
+  std::string out, err;
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  testing::TrustSetup trust;
+  common::Json config;
+
+  void SetUp() override {
+    write_text(dir / "root.json", trust.root_json);
+    config = {{"device", {{"type", "gw-x1"}, {"identity", {{"serial", "T1"}}}}},
+              {"state_dir", (dir / "state").string()},
+              {"trust_root", (dir / "root.json").string()},
+              {"initial_versions", {{"rootfs", {{"version", "2.3.0"}, {"security_version", 7}}}}},
+              {"slots", {{"rootfs", {{"a", (dir / "slot-a").string()}, {"b", (dir / "slot-b").string()}}}}},
+              {"bootloader", {{"type", "file"}, {"path", (dir / "bootenv.json").string()}}},
+              {"health_checks", {{{"command", {"/bin/sh", "-c", "test ! -e " + (dir / "unhealthy").string()}},
+                                  {"timeout", "10s"}}}}};
+    write_text(dir / "slot-a", "factory image");
+    write_config();
+  }
+  void write_config() { write_text(dir / "agent.json", config.dump()); }
+
+  AgentRun agent(const std::string& args) {
+    std::string command = std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
+                          "' > '" + (dir / "out").string() + "' 2> '" + (dir / "err").string() + "'";
+    int code = testing::run_shell(command);
+    return {code, read_text(dir / "out"), read_text(dir / "err")};
+  }
+  common::Json status() {
+    auto run = agent("status --json");
+    EXPECT_EQ(run.code, 0) << run.err;
+    return common::Json::parse(run.out);
+  }
+
+  // A bundle of `version` with a raw image (and optionally a file payload).
+  std::filesystem::path bundle(const std::string& version, std::int64_t security = 7, const std::string& type = "gw-x1",
+                               const std::string& file_dest = "") {
+    auto m = testing::sample_manifest();
+    m.version = *common::Version::parse(version);
+    m.security_version = security;
+    m.compatible = {type};
+    write_text(dir / "image", "rootfs image " + version + std::string(100000, 'x'));
+    std::vector<artifacts::PayloadInput> payloads = {
+        {{.name = "image", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"}, dir / "image"}};
+    if (!file_dest.empty()) {
+      write_text(dir / "app.conf", "config of " + version);
+      payloads.push_back({{.name = "app.conf", .type = artifacts::PayloadType::kFile, .path = file_dest, .mode = 0644},
+                          dir / "app.conf"});
+    }
+    auto out = dir / ("b-" + version + "-" + std::to_string(security) + "-" + type + ".flb");
+    EXPECT_TRUE(artifacts::write_bundle({m, payloads}, {&trust.release_key}, out));
+    return out;
+  }
+};
+
+TEST_F(AgentTest, InstallTrialBootCommit) {
+  EXPECT_EQ(status()["booted_slot"], "a");
+  auto installed = agent("install " + bundle("2.4.0", 8).string());
+  ASSERT_EQ(installed.code, 0) << installed.err;
+  EXPECT_NE(installed.out.find("into slot b; reboot to try it"), std::string::npos) << installed.out;
+  EXPECT_EQ(read_text(dir / "slot-b"), "rootfs image 2.4.0" + std::string(100000, 'x'));
+  auto trial = status();
+  EXPECT_EQ(trial["update"]["state"], "rebooting");
+  EXPECT_EQ(trial["components"]["rootfs"]["version"], "2.3.0");  // not before the commit
+  // A second install waits until this one is settled.
+  EXPECT_EQ(agent("install " + bundle("2.5.0", 8).string()).code, 1);
+  // Committing before the reboot changes nothing.
+  EXPECT_EQ(agent("commit").code, 1);
+  EXPECT_EQ(status()["update"]["state"], "rebooting");
+
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  auto committed = agent("commit");
+  ASSERT_EQ(committed.code, 0) << committed.err;
+  auto after = status();
+  EXPECT_EQ(after["booted_slot"], "b");
+  EXPECT_EQ(after["update"]["state"], "committed");
+  EXPECT_EQ(after["components"]["rootfs"]["version"], "2.4.0");
+  EXPECT_EQ(after["components"]["rootfs"]["security_version"], 8);
+  // Marked good: it keeps booting b.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(agent("boot").out, "booted slot b\n");
+}
+
+TEST_F(AgentTest, FailingHealthCheckRollsBack) {
+  ASSERT_EQ(agent("install " + bundle("2.4.0", 8).string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot b\n");
+  write_text(dir / "unhealthy", "");
+  auto commit = agent("commit");
+  EXPECT_EQ(commit.code, 1);
+  EXPECT_NE(commit.err.find("health check failed"), std::string::npos) << commit.err;
+  auto view = status();
+  EXPECT_EQ(view["update"]["state"], "rolled_back");
+  EXPECT_EQ(view["components"]["rootfs"]["version"], "2.3.0");
+  EXPECT_EQ(view["components"]["rootfs"]["security_version"], 7);  // never advanced
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");  // back to the old slot
+}
+
+TEST_F(AgentTest, SlotThatNeverComesUpFallsBackThroughTheBootCounter) {
+  ASSERT_EQ(agent("install " + bundle("2.4.0", 8).string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot b\n");  // the trial boot hangs: no commit
+  ASSERT_EQ(agent("boot").out, "booted slot a\n");  // its one try is used up
+  auto commit = agent("commit");
+  EXPECT_EQ(commit.code, 1);
+  EXPECT_NE(commit.err.find("slot b did not come up; running slot a with rootfs 2.3.0"), std::string::npos) << commit.err;
+  EXPECT_EQ(status()["update"]["state"], "rolled_back");
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.3.0");
+}
+
+TEST_F(AgentTest, BadBundlesChangeNothing) {
+  write_text(dir / "slot-b", "old b");
+  auto untouched = [&] {
+    EXPECT_EQ(read_text(dir / "slot-a"), "factory image");
+    EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.3.0");
+    EXPECT_EQ(status()["booted_slot"], "a");
+    EXPECT_EQ(agent("boot").out, "booted slot a\n");  // nothing armed
+  };
+  auto wrong_type = agent("install " + bundle("2.4.0", 8, "toaster").string());
+  EXPECT_EQ(wrong_type.code, 1);
+  EXPECT_NE(wrong_type.err.find("not compatible with device type"), std::string::npos) << wrong_type.err;
+  untouched();
+  EXPECT_EQ(agent("install " + bundle("2.4.0", 6).string()).code, 1);  // lower security version
+  untouched();
+  EXPECT_EQ(agent("install " + bundle("2.2.0", 7).string()).code, 1);  // a downgrade not allowed
+  untouched();
+  // One byte changed in transit.
+  auto good = bundle("2.4.0", 8);
+  std::string bytes = read_text(good);
+  bytes[bytes.size() - 2000] ^= 1;
+  write_text(dir / "tampered.flb", bytes);
+  EXPECT_EQ(agent("install " + (dir / "tampered.flb").string()).code, 1);
+  untouched();
+  // Signed by a key the root does not trust.
+  auto rogue_key = testing::make_key();
+  auto m = testing::sample_manifest();
+  write_text(dir / "image", "rogue");
+  ASSERT_TRUE(artifacts::write_bundle({m, {{{.name = "image", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"},
+                                            dir / "image"}}},
+                                      {&rogue_key}, dir / "rogue.flb"));
+  EXPECT_EQ(agent("install " + (dir / "rogue.flb").string()).code, 1);
+  untouched();
+  EXPECT_EQ(status()["update"]["state"], "failed");
+  EXPECT_FALSE(status()["last_error"].is_null());
+}
+
+TEST_F(AgentTest, FilePayloadsAreRestoredOnRollback) {
+  auto conf = dir / "etc" / "app.conf";
+  std::filesystem::create_directories(conf.parent_path());
+  write_text(conf, "original");
+  ASSERT_EQ(read_text(conf), "original");
+  ASSERT_EQ(agent("install " + bundle("2.4.0", 8, "gw-x1", conf.string()).string()).code, 0);
+  EXPECT_EQ(read_text(conf), "config of 2.4.0");
+  ASSERT_EQ(agent("rollback").code, 0);
+  EXPECT_EQ(read_text(conf), "original");
+  EXPECT_FALSE(std::filesystem::exists(conf.string() + ".flotilla-old"));
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");
+  EXPECT_EQ(agent("rollback").code, 1);  // nothing left to roll back
+}
+
+TEST_F(AgentTest, KilledMidInstallActivatesNothing) {
+  // The bundle arrives through a pipe that stalls half-way; the agent is
+  // killed there, as by a power cut.
+  auto file = bundle("2.4.0", 8);
+  std::string bytes = read_text(file);
+  auto fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(FLOTILLA_AGENT, FLOTILLA_AGENT, "install", fifo.c_str(), "--config", (dir / "agent.json").c_str(), nullptr);
+    ::_exit(127);
+  }
+  {
+    std::ofstream writer(fifo, std::ios::binary);
+    writer.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    writer.flush();
+    ::usleep(300000);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  auto view = status();
+  EXPECT_EQ(view["update"]["state"], "failed");
+  EXPECT_NE(view["last_error"].get<std::string>().find("interrupted"), std::string::npos);
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");
+  // And the next install goes through.
+  ASSERT_EQ(agent("install " + file.string()).code, 0);
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  EXPECT_EQ(agent("commit").code, 0);
+}
+
+TEST_F(AgentTest, FileOnlyBundleCommitsAtOnceAndModulesAreRefused) {
+  auto m = testing::sample_manifest();
+  m.reboot_required = false;
+  m.security_version = 9;
+  auto dest = dir / "opt" / "tool.sh";
+  write_text(dir / "tool.sh", "#!/bin/sh\n");
+  ASSERT_TRUE(artifacts::write_bundle(
+      {m, {{{.name = "tool.sh", .type = artifacts::PayloadType::kFile, .path = dest.string(), .mode = 0755}, dir / "tool.sh"}}},
+      {&trust.release_key}, dir / "files.flb"));
+  auto run = agent("install " + (dir / "files.flb").string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("installed and committed 2.4.0"), std::string::npos);
+  EXPECT_EQ(read_text(dest), "#!/bin/sh\n");
+  EXPECT_EQ(std::filesystem::status(dest).permissions() & std::filesystem::perms::all, static_cast<std::filesystem::perms>(0755));
+  EXPECT_EQ(status()["components"]["rootfs"]["security_version"], 9);
+  EXPECT_EQ(status()["booted_slot"], "a");
+
+  auto module = testing::sample_manifest();
+  module.version = *common::Version::parse("2.5.0");
+  module.security_version = 9;
+  write_text(dir / "fw.bin", "firmware");
+  ASSERT_TRUE(artifacts::write_bundle(
+      {module, {{{.name = "fw.bin", .type = artifacts::PayloadType::kModule, .module = "single-file"}, dir / "fw.bin"}}},
+      {&trust.release_key}, dir / "module.flb"));
+  run = agent("install " + (dir / "module.flb").string());
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find("module payloads are not supported"), std::string::npos) << run.err;
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
+}
+
+TEST_F(AgentTest, ConfigErrorsNameTheField) {
+  auto expect_error = [&](common::Json c, const std::string& pointer) {
+    auto parsed = client::parse_agent_config(c);
+    ASSERT_FALSE(parsed) << pointer;
+    EXPECT_NE(parsed.error().message().find(pointer), std::string::npos) << parsed.error().message();
+  };
+  auto c = config;
+  c["colour"] = "red";
+  expect_error(c, "/colour");
+  c = config;
+  c["health_checks"][0]["timeout"] = "soon";
+  expect_error(c, "/health_checks/0/timeout");
+  c = config;
+  c["slots"]["rootfs"]["b"] = c["slots"]["rootfs"]["a"];
+  expect_error(c, "/slots/rootfs/b");
+  c = config;
+  c["bootloader"]["type"] = "lilo";
+  expect_error(c, "/bootloader/type");
+  c = config;
+  c["initial_versions"]["rootfs"]["version"] = "2.3";
+  expect_error(c, "/initial_versions/rootfs/version");
+  c = config;
+  c["server"] = {{"url", "ftp://x"}};
+  expect_error(c, "/server/url");
+  EXPECT_TRUE(client::parse_agent_config(config));
+  // The binary says so too, and exits 1 without touching anything.
+  write_text(dir / "agent.json", "{\"device\": ");
+  EXPECT_EQ(agent("status").code, 1);
+}
+
+TEST(FileBootloaderTest, BootCountSemantics) {
+  testing::TempDir dir;
+  client::FileBootloader boot(dir / "env.json");
+  EXPECT_EQ(*boot.booted_slot(), "a");
+  EXPECT_EQ(*boot.power_on(), "a");
+  ASSERT_TRUE(boot.try_once("b"));
+  EXPECT_EQ(*boot.power_on(), "b");  // the one try
+  EXPECT_EQ(*boot.power_on(), "a");  // not marked good: back to a
+  ASSERT_TRUE(boot.try_once("b"));
+  EXPECT_EQ(*boot.power_on(), "b");
+  ASSERT_TRUE(boot.mark_good("b"));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(*boot.power_on(), "b");
+  ASSERT_TRUE(boot.mark_bad("b"));
+  EXPECT_EQ(*boot.power_on(), "a");
+  EXPECT_FALSE(boot.try_once("c"));
+  EXPECT_NE(*boot.boot_id(), "0");
+}
+
+}  // namespace
+}  // namespace flotilla
