@@ -43,6 +43,8 @@ class Agent {
   common::Result<common::Json> status();
 
   Bootloader& bootloader() { return *boot_; }
+  StateStore& state() { return state_; }
+  const AgentConfig& config() const { return config_; }
 
  private:
   Agent(AgentConfig config, StateStore state, std::unique_ptr<Bootloader> boot)

@@ -1,18 +1,24 @@
-// flotilla-agent: the device agent. This build covers local installs and
-// the trial-boot lifecycle: install, status, commit, rollback and, for the
-// file bootloader, boot. Exit codes: 0 done, 1 refused or failed (nothing
-// changed), 2 usage.
+// flotilla-agent: the device agent: run (the daemon), install, status,
+// commit, rollback and, for the file bootloader, boot. Exit codes: 0 done,
+// 1 refused or failed (nothing changed), 2 usage; `run` also exits with
+// the configured reboot code when reboot mode is "exit".
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "artifacts/stream.hpp"
 #include "client/agent.hpp"
+#include "client/daemon.hpp"
+#include "common/log.hpp"
 
 namespace {
 
 using namespace flotilla;
 
 constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2;
+
+std::atomic<bool> stop_requested{false};
+extern "C" void on_stop_signal(int) { stop_requested = true; }
 
 int fail(const common::Error& error) {
   std::cerr << "flotilla-agent: " << error.describe() << "\n";
@@ -38,6 +44,11 @@ int main(int argc, char** argv) {
   auto add_config = [&](CLI::App* command) {
     command->add_option("--config", config_path, "Agent configuration (JSON)")->capture_default_str();
   };
+  bool once = false;
+  auto* run = app.add_subcommand("run", "The daemon: enroll, poll, install offered updates, reboot, commit or roll back, "
+                                        "report; stops cleanly between steps on SIGTERM");
+  run->add_flag("--once", once, "One round (commit after a trial boot, inventory, events, poll, install), then exit");
+  add_config(run);
   auto* install = app.add_subcommand("install", "Verify a bundle and install it into the inactive slot, arming a trial boot");
   install->add_option("FILE", bundle, "Bundle file (.flb), or - for standard input")->required();
   install->add_flag("--allow-downgrade", allow_downgrade, "Accept a lower version (never a lower security version)");
@@ -76,6 +87,13 @@ int main(int argc, char** argv) {
   }
   auto agent = open_agent(config_path);
   if (!agent) return fail(agent.error());
+  if (run->parsed()) {
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGINT, on_stop_signal);
+    auto daemon = client::Daemon::open(**agent);
+    if (!daemon) return fail(daemon.error());
+    return (*daemon)->run(stop_requested, once);
+  }
   if (install->parsed()) {
     auto source = artifacts::FileSource::open(bundle);
     if (!source) return fail(source.error());

@@ -38,7 +38,8 @@ CREATE TABLE outbox (
   state          TEXT NOT NULL,
   message        TEXT NOT NULL,
   running_version TEXT,
-  time           TEXT NOT NULL
+  time           TEXT NOT NULL,
+  sent           INTEGER NOT NULL DEFAULT 0  -- the newest sent row of a deployment stays: seq continues from it
 );
 CREATE TABLE settings (
   key    TEXT PRIMARY KEY,
@@ -111,7 +112,7 @@ common::Status StateStore::queue_event_locked(const UpdateState& u, const std::s
   if (!insert) return std::unexpected(insert.error());
   std::optional<std::string> running;
   if (u.state == "committed") running = u.version;
-  if (u.state == "rolled_back" || u.state == "failed") running = u.previous_version;
+  if ((u.state == "rolled_back" || u.state == "failed") && !u.previous_version.empty()) running = u.previous_version;
   insert->bind(1, u.deployment_id).bind(2, u.state).bind(3, message.empty() ? u.error : message).bind(4, running)
       .bind(5, u.updated_at);
   return insert->run();
@@ -159,17 +160,11 @@ common::Status StateStore::commit_update(const UpdateState& u) {
 }
 
 common::Status StateStore::set_rollback_files(const std::vector<std::string>& paths) {
-  auto upsert = db_.prepare(
-      "INSERT INTO settings (key, value) VALUES ('rollback_files', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-  if (!upsert) return std::unexpected(upsert.error());
-  upsert->bind(1, common::Json(paths).dump());
-  return upsert->run();
+  return set_setting("rollback_files", common::Json(paths).dump());
 }
 
 common::Result<std::vector<std::string>> StateStore::rollback_files() {
-  auto select = db_.prepare("SELECT value FROM settings WHERE key = 'rollback_files'");
-  if (!select) return std::unexpected(select.error());
-  auto row = common::first_row(*select, [](const common::Statement& r) { return r.text(0); });
+  auto row = setting("rollback_files");
   if (!row) return std::unexpected(row.error());
   if (!*row) return std::vector<std::string>{};
   auto parsed = common::Json::parse(**row, nullptr, false);
@@ -181,8 +176,48 @@ common::Result<std::vector<std::string>> StateStore::rollback_files() {
   return out;
 }
 
+common::Result<std::vector<StateStore::Event>> StateStore::pending_events(std::int64_t limit) {
+  auto select = db_.prepare(
+      "SELECT id, deployment_id, seq, state, message, time, running_version FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, limit);
+  return common::collect(*select, [](const common::Statement& r) {
+    return Event{r.int64(0), r.int64(1), r.int64(2), r.text(3), r.text(4), r.text(5), r.optional_text(6)};
+  });
+}
+
+common::Status StateStore::drop_event(std::int64_t id) {
+  auto tx = common::Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  auto mark = db_.prepare("UPDATE outbox SET sent = 1 WHERE id = ?");
+  if (!mark) return std::unexpected(mark.error());
+  mark->bind(1, id);
+  if (auto ok = mark->run(); !ok) return ok;
+  // Older sent rows of the deployment go; the newest keeps its seq.
+  auto prune = db_.prepare(
+      "DELETE FROM outbox WHERE sent = 1 AND deployment_id = (SELECT deployment_id FROM outbox WHERE id = ?1) AND id < ?1");
+  if (!prune) return std::unexpected(prune.error());
+  prune->bind(1, id);
+  if (auto ok = prune->run(); !ok) return ok;
+  return tx->commit();
+}
+
+common::Result<std::optional<std::string>> StateStore::setting(const std::string& key) {
+  auto select = db_.prepare("SELECT value FROM settings WHERE key = ?");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, key);
+  return common::first_row(*select, [](const common::Statement& r) { return r.text(0); });
+}
+
+common::Status StateStore::set_setting(const std::string& key, const std::string& value) {
+  auto upsert = db_.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!upsert) return std::unexpected(upsert.error());
+  upsert->bind(1, key).bind(2, value);
+  return upsert->run();
+}
+
 common::Result<std::int64_t> StateStore::outbox_size() {
-  auto select = db_.prepare("SELECT count(*) FROM outbox");
+  auto select = db_.prepare("SELECT count(*) FROM outbox WHERE sent = 0");
   if (!select) return std::unexpected(select.error());
   auto row = select->step();
   if (!row) return std::unexpected(row.error());
@@ -190,9 +225,7 @@ common::Result<std::int64_t> StateStore::outbox_size() {
 }
 
 common::Result<common::TimePoint> StateStore::trusted_time() {
-  auto select = db_.prepare("SELECT value FROM settings WHERE key = 'trusted_time'");
-  if (!select) return std::unexpected(select.error());
-  auto row = common::first_row(*select, [](const common::Statement& r) { return r.text(0); });
+  auto row = setting("trusted_time");
   if (!row) return std::unexpected(row.error());
   if (!*row) return common::TimePoint{};
   auto parsed = common::parse_rfc3339(**row);
@@ -204,11 +237,7 @@ common::Status StateStore::raise_trusted_time(common::TimePoint seen) {
   auto current = trusted_time();
   if (!current) return std::unexpected(current.error());
   if (seen <= *current) return {};
-  auto upsert = db_.prepare(
-      "INSERT INTO settings (key, value) VALUES ('trusted_time', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-  if (!upsert) return std::unexpected(upsert.error());
-  upsert->bind(1, common::format_rfc3339(seen));
-  return upsert->run();
+  return set_setting("trusted_time", common::format_rfc3339(seen));
 }
 
 }  // namespace flotilla::client

@@ -56,6 +56,20 @@ class StateStore {
   // Commit: the component advances and the update ends, atomically.
   common::Status commit_update(const UpdateState& update);
   common::Result<std::int64_t> outbox_size();
+  struct Event {
+    std::int64_t id = 0;
+    std::int64_t deployment_id = 0;
+    std::int64_t seq = 0;
+    std::string state, message, time;
+    std::optional<std::string> running_version;
+  };
+  // Oldest first: events are delivered in order.
+  common::Result<std::vector<Event>> pending_events(std::int64_t limit);
+  // The server has it (or refused it for good): it leaves the outbox (the
+  // newest sent event of a deployment is kept so seq keeps growing).
+  common::Status drop_event(std::int64_t id);
+  common::Result<std::optional<std::string>> setting(const std::string& key);
+  common::Status set_setting(const std::string& key, const std::string& value);
   // The latest trusted time seen (bundle creation, server Date): a floor
   // for the clock, so turning it back does not revive an expired root.
   common::Result<common::TimePoint> trusted_time();

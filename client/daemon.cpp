@@ -1,0 +1,270 @@
+#include "client/daemon.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include "common/encoding.hpp"
+#include "common/file.hpp"
+#include "common/log.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::client {
+
+namespace {
+
+using std::chrono::seconds;
+
+constexpr std::int64_t kOutboxBatch = 50;
+
+// The agent's states as deployment events (docs/api.md).
+std::string event_state(const std::string& agent_state) {
+  if (agent_state == "downloading_installing") return "downloading";
+  if (agent_state == "installed") return "installing";
+  return agent_state;  // rebooting, verifying, committed, rolled_back, failed
+}
+
+std::string utc_offset_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  int minutes = static_cast<int>(std::clamp<long>(local.tm_gmtoff / 60, -14 * 60, 14 * 60));
+  char text[16];
+  std::snprintf(text, sizeof text, "%c%02d:%02d", minutes < 0 ? '-' : '+', std::abs(minutes) / 60, std::abs(minutes) % 60);
+  return text;
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent) {
+  const auto& config = agent.config();
+  if (!config.server) return common::fail(common::Errc::kBadField, "/server: run needs a server (local installs do not)");
+  auto prefix = (config.state_dir / "device").string();
+  if (!std::filesystem::exists(prefix + ".key")) {
+    auto key = signing::PrivateKey::generate(signing::Algorithm::kEd25519);
+    if (!key) return std::unexpected(key.error());
+    if (auto ok = signing::save_key_pair(*key, prefix); !ok) return std::unexpected(ok.error());
+  }
+  auto key = signing::load_private_key(prefix + ".key");
+  if (!key) return std::unexpected(key.error());
+  return std::unique_ptr<Daemon>(new Daemon(agent, std::move(*key), Transport(config.server->url, config.server->ca_file)));
+}
+
+std::vector<std::string> Daemon::signed_headers(const std::string& body) const {
+  auto signature = key_.sign(common::as_bytes(body));
+  return {"X-Flotilla-Key-Id: " + key_.key_id(), "X-Flotilla-Signature: " + (signature ? common::to_base64(*signature) : "")};
+}
+
+common::Status Daemon::authenticate() {
+  const auto& config = agent_.config();
+  common::Json body = {{"device_type", config.device_type},
+                       {"identity", config.identity},
+                       {"public_key", key_.public_key().to_pem()},
+                       {"timestamp", common::format_rfc3339(common::now_utc())},
+                       {"nonce", common::to_hex(signing::random_bytes(16))}};
+  if (config.enrollment_token_file) {
+    auto token = common::read_file(*config.enrollment_token_file, 4096);
+    if (token) {
+      std::string secret = *token;
+      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+      if (!secret.empty()) body["enrollment_token"] = secret;
+    }
+  }
+  std::string text = body.dump();
+  auto response = transport_.request("POST", "/api/v1/device/auth", text, signed_headers(text));
+  if (!response) return std::unexpected(response.error());
+  if (response->status == 202) {
+    return common::fail(common::Errc::kConflict, "device " + key_.key_id() + " waits for an operator to accept it");
+  }
+  auto answer = common::Json::parse(response->body, nullptr, false);
+  if (response->status != 200 || !answer.contains("token") || !answer["token"].is_string()) {
+    return common::fail(common::Errc::kIo, "enrollment refused (HTTP " + std::to_string(response->status) + ")");
+  }
+  token_ = answer["token"].get<std::string>();
+  if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
+    poll_interval_s_ = answer["poll_interval_s"].get<int>();
+  }
+  return {};
+}
+
+common::Status Daemon::report_inventory(bool required) {
+  auto view = agent_.status();
+  if (!view) return std::unexpected(view.error());
+  auto& state = agent_.state();
+  auto last = state.setting("inventory_content");
+  if (!last) return std::unexpected(last.error());
+  common::Json content = {{"components", (*view)["components"]},
+                          {"booted_slot", (*view)["booted_slot"]},
+                          {"agent_version", kAgentVersion},
+                          {"utc_offset", utc_offset_now()}};
+  // Sent on change and when the server asks (it asks at least daily).
+  if (!required && *last && **last == content.dump()) return {};
+  auto counter_text = state.setting("inventory_counter");
+  if (!counter_text) return std::unexpected(counter_text.error());
+  std::int64_t counter = *counter_text ? std::stoll(**counter_text) + 1 : 1;
+  if (auto ok = state.set_setting("inventory_counter", std::to_string(counter)); !ok) return ok;
+  common::Json body = content;
+  body["counter"] = counter;
+  body["timestamp"] = common::format_rfc3339(common::now_utc());
+  std::string text = body.dump();
+  auto headers = signed_headers(text);
+  headers.push_back("Authorization: Bearer " + *token_);
+  auto response = transport_.request("PUT", "/api/v1/device/inventory", text, headers);
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) {
+    return common::fail(common::Errc::kIo, "inventory refused (HTTP " + std::to_string(response->status) + ")");
+  }
+  inventory_digest_ = signing::sha256_hex(text);
+  if (auto ok = state.set_setting("inventory_digest", inventory_digest_); !ok) return ok;
+  return state.set_setting("inventory_content", content.dump());
+}
+
+common::Status Daemon::deliver_outbox() {
+  auto& state = agent_.state();
+  auto events = state.pending_events(kOutboxBatch);
+  if (!events) return std::unexpected(events.error());
+  for (const auto& e : *events) {
+    common::Json body = {{"seq", e.seq}, {"state", event_state(e.state)}, {"progress", 0},
+                         {"message", e.message.substr(0, 512)}, {"time", e.time}};
+    if (e.running_version) body["running_version"] = *e.running_version;
+    std::string text = body.dump();
+    auto headers = signed_headers(text);
+    headers.push_back("Authorization: Bearer " + *token_);
+    auto response = transport_.request("POST", "/api/v1/device/deployments/" + std::to_string(e.deployment_id) + "/events",
+                                       text, headers);
+    if (!response) return std::unexpected(response.error());  // offline: kept for later
+    if (response->status == 401) {
+      token_.reset();
+      return common::fail(common::Errc::kIo, "the device token expired");
+    }
+    if (response->status >= 500) return common::fail(common::Errc::kIo, "the server failed (HTTP " + std::to_string(response->status) + ")");
+    if (response->status != 200) {
+      // Refused for good (withdrawn deployment, out-of-order): resending
+      // would never succeed; the inventory still tells the truth.
+      common::log(common::LogLevel::kWarn, "event " + std::to_string(e.seq) + " of deployment " +
+                                               std::to_string(e.deployment_id) + " refused: HTTP " +
+                                               std::to_string(response->status));
+    }
+    if (auto ok = state.drop_event(e.id); !ok) return ok;
+  }
+  return {};
+}
+
+std::optional<int> Daemon::reboot() {
+  const auto& r = agent_.config().reboot;
+  if (r.mode == AgentConfig::Reboot::Mode::kExit) return r.exit_code;
+  CommandSpec command{r.command, seconds(60)};
+  std::string detail;
+  if (!run_check(command, detail)) common::log(common::LogLevel::kError, "reboot command failed: " + detail);
+  return 0;
+}
+
+common::Result<std::optional<int>> Daemon::take_update(const common::Json& update) {
+  auto current = agent_.state().update();
+  if (!current) return std::unexpected(current.error());
+  std::int64_t deployment = update.value("deployment_id", std::int64_t{0});
+  const auto& bundle = update["bundle"];
+  if (deployment <= 0 || !bundle.is_object() || !bundle.contains("url") || !bundle["url"].is_string()) {
+    return common::fail(common::Errc::kBadField, "the server offered an update without a usable bundle");
+  }
+  // An update this agent already finished, whose final event the server
+  // has not received yet, is not taken again.
+  if (current->deployment_id == deployment && current->state != "downloading_installing") return std::optional<int>{};
+  DownloadOptions download{.url = bundle["url"].get<std::string>(),
+                           .headers = {"Authorization: Bearer " + *token_},
+                           .ca_file = agent_.config().server->ca_file,
+                           .size = bundle.value("size", std::uint64_t{0}),
+                           .bandwidth_limit = agent_.config().bandwidth_limit.value_or(0)};
+  auto source = HttpSource::open(download);
+  if (!source) return std::unexpected(source.error());
+  common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + " from " + download.url);
+  auto installed = agent_.install(**source, deployment, update.value("allow_downgrade", false));
+  (void)deliver_outbox();
+  if (!installed) {
+    common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + " failed: " + installed.error().describe());
+    return std::optional<int>{};
+  }
+  if (!installed->needs_reboot) return std::optional<int>{};
+  common::log(common::LogLevel::kInfo, "rebooting into slot " + installed->target_slot);
+  return reboot();
+}
+
+common::Result<Daemon::Next> Daemon::cycle() {
+  Next next;
+  // After a trial boot: commit or roll back first, and say so.
+  auto current = agent_.state().update();
+  if (!current) return std::unexpected(current.error());
+  if (current->state == "rebooting" || current->state == "verifying") {
+    std::string detail;
+    auto verdict = agent_.verify_and_commit(detail);
+    if (!verdict) return std::unexpected(verdict.error());
+    common::log(common::LogLevel::kInfo, detail);
+    if (*verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
+      // Still running the bad slot: reboot back into the good one.
+      (void)deliver_outbox();
+      next.exit_code = reboot();
+      return next;
+    }
+  }
+  if (!token_) {
+    if (auto ok = authenticate(); !ok) return std::unexpected(ok.error());
+  }
+  auto digest = agent_.state().setting("inventory_digest");
+  if (digest && *digest) inventory_digest_ = **digest;
+  auto response = transport_.request("POST", "/api/v1/device/poll", common::Json{{"inventory_digest", inventory_digest_}}.dump(),
+                                     {"Authorization: Bearer " + *token_});
+  if (!response) return std::unexpected(response.error());
+  if (response->status == 401) {
+    token_.reset();
+    return common::fail(common::Errc::kIo, "the device token expired");
+  }
+  auto answer = common::Json::parse(response->body, nullptr, false);
+  if (response->status != 200 || !answer.is_object()) {
+    return common::fail(common::Errc::kIo, "poll refused (HTTP " + std::to_string(response->status) + ")");
+  }
+  if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
+    poll_interval_s_ = answer["poll_interval_s"].get<int>();
+  }
+  if (auto ok = report_inventory(answer.value("inventory_required", false)); !ok) return std::unexpected(ok.error());
+  if (auto ok = deliver_outbox(); !ok) return std::unexpected(ok.error());
+  if (answer.contains("update") && answer["update"].is_object()) {
+    auto exit = take_update(answer["update"]);
+    if (!exit) return std::unexpected(exit.error());
+    next.exit_code = *exit;
+  }
+  const auto& c = agent_.config();
+  next.wait = std::clamp(seconds(poll_interval_s_), c.poll_min, c.poll_max);
+  return next;
+}
+
+int Daemon::run(const std::atomic<bool>& stop, bool once) {
+  std::mt19937_64 rng(std::random_device{}());
+  seconds backoff(0);
+  while (!stop) {
+    auto next = cycle();
+    seconds wait;
+    if (!next) {
+      common::log(common::LogLevel::kWarn, next.error().describe());
+      // Exponential backoff while the server cannot be reached.
+      backoff = backoff == seconds(0) ? agent_.config().poll_min : std::min(backoff * 2, agent_.config().poll_max);
+      wait = backoff;
+      if (once) return 1;
+    } else {
+      backoff = seconds(0);
+      if (next->exit_code) return *next->exit_code;
+      wait = next->wait;
+      if (once) return 0;
+    }
+    // ±10 % jitter spreads a fleet's polls.
+    auto jitter = std::uniform_real_distribution<double>(0.9, 1.1)(rng);
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(wait.count()) * 1000 * jitter));
+    while (!stop && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return 0;
+}
+
+}  // namespace flotilla::client

@@ -1,0 +1,58 @@
+// `flotilla-agent run`: the device's conversation with the server
+// (DESIGN.md §5, §8). Enroll with the device key, report signed inventory,
+// deliver the outbox of signed events, poll, and take an offered update
+// through the install pipeline; after the trial boot, commit or roll back
+// and report it. Polls at the server's interval with ±10 % jitter, backing
+// off exponentially while the server cannot be reached.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "client/agent.hpp"
+#include "client/transport.hpp"
+#include "signing/key.hpp"
+
+namespace flotilla::client {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+class Daemon {
+ public:
+  // Loads or creates the device key (state_dir/device.key, 0600).
+  static common::Result<std::unique_ptr<Daemon>> open(Agent& agent);
+
+  // Runs until `stop` is set; with `once`, one cycle. Returns the process
+  // exit code: 0, or the configured reboot exit code when an update waits
+  // for its trial boot and the reboot mode is "exit".
+  int run(const std::atomic<bool>& stop, bool once);
+
+ private:
+  Daemon(Agent& agent, signing::PrivateKey key, Transport transport)
+      : agent_(agent), key_(std::move(key)), transport_(std::move(transport)) {}
+
+  // One round: commit after a trial boot, auth, inventory, outbox, poll,
+  // install. Returns the seconds until the next poll, or the exit code to
+  // leave with (a reboot).
+  struct Next {
+    std::chrono::seconds wait{60};
+    std::optional<int> exit_code;
+  };
+  common::Result<Next> cycle();
+  common::Status authenticate();
+  common::Status report_inventory(bool required);
+  common::Status deliver_outbox();
+  common::Result<std::optional<int>> take_update(const common::Json& update);
+  std::optional<int> reboot();
+  std::vector<std::string> signed_headers(const std::string& body) const;
+
+  Agent& agent_;
+  signing::PrivateKey key_;
+  Transport transport_;
+  std::optional<std::string> token_;
+  std::string inventory_digest_;
+  int poll_interval_s_ = 60;
+};
+
+}  // namespace flotilla::client

@@ -1,0 +1,200 @@
+#include "client/transport.hpp"
+
+#include <curl/curl.h>
+
+#include <cstring>
+
+namespace flotilla::client {
+
+namespace {
+
+constexpr std::size_t kMaxResponseBytes = 1 << 20;
+constexpr std::size_t kPendingLimit = 256 * 1024;  // pause the transfer beyond this
+
+void init_curl() {
+  static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  (void)initialised;
+}
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * count > kMaxResponseBytes) return 0;
+  out->append(data, size * count);
+  return size * count;
+}
+
+void apply_common(CURL* curl, const std::optional<std::string>& ca_file) {
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (ca_file) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file->c_str());
+}
+
+}  // namespace
+
+Transport::Transport(std::string base_url, std::optional<std::string> ca_file)
+    : base_url_(std::move(base_url)), ca_file_(std::move(ca_file)) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  init_curl();
+}
+
+common::Result<HttpResponse> Transport::request(const std::string& method, const std::string& path, const std::string& body,
+                                                const std::vector<std::string>& headers) const {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+  if (!curl) return common::fail(common::Errc::kIo, "cannot start an HTTP request");
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  list = curl_slist_append(list, "Content-Type: application/json");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list, &curl_slist_free_all);
+  std::string url = base_url_ + path;
+  HttpResponse response;
+  char error[CURL_ERROR_SIZE] = {};
+  apply_common(curl.get(), ca_file_);
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 60L);
+  if (method != "GET") {
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
+  CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    return common::fail(common::Errc::kIo, "cannot reach " + url + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+  }
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+common::Result<std::unique_ptr<HttpSource>> HttpSource::open(DownloadOptions options) {
+  init_curl();
+  std::unique_ptr<HttpSource> source(new HttpSource(std::move(options)));
+  source->multi_ = curl_multi_init();
+  if (!source->multi_) return common::fail(common::Errc::kIo, "cannot start a download");
+  if (auto ok = source->start(); !ok) return std::unexpected(ok.error());
+  return source;
+}
+
+HttpSource::~HttpSource() {
+  stop();
+  if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count, void* self_ptr) {
+  auto* self = static_cast<HttpSource*>(self_ptr);
+  std::size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(static_cast<CURL*>(self->easy_), CURLINFO_RESPONSE_CODE, &status);
+  // A ranged request must answer 206 from our offset, a whole one 200.
+  if (status != (self->expect_partial_ ? 206 : 200)) {
+    self->refused_ = "the server answered HTTP " + std::to_string(status);
+    return 0;
+  }
+  if (self->pending_.size() - self->pending_at_ >= kPendingLimit) {
+    self->paused_ = true;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  // Never more than the offered size: a server cannot feed endless bytes.
+  std::uint64_t total = self->offset_ + (self->pending_.size() - self->pending_at_) + n;
+  if (self->options_.size > 0 && total > self->options_.size) {
+    self->refused_ = "the server sent more than the offered " + std::to_string(self->options_.size) + " bytes";
+    return 0;
+  }
+  self->pending_.append(data, n);
+  return n;
+}
+
+common::Status HttpSource::start() {
+  stop();
+  CURL* easy = curl_easy_init();
+  if (!easy) return common::fail(common::Errc::kIo, "cannot start a download");
+  easy_ = easy;
+  curl_slist* list = nullptr;
+  for (const auto& h : options_.headers) list = curl_slist_append(list, h.c_str());
+  headers_ = list;
+  apply_common(easy, options_.ca_file);
+  curl_easy_setopt(easy, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &HttpSource::on_data);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);  // a stalled transfer counts as dropped
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 30L);
+  if (options_.bandwidth_limit > 0) {
+    curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(options_.bandwidth_limit));
+  }
+  std::uint64_t from = offset_ + (pending_.size() - pending_at_);
+  expect_partial_ = from > 0;
+  if (expect_partial_) {
+    std::string range = std::to_string(from) + "-";
+    curl_easy_setopt(easy, CURLOPT_RANGE, range.c_str());  // copied by libcurl
+  }
+  paused_ = false;
+  done_ = false;
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+  return {};
+}
+
+void HttpSource::stop() {
+  if (easy_) {
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), static_cast<CURL*>(easy_));
+    curl_easy_cleanup(static_cast<CURL*>(easy_));
+    easy_ = nullptr;
+  }
+  if (headers_) curl_slist_free_all(static_cast<curl_slist*>(headers_));
+  headers_ = nullptr;
+}
+
+common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
+  auto* multi = static_cast<CURLM*>(multi_);
+  while (pending_.size() == pending_at_) {
+    if (options_.size > 0 && offset_ >= options_.size) return 0;  // all the offered bytes
+    if (done_) return 0;
+    if (paused_) {
+      paused_ = false;
+      curl_easy_pause(static_cast<CURL*>(easy_), CURLPAUSE_CONT);
+    }
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) return common::fail(common::Errc::kIo, "the download failed");
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      long status = 0;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+      CURLcode rc = msg->data.result;
+      bool complete = rc == CURLE_OK && (status == 200 || status == 206);
+      if (!refused_.empty()) {
+        return common::fail(common::Errc::kIo, "the download of " + options_.url + " failed: " + refused_);
+      }
+      if (complete && (options_.size == 0 || offset_ + (pending_.size() - pending_at_) >= options_.size)) {
+        done_ = true;
+      } else if ((status == 0 || status == 200 || status == 206) && resumes_ < options_.max_resumes) {
+        // Dropped mid-way: resume from what we have.
+        ++resumes_;
+        if (auto ok = start(); !ok) return std::unexpected(ok.error());
+        running = 1;
+      } else {
+        std::string why = rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status);
+        return common::fail(common::Errc::kIo, "the download of " + options_.url + " failed: " + why +
+                                                   (resumes_ > 0 ? " after " + std::to_string(resumes_) + " resumes" : ""));
+      }
+    }
+    if (pending_.size() != pending_at_ || done_) break;
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  std::size_t available = pending_.size() - pending_at_;
+  std::size_t n = std::min(available, buffer.size());
+  std::memcpy(buffer.data(), pending_.data() + pending_at_, n);
+  pending_at_ += n;
+  offset_ += n;
+  if (pending_at_ == pending_.size()) {
+    pending_.clear();
+    pending_at_ = 0;
+  }
+  return n;
+}
+
+}  // namespace flotilla::client

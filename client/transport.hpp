@@ -1,0 +1,76 @@
+// The agent's HTTP side (libcurl): small JSON requests, and the bundle
+// download as a pull stream that feeds the bundle reader directly — no
+// temporary file, one pass — resuming with Range after a dropped
+// connection (DESIGN.md §8).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artifacts/stream.hpp"
+#include "common/error.hpp"
+
+namespace flotilla::client {
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+};
+
+class Transport {
+ public:
+  Transport(std::string base_url, std::optional<std::string> ca_file);
+  // `path` is appended to the base URL; `headers` are "Name: value".
+  common::Result<HttpResponse> request(const std::string& method, const std::string& path, const std::string& body,
+                                       const std::vector<std::string>& headers) const;
+  const std::string& base_url() const { return base_url_; }
+  const std::optional<std::string>& ca_file() const { return ca_file_; }
+
+ private:
+  std::string base_url_;
+  std::optional<std::string> ca_file_;
+};
+
+struct DownloadOptions {
+  std::string url;                 // absolute
+  std::vector<std::string> headers;
+  std::optional<std::string> ca_file;
+  std::uint64_t size = 0;          // as offered: more is never read
+  int max_resumes = 8;
+  std::int64_t bandwidth_limit = 0;  // bytes per second, 0 = none
+};
+
+// Pulls the download through libcurl's multi interface: read() runs the
+// transfer until bytes are there. A connection that drops (or stalls for
+// 30 s) is resumed with `Range: bytes=OFFSET-` up to max_resumes times.
+class HttpSource final : public artifacts::ByteSource {
+ public:
+  static common::Result<std::unique_ptr<HttpSource>> open(DownloadOptions options);
+  ~HttpSource() override;
+  common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override;
+  std::uint64_t offset() const { return offset_; }
+  int resumes() const { return resumes_; }
+
+ private:
+  explicit HttpSource(DownloadOptions options) : options_(std::move(options)) {}
+  common::Status start();
+  void stop();
+  static std::size_t on_data(char* data, std::size_t size, std::size_t count, void* self);
+
+  DownloadOptions options_;
+  void* multi_ = nullptr;
+  void* easy_ = nullptr;
+  void* headers_ = nullptr;
+  std::string pending_;          // bytes received but not yet read
+  std::size_t pending_at_ = 0;
+  std::uint64_t offset_ = 0;     // bytes handed to the reader
+  bool done_ = false;
+  bool paused_ = false;
+  bool expect_partial_ = false;  // this attempt asked for a range
+  std::string refused_;          // why on_data ended the transfer for good
+  int resumes_ = 0;
+};
+
+}  // namespace flotilla::client

@@ -1,0 +1,110 @@
+// flotilla-agent run against the real server on loopback: enrollment with
+// a token, signed inventory, an offered deployment downloaded and streamed
+// into the inactive slot, the trial boot, the commit, and every event
+// delivered from the outbox to the server's view.
+#include <gtest/gtest.h>
+
+#include "tests/support/server_fixture.hpp"
+
+namespace flotilla {
+namespace {
+
+using testing::read_text;
+using testing::write_text;
+
+class AgentServerTest : public testing::RunningServer {
+ protected:
+  common::Json config;
+  std::unique_ptr<cli::ApiClient> admin;
+
+  void SetUp() override {
+    RunningServer::SetUp();
+    admin = std::make_unique<cli::ApiClient>(admin_client());
+    write_text(dir / "enroll.token", enrollment_token() + "\n");
+    write_text(dir / "slot-a", "factory image");
+    config = {{"server", {{"url", server->url()}}},
+              {"device", {{"type", "gw-x1"}, {"identity", {{"serial", "AGENT-1"}}}}},
+              {"enrollment_token_file", (dir / "enroll.token").string()},
+              {"state_dir", (dir / "agent-state").string()},
+              {"trust_root", (dir / "root.json").string()},
+              {"initial_versions", {{"rootfs", {{"version", "2.3.0"}, {"security_version", 7}}}}},
+              {"slots", {{"rootfs", {{"a", (dir / "slot-a").string()}, {"b", (dir / "slot-b").string()}}}}},
+              {"bootloader", {{"type", "file"}, {"path", (dir / "bootenv.json").string()}}},
+              {"reboot", {{"mode", "exit"}, {"exit_code", 77}}},
+              {"poll_interval", {{"min", "1s"}, {"max", "60s"}}}};
+    write_text(dir / "agent.json", config.dump());
+  }
+
+  int agent(const std::string& args) {
+    return testing::run_shell(std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
+                              "' >> '" + (dir / "agent.log").string() + "' 2>&1");
+  }
+  std::string device_id() { return read_text(dir / "agent-state" / "device.pub").empty() ? "" : only_device()["id"]; }
+  common::Json only_device() {
+    auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];
+    EXPECT_EQ(devices.size(), 1u);
+    return devices.empty() ? common::Json() : devices[0];
+  }
+};
+
+TEST_F(AgentServerTest, EnrollPollInstallRebootCommitReport) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  EXPECT_EQ(device["status"], "accepted");
+  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+  EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0") << view.dump();
+  EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments",
+                                common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::int64_t deployment = created->json()["id"];
+
+  // Downloads, verifies while streaming into slot b, arms the trial, and
+  // asks for a reboot (exit code 77).
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");  // the fixture's image
+  ASSERT_EQ(agent("boot"), 0);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "succeeded") << shown.dump();
+  auto events = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment) + "/devices/" +
+                                          device["id"].get<std::string>() + "/events")->json()["events"];
+  std::vector<std::string> states;
+  for (const auto& e : events) states.push_back(e["state"]);
+  EXPECT_EQ(states, (std::vector<std::string>{"downloading", "installing", "rebooting", "verifying", "succeeded"}));
+  view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+  EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.4.0");
+  EXPECT_EQ(view["inventory"]["booted_slot"], "b");
+  // Nothing left to send, nothing more offered.
+  ASSERT_EQ(agent("run --once"), 0);
+  EXPECT_NE(read_text(dir / "agent.log").find("committed in slot b"), std::string::npos);
+}
+
+TEST_F(AgentServerTest, RefusedBundleIsReportedFailedAndNothingChanges) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  // A bundle the device refuses: its security version is below the device's.
+  auto m = testing::sample_manifest();
+  m.version = *common::Version::parse("2.4.1");
+  m.security_version = 6;
+  std::string bundle = upload_bundle_of(m);
+  auto created = admin->request("POST", "/api/v1/deployments",
+                                common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "failed") << shown.dump();
+  EXPECT_NE(shown["devices"][0]["message"].get<std::string>().find("security_version 6 is below the installed 7"),
+            std::string::npos)
+      << shown.dump();
+  EXPECT_FALSE(std::filesystem::exists(dir / "slot-b") && read_text(dir / "slot-b").size() > 0);
+  EXPECT_EQ(agent("boot"), 0);
+  EXPECT_NE(read_text(dir / "bootenv.json").find("\"BOOTED\": \"a\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flotilla
