@@ -123,6 +123,7 @@ common::Status Daemon::report_inventory(bool required) {
 }
 
 common::Status Daemon::deliver_outbox() {
+  if (!token_) return common::fail(common::Errc::kIo, "not authenticated: events stay queued");
   auto& state = agent_.state();
   auto events = state.pending_events(kOutboxBatch);
   if (!events) return std::unexpected(events.error());
@@ -203,8 +204,9 @@ common::Result<Daemon::Next> Daemon::cycle() {
     if (!verdict) return std::unexpected(verdict.error());
     common::log(common::LogLevel::kInfo, detail);
     if (*verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
-      // Still running the bad slot: reboot back into the good one.
-      (void)deliver_outbox();
+      // Still running the bad slot: report if the server can be reached,
+      // then reboot back into the good one either way.
+      if (token_ || authenticate()) (void)deliver_outbox();
       next.exit_code = reboot();
       return next;
     }

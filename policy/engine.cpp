@@ -17,6 +17,14 @@ bool may_retry(const RolloutPolicy& policy, const DeviceProgress& p) {
 Evaluation evaluate(const RolloutPolicy& policy, const Snapshot& snapshot, common::TimePoint now) {
   Evaluation e;
   e.placements = place_devices(policy, snapshot.bundle, snapshot.rollout_id, snapshot.fleet);
+  // A device this rollout already worked on stays a member: once updated
+  // it runs the bundle's version, and must count as succeeded, not skipped.
+  for (auto& p : e.placements) {
+    if (p.membership != Membership::kOutside && p.membership != Membership::kEligible && snapshot.progress.contains(p.device_id)) {
+      p.membership = Membership::kEligible;
+      p.reason.clear();
+    }
+  }
 
   // Timeouts first: a device past device_timeout counts as failed for the
   // gates and the guard in this same evaluation.

@@ -106,5 +106,30 @@ TEST_F(AgentServerTest, RefusedBundleIsReportedFailedAndNothingChanges) {
   EXPECT_NE(read_text(dir / "bootenv.json").find("\"BOOTED\": \"a\""), std::string::npos);
 }
 
+TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
+  config["health_checks"] = {{{"command", {"/bin/sh", "-c", "test ! -e " + (dir / "unhealthy").string()}}}};
+  write_text(dir / "agent.json", config.dump());
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments",
+                                common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  ASSERT_EQ(agent("run --once"), 77);
+  ASSERT_EQ(agent("boot"), 0);  // into b
+  write_text(dir / "unhealthy", "");
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");  // rolls back: reboot into a
+  ASSERT_EQ(agent("boot"), 0);
+  EXPECT_NE(read_text(dir / "bootenv.json").find("\"BOOTED\": \"a\""), std::string::npos);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
+  EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
+  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+  EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+  EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0");
+}
+
 }  // namespace
 }  // namespace flotilla

@@ -198,5 +198,18 @@ TEST_F(EngineTest, NeverTwoConcurrentDeploymentsPerComponent) {
   }
 }
 
+TEST_F(EngineTest, UpdatedDevicesStayMembersOfTheirWave) {
+  auto policy = make_policy(R"(, "waves": [{"name": "all", "size": "100%"}])");
+  auto first = step(policy);
+  ASSERT_EQ(first.offer.size(), 40u);
+  // They commit and report the new version: still succeeded members, not skipped.
+  finish(first.offer, DeviceState::kSucceeded);
+  for (auto& d : snapshot.fleet) d.versions["rootfs"] = *common::Version::parse("2.4.0");
+  auto e = step(policy);
+  EXPECT_EQ(e.gates.waves[0].eligible, 40);
+  EXPECT_EQ(e.gates.waves[0].succeeded, 40);
+  EXPECT_EQ(e.gates.waiting, Waiting::kFinished);
+}
+
 }  // namespace
 }  // namespace flotilla::policy
