@@ -269,6 +269,9 @@ TEST_F(AgentTest, ConfigErrorsNameTheField) {
   c["server"] = {{"url", "ftp://x"}};
   expect_error(c, "/server/url");
   EXPECT_TRUE(client::parse_agent_config(config));
+  // The shipped example parses.
+  auto example = client::load_agent_config(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/device/agent.json");
+  EXPECT_TRUE(example) << example.error().describe();
   // The binary says so too, and exits 1 without touching anything.
   write_text(dir / "agent.json", "{\"device\": ");
   EXPECT_EQ(agent("status").code, 1);

@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   write(out / "fleet" / "fleet.json",
         R"([{"id": "a", "type": "gw-x1", "labels": {"region": "eu"}, "versions": {"rootfs": "2.3.0"}}, {"id": "b", "type": "gw-x2", "tampered": true}])");
   // A real zone from tzdata when the machine has one, else a minimal TZif.
+  write(out / "agent_config" / "minimal.json",
+        R"({"device": {"type": "gw-x1"}, "state_dir": "/s", "trust_root": "/r", "slots": {"rootfs": {"a": "/a", "b": "/b"}}, "bootloader": {"type": "file", "path": "/e"}, "health_checks": [{"command": ["true"], "timeout": "5s"}]})");
   fs::create_directories(out / "tzif");
   if (auto berlin = fs::path("/usr/share/zoneinfo/Europe/Berlin"); fs::exists(berlin)) {
     fs::copy_file(berlin, out / "tzif" / "berlin", fs::copy_options::overwrite_existing);
