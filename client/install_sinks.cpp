@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace flotilla::client {
 
@@ -36,6 +40,92 @@ void sync_dir(const fs::path& dir) {
   }
 }
 
+// Writes on a thread of its own, so hashing (the reader's thread) and
+// writing overlap: an install then costs about the larger of the two, not
+// their sum. A few fixed buffers bound the memory.
+class BackgroundWriter {
+ public:
+  BackgroundWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)), thread_([this] { loop(); }) {}
+  ~BackgroundWriter() { stop(); }
+
+  common::Status append(std::span<const std::uint8_t> bytes) {
+    while (!bytes.empty()) {
+      if (filling_.size() == kBufferBytes) {
+        if (auto ok = hand_over(); !ok) return ok;
+      }
+      std::size_t n = std::min(bytes.size(), kBufferBytes - filling_.size());
+      filling_.insert(filling_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+      bytes = bytes.subspan(n);
+    }
+    return {};
+  }
+  // Everything written (or the first error).
+  common::Status drain() {
+    if (!filling_.empty()) {
+      if (auto ok = hand_over(); !ok) return ok;
+    }
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return queue_.empty() || !error_.empty(); });
+    if (!error_.empty()) return common::fail(common::Errc::kIo, error_);
+    return {};
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static constexpr std::size_t kBufferBytes = 256 * 1024;
+  static constexpr std::size_t kQueued = 3;
+
+  common::Status hand_over() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return queue_.size() < kQueued || !error_.empty(); });
+    if (!error_.empty()) return common::fail(common::Errc::kIo, error_);
+    std::vector<std::uint8_t> next;
+    if (!spare_.empty()) {
+      next = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    next.clear();
+    queue_.push_back(std::move(filling_));
+    filling_ = std::move(next);
+    filling_.reserve(kBufferBytes);
+    changed_.notify_all();
+    return {};
+  }
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      std::vector<std::uint8_t> buffer = std::move(queue_.front());
+      lock.unlock();
+      auto ok = error_.empty() ? write_all(fd_, buffer, path_) : common::Status{};
+      lock.lock();
+      if (!ok && error_.empty()) error_ = ok.error().message();
+      queue_.pop_front();
+      spare_.push_back(std::move(buffer));
+      changed_.notify_all();
+    }
+  }
+
+  int fd_;
+  std::string path_;
+  std::vector<std::uint8_t> filling_;
+  std::deque<std::vector<std::uint8_t>> queue_;
+  std::vector<std::vector<std::uint8_t>> spare_;
+  std::string error_;
+  bool stopping_ = false;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::thread thread_;
+};
+
 // A raw image into a slot: a block device is written in place, a file
 // slot (simulation, tests) is truncated first. The slot is inactive, so a
 // partial write harms nothing: the bootloader is switched only later.
@@ -49,8 +139,11 @@ class SlotSink final : public artifacts::PayloadSink {
     return std::unique_ptr<artifacts::PayloadSink>(new SlotSink(fd, path.string()));
   }
   ~SlotSink() override { close(); }
-  common::Status write(std::span<const std::uint8_t> bytes) override { return write_all(fd_, bytes, path_); }
-  common::Status finish() override { return sync_fd(fd_, path_); }
+  common::Status write(std::span<const std::uint8_t> bytes) override { return writer_.append(bytes); }
+  common::Status finish() override {
+    if (auto ok = writer_.drain(); !ok) return ok;
+    return sync_fd(fd_, path_);
+  }
   common::Status commit() override {
     close();
     return {};
@@ -58,13 +151,15 @@ class SlotSink final : public artifacts::PayloadSink {
   void abort() override { close(); }
 
  private:
-  SlotSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  SlotSink(int fd, std::string path) : fd_(fd), path_(std::move(path)), writer_(fd, path_) {}
   void close() {
+    writer_.stop();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
   int fd_;
   std::string path_;
+  BackgroundWriter writer_;
 };
 
 // A file: staged next to its destination, renamed over it at commit; the

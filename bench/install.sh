@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# install: the agent installing a raw-image bundle of INSTALL_MIB (default
+# 1024) MiB into a file slot,
+#   (1) locally (`flotilla-agent install`) against `openssl dgst -sha256` of
+#       the image in the same run (ratio), and
+#   (2) streamed from the real server over loopback (`flotilla-agent run
+#       --once` taking a deployment) against `curl -o /dev/null` of the same
+#       bundle from the same server in the same run (net_ratio),
+# with the agent's peak RSS during (2), its idle RSS in `run` between polls,
+# and the size of the stripped binary.
+set -euo pipefail
+: "${FLOTILLA_BIN:?run through bench/run}" "${BENCH_OUT:?}"
+size_mib=${INSTALL_MIB:-1024}
+work="$BENCH_OUT/install"
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+flotilla=$FLOTILLA_BIN/flotilla
+agent=$FLOTILLA_BIN/flotilla-agent
+measure=$FLOTILLA_BIN/bench_measure
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+source "$OLDPWD/bench/lib/server.bash"
+
+echo "install: making a ${size_mib} MiB image and its signed bundle"
+{ openssl enc -aes-128-ctr -pass pass:flotilla-bench -nosalt -pbkdf2 -in /dev/zero 2>/dev/null || true; } \
+  | head -c $((size_mib * 1024 * 1024)) > image.img
+$flotilla keygen --out root >/dev/null
+$flotilla keygen --out release >/dev/null
+$flotilla root init --root-key root.pub --release-key release.pub --sign root.key -o root.json >/dev/null
+$flotilla bundle create --key release.key --name bench-os --kind os --component rootfs --version 2.0.0 \
+  --security-version 2 --compatible bench --raw-image rootfs=image.img -o bench.flb >/dev/null
+
+config() {  # NAME [SERVER_URL]
+  local server=""
+  [[ -n ${2:-} ]] && server="\"server\": {\"url\": \"$2\"}, \"enrollment_token_file\": \"$work/enroll.token\","
+  cat > "$1.json" <<JSON
+{$server "device": {"type": "bench", "identity": {"serial": "$1"}},
+ "state_dir": "$work/$1-state", "trust_root": "$work/root.json",
+ "initial_versions": {"rootfs": {"version": "1.0.0", "security_version": 1}},
+ "slots": {"rootfs": {"a": "$work/$1-a.img", "b": "$work/$1-b.img"}},
+ "bootloader": {"type": "file", "path": "$work/$1-boot.json"},
+ "reboot": {"mode": "command", "command": ["/bin/true"]}}
+JSON
+}
+
+echo "install: (1) local install against openssl dgst"
+config local
+cat image.img bench.flb > /dev/null  # both from the page cache
+baseline=$($measure --repeat 3 -- openssl dgst -sha256 image.img)
+local_run=$($measure --repeat 3 -- sh -c "rm -rf '$work/local-state' '$work/local-boot.json' && exec '$agent' install bench.flb --config local.json")
+cmp -s image.img local-b.img || { echo "install: the slot does not hold the image" >&2; exit 1; }
+base_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$baseline")
+local_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$local_run")
+local_rss=${local_run##*rss_mib=}
+rm -f local-b.img
+
+echo "install: (2) streamed from the server against curl"
+"$FLOTILLA_BIN/flotilla-server" init --data server-data --root root.json > /dev/null
+start_server "$work/server-data" "$work/server"
+export FLOTILLA_SERVER=$server_url FLOTILLA_TOKEN_FILE=$work/server-data/admin.token
+digest=$($flotilla --json bundles upload bench.flb | sed -n 's/.*"file_sha256": *"\([0-9a-f]*\)".*/\1/p' | head -1)
+$flotilla --json enrollment-tokens create --name bench --device-type bench --max-uses 1 --expires 2099-01-01T00:00:00Z \
+  | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > enroll.token
+config net "$server_url"
+$agent run --once --config net.json > net.log 2>&1
+device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | head -1 | cut -d'"' -f4)
+$flotilla deployments create --bundle "$digest" --device "$device" > /dev/null
+curl_run=$($measure --repeat 3 -- curl -sS -o /dev/null -H "Authorization: Bearer $(cat server-data/admin.token)" \
+  "$server_url/api/v1/bundles/$digest/file")
+net_run=$($measure -- sh -c "exec '$agent' run --once --config net.json")
+cmp -s image.img net-b.img || { echo "install: the streamed slot does not hold the image" >&2; exit 1; }
+curl_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$curl_run")
+net_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$net_run")
+peak_rss=${net_run##*rss_mib=}
+
+echo "install: idle RSS of run between polls"
+"$agent" run --config net.json > idle.log 2>&1 &
+agent_pid=$!
+sleep 4
+idle_kib=$(awk '/VmRSS/ { print $2 }' "/proc/$agent_pid/status")
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+stop_server
+idle_rss=$(awk -v k="$idle_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+cp "$agent" agent.stripped && strip agent.stripped
+binary_mib=$(awk -v b="$(stat -c %s agent.stripped)" 'BEGIN { printf "%.2f", b / 1048576 }')
+
+ratio=$(awk -v a="$local_s" -v b="$base_s" 'BEGIN { printf "%.3f", a / b }')
+net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
+rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
+echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB); curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB; binary ${binary_mib} MiB"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib"
