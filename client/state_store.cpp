@@ -1,6 +1,8 @@
 #include "client/state_store.hpp"
 
 #include <array>
+#include <csignal>
+#include <cstdlib>
 
 #include "common/json.hpp"
 
@@ -47,6 +49,14 @@ CREATE TABLE settings (
 );
 )sql",
 };
+
+// Power-cut testing: FLOTILLA_AGENT_FAULT=crash-after:<state> kills the
+// process with SIGKILL the moment <state> is durable, before the action
+// it announces (tests/client/power_cut_test.cpp walks every state).
+void fault_point(const std::string& state) {
+  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
+  if (fault && std::string_view(fault) == "crash-after:" + state) ::raise(SIGKILL);
+}
 
 }  // namespace
 
@@ -130,7 +140,9 @@ common::Status StateStore::set_update(const UpdateState& u, const std::string& m
       .bind(11, u.updated_at);
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, message); !ok) return ok;
-  return tx->commit();
+  if (auto ok = tx->commit(); !ok) return ok;
+  fault_point(u.state);
+  return {};
 }
 
 common::Status StateStore::set_component(const std::string& name, const ComponentState& c) {
@@ -156,7 +168,9 @@ common::Status StateStore::commit_update(const UpdateState& u) {
   write->bind(1, u.state).bind(2, u.updated_at);
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, "committed"); !ok) return ok;
-  return tx->commit();
+  if (auto ok = tx->commit(); !ok) return ok;
+  fault_point(u.state);
+  return {};
 }
 
 common::Status StateStore::set_rollback_files(const std::vector<std::string>& paths) {

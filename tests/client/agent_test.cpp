@@ -48,8 +48,8 @@ class AgentTest : public ::testing::Test {
   }
   void write_config() { write_text(dir / "agent.json", config.dump()); }
 
-  AgentRun agent(const std::string& args) {
-    std::string command = std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
+  AgentRun agent(const std::string& args, const std::string& env = "") {
+    std::string command = env + " " + std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
                           "' > '" + (dir / "out").string() + "' 2> '" + (dir / "err").string() + "'";
     int code = testing::run_shell(command);
     return {code, read_text(dir / "out"), read_text(dir / "err")};
@@ -242,6 +242,81 @@ TEST_F(AgentTest, FileOnlyBundleCommitsAtOnceAndModulesAreRefused) {
   EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("module payloads are not supported"), std::string::npos) << run.err;
   EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
+}
+
+// A power cut right after each persisted state (FLOTILLA_AGENT_FAULT kills
+// the agent with SIGKILL there), then a boot: the device always boots a
+// slot holding a verified image, the agent resumes or reports failure,
+// and nothing is half-installed.
+TEST_F(AgentTest, PowerCutAfterEveryStateResumesSafely) {
+  auto image = "rootfs image 2.4.0" + std::string(100000, 'x');
+  auto bundle_file = bundle("2.4.0", 8);
+  auto fresh = [&] {
+    std::filesystem::remove_all(dir / "state");
+    std::filesystem::remove(dir / "bootenv.json");
+    std::filesystem::remove(dir / "slot-b");
+  };
+  auto crash = [](const std::string& state) { return "FLOTILLA_AGENT_FAULT=crash-after:" + state; };
+  auto booted_slot_holds_verified_image = [&](const std::string& slot) {
+    EXPECT_EQ(read_text(dir / ("slot-" + slot)), slot == "a" ? "factory image" : image);
+  };
+
+  // Cut while the bundle streams in: nothing was activated.
+  fresh();
+  EXPECT_NE(agent("install " + bundle_file.string(), crash("downloading_installing")).code, 0);
+  EXPECT_EQ(status()["update"]["state"], "failed");
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");
+  booted_slot_holds_verified_image("a");
+
+  // Cut after the slot was written and verified, before the trial was
+  // armed: the next start arms it, and the update goes through.
+  fresh();
+  EXPECT_NE(agent("install " + bundle_file.string(), crash("installed")).code, 0);
+  EXPECT_EQ(status()["update"]["state"], "rebooting");
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  booted_slot_holds_verified_image("b");
+  EXPECT_EQ(agent("commit").code, 0);
+
+  // Cut after the trial was armed (the reboot itself).
+  fresh();
+  EXPECT_NE(agent("install " + bundle_file.string(), crash("rebooting")).code, 0);
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  EXPECT_EQ(agent("commit").code, 0);
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
+
+  // Cut while the health checks run after the trial boot: a later start
+  // checks again and commits.
+  fresh();
+  ASSERT_EQ(agent("install " + bundle_file.string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot b\n");
+  EXPECT_NE(agent("commit", crash("verifying")).code, 0);
+  EXPECT_EQ(status()["update"]["state"], "verifying");
+  EXPECT_EQ(agent("commit").code, 0);
+  EXPECT_EQ(status()["components"]["rootfs"]["security_version"], 8);
+
+  // Cut right after the commit: it stands, and b keeps booting.
+  fresh();
+  ASSERT_EQ(agent("install " + bundle_file.string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot b\n");
+  EXPECT_NE(agent("commit", crash("committed")).code, 0);
+  EXPECT_EQ(status()["update"]["state"], "committed");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(agent("boot").out, "booted slot b\n");
+    status();  // each start renews the good slot's boot count
+  }
+  booted_slot_holds_verified_image("b");
+
+  // Cut after a rollback was decided, before the reboot back.
+  fresh();
+  ASSERT_EQ(agent("install " + bundle_file.string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot b\n");
+  write_text(dir / "unhealthy", "");
+  EXPECT_NE(agent("commit", crash("rolled_back")).code, 0);
+  std::filesystem::remove(dir / "unhealthy");
+  EXPECT_EQ(status()["update"]["state"], "rolled_back");
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");
+  booted_slot_holds_verified_image("a");
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.3.0");
 }
 
 TEST_F(AgentTest, ConfigErrorsNameTheField) {
