@@ -1,13 +1,8 @@
 #include "client/agent.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <thread>
-
 #include "artifacts/reader.hpp"
 #include "client/install_sinks.hpp"
+#include "client/process.hpp"
 
 namespace flotilla::client {
 
@@ -22,36 +17,13 @@ bool waits_for_reboot(const std::string& state) {
 }  // namespace
 
 bool run_check(const CommandSpec& check, std::string& detail) {
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    detail = "cannot start " + check.argv.front();
+  auto result = run_process(check.argv, check.timeout);
+  if (!result) {
+    detail = result.error().message();
     return false;
   }
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : check.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  auto deadline = std::chrono::steady_clock::now() + check.timeout;
-  for (;;) {
-    int status = 0;
-    pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
-      detail = check.argv.front() + (WIFEXITED(status) ? " exited " + std::to_string(WEXITSTATUS(status))
-                                                        : " was killed by signal " + std::to_string(WTERMSIG(status)));
-      return false;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      detail = check.argv.front() + " did not finish within " + std::to_string(check.timeout.count()) + "s";
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  detail = result->detail;
+  return result->exit_code == 0;
 }
 
 common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {

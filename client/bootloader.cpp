@@ -1,18 +1,252 @@
 #include "client/bootloader.hpp"
 
-#include <sstream>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <sstream>
+#include <utility>
+
+#include "client/process.hpp"
 #include "common/file.hpp"
 
 namespace flotilla::client {
 
 namespace {
 
+namespace fs = std::filesystem;
+using Vars = std::map<std::string, std::string>;
+
 constexpr std::size_t kMaxEnvBytes = 64 * 1024;
+constexpr auto kToolTimeout = std::chrono::seconds(30);
 
 bool is_slot(std::string_view slot) { return slot == "a" || slot == "b"; }
 
-std::string left_key(const std::string& slot) { return "BOOT_" + slot + "_LEFT"; }
+// flotilla.slot=a or rauc.slot=A on the kernel command line of a real device.
+std::optional<std::string> slot_from_cmdline() {
+  auto cmdline = common::read_file("/proc/cmdline", 8192);
+  if (!cmdline) return std::nullopt;
+  std::istringstream words(*cmdline);
+  std::string word;
+  while (words >> word) {
+    for (std::string_view key : {"flotilla.slot=", "rauc.slot="}) {
+      if (word.starts_with(key)) {
+        std::string slot = word.substr(key.size());
+        if (slot == "A" || slot == "a") return "a";
+        if (slot == "B" || slot == "b") return "b";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+Vars parse_lines(const std::string& text) {
+  Vars vars;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos && eq > 0) vars[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return vars;
+}
+
+common::Status run_tool(const std::vector<std::string>& argv, std::string* output = nullptr) {
+  auto result = run_process(argv, kToolTimeout);
+  if (!result) return std::unexpected(result.error());
+  if (result->exit_code != 0) return common::fail(common::Errc::kIo, "bootloader: " + result->detail);
+  if (output) *output = std::move(result->output);
+  return {};
+}
+
+// A JSON object of strings and integers in a file, replaced atomically.
+class JsonEnv final : public BootEnv {
+ public:
+  explicit JsonEnv(fs::path path) : path_(std::move(path)) {}
+  common::Result<Vars> read() override {
+    if (!fs::exists(path_)) return Vars{};
+    auto text = common::read_file(path_, kMaxEnvBytes);
+    if (!text) return std::unexpected(text.error());
+    auto doc = common::parse_json_strict(*text);
+    if (!doc || !doc->is_object()) return common::fail(common::Errc::kBadField, path_.string() + ": not a boot environment");
+    Vars vars;
+    for (const auto& [key, value] : doc->items()) vars[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    return vars;
+  }
+  common::Status write(const Vars& values) override {
+    auto vars = read();
+    if (!vars) return std::unexpected(vars.error());
+    for (const auto& [key, value] : values) (*vars)[key] = value;
+    common::Json doc = common::Json::object();
+    for (const auto& [key, value] : *vars) {
+      bool number = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos && value.size() < 10;
+      doc[key] = number ? common::Json(std::stoi(value)) : common::Json(value);
+    }
+    return common::write_file_atomic(path_, doc.dump(1) + "\n", 0644);
+  }
+
+ private:
+  fs::path path_;
+};
+
+// A file in the temporary directory, removed when it goes out of scope.
+class TempFile {
+ public:
+  static common::Result<TempFile> write(const std::string& text) {
+    std::string pattern = (fs::temp_directory_path() / "flotilla-env-XXXXXX").string();
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) return common::fail(common::Errc::kIo, "cannot create a temporary file");
+    ::close(fd);
+    TempFile file(pattern);
+    if (auto ok = common::write_file_atomic(pattern, text, 0600); !ok) return std::unexpected(ok.error());
+    return file;
+  }
+  TempFile(TempFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ~TempFile() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// U-Boot's environment through libubootenv's tools. A blank environment
+// reads as the scheme's defaults and gets them on the first write (-f).
+class UbootEnv final : public BootEnv {
+ public:
+  explicit UbootEnv(fs::path config) : config_(std::move(config)) {}
+  common::Result<Vars> read() override {
+    auto defaults = TempFile::write(kDefaults);
+    if (!defaults) return std::unexpected(defaults.error());
+    std::string output;
+    if (auto ok = run_tool({"fw_printenv", "-c", config_.string(), "-f", defaults->path()}, &output); !ok) {
+      return std::unexpected(ok.error());
+    }
+    return parse_lines(output);
+  }
+  common::Status write(const Vars& values) override {
+    // One script, so every variable changes in one environment write.
+    std::string text;
+    for (const auto& [key, value] : values) text += key + "=" + value + "\n";  // libubootenv reads name=value
+    auto script = TempFile::write(text);
+    if (!script) return std::unexpected(script.error());
+    auto defaults = TempFile::write(kDefaults);
+    if (!defaults) return std::unexpected(defaults.error());
+    return run_tool({"fw_setenv", "-c", config_.string(), "-f", defaults->path(), "-s", script->path()});
+  }
+
+ private:
+  static constexpr const char* kDefaults = "BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n";
+  fs::path config_;
+};
+
+// A GRUB environment block through grub-editenv.
+class GrubEnv final : public BootEnv {
+ public:
+  explicit GrubEnv(fs::path file) : file_(std::move(file)) {}
+  common::Result<Vars> read() override {
+    if (!fs::exists(file_)) {
+      if (auto ok = run_tool({"grub-editenv", file_.string(), "create"}); !ok) return std::unexpected(ok.error());
+    }
+    std::string output;
+    if (auto ok = run_tool({"grub-editenv", file_.string(), "list"}, &output); !ok) return std::unexpected(ok.error());
+    return parse_lines(output);
+  }
+  common::Status write(const Vars& values) override {
+    if (auto vars = read(); !vars) return std::unexpected(vars.error());  // creates the block when missing
+    std::vector<std::string> argv = {"grub-editenv", file_.string(), "set"};
+    for (const auto& [key, value] : values) argv.push_back(key + "=" + value);
+    return run_tool(argv);
+  }
+
+ private:
+  fs::path file_;
+};
+
+int number(const Vars& vars, const std::string& key, int fallback) {
+  auto it = vars.find(key);
+  if (it == vars.end()) return fallback;
+  try {
+    return std::stoi(it->second);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+std::string value(const Vars& vars, const std::string& key, const std::string& fallback) {
+  auto it = vars.find(key);
+  return it == vars.end() ? fallback : it->second;
+}
+
+// RAUC's GRUB scheme: ORDER lists slots; a slot boots when <slot>_OK=1 and
+// <slot>_TRY=0, and the script sets <slot>_TRY=1 as it boots it; the
+// running system resets _TRY when it marks the slot good.
+class GrubBootloader final : public Bootloader {
+ public:
+  explicit GrubBootloader(fs::path file) : env_(std::make_unique<GrubEnv>(std::move(file))) {}
+  common::Result<std::string> booted_slot() override {
+    if (auto slot = slot_from_cmdline()) return *slot;
+    auto vars = load();
+    if (!vars) return std::unexpected(vars.error());
+    return value(*vars, "BOOTED", "a");
+  }
+  common::Status try_once(const std::string& slot) override {
+    if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+    return env_->write({{"ORDER", up(slot) + " " + up(other_slot(slot))}, {up(slot) + "_OK", "1"}, {up(slot) + "_TRY", "0"}});
+  }
+  common::Status mark_good(const std::string& slot) override {
+    if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+    return env_->write({{"ORDER", up(slot) + " " + up(other_slot(slot))}, {up(slot) + "_OK", "1"}, {up(slot) + "_TRY", "0"}});
+  }
+  common::Status mark_bad(const std::string& slot) override {
+    if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+    return env_->write({{"ORDER", up(other_slot(slot)) + " " + up(slot)}, {up(slot) + "_OK", "0"}, {up(slot) + "_TRY", "0"}});
+  }
+  common::Result<std::string> boot_id() override {
+    if (slot_from_cmdline()) {
+      auto id = common::read_file("/proc/sys/kernel/random/boot_id", 64);
+      if (id) return *id;
+    }
+    auto vars = load();
+    if (!vars) return std::unexpected(vars.error());
+    return value(*vars, "BOOT_COUNT", "0");
+  }
+  common::Result<std::string> power_on() override {
+    auto vars = load();
+    if (!vars) return std::unexpected(vars.error());
+    std::istringstream order(value(*vars, "ORDER", "A B"));
+    std::string slot, booted;
+    Vars changes;
+    while (order >> slot) {
+      if (number(*vars, slot + "_OK", 0) == 1 && number(*vars, slot + "_TRY", 0) == 0) {
+        changes[slot + "_TRY"] = "1";
+        booted = slot == "A" ? "a" : "b";
+        break;
+      }
+    }
+    if (booted.empty()) booted = "a";  // nothing bootable: the factory slot
+    changes["BOOTED"] = booted;
+    changes["BOOT_COUNT"] = std::to_string(number(*vars, "BOOT_COUNT", 0) + 1);
+    if (auto ok = env_->write(changes); !ok) return std::unexpected(ok.error());
+    return booted;
+  }
+
+ private:
+  static std::string up(const std::string& slot) { return slot == "a" ? "A" : "B"; }
+  common::Result<Vars> load() {
+    auto vars = env_->read();
+    if (!vars) return std::unexpected(vars.error());
+    if (!vars->contains("ORDER")) {
+      Vars fresh = {{"ORDER", "A B"}, {"A_OK", "1"}, {"A_TRY", "0"}, {"B_OK", "0"}, {"B_TRY", "0"}, {"BOOTED", "a"}};
+      if (auto ok = env_->write(fresh); !ok) return std::unexpected(ok.error());
+      return fresh;
+    }
+    return vars;
+  }
+  std::unique_ptr<BootEnv> env_;
+};
 
 }  // namespace
 
@@ -20,99 +254,104 @@ std::string other_slot(const std::string& slot) { return slot == "a" ? "b" : "a"
 
 common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& config) {
   using Type = AgentConfig::Bootloader::Type;
-  if (config.bootloader.type == Type::kFile) return std::make_unique<FileBootloader>(config.bootloader.path);
-  return common::fail(common::Errc::kBadField,
-                      "/bootloader/type: this agent build supports only the file bootloader; grub, uboot and custom "
-                      "are not implemented yet");
+  switch (config.bootloader.type) {
+    case Type::kFile:
+      return std::make_unique<FileBootloader>(config.bootloader.path);
+    case Type::kUboot:
+      return std::make_unique<CountingBootloader>(std::make_unique<UbootEnv>(config.bootloader.path), true);
+    case Type::kGrub:
+      return std::make_unique<GrubBootloader>(config.bootloader.path);
+    case Type::kCustom:
+      break;
+  }
+  return common::fail(common::Errc::kBadField, "/bootloader/type: the custom bootloader is not implemented yet");
 }
 
-common::Result<common::Json> FileBootloader::load() {
-  if (!std::filesystem::exists(env_)) {
-    common::Json fresh = {{"BOOT_ORDER", "a b"}, {left_key("a"), kBootTries}, {left_key("b"), kBootTries}, {"BOOTED", "a"}};
-    if (auto ok = save(fresh); !ok) return std::unexpected(ok.error());
+FileBootloader::FileBootloader(fs::path env) : CountingBootloader(std::make_unique<JsonEnv>(std::move(env)), false) {}
+
+std::string CountingBootloader::name(const std::string& slot) const {
+  if (!upper_) return slot;
+  return slot == "a" ? "A" : "B";
+}
+
+common::Result<Vars> CountingBootloader::load() {
+  auto vars = env_->read();
+  if (!vars) return std::unexpected(vars.error());
+  if (!vars->contains("BOOT_ORDER")) {
+    Vars fresh = {{"BOOT_ORDER", name("a") + " " + name("b")},
+                  {left("a"), std::to_string(kBootTries)},
+                  {left("b"), std::to_string(kBootTries)},
+                  {"BOOTED", "a"}};
+    if (auto ok = env_->write(fresh); !ok) return std::unexpected(ok.error());
     return fresh;
   }
-  auto text = common::read_file(env_, kMaxEnvBytes);
-  if (!text) return std::unexpected(text.error());
-  auto env = common::parse_json_strict(*text);
-  if (!env) return std::unexpected(env.error().with_context(env_.string()));
-  for (const char* slot : {"a", "b"}) {
-    if (!(*env).contains(left_key(slot)) || !(*env)[left_key(slot)].is_number_integer()) {
-      return common::fail(common::Errc::kBadField, env_.string() + ": " + left_key(slot) + " is missing");
-    }
+  return vars;
+}
+
+common::Result<std::string> CountingBootloader::booted_slot() {
+  if (auto slot = slot_from_cmdline()) return *slot;
+  auto vars = load();
+  if (!vars) return std::unexpected(vars.error());
+  std::string booted = value(*vars, "BOOTED", "a");
+  if (!is_slot(booted)) return common::fail(common::Errc::kBadField, "the boot environment names no slot in BOOTED");
+  return booted;
+}
+
+common::Status CountingBootloader::try_once(const std::string& slot) {
+  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+  if (auto vars = load(); !vars) return std::unexpected(vars.error());
+  return env_->write({{"BOOT_ORDER", name(slot) + " " + name(other_slot(slot))}, {left(slot), "1"}});
+}
+
+common::Status CountingBootloader::mark_good(const std::string& slot) {
+  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+  if (auto vars = load(); !vars) return std::unexpected(vars.error());
+  return env_->write({{"BOOT_ORDER", name(slot) + " " + name(other_slot(slot))}, {left(slot), std::to_string(kBootTries)}});
+}
+
+common::Status CountingBootloader::mark_bad(const std::string& slot) {
+  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
+  if (auto vars = load(); !vars) return std::unexpected(vars.error());
+  return env_->write({{"BOOT_ORDER", name(other_slot(slot)) + " " + name(slot)}, {left(slot), "0"}});
+}
+
+common::Result<std::string> CountingBootloader::boot_id() {
+  if (slot_from_cmdline()) {
+    auto id = common::read_file("/proc/sys/kernel/random/boot_id", 64);
+    if (id) return *id;
   }
-  if (!(*env).contains("BOOT_ORDER") || !(*env)["BOOT_ORDER"].is_string() || !(*env).contains("BOOTED") ||
-      !(*env)["BOOTED"].is_string() || !is_slot((*env)["BOOTED"].get<std::string>())) {
-    return common::fail(common::Errc::kBadField, env_.string() + ": BOOT_ORDER or BOOTED is missing");
-  }
-  return env;
+  auto vars = load();
+  if (!vars) return std::unexpected(vars.error());
+  return value(*vars, "BOOT_COUNT", "0");
 }
 
-common::Status FileBootloader::save(const common::Json& env) { return common::write_file_atomic(env_, env.dump(1) + "\n", 0644); }
-
-common::Result<std::string> FileBootloader::booted_slot() {
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  return (*env)["BOOTED"].get<std::string>();
-}
-
-common::Status FileBootloader::try_once(const std::string& slot) {
-  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  (*env)["BOOT_ORDER"] = slot + " " + other_slot(slot);
-  (*env)[left_key(slot)] = 1;
-  return save(*env);
-}
-
-common::Status FileBootloader::mark_good(const std::string& slot) {
-  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  (*env)["BOOT_ORDER"] = slot + " " + other_slot(slot);
-  (*env)[left_key(slot)] = kBootTries;
-  return save(*env);
-}
-
-common::Status FileBootloader::mark_bad(const std::string& slot) {
-  if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  (*env)["BOOT_ORDER"] = other_slot(slot) + " " + slot;
-  (*env)[left_key(slot)] = 0;
-  return save(*env);
-}
-
-common::Result<std::string> FileBootloader::power_on() {
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  std::istringstream order((*env)["BOOT_ORDER"].get<std::string>());
-  std::string first, slot, booted;
+common::Result<std::string> CountingBootloader::power_on() {
+  auto vars = load();
+  if (!vars) return std::unexpected(vars.error());
+  std::istringstream order(value(*vars, "BOOT_ORDER", name("a") + " " + name("b")));
+  std::string slot, first, booted;
+  Vars changes;
   while (order >> slot) {
-    if (!is_slot(slot)) continue;
-    if (first.empty()) first = slot;
-    if ((*env)[left_key(slot)].get<int>() > 0) {
-      (*env)[left_key(slot)] = (*env)[left_key(slot)].get<int>() - 1;
-      booted = slot;
+    std::string s = slot == "A" || slot == "a" ? "a" : slot == "B" || slot == "b" ? "b" : "";
+    if (s.empty()) continue;
+    if (first.empty()) first = s;
+    int tries = number(*vars, left(s), 0);
+    if (tries > 0) {
+      changes[left(s)] = std::to_string(tries - 1);
+      booted = s;
       break;
     }
   }
   if (booted.empty()) {
     // Nothing left anywhere: like U-Boot scripts, reset and boot the first.
     booted = first.empty() ? "a" : first;
-    (*env)[left_key("a")] = kBootTries;
-    (*env)[left_key("b")] = kBootTries;
+    changes[left("a")] = std::to_string(kBootTries);
+    changes[left("b")] = std::to_string(kBootTries);
   }
-  (*env)["BOOTED"] = booted;
-  (*env)["BOOT_COUNT"] = (*env).value("BOOT_COUNT", 0) + 1;
-  if (auto ok = save(*env); !ok) return std::unexpected(ok.error());
+  changes["BOOTED"] = booted;
+  changes["BOOT_COUNT"] = std::to_string(number(*vars, "BOOT_COUNT", 0) + 1);
+  if (auto ok = env_->write(changes); !ok) return std::unexpected(ok.error());
   return booted;
-}
-
-common::Result<std::string> FileBootloader::boot_id() {
-  auto env = load();
-  if (!env) return std::unexpected(env.error());
-  return std::to_string((*env).value("BOOT_COUNT", 0));
 }
 
 }  // namespace flotilla::client

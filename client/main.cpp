@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   auto* rollback = app.add_subcommand("rollback", "Undo the update waiting for or in its trial boot");
   add_config(rollback);
   auto* boot = app.add_subcommand(
-      "boot", "File bootloader only: do what boot firmware does at power-on (pick the slot by order and tries left)");
+      "boot", "Simulated devices: do what the boot firmware does at power-on (pick the slot by order and tries left)");
   add_config(boot);
   try {
     app.parse(argc, argv);
@@ -76,11 +76,9 @@ int main(int argc, char** argv) {
   if (boot->parsed()) {
     auto config = client::load_agent_config(config_path);
     if (!config) return fail(config.error());
-    if (config->bootloader.type != client::AgentConfig::Bootloader::Type::kFile) {
-      std::cerr << "flotilla-agent: boot simulates power-on for the file bootloader only\n";
-      return kExitUsage;
-    }
-    auto slot = client::FileBootloader(config->bootloader.path).power_on();
+    auto bootloader = client::open_bootloader(*config);
+    if (!bootloader) return fail(bootloader.error());
+    auto slot = (*bootloader)->power_on();
     if (!slot) return fail(slot.error());
     std::cout << "booted slot " << *slot << "\n";
     return kExitOk;

@@ -319,6 +319,56 @@ TEST_F(AgentTest, PowerCutAfterEveryStateResumesSafely) {
   EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.3.0");
 }
 
+// The same lifecycle on each bootloader backend, the real tools included:
+// fw_setenv/fw_printenv on a U-Boot environment file, grub-editenv on a
+// grubenv file.
+class BootloaderLifecycleTest : public AgentTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    AgentTest::SetUp();
+    const std::string& type = GetParam();
+    if (type == "uboot") {
+      write_text(dir / "uboot.env", std::string(16384, '\0'));  // blank: defaults on the first write
+      write_text(dir / "fw_env.config", (dir / "uboot.env").string() + " 0x0 0x4000\n");
+      config["bootloader"] = {{"type", "uboot"}, {"path", (dir / "fw_env.config").string()}};
+    } else if (type == "grub") {
+      config["bootloader"] = {{"type", "grub"}, {"path", (dir / "grubenv").string()}};
+    }
+    write_config();
+  }
+};
+
+TEST_P(BootloaderLifecycleTest, InstallBootCommitThenFallbackAndRollback) {
+  // Install, trial boot, commit.
+  ASSERT_EQ(agent("install " + bundle("2.4.0", 8).string()).code, 0);
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  auto commit = agent("commit");
+  ASSERT_EQ(commit.code, 0) << commit.err;
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  status();  // the start marks the running slot good again
+
+  // The next update's slot never comes up: the boot counter falls back.
+  ASSERT_EQ(agent("install " + bundle("2.5.0", 8).string()).code, 0);
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");  // the trial (it hangs)
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");  // back to the good slot
+  commit = agent("commit");
+  EXPECT_EQ(commit.code, 1);
+  EXPECT_NE(commit.err.find("slot a did not come up; running slot b with rootfs 2.4.0"), std::string::npos) << commit.err;
+
+  // And one whose health check fails after the trial boot.
+  ASSERT_EQ(agent("install " + bundle("2.5.1", 8).string()).code, 0);
+  EXPECT_EQ(agent("boot").out, "booted slot a\n");
+  write_text(dir / "unhealthy", "");
+  EXPECT_EQ(agent("commit").code, 1);
+  std::filesystem::remove(dir / "unhealthy");
+  EXPECT_EQ(agent("boot").out, "booted slot b\n");
+  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
+  EXPECT_EQ(status()["update"]["state"], "rolled_back");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BootloaderLifecycleTest, ::testing::Values("file", "uboot", "grub"));
+
 TEST_F(AgentTest, ConfigErrorsNameTheField) {
   auto expect_error = [&](common::Json c, const std::string& pointer) {
     auto parsed = client::parse_agent_config(c);
