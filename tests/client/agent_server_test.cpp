@@ -4,6 +4,7 @@
 // delivered from the outbox to the server's view.
 #include <gtest/gtest.h>
 
+#include "tests/support/cutting_proxy.hpp"
 #include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
@@ -129,6 +130,31 @@ TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
   auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
   EXPECT_EQ(view["inventory"]["booted_slot"], "a");
   EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0");
+}
+
+// Bundle downloads go through a proxy that cuts every connection after
+// 40,000 bytes: the agent resumes with Range each time and installs the
+// exact image.
+class AgentResumeTest : public AgentServerTest {
+ protected:
+  std::unique_ptr<testing::CuttingProxy> proxy = std::make_unique<testing::CuttingProxy>(40000);
+  std::vector<std::string> serve_args() const override { return {"--public-url", proxy->url()}; }
+  void SetUp() override {
+    AgentServerTest::SetUp();
+    proxy->set_target(std::stoi(server->url().substr(server->url().rfind(':') + 1)));
+  }
+};
+
+TEST_F(AgentResumeTest, ACutConnectionResumesUntilTheBundleIsIn) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  ASSERT_EQ(admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump())
+                ->status,
+            201);
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");
+  EXPECT_GE(proxy->connections(), 4);  // ~150 KB in pieces of 40,000 bytes
 }
 
 }  // namespace

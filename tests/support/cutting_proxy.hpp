@@ -1,0 +1,36 @@
+// A TCP proxy on loopback that cuts every connection after it forwarded
+// `cut_after` bytes towards the client: a flaky network for resume tests.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace flotilla::testing {
+
+class CuttingProxy {
+ public:
+  explicit CuttingProxy(std::size_t cut_after);
+  ~CuttingProxy();
+  // Where clients connect: http://127.0.0.1:PORT.
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The server behind it (set once it listens).
+  void set_target(int port) { target_ = port; }
+  int connections() const { return connections_; }
+
+ private:
+  void accept_loop();
+  void pump(int client);
+
+  std::size_t cut_after_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> target_{0};
+  std::atomic<int> connections_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::vector<std::thread> pumps_;
+};
+
+}  // namespace flotilla::testing
