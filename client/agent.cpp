@@ -3,6 +3,7 @@
 #include "artifacts/reader.hpp"
 #include "client/install_sinks.hpp"
 #include "client/process.hpp"
+#include "client/update_module.hpp"
 
 namespace flotilla::client {
 
@@ -46,6 +47,15 @@ common::Status Agent::resume() {
     // nothing boots; staged files were never renamed into place.
     u->state = "failed";
     u->error = "the installation was interrupted (power loss or kill); nothing was activated";
+    u->updated_at = now_text();
+    return state_.set_update(*u);
+  }
+  if (u->state == "installed" && u->target_slot.empty()) {
+    // Cut off while an update module worked: it rolls back what it did.
+    auto name = state_.setting("module");
+    if (name && *name && config_.modules_dir) UpdateModule(*config_.modules_dir / **name, module_workdir()).abandon();
+    u->state = "failed";
+    u->error = "the update module was interrupted (power loss or kill) and rolled back";
     u->updated_at = now_text();
     return state_.set_update(*u);
   }
@@ -96,7 +106,10 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   }
   // The clock is never taken to be behind the latest trusted time.
   artifacts::VerifyOptions options{.root = &*root, .now = std::max(common::now_utc(), *trusted), .device = device};
-  InstallSinks sinks(config_, u.target_slot);
+  // One update at a time: the module work directory starts empty.
+  std::error_code ec;
+  std::filesystem::remove_all(module_workdir(), ec);
+  InstallSinks sinks(config_, u.target_slot, module_workdir());
   auto verified = artifacts::read_bundle(source, options, sinks);
   if (!verified) {
     u.state = "failed";
@@ -114,6 +127,9 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   if (auto ok = state_.raise_trusted_time(m.created); !ok) return std::unexpected(ok.error());
   if (auto ok = state_.set_rollback_files(sinks.files()); !ok) return std::unexpected(ok.error());
 
+  auto module = std::find_if(m.payloads.begin(), m.payloads.end(),
+                             [](const auto& p) { return p.type == artifacts::PayloadType::kModule; });
+  if (module != m.payloads.end()) return install_with_module(u, m, module->module, sinks.files());
   bool needs_reboot = m.reboot_required || std::any_of(m.payloads.begin(), m.payloads.end(), [](const auto& p) {
                         return p.type == artifacts::PayloadType::kRawImage;
                       });
@@ -134,6 +150,34 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   u.updated_at = now_text();
   if (auto ok = state_.set_update(u, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
   return Installed{u.version, true, u.target_slot};
+}
+
+common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const artifacts::Manifest& m,
+                                                             const std::string& module_name,
+                                                             const std::vector<std::string>& files) {
+  // Persisted first: a power cut while the module works makes the next
+  // start roll the module back (resume()).
+  u.state = "installed";
+  u.target_slot.clear();
+  u.updated_at = now_text();
+  if (auto ok = state_.set_setting("module", module_name); !ok) return std::unexpected(ok.error());
+  if (auto ok = state_.set_update(u, "update module " + module_name); !ok) return std::unexpected(ok.error());
+  UpdateModule module(*config_.modules_dir / module_name, module_workdir());
+  auto done = module.prepare(m, config_.device_type);
+  if (done) done = module.install_and_commit();
+  if (!done) {
+    restore_files(files);
+    u.state = "failed";
+    u.error = done.error().describe();
+    u.updated_at = now_text();
+    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    return std::unexpected(done.error());
+  }
+  u.state = "committed";
+  u.updated_at = now_text();
+  if (auto ok = state_.commit_update(u); !ok) return std::unexpected(ok.error());
+  drop_backups(files);
+  return Installed{u.version, false, ""};
 }
 
 common::Status Agent::undo(UpdateState u, const std::string& why) {

@@ -50,6 +50,9 @@ class Agent {
   Agent(AgentConfig config, StateStore state, std::unique_ptr<Bootloader> boot)
       : config_(std::move(config)), state_(std::move(state)), boot_(std::move(boot)) {}
   common::Status undo(UpdateState u, const std::string& why);
+  common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
+                                                const std::string& module_name, const std::vector<std::string>& files);
+  std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }
   // Finishes what a power cut interrupted: an unfinished install fails, a
   // verified one gets its trial boot armed.
   common::Status resume();

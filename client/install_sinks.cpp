@@ -219,17 +219,76 @@ class FileSink final : public artifacts::PayloadSink {
   bool committed_ = false;
 };
 
+// A module payload: staged in the module's files/ directory, named as the
+// payload, in place once the whole bundle verified.
+class ModuleFileSink final : public artifacts::PayloadSink {
+ public:
+  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const fs::path& files, const std::string& name) {
+    std::error_code ec;
+    fs::create_directories(files, ec);
+    fs::path temp = files / (".tmp-" + name);
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return common::fail(common::Errc::kIo, "cannot create " + temp.string() + ": " + std::strerror(errno));
+    return std::unique_ptr<artifacts::PayloadSink>(new ModuleFileSink(fd, temp, files / name));
+  }
+  ~ModuleFileSink() override { abort(); }
+  common::Status write(std::span<const std::uint8_t> bytes) override { return write_all(fd_, bytes, temp_.string()); }
+  common::Status finish() override { return sync_fd(fd_, temp_.string()); }
+  common::Status commit() override {
+    ::close(fd_);
+    fd_ = -1;
+    std::error_code ec;
+    fs::rename(temp_, dest_, ec);
+    if (ec) return common::fail(common::Errc::kIo, "cannot place " + dest_.string() + ": " + ec.message());
+    committed_ = true;
+    return {};
+  }
+  void abort() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!committed_) {
+      std::error_code ec;
+      fs::remove(temp_, ec);
+    }
+  }
+
+ private:
+  ModuleFileSink(int fd, fs::path temp, fs::path dest) : fd_(fd), temp_(std::move(temp)), dest_(std::move(dest)) {}
+  int fd_;
+  fs::path temp_, dest_;
+  bool committed_ = false;
+};
+
 }  // namespace
+
+// What this device cannot take is refused before the first byte lands.
+common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) const {
+  std::string module;
+  bool raw = false;
+  for (const auto& p : manifest.payloads) {
+    if (p.type == artifacts::PayloadType::kRawImage) raw = true;
+    if (p.type != artifacts::PayloadType::kModule) continue;
+    if (!module.empty() && p.module != module) {
+      return common::fail(common::Errc::kBadField, "payloads for two update modules (" + module + ", " + p.module +
+                                                        ") in one bundle are not supported");
+    }
+    module = p.module;
+  }
+  if (module.empty()) return {};
+  if (raw) return common::fail(common::Errc::kBadField, "a bundle may not mix raw images and update-module payloads");
+  if (!config_.modules_dir) {
+    return common::fail(common::Errc::kBadField, "payloads need update module " + module + " but the config names no modules_dir");
+  }
+  auto executable = *config_.modules_dir / module;
+  if (::access(executable.c_str(), X_OK) != 0) {
+    return common::fail(common::Errc::kBadField, "update module " + module + " is not installed in " + config_.modules_dir->string());
+  }
+  return {};
+}
 
 common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const artifacts::Manifest& manifest,
                                                                            const artifacts::Payload& payload) {
-  // Refused before the first byte of the first payload lands anywhere.
-  for (const auto& p : manifest.payloads) {
-    if (p.type == artifacts::PayloadType::kModule) {
-      return common::fail(common::Errc::kBadField, "payload " + p.name + " needs update module " + p.module +
-                                                        ": module payloads are not supported by this agent build yet");
-    }
-  }
+  if (auto ok = check_bundle(manifest); !ok) return std::unexpected(ok.error());
   switch (payload.type) {
     case artifacts::PayloadType::kRawImage: {
       auto slot = config_.slots.find(payload.slot);
@@ -241,8 +300,7 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
     case artifacts::PayloadType::kFile:
       return FileSink::open(payload, files_);
     case artifacts::PayloadType::kModule:
-      return common::fail(common::Errc::kBadField, "payload " + payload.name + " needs update module " + payload.module +
-                                                        ": module payloads are not supported by this agent build yet");
+      return ModuleFileSink::open(module_workdir_ / "files", payload.name);
   }
   return common::fail(common::Errc::kBadField, "unknown payload type");
 }

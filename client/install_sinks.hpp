@@ -1,7 +1,7 @@
 // Where verified payload bytes go on a device (DESIGN.md §8): raw images
 // into the inactive slot of their class, files through a temporary file
-// renamed over the old one (kept for rollback). Module payloads are not
-// supported by this agent build yet and are refused before any byte.
+// renamed over the old one (kept for rollback), module payloads into the
+// update module's work directory (client/update_module.hpp).
 #pragma once
 
 #include <string>
@@ -18,15 +18,19 @@ inline constexpr std::string_view kBackupSuffix = ".flotilla-old";
 class InstallSinks final : public artifacts::SinkFactory {
  public:
   // `target_slot`: "a" or "b", the inactive one.
-  InstallSinks(const AgentConfig& config, std::string target_slot) : config_(config), target_(std::move(target_slot)) {}
+  InstallSinks(const AgentConfig& config, std::string target_slot, std::filesystem::path module_workdir)
+      : config_(config), target_(std::move(target_slot)), module_workdir_(std::move(module_workdir)) {}
   common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest& manifest,
                                                                const artifacts::Payload& payload) override;
   // Destination paths of file payloads, once committed.
   const std::vector<std::string>& files() const { return files_; }
 
  private:
+  common::Status check_bundle(const artifacts::Manifest& manifest) const;
+
   const AgentConfig& config_;
   std::string target_;
+  std::filesystem::path module_workdir_;
   std::vector<std::string> files_;
 };
 

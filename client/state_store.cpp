@@ -1,5 +1,7 @@
 #include "client/state_store.hpp"
 
+#include "client/fault.hpp"
+
 #include <array>
 #include <csignal>
 #include <cstdlib>
@@ -50,15 +52,14 @@ CREATE TABLE settings (
 )sql",
 };
 
-// Power-cut testing: FLOTILLA_AGENT_FAULT=crash-after:<state> kills the
-// process with SIGKILL the moment <state> is durable, before the action
-// it announces (tests/client/power_cut_test.cpp walks every state).
-void fault_point(const std::string& state) {
-  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
-  if (fault && std::string_view(fault) == "crash-after:" + state) ::raise(SIGKILL);
-}
-
 }  // namespace
+
+// A state is a fault point the moment it is durable, before the action it
+// announces.
+void fault_point(const std::string& point) {
+  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
+  if (fault && std::string_view(fault) == "crash-after:" + point) ::raise(SIGKILL);
+}
 
 common::Result<StateStore> StateStore::open(const std::filesystem::path& state_dir,
                                             const std::map<std::string, ComponentState>& initial) {

@@ -214,7 +214,7 @@ TEST_F(AgentTest, KilledMidInstallActivatesNothing) {
   EXPECT_EQ(agent("commit").code, 0);
 }
 
-TEST_F(AgentTest, FileOnlyBundleCommitsAtOnceAndModulesAreRefused) {
+TEST_F(AgentTest, FileOnlyBundleCommitsAtOnce) {
   auto m = testing::sample_manifest();
   m.reboot_required = false;
   m.security_version = 9;
@@ -230,18 +230,6 @@ TEST_F(AgentTest, FileOnlyBundleCommitsAtOnceAndModulesAreRefused) {
   EXPECT_EQ(std::filesystem::status(dest).permissions() & std::filesystem::perms::all, static_cast<std::filesystem::perms>(0755));
   EXPECT_EQ(status()["components"]["rootfs"]["security_version"], 9);
   EXPECT_EQ(status()["booted_slot"], "a");
-
-  auto module = testing::sample_manifest();
-  module.version = *common::Version::parse("2.5.0");
-  module.security_version = 9;
-  write_text(dir / "fw.bin", "firmware");
-  ASSERT_TRUE(artifacts::write_bundle(
-      {module, {{{.name = "fw.bin", .type = artifacts::PayloadType::kModule, .module = "single-file"}, dir / "fw.bin"}}},
-      {&trust.release_key}, dir / "module.flb"));
-  run = agent("install " + (dir / "module.flb").string());
-  EXPECT_EQ(run.code, 1);
-  EXPECT_NE(run.err.find("module payloads are not supported"), std::string::npos) << run.err;
-  EXPECT_EQ(status()["components"]["rootfs"]["version"], "2.4.0");
 }
 
 // A power cut right after each persisted state (FLOTILLA_AGENT_FAULT kills
@@ -368,6 +356,92 @@ TEST_P(BootloaderLifecycleTest, InstallBootCommitThenFallbackAndRollback) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BootloaderLifecycleTest, ::testing::Values("file", "uboot", "grub"));
+
+// Debian's own Mender update modules (unpacked by scripts/setup), run
+// unchanged through the agent.
+class UpdateModuleTest : public AgentTest {
+ protected:
+  std::filesystem::path modules = std::filesystem::path(FLOTILLA_SOURCE_DIR) / ".deps/mender/usr/share/mender/modules/v3";
+  void SetUp() override {
+    AgentTest::SetUp();
+    ASSERT_TRUE(std::filesystem::exists(modules / "single-file")) << "run scripts/setup: it unpacks Debian's mender-client";
+    config["modules_dir"] = modules.string();
+    write_config();
+  }
+  // A bundle whose payloads all go to `module`: name -> content.
+  std::filesystem::path module_bundle(const std::string& version, const std::string& module,
+                                      const std::vector<std::pair<std::string, std::string>>& payloads) {
+    auto m = testing::sample_manifest();
+    m.name = "app";
+    m.kind = artifacts::Kind::kFirmware;
+    m.component = "app";
+    m.requires_.clear();
+    m.version = *common::Version::parse(version);
+    m.reboot_required = false;
+    std::vector<artifacts::PayloadInput> inputs;
+    for (const auto& [name, content] : payloads) {
+      write_text(dir / ("in-" + name), content);
+      inputs.push_back({{.name = name, .type = artifacts::PayloadType::kModule, .module = module}, dir / ("in-" + name)});
+    }
+    auto out = dir / (module + "-" + version + ".flb");
+    EXPECT_TRUE(artifacts::write_bundle({m, inputs}, {&trust.release_key}, out));
+    return out;
+  }
+  std::filesystem::path single_file(const std::string& version) {
+    return module_bundle(version, "single-file",
+                         {{"dest_dir", (dir / "opt" / "app").string()}, {"filename", "app.bin"}, {"permissions", "0750"},
+                          {"app.bin", "app " + version}});
+  }
+};
+
+TEST_F(UpdateModuleTest, SingleFileInstallsCommitsAndRollsBackAfterAPowerCut) {
+  auto run = agent("install " + single_file("1.0.0").string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("installed and committed 1.0.0"), std::string::npos);
+  auto installed = dir / "opt" / "app" / "app.bin";
+  EXPECT_EQ(read_text(installed), "app 1.0.0");
+  EXPECT_EQ(std::filesystem::status(installed).permissions() & std::filesystem::perms::all,
+            static_cast<std::filesystem::perms>(0750));
+  EXPECT_EQ(status()["components"]["app"]["version"], "1.0.0");
+
+  // 1.1.0 is installed by the module, then the power fails before the
+  // commit: the next start has the module roll it back.
+  EXPECT_NE(agent("install " + single_file("1.1.0").string(), "FLOTILLA_AGENT_FAULT=crash-after:module_installed").code, 0);
+  EXPECT_EQ(read_text(installed), "app 1.1.0");  // the module did its work
+  auto view = status();                          // the restart
+  EXPECT_EQ(read_text(installed), "app 1.0.0");  // and undid it
+  EXPECT_EQ(view["update"]["state"], "failed");
+  EXPECT_EQ(view["components"]["app"]["version"], "1.0.0");
+}
+
+TEST_F(UpdateModuleTest, DirectoryModuleReplacesATreeAndFailuresChangeNothing) {
+  auto tree = dir / "tree";
+  std::filesystem::create_directories(tree / "sub");
+  write_text(tree / "a.txt", "new a");
+  write_text(tree / "sub" / "b.txt", "new b");
+  ASSERT_EQ(testing::run_shell("tar -cf '" + (dir / "update.tar").string() + "' -C '" + tree.string() + "' ."), 0);
+  auto dest = dir / "srv" / "www";
+  std::filesystem::create_directories(dest);
+  write_text(dest / "old.txt", "old");
+  auto bundle_file = module_bundle("2.0.0", "directory", {{"dest_dir", dest.string()}, {"update.tar", read_text(dir / "update.tar")}});
+  auto run = agent("install " + bundle_file.string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(read_text(dest / "sub" / "b.txt"), "new b");
+  EXPECT_FALSE(std::filesystem::exists(dest / "old.txt"));
+
+  // A module that is not installed, or an install the module refuses:
+  // refused with the reason, nothing changed.
+  auto missing = module_bundle("2.1.0", "no-such-module", {{"x", "y"}});
+  run = agent("install " + missing.string());
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find("update module no-such-module is not installed"), std::string::npos) << run.err;
+  auto refused = module_bundle("2.2.0", "directory", {{"dest_dir", "/"}, {"update.tar", read_text(dir / "update.tar")}});
+  run = agent("install " + refused.string());
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find("ArtifactInstall"), std::string::npos) << run.err;
+  EXPECT_EQ(read_text(dest / "a.txt"), "new a");
+  EXPECT_EQ(status()["components"]["app"]["version"], "2.0.0");
+}
 
 TEST_F(AgentTest, ConfigErrorsNameTheField) {
   auto expect_error = [&](common::Json c, const std::string& pointer) {

@@ -1,0 +1,47 @@
+// Update modules (DESIGN.md §8): executables in the modules dir speaking
+// the Mender Update Module v3 protocol in files mode, so existing modules
+// (single-file, directory, deb, script, vendor flashers) run unchanged.
+//
+// The agent places a bundle's module payloads, verified, in
+// <workdir>/files/, lays out <workdir>/header/ and tmp/ as the protocol
+// says, and calls `<module> <State> <workdir>` through ArtifactInstall,
+// NeedsArtifactReboot, ArtifactCommit and Cleanup — or, on failure,
+// SupportsRollback, ArtifactRollback, ArtifactFailure and Cleanup.
+// This build runs modules that need no reboot (NeedsArtifactReboot: No);
+// one that asks for a reboot is rolled back and reported as unsupported.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "artifacts/manifest.hpp"
+#include "common/error.hpp"
+
+namespace flotilla::client {
+
+class UpdateModule {
+ public:
+  UpdateModule(std::filesystem::path executable, std::filesystem::path workdir)
+      : executable_(std::move(executable)), workdir_(std::move(workdir)) {}
+
+  // Lays out version, current_* and header/ for `manifest`; files/ holds
+  // the payloads already.
+  common::Status prepare(const artifacts::Manifest& manifest, const std::string& device_type);
+  // ArtifactInstall, NeedsArtifactReboot, ArtifactCommit, Cleanup. On a
+  // failure the module's rollback runs (when it supports one) before the
+  // error returns.
+  common::Status install_and_commit();
+  // After an interruption: roll back what may be half-done, then clean up.
+  void abandon();
+
+  const std::filesystem::path& workdir() const { return workdir_; }
+
+ private:
+  common::Result<std::string> call(const std::string& state);
+  void fail_and_clean();
+
+  std::filesystem::path executable_;
+  std::filesystem::path workdir_;
+};
+
+}  // namespace flotilla::client
