@@ -4,6 +4,7 @@
 #include "client/install_sinks.hpp"
 #include "client/process.hpp"
 #include "client/update_module.hpp"
+#include "common/file.hpp"
 
 namespace flotilla::client {
 
@@ -85,7 +86,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
                                                      " waits for its trial boot (state " + current->state +
                                                      "): reboot and commit, or roll it back first");
   }
-  auto root = signing::TrustRoot::load(config_.trust_root.string());
+  auto root = current_root();
   if (!root) return std::unexpected(root.error().with_context("trust root"));
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
@@ -244,6 +245,32 @@ common::Status Agent::rollback(const std::string& why) {
   return undo(*u, why);
 }
 
+common::Result<signing::TrustRoot> Agent::current_root() {
+  auto root = signing::TrustRoot::load(config_.trust_root.string());
+  if (!root) return std::unexpected(root.error());
+  for (;;) {
+    auto next_path = config_.state_dir / "roots" / (std::to_string(root->version() + 1) + ".root.json");
+    if (!std::filesystem::exists(next_path)) return root;
+    auto text = common::read_file(next_path, 1 << 20);
+    if (!text) return std::unexpected(text.error());
+    auto next = root->rotate_to(*text);
+    if (!next) return std::unexpected(next.error().with_context(next_path.string()));
+    root = std::move(next);
+  }
+}
+
+common::Result<std::int64_t> Agent::accept_root(std::string_view envelope_json) {
+  auto root = current_root();
+  if (!root) return std::unexpected(root.error());
+  auto next = root->rotate_to(envelope_json);
+  if (!next) return std::unexpected(next.error());
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir / "roots", ec);
+  auto path = config_.state_dir / "roots" / (std::to_string(next->version()) + ".root.json");
+  if (auto ok = common::write_file_atomic(path, envelope_json, 0644); !ok) return std::unexpected(ok.error());
+  return next->version();
+}
+
 common::Result<common::Json> Agent::status() {
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
@@ -261,6 +288,8 @@ common::Result<common::Json> Agent::status() {
   out["update"] = {{"state", u->state},         {"component", u->component},   {"version", u->version},
                    {"target_slot", u->target_slot}, {"previous_version", u->previous_version}, {"updated_at", u->updated_at}};
   out["last_error"] = u->error.empty() ? common::Json(nullptr) : common::Json(u->error);
+  auto root = current_root();
+  out["root_version"] = root ? common::Json(root->version()) : common::Json(nullptr);
   return out;
 }
 

@@ -39,7 +39,14 @@ class Agent {
   // By hand: the update waiting for or in its trial is undone.
   common::Status rollback(const std::string& why);
 
-  // {"booted_slot", "components", "deployment", "update", "outbox", "last_error"}.
+  // The root installed at manufacture, walked forward through every
+  // rotation accepted since (state_dir/roots/<version>.root.json).
+  common::Result<signing::TrustRoot> current_root();
+  // A newer root offered by the server: accepted only as the next version
+  // signed by a threshold of the current root keys and of its own.
+  common::Result<std::int64_t> accept_root(std::string_view envelope_json);
+
+  // {"booted_slot", "components", "deployment", "update", "outbox", "last_error", "root_version"}.
   common::Result<common::Json> status();
 
   Bootloader& bootloader() { return *boot_; }

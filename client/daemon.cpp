@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "client/process.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"
 #include "common/log.hpp"
@@ -100,6 +101,15 @@ common::Status Daemon::report_inventory(bool required) {
                           {"booted_slot", (*view)["booted_slot"]},
                           {"agent_version", kAgentVersion},
                           {"utc_offset", utc_offset_now()}};
+  // The tamper check's verdict travels with the inventory: exit 0 is
+  // intact, anything else flags the device (its first output line says why).
+  if (const auto& check = agent_.config().tamper_check) {
+    auto result = run_process(check->argv, check->timeout);
+    bool ok = result && result->exit_code == 0;
+    std::string detail = result ? result->output.substr(0, result->output.find('\n')).substr(0, 200) : "cannot run";
+    if (detail.empty() && result) detail = result->detail;
+    content["tamper"] = {{"tamper-check", {{"ok", ok}, {"detail", detail}}}};
+  }
   // Sent on change and when the server asks (it asks at least daily).
   if (!required && *last && **last == content.dump()) return {};
   auto counter_text = state.setting("inventory_counter");
@@ -150,6 +160,22 @@ common::Status Daemon::deliver_outbox() {
                                                std::to_string(response->status));
     }
     if (auto ok = state.drop_event(e.id); !ok) return ok;
+  }
+  return {};
+}
+
+common::Status Daemon::follow_root(std::int64_t offered) {
+  auto root = agent_.current_root();
+  if (!root) return std::unexpected(root.error());
+  // One version at a time, each checked against the one before.
+  for (std::int64_t v = root->version() + 1; v <= offered && v <= root->version() + 64; ++v) {
+    auto response = transport_.request("GET", "/api/v1/device/trust/" + std::to_string(v) + ".root.json", "",
+                                       {"Authorization: Bearer " + *token_});
+    if (!response) return std::unexpected(response.error());
+    if (response->status != 200) return common::fail(common::Errc::kIo, "root " + std::to_string(v) + ": HTTP " + std::to_string(response->status));
+    auto accepted = agent_.accept_root(response->body);
+    if (!accepted) return std::unexpected(accepted.error());
+    common::log(common::LogLevel::kInfo, "trust root rotated to version " + std::to_string(*accepted));
   }
   return {};
 }
@@ -229,6 +255,11 @@ common::Result<Daemon::Next> Daemon::cycle() {
   }
   if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
     poll_interval_s_ = answer["poll_interval_s"].get<int>();
+  }
+  if (answer.contains("root_version") && answer["root_version"].is_number_integer()) {
+    if (auto ok = follow_root(answer["root_version"].get<std::int64_t>()); !ok) {
+      common::log(common::LogLevel::kWarn, "root rotation: " + ok.error().describe());
+    }
   }
   if (auto ok = report_inventory(answer.value("inventory_required", false)); !ok) return std::unexpected(ok.error());
   if (auto ok = deliver_outbox(); !ok) return std::unexpected(ok.error());

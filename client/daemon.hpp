@@ -43,6 +43,7 @@ class Daemon {
   common::Status authenticate();
   common::Status report_inventory(bool required);
   common::Status deliver_outbox();
+  common::Status follow_root(std::int64_t offered);
   common::Result<std::optional<int>> take_update(const common::Json& update);
   std::optional<int> reboot();
   std::vector<std::string> signed_headers(const std::string& body) const;

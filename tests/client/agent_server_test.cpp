@@ -132,6 +132,45 @@ TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
   EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0");
 }
 
+TEST_F(AgentServerTest, FollowsARootRotationAndTakesBundlesOfTheNewReleaseKey) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  // The operator rotates the root: same root key, a new release key.
+  auto new_release = testing::make_key();
+  std::string v2 = testing::make_root_json({.version = 2, .root_keys = {&trust.root_key}, .release_keys = {&new_release}},
+                                           {&trust.root_key});
+  ASSERT_EQ(admin->request("PUT", "/api/v1/trust", v2)->status, 200);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "agent-state" / "roots" / "2.root.json"), v2);
+  // A bundle signed only by the new release key installs.
+  auto m = testing::sample_manifest();
+  write_text(dir / "img", "signed by the rotated key");
+  ASSERT_TRUE(artifacts::write_bundle({m, {{{.name = "img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"}, dir / "img"}}},
+                                      {&new_release}, dir / "v2.flb"));
+  auto uploaded = admin->upload("/api/v1/bundles", dir / "v2.flb");
+  ASSERT_EQ(uploaded->status, 201) << uploaded->body;
+  ASSERT_EQ(admin->request("POST", "/api/v1/deployments",
+                           common::Json{{"bundle", uploaded->json()["file_sha256"]}, {"devices", {device["id"]}}}.dump())
+                ->status,
+            201);
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "slot-b"), "signed by the rotated key");
+}
+
+TEST_F(AgentServerTest, TamperCheckFlagsTheDevice) {
+  // The check fails (exit 1, saying why) only when the case was opened.
+  config["tamper_check"] = {
+      {"command", {"/bin/sh", "-c", "if [ -e " + (dir / "opened").string() + " ]; then echo case opened; exit 1; fi"}}};
+  write_text(dir / "agent.json", config.dump());
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  EXPECT_EQ(only_device()["tampered"], false);
+  write_text(dir / "opened", "");
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto view = admin->request("GET", "/api/v1/devices/" + only_device()["id"].get<std::string>())->json();
+  EXPECT_EQ(view["tampered"], true) << view.dump();
+  EXPECT_EQ(view["inventory"]["tamper"]["tamper-check"]["detail"], "case opened");
+}
+
 // Bundle downloads go through a proxy that cuts every connection after
 // 40,000 bytes: the agent resumes with Range each time and installs the
 // exact image.
