@@ -15,6 +15,7 @@
 #include "common/json.hpp"
 #include "tests/support/fixtures.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/tar_builder.hpp"
 
 namespace flotilla {
 namespace {
@@ -443,6 +444,60 @@ TEST_F(UpdateModuleTest, DirectoryModuleReplacesATreeAndFailuresChangeNothing) {
   EXPECT_EQ(status()["components"]["app"]["version"], "2.0.0");
 }
 
+// Hostile bundles (built byte by byte, as in the artifacts suite) through
+// `flotilla-agent install`: each refused, and nothing activated — the
+// running slot, the boot environment, the installed versions and the
+// device's files stay as they were. (The inactive slot may hold bytes of
+// a refused image: nothing boots it.)
+TEST_F(AgentTest, HostileBundlesThroughInstallActivateNothing) {
+  using testing::TarBuilder;
+  std::vector<std::pair<std::string, std::string>> payloads = {{"image", std::string(3000, 'i')}};
+  auto m = testing::sample_manifest();
+  m.security_version = 8;
+  std::string envelope = testing::sign_manifest(testing::manifest_text_for(m, payloads), trust.release_key);
+  auto rogue = testing::make_key();
+  std::string rogue_envelope = testing::sign_manifest(testing::manifest_text_for(m, payloads), rogue);
+  auto honest = [&] {
+    TarBuilder tar;
+    tar.add("manifest.dsse.json", envelope);
+    return tar;
+  };
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"path climbing out", honest().add("payloads/../../etc/passwd", payloads[0].second).finish()},
+      {"a symlink for the payload", honest().add("payloads/image", "", TarBuilder::Type::kSymlink, "/dev/mmcblk0").finish()},
+      {"a size lie", honest().add("payloads/image", payloads[0].second, TarBuilder::Type::kRegular, "", 1 << 20).finish()},
+      {"truncated mid-payload", honest().add("payloads/image", payloads[0].second).truncated(1800)},
+      {"an extra entry", honest().add("payloads/image", payloads[0].second).add("payloads/extra", "x").finish()},
+      {"changed bytes", honest().add("payloads/image", std::string(2999, 'i') + "j").finish()},
+      {"an untrusted signer", [&] {
+         TarBuilder tar;
+         tar.add("manifest.dsse.json", rogue_envelope).add("payloads/image", payloads[0].second);
+         return tar.finish();
+       }()},
+      {"not a bundle", std::string(4096, '\x7f')},
+      {"empty", ""},
+  };
+  auto env_before = read_text(dir / "bootenv.json");
+  status();  // creates the environment
+  env_before = read_text(dir / "bootenv.json");
+  for (const auto& [label, bytes] : cases) {
+    write_text(dir / "hostile.flb", bytes);
+    auto run = agent("install " + (dir / "hostile.flb").string());
+    EXPECT_EQ(run.code, 1) << label;
+    EXPECT_FALSE(run.err.empty()) << label;
+    EXPECT_EQ(read_text(dir / "slot-a"), "factory image") << label;
+    EXPECT_EQ(read_text(dir / "bootenv.json"), env_before) << label;
+    auto view = status();
+    EXPECT_EQ(view["components"]["rootfs"]["version"], "2.3.0") << label;
+    EXPECT_EQ(view["components"]["rootfs"]["security_version"], 7) << label;
+    EXPECT_EQ(view["update"]["state"], "failed") << label;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/etc/passwd.flotilla-old"));
+  // The honest archive goes through.
+  write_text(dir / "honest.flb", honest().add("payloads/image", payloads[0].second).finish());
+  EXPECT_EQ(agent("install " + (dir / "honest.flb").string()).code, 0);
+}
+
 TEST_F(AgentTest, ConfigErrorsNameTheField) {
   auto expect_error = [&](common::Json c, const std::string& pointer) {
     auto parsed = client::parse_agent_config(c);
@@ -468,9 +523,15 @@ TEST_F(AgentTest, ConfigErrorsNameTheField) {
   c["server"] = {{"url", "ftp://x"}};
   expect_error(c, "/server/url");
   EXPECT_TRUE(client::parse_agent_config(config));
-  // The shipped example parses.
-  auto example = client::load_agent_config(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/device/agent.json");
-  EXPECT_TRUE(example) << example.error().describe();
+  // The shipped examples parse.
+  int examples = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/device")) {
+    if (entry.path().extension() != ".json") continue;
+    ++examples;
+    auto example = client::load_agent_config(entry.path());
+    EXPECT_TRUE(example) << entry.path() << ": " << example.error().describe();
+  }
+  EXPECT_GE(examples, 2);
   // The binary says so too, and exits 1 without touching anything.
   write_text(dir / "agent.json", "{\"device\": ");
   EXPECT_EQ(agent("status").code, 1);
