@@ -248,6 +248,49 @@ class GrubBootloader final : public Bootloader {
   std::unique_ptr<BootEnv> env_;
 };
 
+// A site's own script: `SCRIPT... booted-slot | boot-id | try-once SLOT |
+// mark-good SLOT | mark-bad SLOT | power-on`; the queries print their
+// answer on stdout, every command exits 0 on success (docs/agent.md).
+class CustomBootloader final : public Bootloader {
+ public:
+  explicit CustomBootloader(std::vector<std::string> script) : script_(std::move(script)) {}
+  common::Result<std::string> booted_slot() override { return slot_answer({"booted-slot"}); }
+  common::Status try_once(const std::string& slot) override { return command({"try-once", slot}); }
+  common::Status mark_good(const std::string& slot) override { return command({"mark-good", slot}); }
+  common::Status mark_bad(const std::string& slot) override { return command({"mark-bad", slot}); }
+  common::Result<std::string> boot_id() override {
+    std::string output;
+    if (auto ok = run_tool(argv({"boot-id"}), &output); !ok) return std::unexpected(ok.error());
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+    if (output.empty()) return common::fail(common::Errc::kBadField, "bootloader script: boot-id printed nothing");
+    return output;
+  }
+  common::Result<std::string> power_on() override { return slot_answer({"power-on"}); }
+
+ private:
+  std::vector<std::string> argv(std::vector<std::string> args) const {
+    std::vector<std::string> all = script_;
+    all.insert(all.end(), args.begin(), args.end());
+    return all;
+  }
+  common::Status command(std::vector<std::string> args) {
+    if (args.size() > 1 && !is_slot(args[1])) return common::fail(common::Errc::kBadField, "no slot " + args[1]);
+    return run_tool(argv(std::move(args)));
+  }
+  common::Result<std::string> slot_answer(std::vector<std::string> args) {
+    std::string output;
+    if (auto ok = run_tool(argv(std::move(args)), &output); !ok) return std::unexpected(ok.error());
+    std::istringstream words(output);
+    std::string slot;
+    words >> slot;
+    if (slot == "A") slot = "a";
+    if (slot == "B") slot = "b";
+    if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "bootloader script printed no slot (a or b)");
+    return slot;
+  }
+  std::vector<std::string> script_;
+};
+
 }  // namespace
 
 std::string other_slot(const std::string& slot) { return slot == "a" ? "b" : "a"; }
@@ -262,9 +305,9 @@ common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& c
     case Type::kGrub:
       return std::make_unique<GrubBootloader>(config.bootloader.path);
     case Type::kCustom:
-      break;
+      return std::make_unique<CustomBootloader>(config.bootloader.script);
   }
-  return common::fail(common::Errc::kBadField, "/bootloader/type: the custom bootloader is not implemented yet");
+  return common::fail(common::Errc::kBadField, "/bootloader/type: unknown bootloader");
 }
 
 FileBootloader::FileBootloader(fs::path env) : CountingBootloader(std::make_unique<JsonEnv>(std::move(env)), false) {}

@@ -310,7 +310,7 @@ TEST_F(AgentTest, PowerCutAfterEveryStateResumesSafely) {
 
 // The same lifecycle on each bootloader backend, the real tools included:
 // fw_setenv/fw_printenv on a U-Boot environment file, grub-editenv on a
-// grubenv file.
+// grubenv file, and the example custom script.
 class BootloaderLifecycleTest : public AgentTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
@@ -322,6 +322,10 @@ class BootloaderLifecycleTest : public AgentTest, public ::testing::WithParamInt
       config["bootloader"] = {{"type", "uboot"}, {"path", (dir / "fw_env.config").string()}};
     } else if (type == "grub") {
       config["bootloader"] = {{"type", "grub"}, {"path", (dir / "grubenv").string()}};
+    } else if (type == "custom") {
+      config["bootloader"] = {{"type", "custom"},
+                              {"script", {std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/custom-bootloader.sh",
+                                          (dir / "custom.env").string()}}};
     }
     write_config();
   }
@@ -356,7 +360,7 @@ TEST_P(BootloaderLifecycleTest, InstallBootCommitThenFallbackAndRollback) {
   EXPECT_EQ(status()["update"]["state"], "rolled_back");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BootloaderLifecycleTest, ::testing::Values("file", "uboot", "grub"));
+INSTANTIATE_TEST_SUITE_P(Backends, BootloaderLifecycleTest, ::testing::Values("file", "uboot", "grub", "custom"));
 
 // Debian's own Mender update modules (unpacked by scripts/setup), run
 // unchanged through the agent.
