@@ -100,7 +100,11 @@ common::Status Daemon::report_inventory(bool required) {
   common::Json content = {{"components", (*view)["components"]},
                           {"booted_slot", (*view)["booted_slot"]},
                           {"agent_version", kAgentVersion},
-                          {"utc_offset", utc_offset_now()}};
+                          {"utc_offset", utc_offset_now()},
+                          // The device's own view of its last update.
+                          {"health", {{"update_state", (*view)["update"]["state"]},
+                                      {"last_error", (*view)["last_error"]},
+                                      {"root_version", (*view)["root_version"]}}}};
   // The tamper check's verdict travels with the inventory: exit 0 is
   // intact, anything else flags the device (its first output line says why).
   if (const auto& check = agent_.config().tamper_check) {

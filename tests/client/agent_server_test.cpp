@@ -130,6 +130,7 @@ TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
   auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
   EXPECT_EQ(view["inventory"]["booted_slot"], "a");
   EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0");
+  EXPECT_EQ(view["inventory"]["health"]["update_state"], "rolled_back") << view.dump();
 }
 
 TEST_F(AgentServerTest, FollowsARootRotationAndTakesBundlesOfTheNewReleaseKey) {
