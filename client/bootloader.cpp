@@ -39,6 +39,15 @@ std::optional<std::string> slot_from_cmdline() {
   return std::nullopt;
 }
 
+// On a real device (its slot on the kernel command line) the kernel's
+// boot id; in simulation, nullopt: the environment's counter serves.
+std::optional<std::string> kernel_boot_id() {
+  if (!slot_from_cmdline()) return std::nullopt;
+  auto id = common::read_file("/proc/sys/kernel/random/boot_id", 64);
+  if (!id) return std::nullopt;
+  return *id;
+}
+
 Vars parse_lines(const std::string& text) {
   Vars vars;
   std::istringstream lines(text);
@@ -205,10 +214,7 @@ class GrubBootloader final : public Bootloader {
     return env_->write({{"ORDER", up(other_slot(slot)) + " " + up(slot)}, {up(slot) + "_OK", "0"}, {up(slot) + "_TRY", "0"}});
   }
   common::Result<std::string> boot_id() override {
-    if (slot_from_cmdline()) {
-      auto id = common::read_file("/proc/sys/kernel/random/boot_id", 64);
-      if (id) return *id;
-    }
+    if (auto id = kernel_boot_id()) return *id;
     auto vars = load();
     if (!vars) return std::unexpected(vars.error());
     return value(*vars, "BOOT_COUNT", "0");
@@ -359,10 +365,7 @@ common::Status CountingBootloader::mark_bad(const std::string& slot) {
 }
 
 common::Result<std::string> CountingBootloader::boot_id() {
-  if (slot_from_cmdline()) {
-    auto id = common::read_file("/proc/sys/kernel/random/boot_id", 64);
-    if (id) return *id;
-  }
+  if (auto id = kernel_boot_id()) return *id;
   auto vars = load();
   if (!vars) return std::unexpected(vars.error());
   return value(*vars, "BOOT_COUNT", "0");

@@ -162,21 +162,22 @@ class SlotSink final : public artifacts::PayloadSink {
   BackgroundWriter writer_;
 };
 
-// A file: staged next to its destination, renamed over it at commit; the
-// old file is kept as a backup until the update is committed.
-class FileSink final : public artifacts::PayloadSink {
+// A file staged next to its destination and renamed over it at commit.
+// For a file payload (`installed` given) the old file is kept as a backup
+// until the update is committed, and the destination is recorded; for a
+// module payload the file simply appears in the module's files/.
+class StagedFileSink final : public artifacts::PayloadSink {
  public:
-  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Payload& payload,
-                                                                      std::vector<std::string>& files) {
-    fs::path dest = payload.path;
+  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(fs::path dest, std::uint32_t mode,
+                                                                      std::vector<std::string>* installed) {
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
     fs::path temp = dest.parent_path() / (".flotilla-tmp-" + dest.filename().string());
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(payload.mode));
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) return common::fail(common::Errc::kIo, "cannot create " + temp.string() + ": " + std::strerror(errno));
-    return std::unique_ptr<artifacts::PayloadSink>(new FileSink(fd, temp, dest, payload.mode, files));
+    return std::unique_ptr<artifacts::PayloadSink>(new StagedFileSink(fd, temp, std::move(dest), mode, installed));
   }
-  ~FileSink() override { abort(); }
+  ~StagedFileSink() override { abort(); }
   common::Status write(std::span<const std::uint8_t> bytes) override { return write_all(fd_, bytes, temp_.string()); }
   common::Status finish() override {
     if (::fchmod(fd_, static_cast<mode_t>(mode_)) != 0) {
@@ -189,14 +190,14 @@ class FileSink final : public artifacts::PayloadSink {
     fd_ = -1;
     std::error_code ec;
     fs::path backup = dest_.string() + std::string(kBackupSuffix);
-    if (fs::exists(dest_) && !fs::exists(backup)) {
+    if (installed_ && fs::exists(dest_) && !fs::exists(backup)) {
       fs::rename(dest_, backup, ec);
       if (ec) return common::fail(common::Errc::kIo, "cannot keep " + dest_.string() + " for rollback: " + ec.message());
     }
     fs::rename(temp_, dest_, ec);
     if (ec) return common::fail(common::Errc::kIo, "cannot install " + dest_.string() + ": " + ec.message());
     sync_dir(dest_.parent_path());
-    files_.push_back(dest_.string());
+    if (installed_) installed_->push_back(dest_.string());
     committed_ = true;
     return {};
   }
@@ -210,52 +211,12 @@ class FileSink final : public artifacts::PayloadSink {
   }
 
  private:
-  FileSink(int fd, fs::path temp, fs::path dest, std::uint32_t mode, std::vector<std::string>& files)
-      : fd_(fd), temp_(std::move(temp)), dest_(std::move(dest)), mode_(mode), files_(files) {}
+  StagedFileSink(int fd, fs::path temp, fs::path dest, std::uint32_t mode, std::vector<std::string>* installed)
+      : fd_(fd), temp_(std::move(temp)), dest_(std::move(dest)), mode_(mode), installed_(installed) {}
   int fd_;
   fs::path temp_, dest_;
   std::uint32_t mode_;
-  std::vector<std::string>& files_;
-  bool committed_ = false;
-};
-
-// A module payload: staged in the module's files/ directory, named as the
-// payload, in place once the whole bundle verified.
-class ModuleFileSink final : public artifacts::PayloadSink {
- public:
-  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const fs::path& files, const std::string& name) {
-    std::error_code ec;
-    fs::create_directories(files, ec);
-    fs::path temp = files / (".tmp-" + name);
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return common::fail(common::Errc::kIo, "cannot create " + temp.string() + ": " + std::strerror(errno));
-    return std::unique_ptr<artifacts::PayloadSink>(new ModuleFileSink(fd, temp, files / name));
-  }
-  ~ModuleFileSink() override { abort(); }
-  common::Status write(std::span<const std::uint8_t> bytes) override { return write_all(fd_, bytes, temp_.string()); }
-  common::Status finish() override { return sync_fd(fd_, temp_.string()); }
-  common::Status commit() override {
-    ::close(fd_);
-    fd_ = -1;
-    std::error_code ec;
-    fs::rename(temp_, dest_, ec);
-    if (ec) return common::fail(common::Errc::kIo, "cannot place " + dest_.string() + ": " + ec.message());
-    committed_ = true;
-    return {};
-  }
-  void abort() override {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    if (!committed_) {
-      std::error_code ec;
-      fs::remove(temp_, ec);
-    }
-  }
-
- private:
-  ModuleFileSink(int fd, fs::path temp, fs::path dest) : fd_(fd), temp_(std::move(temp)), dest_(std::move(dest)) {}
-  int fd_;
-  fs::path temp_, dest_;
+  std::vector<std::string>* installed_;
   bool committed_ = false;
 };
 
@@ -298,9 +259,9 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
       return SlotSink::open(target_ == "a" ? slot->second.a : slot->second.b);
     }
     case artifacts::PayloadType::kFile:
-      return FileSink::open(payload, files_);
+      return StagedFileSink::open(payload.path, payload.mode, &files_);
     case artifacts::PayloadType::kModule:
-      return ModuleFileSink::open(module_workdir_ / "files", payload.name);
+      return StagedFileSink::open(module_workdir_ / "files" / payload.name, 0600, nullptr);
   }
   return common::fail(common::Errc::kBadField, "unknown payload type");
 }

@@ -1,5 +1,7 @@
 #include "common/time.hpp"
 
+#include "common/decimal.hpp"
+
 #include <charconv>
 
 #include <cstdio>
@@ -91,16 +93,6 @@ TimePoint now_utc() {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-namespace {
-
-bool parse_decimal(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 12) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-}  // namespace
-
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::uint64_t total = 0;
@@ -110,7 +102,7 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     std::size_t start = pos;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
     std::uint64_t value = 0;
-    if (pos == start || pos == text.size() || !parse_decimal(text.substr(start, pos - start), value)) return std::nullopt;
+    if (pos == start || pos == text.size() || !parse_decimal(text.substr(start, pos - start), value, 12)) return std::nullopt;
     int unit;
     std::uint64_t scale;
     switch (text[pos]) {

@@ -1,5 +1,7 @@
 #include "policy/units.hpp"
 
+#include "common/decimal.hpp"
+
 #include <array>
 #include <charconv>
 #include <string>
@@ -7,11 +9,7 @@
 namespace flotilla::policy {
 namespace {
 
-bool parse_uint(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 12) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
+bool parse_uint(std::string_view text, std::uint64_t& out) { return common::parse_decimal(text, out, 12); }
 
 }  // namespace
 

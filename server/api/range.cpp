@@ -1,15 +1,11 @@
 #include "server/api/range.hpp"
 
-#include <charconv>
+#include "common/decimal.hpp"
 
 namespace flotilla::server::api {
 namespace {
 
-bool parse_number(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 19) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
+bool parse_number(std::string_view text, std::uint64_t& out) { return common::parse_decimal(text, out); }
 
 }  // namespace
 
