@@ -164,8 +164,20 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
   if (auto ok = state_.set_setting("module", module_name); !ok) return std::unexpected(ok.error());
   if (auto ok = state_.set_update(u, "update module " + module_name); !ok) return std::unexpected(ok.error());
   UpdateModule module(*config_.modules_dir / module_name, module_workdir());
-  auto done = module.prepare(m, config_.device_type);
-  if (done) done = module.install_and_commit();
+  common::Result<bool> reboot = false;
+  if (auto ok = module.prepare(m, config_.device_type); !ok) reboot = std::unexpected(ok.error());
+  if (reboot) reboot = module.install();
+  common::Status done = reboot ? common::Status{} : common::Status(std::unexpected(reboot.error()));
+  if (done && *reboot) {
+    // The module's change takes effect at the reboot; the commit follows it.
+    u.state = "rebooting";
+    u.updated_at = now_text();
+    if (auto ok = state_.set_update(u, "update module " + module_name + " waits for a reboot"); !ok) {
+      return std::unexpected(ok.error());
+    }
+    return Installed{u.version, true, ""};
+  }
+  if (done) done = module.commit(false);
   if (!done) {
     restore_files(files);
     u.state = "failed";
@@ -184,6 +196,9 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
 common::Status Agent::undo(UpdateState u, const std::string& why) {
   if (!u.target_slot.empty()) {
     if (auto ok = boot_->mark_bad(u.target_slot); !ok) return ok;
+  } else if (auto name = state_.setting("module"); name && *name && config_.modules_dir) {
+    UpdateModule module(*config_.modules_dir / **name, module_workdir());
+    if (module.exists()) module.abandon();
   }
   auto files = state_.rollback_files();
   if (!files) return std::unexpected(files.error());
@@ -203,9 +218,11 @@ common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
   if (*boot_id == u->boot_id) {
-    detail = "not rebooted yet: the next boot tries slot " + u->target_slot;
+    detail = u->target_slot.empty() ? "not rebooted yet: the update module's change takes effect at the next boot"
+                                    : "not rebooted yet: the next boot tries slot " + u->target_slot;
     return Verdict::kNotRebooted;
   }
+  if (u->target_slot.empty()) return verify_module_after_reboot(*u, detail);
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
   if (*booted != u->target_slot) {
@@ -233,6 +250,41 @@ common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
   auto files = state_.rollback_files();
   if (files) drop_backups(*files);
   detail = u->component + " " + u->version + " committed in slot " + u->target_slot;
+  return Verdict::kCommitted;
+}
+
+common::Result<Agent::Verdict> Agent::verify_module_after_reboot(UpdateState u, std::string& detail) {
+  auto name = state_.setting("module");
+  if (!name) return std::unexpected(name.error());
+  if (!*name || !config_.modules_dir) return common::fail(common::Errc::kConflict, "the update module of this update is unknown");
+  u.state = "verifying";
+  u.updated_at = now_text();
+  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+  UpdateModule module(*config_.modules_dir / **name, module_workdir());
+  common::Status ok = {};
+  for (const auto& check : config_.health_checks) {
+    std::string why;
+    if (!run_check(check, why)) {
+      ok = common::fail(common::Errc::kIo, "health check failed: " + why);
+      module.abandon();
+      break;
+    }
+  }
+  if (ok) ok = module.commit(true);
+  if (!ok) {
+    detail = ok.error().message();
+    auto files = state_.rollback_files();
+    if (files) restore_files(*files);
+    u.state = "rolled_back";
+    u.error = detail;
+    u.updated_at = now_text();
+    if (auto saved = state_.set_update(u, detail); !saved) return std::unexpected(saved.error());
+    return Verdict::kRolledBack;
+  }
+  u.state = "committed";
+  u.updated_at = now_text();
+  if (auto saved = state_.commit_update(u); !saved) return std::unexpected(saved.error());
+  detail = u.component + " " + u.version + " committed by update module " + **name;
   return Verdict::kCommitted;
 }
 

@@ -60,6 +60,7 @@ class Agent {
   common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
                                                 const std::string& module_name, const std::vector<std::string>& files);
   std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }
+  common::Result<Verdict> verify_module_after_reboot(UpdateState u, std::string& detail);
   // Finishes what a power cut interrupted: an unfinished install fails, a
   // verified one gets its trial boot armed.
   common::Status resume();

@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
     if (!source) return fail(source.error());
     auto done = (*agent)->install(**source, std::nullopt, allow_downgrade);
     if (!done) return fail(done.error());
-    if (done->needs_reboot) {
+    if (done->needs_reboot && done->target_slot.empty()) {
+      std::cout << "installed " << done->version << " through its update module; reboot, then run `flotilla-agent commit`\n";
+    } else if (done->needs_reboot) {
       std::cout << "installed " << done->version << " into slot " << done->target_slot
                 << "; reboot to try it, then run `flotilla-agent commit`\n";
     } else {

@@ -66,7 +66,7 @@ void UpdateModule::fail_and_clean() {
   (void)call("Cleanup");
 }
 
-common::Status UpdateModule::install_and_commit() {
+common::Result<bool> UpdateModule::install() {
   if (auto ok = call("ArtifactInstall"); !ok) {
     fail_and_clean();
     return std::unexpected(ok.error());
@@ -77,11 +77,28 @@ common::Status UpdateModule::install_and_commit() {
     fail_and_clean();
     return std::unexpected(reboot.error());
   }
-  if (*reboot != "No" && !reboot->empty()) {
+  if (*reboot == "No" || reboot->empty()) return false;
+  if (*reboot != "Yes" && *reboot != "Automatic") {
     fail_and_clean();
     return common::fail(common::Errc::kBadField, "update module " + executable_.filename().string() +
-                                                      " needs a reboot (" + *reboot +
-                                                      "): modules that reboot are not supported by this agent build yet");
+                                                      " answered NeedsArtifactReboot with \"" + reboot->substr(0, 40) + "\"");
+  }
+  // "Yes": the module prepares (or performs) the reboot itself.
+  if (*reboot == "Yes") {
+    if (auto ok = call("ArtifactReboot"); !ok) {
+      fail_and_clean();
+      return std::unexpected(ok.error());
+    }
+  }
+  return true;
+}
+
+common::Status UpdateModule::commit(bool rebooted) {
+  if (rebooted) {
+    if (auto ok = call("ArtifactVerifyReboot"); !ok) {
+      fail_and_clean();
+      return std::unexpected(ok.error());
+    }
   }
   if (auto ok = call("ArtifactCommit"); !ok) {
     fail_and_clean();
@@ -90,6 +107,8 @@ common::Status UpdateModule::install_and_commit() {
   (void)call("Cleanup");
   return {};
 }
+
+bool UpdateModule::exists() const { return fs::exists(workdir_ / "header"); }
 
 void UpdateModule::abandon() { fail_and_clean(); }
 

@@ -7,8 +7,9 @@
 // says, and calls `<module> <State> <workdir>` through ArtifactInstall,
 // NeedsArtifactReboot, ArtifactCommit and Cleanup — or, on failure,
 // SupportsRollback, ArtifactRollback, ArtifactFailure and Cleanup.
-// This build runs modules that need no reboot (NeedsArtifactReboot: No);
-// one that asks for a reboot is rolled back and reported as unsupported.
+// A module that needs a reboot (NeedsArtifactReboot: Yes or Automatic) is
+// called with ArtifactReboot (Yes), the device reboots, and after it
+// ArtifactVerifyReboot decides between ArtifactCommit and the rollback.
 #pragma once
 
 #include <filesystem>
@@ -27,12 +28,17 @@ class UpdateModule {
   // Lays out version, current_* and header/ for `manifest`; files/ holds
   // the payloads already.
   common::Status prepare(const artifacts::Manifest& manifest, const std::string& device_type);
-  // ArtifactInstall, NeedsArtifactReboot, ArtifactCommit, Cleanup. On a
-  // failure the module's rollback runs (when it supports one) before the
-  // error returns.
-  common::Status install_and_commit();
+  // ArtifactInstall and NeedsArtifactReboot: true when a reboot must come
+  // before the commit (ArtifactReboot was called for "Yes"). On a failure
+  // the module's rollback runs (when it supports one) before the error
+  // returns.
+  common::Result<bool> install();
+  // ArtifactCommit and Cleanup (after a reboot: ArtifactVerifyReboot first).
+  common::Status commit(bool rebooted);
   // After an interruption: roll back what may be half-done, then clean up.
   void abandon();
+  // The stored workdir and module of an update in flight, if any.
+  bool exists() const;
 
   const std::filesystem::path& workdir() const { return workdir_; }
 

@@ -502,6 +502,53 @@ TEST_F(AgentTest, HostileBundlesThroughInstallActivateNothing) {
   EXPECT_EQ(agent("install " + (dir / "honest.flb").string()).code, 0);
 }
 
+// A module that needs the device rebooted: the agent reboots, then lets
+// ArtifactVerifyReboot decide between the commit and the rollback.
+TEST_F(UpdateModuleTest, ModuleThatNeedsARebootCommitsOrRollsBackAfterIt) {
+  auto own = dir / "own-modules";
+  std::filesystem::create_directories(own);
+  auto log = dir / "module.log";
+  write_text(own / "firmware-flasher",
+             "#!/bin/sh\n"
+             "echo \"$1\" >> '" + log.string() + "'\n"
+             "case \"$1\" in\n"
+             "  ArtifactInstall) cp \"$2/files/fw.bin\" '" + (dir / "fw.pending").string() + "' ;;\n"
+             "  NeedsArtifactReboot) echo Automatic ;;\n"
+             "  SupportsRollback) echo Yes ;;\n"
+             "  ArtifactVerifyReboot) test ! -e '" + (dir / "flash-broken").string() + "' ;;\n"
+             "  ArtifactCommit) mv '" + (dir / "fw.pending").string() + "' '" + (dir / "fw.active").string() + "' ;;\n"
+             "  ArtifactRollback) rm -f '" + (dir / "fw.pending").string() + "' ;;\n"
+             "esac\n");
+  std::filesystem::permissions(own / "firmware-flasher", std::filesystem::perms::owner_all);
+  config["modules_dir"] = own.string();
+  write_config();
+  auto run = agent("install " + module_bundle("3.0.0", "firmware-flasher", {{"fw.bin", "firmware 3"}}).string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("through its update module; reboot"), std::string::npos) << run.out;
+  EXPECT_EQ(status()["update"]["state"], "rebooting");
+  EXPECT_EQ(agent("commit").code, 1);  // not rebooted yet
+  ASSERT_EQ(agent("boot").out, "booted slot a\n");  // the same slot: a module update
+  run = agent("commit");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(read_text(dir / "fw.active"), "firmware 3");
+  EXPECT_EQ(status()["components"]["app"]["version"], "3.0.0");
+
+  // Next one: the flash did not take after the reboot.
+  ASSERT_EQ(agent("install " + module_bundle("3.1.0", "firmware-flasher", {{"fw.bin", "firmware 3.1"}}).string()).code, 0);
+  ASSERT_EQ(agent("boot").out, "booted slot a\n");
+  write_text(dir / "flash-broken", "");
+  run = agent("commit");
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find("ArtifactVerifyReboot"), std::string::npos) << run.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "fw.pending"));  // the module rolled it back
+  EXPECT_EQ(read_text(dir / "fw.active"), "firmware 3");
+  EXPECT_EQ(status()["components"]["app"]["version"], "3.0.0");
+  EXPECT_EQ(status()["update"]["state"], "rolled_back");
+  EXPECT_NE(read_text(log).find("ArtifactVerifyReboot\nSupportsRollback\nArtifactRollback\nArtifactFailure\nCleanup"),
+            std::string::npos)
+      << read_text(log);
+}
+
 TEST_F(AgentTest, ConfigErrorsNameTheField) {
   auto expect_error = [&](common::Json c, const std::string& pointer) {
     auto parsed = client::parse_agent_config(c);
