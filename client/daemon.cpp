@@ -233,6 +233,13 @@ common::Result<Daemon::Next> Daemon::cycle() {
     auto verdict = agent_.verify_and_commit(detail);
     if (!verdict) return std::unexpected(verdict.error());
     common::log(common::LogLevel::kInfo, detail);
+    if (*verdict == Agent::Verdict::kNotRebooted) {
+      // The reboot an update waits for never came (a power cut before it,
+      // a supervisor that only restarted the agent): ask for it again.
+      if (token_ || authenticate()) (void)deliver_outbox();
+      next.exit_code = reboot();
+      return next;
+    }
     if (*verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
       // Still running the bad slot: report if the server can be reached,
       // then reboot back into the good one either way.

@@ -36,8 +36,8 @@ class AgentServerTest : public testing::RunningServer {
     write_text(dir / "agent.json", config.dump());
   }
 
-  int agent(const std::string& args) {
-    return testing::run_shell(std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
+  int agent(const std::string& args, const std::string& env = "") {
+    return testing::run_shell(env + " " + std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
                               "' >> '" + (dir / "agent.log").string() + "' 2>&1");
   }
   std::string device_id() { return read_text(dir / "agent-state" / "device.pub").empty() ? "" : only_device()["id"]; }
@@ -170,6 +170,81 @@ TEST_F(AgentServerTest, TamperCheckFlagsTheDevice) {
   auto view = admin->request("GET", "/api/v1/devices/" + only_device()["id"].get<std::string>())->json();
   EXPECT_EQ(view["tampered"], true) << view.dump();
   EXPECT_EQ(view["inventory"]["tamper"]["tamper-check"]["detail"], "case opened");
+}
+
+// The whole lifecycle against the server on each bootloader backend, the
+// real fw_setenv and grub-editenv included.
+class AgentServerBootloaderTest : public AgentServerTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    AgentServerTest::SetUp();
+    const std::string& type = GetParam();
+    if (type == "uboot") {
+      write_text(dir / "uboot.env", std::string(16384, '\0'));
+      write_text(dir / "fw_env.config", (dir / "uboot.env").string() + " 0x0 0x4000\n");
+      config["bootloader"] = {{"type", "uboot"}, {"path", (dir / "fw_env.config").string()}};
+    } else if (type == "grub") {
+      config["bootloader"] = {{"type", "grub"}, {"path", (dir / "grubenv").string()}};
+    } else if (type == "custom") {
+      config["bootloader"] = {{"type", "custom"},
+                              {"script", {std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/custom-bootloader.sh",
+                                          (dir / "custom.env").string()}}};
+    }
+    write_text(dir / "agent.json", config.dump());
+  }
+};
+
+TEST_P(AgentServerBootloaderTest, DeployInstallRebootCommit) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
+  ASSERT_EQ(agent("boot"), 0);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "succeeded") << shown.dump();
+  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+  EXPECT_EQ(view["inventory"]["booted_slot"], "b");
+  EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.4.0");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AgentServerBootloaderTest, ::testing::Values("file", "uboot", "grub", "custom"));
+
+// Power cuts during a deployment from the server: after the slot was
+// written, and while verifying after the reboot. Each restart resumes; the
+// server's view ends succeeded with every event once, in order.
+TEST_F(AgentServerTest, PowerCutsDuringADeploymentLoseAndRepeatNoEvent) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  EXPECT_NE(agent("run --once", "FLOTILLA_AGENT_FAULT=crash-after:installed"), 0);  // cut before the trial was armed
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");               // resumes: armed, reboot
+  ASSERT_EQ(agent("boot"), 0);
+  EXPECT_NE(agent("run --once", "FLOTILLA_AGENT_FAULT=crash-after:verifying"), 0);  // cut during the checks
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");                // checks again, commits, reports
+  ASSERT_EQ(agent("run --once"), 0);
+  auto events = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment) + "/devices/" +
+                                          device["id"].get<std::string>() + "/events")->json()["events"];
+  std::vector<std::string> states;
+  std::int64_t last_seq = 0;
+  for (const auto& e : events) {
+    EXPECT_GT(e["seq"].get<std::int64_t>(), last_seq);  // each event once, in order
+    last_seq = e["seq"];
+    if (states.empty() || states.back() != e["state"]) states.push_back(e["state"]);
+  }
+  EXPECT_EQ(states, (std::vector<std::string>{"downloading", "installing", "rebooting", "verifying", "succeeded"}));
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "succeeded") << shown.dump();
+  auto status_run = testing::run_shell(std::string(FLOTILLA_AGENT) + " status --json --config '" + (dir / "agent.json").string() +
+                                       "' > '" + (dir / "status.json").string() + "'");
+  ASSERT_EQ(status_run, 0);
+  EXPECT_EQ(common::Json::parse(read_text(dir / "status.json"))["outbox"], 0);
 }
 
 // Bundle downloads go through a proxy that cuts every connection after
