@@ -1,5 +1,7 @@
 #include "client/install_sinks.hpp"
 
+#include "client/fault.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +108,7 @@ class BackgroundWriter {
       std::vector<std::uint8_t> buffer = std::move(queue_.front());
       lock.unlock();
       auto ok = error_.empty() ? write_all(fd_, buffer, path_) : common::Status{};
+      if (ok && written_++ == 0) fault_point("writing_slot");  // after the first buffer: mid-image when it is large
       lock.lock();
       if (!ok && error_.empty()) error_ = ok.error().message();
       queue_.pop_front();
@@ -120,6 +123,7 @@ class BackgroundWriter {
   std::deque<std::vector<std::uint8_t>> queue_;
   std::vector<std::vector<std::uint8_t>> spare_;
   std::string error_;
+  std::size_t written_ = 0;  // buffers written
   bool stopping_ = false;
   std::mutex mutex_;
   std::condition_variable changed_;

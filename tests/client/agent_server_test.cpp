@@ -211,6 +211,24 @@ TEST_P(AgentServerBootloaderTest, DeployInstallRebootCommit) {
   EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.4.0");
 }
 
+TEST_P(AgentServerBootloaderTest, SlotThatNeverComesUpIsReportedRolledBackWithTheOldVersion) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
+  ASSERT_EQ(agent("boot"), 0);  // the trial boot hangs before the agent starts
+  ASSERT_EQ(agent("boot"), 0);  // the boot counter falls back
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
+  EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
+  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+  EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AgentServerBootloaderTest, ::testing::Values("file", "uboot", "grub", "custom"));
 
 // Power cuts during a deployment from the server: after the slot was
@@ -270,6 +288,33 @@ TEST_F(AgentResumeTest, ACutConnectionResumesUntilTheBundleIsIn) {
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
   EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");
   EXPECT_GE(proxy->connections(), 4);  // ~150 KB in pieces of 40,000 bytes
+}
+
+// A network that changes one byte of the download on its way: the agent
+// refuses the bundle, reports the deployment failed, activates nothing.
+class AgentTamperedDownloadTest : public AgentServerTest {
+ protected:
+  std::unique_ptr<testing::CuttingProxy> proxy = std::make_unique<testing::CuttingProxy>(SIZE_MAX, 100000);
+  std::vector<std::string> serve_args() const override { return {"--public-url", proxy->url()}; }
+  void SetUp() override {
+    AgentServerTest::SetUp();
+    proxy->set_target(std::stoi(server->url().substr(server->url().rfind(':') + 1)));
+  }
+};
+
+TEST_F(AgentTamperedDownloadTest, ChangedBytesInTransitAreRefused) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto device = only_device();
+  std::string bundle = upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+  ASSERT_EQ(created->status, 201);
+  std::int64_t deployment = created->json()["id"];
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");  // no reboot asked for
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "failed") << shown.dump();
+  EXPECT_NE(shown["devices"][0]["message"].get<std::string>().find("SHA-256"), std::string::npos) << shown.dump();
+  ASSERT_EQ(agent("boot"), 0);
+  EXPECT_NE(read_text(dir / "bootenv.json").find("\"BOOTED\": \"a\""), std::string::npos);
 }
 
 }  // namespace

@@ -250,12 +250,21 @@ TEST_F(AgentTest, PowerCutAfterEveryStateResumesSafely) {
     EXPECT_EQ(read_text(dir / ("slot-" + slot)), slot == "a" ? "factory image" : image);
   };
 
-  // Cut while the bundle streams in: nothing was activated.
-  fresh();
-  EXPECT_NE(agent("install " + bundle_file.string(), crash("downloading_installing")).code, 0);
-  EXPECT_EQ(status()["update"]["state"], "failed");
-  EXPECT_EQ(agent("boot").out, "booted slot a\n");
-  booted_slot_holds_verified_image("a");
+  // Cut while the bundle streams in, and in the middle of writing the
+  // slot (an image of several write buffers): nothing was activated.
+  auto m = testing::sample_manifest();
+  m.security_version = 8;
+  write_text(dir / "big.img", std::string(1 << 20, 'B'));
+  ASSERT_TRUE(artifacts::write_bundle(
+      {m, {{{.name = "big.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"}, dir / "big.img"}}},
+      {&trust.release_key}, dir / "big.flb"));
+  for (const char* point : {"downloading_installing", "writing_slot"}) {
+    fresh();
+    EXPECT_NE(agent("install " + (dir / "big.flb").string(), crash(point)).code, 0) << point;
+    EXPECT_EQ(status()["update"]["state"], "failed") << point;
+    EXPECT_EQ(agent("boot").out, "booted slot a\n") << point;
+    booted_slot_holds_verified_image("a");
+  }
 
   // Cut after the slot was written and verified, before the trial was
   // armed: the next start arms it, and the update goes through.

@@ -10,7 +10,7 @@
 
 namespace flotilla::testing {
 
-CuttingProxy::CuttingProxy(std::size_t cut_after) : cut_after_(cut_after) {
+CuttingProxy::CuttingProxy(std::size_t cut_after, std::size_t corrupt_at) : cut_after_(cut_after), corrupt_at_(corrupt_at) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -64,6 +64,9 @@ void CuttingProxy::pump(int client) {
       std::size_t want = sizeof buffer;
       if (i == 1) want = std::min(want, cut_after_ - sent_to_client);
       ssize_t n = ::read(from, buffer, want);
+      if (i == 1 && n > 0 && corrupt_at_ >= sent_to_client && corrupt_at_ < sent_to_client + static_cast<std::size_t>(n)) {
+        buffer[corrupt_at_ - sent_to_client] ^= 0x01;
+      }
       if (n <= 0 || ::write(to, buffer, static_cast<std::size_t>(n)) != n) {
         open = false;
         break;

@@ -1,8 +1,11 @@
 // A TCP proxy on loopback that cuts every connection after it forwarded
-// `cut_after` bytes towards the client: a flaky network for resume tests.
+// `cut_after` bytes towards the client (a flaky network, for resume
+// tests) and, optionally, flips the byte at `corrupt_at` of each
+// connection's stream towards the client (a hostile network).
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,7 +14,7 @@ namespace flotilla::testing {
 
 class CuttingProxy {
  public:
-  explicit CuttingProxy(std::size_t cut_after);
+  explicit CuttingProxy(std::size_t cut_after, std::size_t corrupt_at = SIZE_MAX);
   ~CuttingProxy();
   // Where clients connect: http://127.0.0.1:PORT.
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -24,6 +27,7 @@ class CuttingProxy {
   void pump(int client);
 
   std::size_t cut_after_;
+  std::size_t corrupt_at_;
   int listener_ = -1;
   int port_ = 0;
   std::atomic<int> target_{0};
