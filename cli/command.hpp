@@ -47,5 +47,6 @@ void add_policy_commands(CLI::App& app, int& exit_code);
 // `policy simulate`, under the policy group.
 void add_simulate_command(CLI::App& policy_group, int& exit_code);
 void add_rollout_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+void add_baseline_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 
 }  // namespace flotilla::cli

@@ -134,6 +134,12 @@ class ServerApp final : public http::Application {
   };
   std::shared_ptr<const CachedRollout> cached_rollout(std::int64_t id);
 
+  // Operator side: compliance baselines (baselines_routes.cpp).
+  http::Response put_baseline(http::Request&, const Params&, const Caller&);
+  http::Response list_baselines(http::Request&, const Params&, const Caller&);
+  http::Response show_baseline(http::Request&, const Params&, const Caller&);
+  http::Response delete_baseline(http::Request&, const Params&, const Caller&);
+
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
   http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);

@@ -5,7 +5,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE TABLE settings (
@@ -190,6 +190,15 @@ ALTER TABLE deployments ADD COLUMN rollout_id INTEGER;
 ALTER TABLE deployment_devices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE deployment_devices ADD COLUMN started_at INTEGER;   -- Unix seconds of the current attempt's offer
 ALTER TABLE devices ADD COLUMN utc_offset TEXT;
+)sql",
+    // 4: compliance baselines (DESIGN.md §9), the documents as accepted.
+    R"sql(
+CREATE TABLE baselines (
+  name        TEXT PRIMARY KEY,
+  document    TEXT NOT NULL,
+  updated_by  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+);
 )sql",
 };
 

@@ -83,6 +83,11 @@ class SqliteStore final : public Store {
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() override;
 
+  common::Result<bool> put_baseline(const BaselineRecord& baseline, const AuditDraft& audit) override;
+  common::Result<std::vector<BaselineRecord>> list_baselines() override;
+  common::Result<std::optional<BaselineRecord>> find_baseline(const std::string& name) override;
+  common::Status delete_baseline(const std::string& name, const AuditDraft& audit) override;
+
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
   common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
                               const AuditDraft& audit) override;

@@ -181,6 +181,12 @@ struct RolloutDevice {
   bool busy = false;  // another deployment is active for the component
 };
 
+struct BaselineRecord {
+  std::string name;
+  std::string document;  // as accepted, verbatim
+  std::string updated_by, updated_at;
+};
+
 // A change of a rollout's state, checked against the state it had.
 struct RolloutTransition {
   std::int64_t rollout_id = 0;
@@ -324,6 +330,14 @@ class Store {
   // For /metrics: rollouts by state, and rollout devices by deployment state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() = 0;
+
+  // Baselines (store/sqlite_baselines.cpp). True when it was created, false
+  // when it replaced one of the same name.
+  virtual common::Result<bool> put_baseline(const BaselineRecord& baseline, const AuditDraft& audit) = 0;
+  virtual common::Result<std::vector<BaselineRecord>> list_baselines() = 0;
+  virtual common::Result<std::optional<BaselineRecord>> find_baseline(const std::string& name) = 0;
+  // kNotFound if there is none.
+  virtual common::Status delete_baseline(const std::string& name, const AuditDraft& audit) = 0;
 
   virtual common::Result<std::optional<std::string>> setting(const std::string& key) = 0;
   // Writes every pair in one transaction with one audit entry.

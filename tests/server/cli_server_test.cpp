@@ -127,5 +127,20 @@ TEST_F(CliServerTest, RolloutCommands) {
   EXPECT_NE(bad.err.find("/bundle"), std::string::npos) << bad.err;
 }
 
+TEST_F(CliServerTest, BaselineCommands) {
+  std::string q4 = (std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/baselines/2026-Q4.json").string();
+  auto applied = flotilla("baselines apply " + q4);
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("baseline 2026-Q4 applied (3 rule(s))"), std::string::npos) << applied.out;
+  EXPECT_NE(flotilla("baselines list").out.find("2026-Q4"), std::string::npos);
+  EXPECT_NE(flotilla("baselines show 2026-Q4").out.find("\"min_version\": \"2.4.0\""), std::string::npos);
+  write_text(dir / "bad.json", R"({"name": "bad", "rules": []})");
+  auto bad = flotilla("baselines apply " + (dir / "bad.json").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("/rules"), std::string::npos) << bad.err;
+  EXPECT_EQ(flotilla("baselines delete 2026-Q4").code, 0);
+  EXPECT_EQ(flotilla("baselines show 2026-Q4").code, 1);
+}
+
 }  // namespace
 }  // namespace flotilla

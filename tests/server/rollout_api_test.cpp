@@ -355,7 +355,7 @@ TEST_F(RolloutApiTest, ServerKilledMidRolloutLosesNothingAndOffersNobodyTwice) {
 common::Json closed_window() {
   auto now = std::chrono::floor<std::chrono::hours>(common::now_utc());
   auto hour = (now.time_since_epoch().count() + 6) % 24;
-  char start[6];
+  char start[16];
   std::snprintf(start, sizeof start, "%02d:00", static_cast<int>(hour));
   return {{"days", {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}}, {"start", start}, {"duration", "1h"}, {"tz", "UTC"}};
 }

@@ -238,8 +238,12 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
   std::vector<std::string> offered;
   ASSERT_TRUE(store->scan_rollout_devices(rollout, "rootfs", {"gw-x1"}, [&](RolloutDevice& device) {
     if (device.state) offered.push_back(device.id);
-    if (device.id == "d1") EXPECT_EQ(device.wave, 0);
-    if (device.id == "d3") EXPECT_FALSE(device.wave);
+    if (device.id == "d1") {
+      EXPECT_EQ(device.wave, 0);
+    }
+    if (device.id == "d3") {
+      EXPECT_FALSE(device.wave);
+    }
   }));
   EXPECT_EQ(offered, (std::vector<std::string>{"d1", "d2"}));
 
