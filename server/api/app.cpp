@@ -80,6 +80,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("POST", "/api/v1/rollouts/{}/abort", Permission::kManageDeployments, &ServerApp::abort_rollout);
   route("PUT", "/api/v1/baselines/{}", Permission::kManageDeployments, &ServerApp::put_baseline);
   route("GET", "/api/v1/baselines", Permission::kReadDeployments, &ServerApp::list_baselines);
+  route("GET", "/api/v1/compliance", Permission::kReadDevices, &ServerApp::compliance);
   route("GET", "/api/v1/baselines/{}", Permission::kReadDeployments, &ServerApp::show_baseline);
   route("DELETE", "/api/v1/baselines/{}", Permission::kManageDeployments, &ServerApp::delete_baseline);
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);

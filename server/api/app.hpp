@@ -139,6 +139,7 @@ class ServerApp final : public http::Application {
   http::Response list_baselines(http::Request&, const Params&, const Caller&);
   http::Response show_baseline(http::Request&, const Params&, const Caller&);
   http::Response delete_baseline(http::Request&, const Params&, const Caller&);
+  http::Response compliance(http::Request&, const Params&, const Caller&);
 
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
