@@ -4,6 +4,7 @@
 // delivered from the outbox to the server's view.
 #include <gtest/gtest.h>
 
+#include "tests/support/bootloader_config.hpp"
 #include "tests/support/cutting_proxy.hpp"
 #include "tests/support/server_fixture.hpp"
 
@@ -40,7 +41,17 @@ class AgentServerTest : public testing::RunningServer {
     return testing::run_shell(env + " " + std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
                               "' >> '" + (dir / "agent.log").string() + "' 2>&1");
   }
-  std::string device_id() { return read_text(dir / "agent-state" / "device.pub").empty() ? "" : only_device()["id"]; }
+  // The agent's first round: enrolls and reports; returns the device.
+  common::Json enrolled() {
+    EXPECT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+    return only_device();
+  }
+  // A direct deployment of `bundle` to `device`; returns its id.
+  std::int64_t deploy(const std::string& bundle, const common::Json& device) {
+    auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
+    EXPECT_EQ(created->status, 201) << created->body;
+    return created->status == 201 ? created->json()["id"].get<std::int64_t>() : 0;
+  }
   common::Json only_device() {
     auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];
     EXPECT_EQ(devices.size(), 1u);
@@ -178,29 +189,14 @@ class AgentServerBootloaderTest : public AgentServerTest, public ::testing::With
  protected:
   void SetUp() override {
     AgentServerTest::SetUp();
-    const std::string& type = GetParam();
-    if (type == "uboot") {
-      write_text(dir / "uboot.env", std::string(16384, '\0'));
-      write_text(dir / "fw_env.config", (dir / "uboot.env").string() + " 0x0 0x4000\n");
-      config["bootloader"] = {{"type", "uboot"}, {"path", (dir / "fw_env.config").string()}};
-    } else if (type == "grub") {
-      config["bootloader"] = {{"type", "grub"}, {"path", (dir / "grubenv").string()}};
-    } else if (type == "custom") {
-      config["bootloader"] = {{"type", "custom"},
-                              {"script", {std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/custom-bootloader.sh",
-                                          (dir / "custom.env").string()}}};
-    }
+    config["bootloader"] = testing::bootloader_config(GetParam(), dir.path());
     write_text(dir / "agent.json", config.dump());
   }
 };
 
 TEST_P(AgentServerBootloaderTest, DeployInstallRebootCommit) {
-  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto device = only_device();
-  std::string bundle = upload_bundle("2.4.0");
-  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
-  ASSERT_EQ(created->status, 201);
-  std::int64_t deployment = created->json()["id"];
+  auto device = enrolled();
+  std::int64_t deployment = deploy(upload_bundle("2.4.0"), device);
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
   ASSERT_EQ(agent("boot"), 0);
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
@@ -212,12 +208,8 @@ TEST_P(AgentServerBootloaderTest, DeployInstallRebootCommit) {
 }
 
 TEST_P(AgentServerBootloaderTest, SlotThatNeverComesUpIsReportedRolledBackWithTheOldVersion) {
-  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto device = only_device();
-  std::string bundle = upload_bundle("2.4.0");
-  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
-  ASSERT_EQ(created->status, 201);
-  std::int64_t deployment = created->json()["id"];
+  auto device = enrolled();
+  std::int64_t deployment = deploy(upload_bundle("2.4.0"), device);
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
   ASSERT_EQ(agent("boot"), 0);  // the trial boot hangs before the agent starts
   ASSERT_EQ(agent("boot"), 0);  // the boot counter falls back
@@ -235,12 +227,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, AgentServerBootloaderTest, ::testing::Values(
 // written, and while verifying after the reboot. Each restart resumes; the
 // server's view ends succeeded with every event once, in order.
 TEST_F(AgentServerTest, PowerCutsDuringADeploymentLoseAndRepeatNoEvent) {
-  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto device = only_device();
-  std::string bundle = upload_bundle("2.4.0");
-  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
-  ASSERT_EQ(created->status, 201);
-  std::int64_t deployment = created->json()["id"];
+  auto device = enrolled();
+  std::int64_t deployment = deploy(upload_bundle("2.4.0"), device);
   EXPECT_NE(agent("run --once", "FLOTILLA_AGENT_FAULT=crash-after:installed"), 0);  // cut before the trial was armed
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");               // resumes: armed, reboot
   ASSERT_EQ(agent("boot"), 0);
@@ -268,9 +256,13 @@ TEST_F(AgentServerTest, PowerCutsDuringADeploymentLoseAndRepeatNoEvent) {
 // Bundle downloads go through a proxy that cuts every connection after
 // 40,000 bytes: the agent resumes with Range each time and installs the
 // exact image.
-class AgentResumeTest : public AgentServerTest {
+// The server's public URL points at a proxy in front of it: bundle
+// downloads cross the proxy's network.
+class AgentBehindProxyTest : public AgentServerTest {
  protected:
-  std::unique_ptr<testing::CuttingProxy> proxy = std::make_unique<testing::CuttingProxy>(40000);
+  explicit AgentBehindProxyTest(std::size_t cut_after, std::size_t corrupt_at = SIZE_MAX)
+      : proxy(std::make_unique<testing::CuttingProxy>(cut_after, corrupt_at)) {}
+  std::unique_ptr<testing::CuttingProxy> proxy;
   std::vector<std::string> serve_args() const override { return {"--public-url", proxy->url()}; }
   void SetUp() override {
     AgentServerTest::SetUp();
@@ -278,13 +270,13 @@ class AgentResumeTest : public AgentServerTest {
   }
 };
 
+class AgentResumeTest : public AgentBehindProxyTest {
+ protected:
+  AgentResumeTest() : AgentBehindProxyTest(40000) {}
+};
+
 TEST_F(AgentResumeTest, ACutConnectionResumesUntilTheBundleIsIn) {
-  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto device = only_device();
-  std::string bundle = upload_bundle("2.4.0");
-  ASSERT_EQ(admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump())
-                ->status,
-            201);
+  deploy(upload_bundle("2.4.0"), enrolled());
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
   EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");
   EXPECT_GE(proxy->connections(), 4);  // ~150 KB in pieces of 40,000 bytes
@@ -292,23 +284,14 @@ TEST_F(AgentResumeTest, ACutConnectionResumesUntilTheBundleIsIn) {
 
 // A network that changes one byte of the download on its way: the agent
 // refuses the bundle, reports the deployment failed, activates nothing.
-class AgentTamperedDownloadTest : public AgentServerTest {
+class AgentTamperedDownloadTest : public AgentBehindProxyTest {
  protected:
-  std::unique_ptr<testing::CuttingProxy> proxy = std::make_unique<testing::CuttingProxy>(SIZE_MAX, 100000);
-  std::vector<std::string> serve_args() const override { return {"--public-url", proxy->url()}; }
-  void SetUp() override {
-    AgentServerTest::SetUp();
-    proxy->set_target(std::stoi(server->url().substr(server->url().rfind(':') + 1)));
-  }
+  AgentTamperedDownloadTest() : AgentBehindProxyTest(SIZE_MAX, 100000) {}
 };
 
 TEST_F(AgentTamperedDownloadTest, ChangedBytesInTransitAreRefused) {
-  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto device = only_device();
-  std::string bundle = upload_bundle("2.4.0");
-  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
-  ASSERT_EQ(created->status, 201);
-  std::int64_t deployment = created->json()["id"];
+  auto device = enrolled();
+  std::int64_t deployment = deploy(upload_bundle("2.4.0"), device);
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");  // no reboot asked for
   auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
   EXPECT_EQ(shown["devices"][0]["state"], "failed") << shown.dump();

@@ -13,6 +13,7 @@
 #include "client/bootloader.hpp"
 #include "client/config.hpp"
 #include "common/json.hpp"
+#include "tests/support/bootloader_config.hpp"
 #include "tests/support/fixtures.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/tar_builder.hpp"
@@ -324,18 +325,7 @@ class BootloaderLifecycleTest : public AgentTest, public ::testing::WithParamInt
  protected:
   void SetUp() override {
     AgentTest::SetUp();
-    const std::string& type = GetParam();
-    if (type == "uboot") {
-      write_text(dir / "uboot.env", std::string(16384, '\0'));  // blank: defaults on the first write
-      write_text(dir / "fw_env.config", (dir / "uboot.env").string() + " 0x0 0x4000\n");
-      config["bootloader"] = {{"type", "uboot"}, {"path", (dir / "fw_env.config").string()}};
-    } else if (type == "grub") {
-      config["bootloader"] = {{"type", "grub"}, {"path", (dir / "grubenv").string()}};
-    } else if (type == "custom") {
-      config["bootloader"] = {{"type", "custom"},
-                              {"script", {std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/custom-bootloader.sh",
-                                          (dir / "custom.env").string()}}};
-    }
+    config["bootloader"] = testing::bootloader_config(GetParam(), dir.path());
     write_config();
   }
 };
