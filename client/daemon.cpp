@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/process.hpp"
+#include "common/decimal.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"
 #include "common/log.hpp"
@@ -118,7 +119,12 @@ common::Status Daemon::report_inventory(bool required) {
   if (!required && *last && **last == content.dump()) return {};
   auto counter_text = state.setting("inventory_counter");
   if (!counter_text) return std::unexpected(counter_text.error());
-  std::int64_t counter = *counter_text ? std::stoll(**counter_text) + 1 : 1;
+  // A counter the state cannot read restarts from the clock: it must only grow.
+  std::uint64_t last_counter = 0;
+  if (*counter_text && !common::parse_decimal(**counter_text, last_counter, 18)) {
+    last_counter = static_cast<std::uint64_t>(std::time(nullptr));
+  }
+  auto counter = static_cast<std::int64_t>(last_counter + 1);
   if (auto ok = state.set_setting("inventory_counter", std::to_string(counter)); !ok) return ok;
   common::Json body = content;
   body["counter"] = counter;
