@@ -3,7 +3,11 @@
 // into SQLite: enrolling 100k devices through the API would take minutes
 // and is not what the poll and scheduler benchmarks measure. Each device
 // reports rootfs 2.3.0 in its inventory.
-//   bench_seed_devices DATA_DIR N
+//   bench_seed_devices DATA_DIR N [COMPONENTS]
+// With COMPONENTS = 3 (the compliance benchmark) each device also has a
+// signed-inventory record (counter 1, digest), was seen now, carries a
+// site label, and reports bootloader and modem versions; a third of the
+// devices run an older rootfs.
 #include <iostream>
 #include <string>
 
@@ -14,11 +18,12 @@
 
 int main(int argc, char** argv) {
   using namespace flotilla;
-  if (argc != 3) {
-    std::cerr << "usage: bench_seed_devices DATA_DIR N\n";
+  if (argc != 3 && argc != 4) {
+    std::cerr << "usage: bench_seed_devices DATA_DIR N [COMPONENTS]\n";
     return 2;
   }
   long n = std::stol(argv[2]);
+  bool full = argc == 4 && std::stol(argv[3]) >= 3;
   auto db = common::Database::open(std::string(argv[1]) + "/flotilla.db");
   if (!db) {
     std::cerr << db.error().describe() << "\n";
@@ -33,7 +38,12 @@ int main(int argc, char** argv) {
   auto token = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at) VALUES (?, ?, ?)");
   auto component = db->prepare(
       "INSERT INTO device_components (device, component, version, security_version) VALUES (?, 'rootfs', '2.3.0', 1)");
-  if (!tx || !device || !token || !component) {
+  auto extra = db->prepare(
+      "INSERT INTO device_components (device, component, version, security_version) VALUES (?, ?, ?, ?)");
+  auto evidence = db->prepare(
+      "UPDATE devices SET inventory = ?, inventory_digest = ?, report_counter = 1, labels = ?, device_type = ? WHERE key = ?");
+  auto seen = db->prepare("INSERT INTO device_seen (device, last_seen) VALUES (?, unixepoch('now'))");
+  if (!tx || !device || !token || !component || !extra || !evidence || !seen) {
     std::cerr << "cannot prepare the seed statements\n";
     return 1;
   }
@@ -53,6 +63,23 @@ int main(int argc, char** argv) {
     component->reset();
     component->bind(1, key);
     if (!token->run() || !component->run()) {
+      std::cerr << "insert failed at device " << i << "\n";
+      return 1;
+    }
+    if (!full) continue;
+    std::string inventory = "{\"counter\":1,\"device\":" + std::to_string(i) + "}";
+    evidence->reset();
+    evidence->bind(1, inventory).bind(2, signing::sha256_hex(inventory))
+        .bind(3, "{\"site\":\"site-" + std::to_string(i % 20) + "\"}").bind(4, i % 4 == 0 ? "cam-2" : "gw-x1").bind(5, key);
+    seen->reset();
+    seen->bind(1, key);
+    bool ok = evidence->run() && seen->run();
+    for (auto [name, version] : {std::pair{"bootloader", i % 3 == 0 ? "1.0.0" : "1.1.0"}, std::pair{"modem", "5.2.1"}}) {
+      extra->reset();
+      extra->bind(1, key).bind(2, name).bind(3, version).bind(4, std::int64_t{3});
+      ok = ok && extra->run();
+    }
+    if (!ok) {
       std::cerr << "insert failed at device " << i << "\n";
       return 1;
     }

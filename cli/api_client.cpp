@@ -1,5 +1,6 @@
 #include "cli/api_client.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <curl/curl.h>
 #include <iostream>
@@ -34,12 +35,44 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t uploa
   return 0;
 }
 
-common::Result<ApiResponse> perform(CURL* curl, const std::string& url) {
+// A download's body: to the file when the answer is a success, else into
+// memory (an error document) like any other response.
+struct DownloadState {
+  CURL* curl = nullptr;
+  std::FILE* file = nullptr;
+  std::string* error_body = nullptr;
+  std::uint64_t received = 0;
+  const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;
+};
+
+std::size_t save(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* state = static_cast<DownloadState*>(user);
+  long status = 0;
+  curl_easy_getinfo(state->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300) return collect(data, size, count, state->error_body);
+  if (std::fwrite(data, size, count, state->file) != count) return 0;
+  state->received += size * count;
+  if (state->progress && *state->progress) {
+    curl_off_t total = -1;
+    curl_easy_getinfo(state->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+    (*state->progress)(state->received, total > 0 ? static_cast<std::uint64_t>(total) : 0);
+  }
+  return size * count;
+}
+
+common::Result<ApiResponse> perform(CURL* curl, const std::string& url, DownloadState* download = nullptr) {
   ApiResponse response;
   char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  if (download) {
+    download->curl = curl;
+    download->error_body = &response.body;
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &save);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, download);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  }
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
@@ -66,6 +99,21 @@ void ApiClient::apply_tls(void* handle) const {
 std::string json_text(const common::Json& object, const char* key) {
   if (!object.is_object() || !object.contains(key) || object[key].is_null()) return "-";
   return object[key].is_string() ? object[key].get<std::string>() : object[key].dump();
+}
+
+std::string url_encode(const std::string& value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 common::Json ApiResponse::json() const { return common::Json::parse(body, nullptr, false); }
@@ -125,6 +173,34 @@ common::Result<ApiResponse> ApiClient::upload(const std::string& path, const std
   curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
   apply_tls(curl.get());
   return perform(curl.get(), base_url_);
+}
+
+common::Result<ApiResponse> ApiClient::download(const std::string& path, const std::filesystem::path& file,
+                                                const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  auto partial = file;
+  partial += ".part";
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> handle(std::fopen(partial.c_str(), "wb"), &std::fclose);
+  if (!handle) return common::fail(common::Errc::kIo, partial.string() + ": cannot create");
+  DownloadState state{.file = handle.get(), .progress = &progress};
+  CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
+  std::string url = base_url_ + path;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  HeaderList headers(nullptr, &curl_slist_free_all);
+  if (token_) headers.reset(curl_slist_append(headers.release(), ("Authorization: Bearer " + *token_).c_str()));
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  apply_tls(curl.get());
+  auto response = perform(curl.get(), base_url_, &state);
+  bool written = std::fflush(handle.get()) == 0;
+  handle.reset();
+  std::error_code ec;
+  if (!response || !response->ok() || !written) {
+    std::filesystem::remove(partial, ec);
+    if (response && response->ok()) return common::fail(common::Errc::kIo, file.string() + ": cannot write");
+    return response;
+  }
+  std::filesystem::rename(partial, file, ec);
+  if (ec) return common::fail(common::Errc::kIo, file.string() + ": " + ec.message());
+  return response;
 }
 
 int report_api_error(const ApiResponse& response) {

@@ -37,6 +37,11 @@ class ApiClient {
   common::Result<ApiResponse> upload(const std::string& path, const std::filesystem::path& file,
                                      const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
+  // GETs `path` into `file` (through FILE.part, renamed when complete),
+  // never whole in memory; an error answer is returned in the body as usual.
+  common::Result<ApiResponse> download(const std::string& path, const std::filesystem::path& file,
+                                       const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
   const std::string& base_url() const { return base_url_; }
   void set_token(std::optional<std::string> token) { token_ = std::move(token); }
   // Trust only these CA certificates for https:// (default: the system's).
@@ -53,6 +58,9 @@ class ApiClient {
 // A member of an answer as text for a table: strings as they are, other
 // values as JSON, absent or null as "-".
 std::string json_text(const common::Json& object, const char* key);
+
+// Percent-encodes a path segment or query value (RFC 3986 unreserved kept).
+std::string url_encode(const std::string& value);
 
 // A client for --server with the token from --token-file.
 common::Result<ApiClient> connect(const ServerOptions& options);

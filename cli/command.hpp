@@ -48,5 +48,6 @@ void add_policy_commands(CLI::App& app, int& exit_code);
 void add_simulate_command(CLI::App& policy_group, int& exit_code);
 void add_rollout_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_baseline_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+void add_compliance_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 
 }  // namespace flotilla::cli

@@ -10,21 +10,6 @@ namespace flotilla::cli {
 
 namespace {
 
-std::string url_encode(const std::string& value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 void print_devices(const common::Json& j) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& d : j["devices"]) {

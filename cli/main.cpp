@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   add_policy_commands(app, exit_code);
   add_rollout_commands(app, exit_code, server);
   add_baseline_commands(app, exit_code, server);
+  add_compliance_commands(app, exit_code, server);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

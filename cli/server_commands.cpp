@@ -132,7 +132,7 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
   });
 
   // trust
-  auto* trust = app.add_subcommand("trust", "The server's trust root: show, upload (initial or rotated)");
+  auto* trust = app.add_subcommand("trust", "The server's trust root: show, upload (initial or rotated); its report key");
   trust->require_subcommand(1);
   auto* trust_show = trust->add_subcommand("show", "Print the current root envelope");
   on_run(*trust_show, exit_code, [&server] {
@@ -142,6 +142,24 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     if (!response) return report_failure(response.error());
     if (!response->ok()) return report_api_error(*response);
     std::cout << response->body;
+    return static_cast<int>(kExitOk);
+  });
+  auto key_out = std::make_shared<std::string>();
+  auto* report_key = trust->add_subcommand(
+      "report-key", "The public key the server signs compliance reports with (PEM), for `compliance verify`");
+  report_key->add_option("-o,--output", *key_out, "Write it to this file instead of standard output");
+  on_run(*report_key, exit_code, [&server, key_out] {
+    auto client = connect(server);
+    if (!client) return report_failure(client.error());
+    auto response = client->request("GET", "/api/v1/trust/report-key");
+    if (!response) return report_failure(response.error());
+    if (!response->ok()) return report_api_error(*response);
+    if (key_out->empty()) {
+      std::cout << response->body;
+      return static_cast<int>(kExitOk);
+    }
+    if (auto ok = common::write_file_atomic(*key_out, response->body, 0644); !ok) return report_failure(ok.error());
+    std::cout << "wrote " << *key_out << " (compare its key id with the one `flotilla-server init` printed)\n";
     return static_cast<int>(kExitOk);
   });
   auto root_file = std::make_shared<std::string>();

@@ -100,7 +100,12 @@ DeviceVerdict evaluate_compliance(const std::vector<Requirement>& requirements, 
   }
   if (requirements.empty()) {
     // Nothing required of this type: only what is wrong with the device itself counts.
-    if (auto condition = device_condition(device, max_staleness, now)) verdict.status = condition->status;
+    if (auto condition = device_condition(device, max_staleness, now)) {
+      verdict.status = condition->status;
+      verdict.reason = condition->reason;
+    } else {
+      verdict.reason = "nothing is required of this device type";
+    }
   }
   return verdict;
 }

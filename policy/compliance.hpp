@@ -69,6 +69,7 @@ struct ComponentVerdict {
 
 struct DeviceVerdict {
   ComplianceStatus status = ComplianceStatus::kCompliant;
+  std::string reason;  // why, when nothing is required of the device's type
   std::vector<ComponentVerdict> components;  // one per requirement
 };
 

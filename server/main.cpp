@@ -48,7 +48,7 @@ int run_init(const fs::path& data, const std::string& root_path) {
   if (!store) return fail(store.error());
 
   // The report key signs compliance reports (DESIGN.md §9).
-  auto report_key = signing::PrivateKey::generate(signing::Algorithm::kEd25519);
+  auto report_key = signing::PrivateKey::generate(signing::Algorithm::kEcdsaP256);
   if (!report_key) return fail(report_key.error());
   if (auto ok = signing::save_key_pair(*report_key, (data / "report").string()); !ok) return fail(ok.error());
 

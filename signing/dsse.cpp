@@ -20,9 +20,11 @@ Bytes pae(std::string_view payload_type, std::span<const std::uint8_t> payload) 
   return out;
 }
 
-Result<Envelope> parse_envelope(std::string_view json) {
+Result<Envelope> parse_envelope(std::string_view json) { return parse_envelope(json, kMaxEnvelopeBytes); }
+
+Result<Envelope> parse_envelope(std::string_view json, std::size_t max_bytes) {
   auto bad = [](const std::string& message) { return fail(Errc::kBadEnvelope, message); };
-  auto doc = common::parse_json_strict(json, {.max_bytes = kMaxEnvelopeBytes, .max_depth = 4});
+  auto doc = common::parse_json_strict(json, {.max_bytes = max_bytes, .max_depth = 4});
   if (!doc) return bad(doc.error().message());
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return bad(object.error().message());
@@ -33,7 +35,7 @@ Result<Envelope> parse_envelope(std::string_view json) {
   auto type = object->string("payloadType", 256);
   if (!type) return bad(type.error().message());
   envelope.payload_type = *type;
-  auto payload = object->string("payload", kMaxEnvelopeBytes);
+  auto payload = object->string("payload", max_bytes);
   if (!payload) return bad(payload.error().message());
   auto payload_bytes = common::from_base64(*payload);
   if (!payload_bytes) return bad("/payload: " + payload_bytes.error().message());

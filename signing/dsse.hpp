@@ -39,6 +39,9 @@ common::Bytes pae(std::string_view payload_type, std::span<const std::uint8_t> p
 // Parses envelope JSON strictly (exact keys, no duplicates, strict base64,
 // at most kMaxEnvelopeBytes and kMaxSignatures). Verifies nothing.
 common::Result<Envelope> parse_envelope(std::string_view json);
+// The same with another size limit, for large signed documents
+// (compliance reports) whose reader has decided what it can hold.
+common::Result<Envelope> parse_envelope(std::string_view json, std::size_t max_bytes);
 std::string serialize_envelope(const Envelope& envelope);
 
 // Signs `payload` as `payload_type` with every key, in order.

@@ -148,6 +148,23 @@ Status PublicKey::verify(std::span<const std::uint8_t> message,
   return {};
 }
 
+Status PublicKey::verify_digest(const std::array<std::uint8_t, 32>& message_sha256,
+                                std::span<const std::uint8_t> signature) const {
+  if (algorithm_ != Algorithm::kEcdsaP256) {
+    return fail(Errc::kUnsupportedAlgorithm, "only ECDSA P-256 signatures can be checked against a digest");
+  }
+  if (!is_strict_der_ecdsa(signature)) {
+    return fail(Errc::kBadSignature, "an ECDSA signature must be strict DER with nothing after it");
+  }
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, handle_->pkey, nullptr), &EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1) {
+    return fail(Errc::kCrypto, "cannot set up signature verification");
+  }
+  int result = EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), message_sha256.data(), message_sha256.size());
+  if (result != 1) return fail(Errc::kBadSignature, "signature does not verify");
+  return {};
+}
+
 PrivateKey::PrivateKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm)
     : handle_(handle), public_key_(handle, algorithm) {}
 
@@ -220,6 +237,26 @@ Status save_key_pair(const PrivateKey& key, const std::string& prefix) {
   // Both or neither: a private key without its public half is a trap.
   if (!pub) std::filesystem::remove(prefix + ".key");
   return pub;
+}
+
+Result<Bytes> PrivateKey::sign_digest(const std::array<std::uint8_t, 32>& message_sha256) const {
+  if (algorithm() != Algorithm::kEcdsaP256) {
+    return fail(Errc::kUnsupportedAlgorithm, "only ECDSA P-256 keys can sign a digest");
+  }
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, handle_->pkey, nullptr), &EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1) {
+    return fail(Errc::kCrypto, "cannot set up signing");
+  }
+  size_t length = 0;
+  if (EVP_PKEY_sign(ctx.get(), nullptr, &length, message_sha256.data(), message_sha256.size()) != 1) {
+    return fail(Errc::kCrypto, "signing failed");
+  }
+  Bytes signature(length);
+  if (EVP_PKEY_sign(ctx.get(), signature.data(), &length, message_sha256.data(), message_sha256.size()) != 1) {
+    return fail(Errc::kCrypto, "signing failed");
+  }
+  signature.resize(length);
+  return signature;
 }
 
 }  // namespace flotilla::signing

@@ -6,6 +6,7 @@
 // may be shared between threads.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,11 @@ class PublicKey {
   // after it (a lax decoder would accept many encodings of one signature).
   common::Status verify(std::span<const std::uint8_t> message,
                         std::span<const std::uint8_t> signature) const;
+  // The same check for an ECDSA key given SHA-256 of the message, for
+  // messages too large to hold (a compliance report). Ed25519 has no
+  // pre-hashed form here: kUnsupportedAlgorithm.
+  common::Status verify_digest(const std::array<std::uint8_t, 32>& message_sha256,
+                               std::span<const std::uint8_t> signature) const;
 
  private:
   friend class PrivateKey;
@@ -61,6 +67,9 @@ class PrivateKey {
   std::string to_pem() const;
 
   common::Result<common::Bytes> sign(std::span<const std::uint8_t> message) const;
+  // ECDSA only: the signature sign() would give for a message whose SHA-256
+  // is `message_sha256` (so verify() accepts it with the whole message).
+  common::Result<common::Bytes> sign_digest(const std::array<std::uint8_t, 32>& message_sha256) const;
 
  private:
   PrivateKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm);

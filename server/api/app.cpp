@@ -42,6 +42,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   std::filesystem::create_directories(data_dir_ / "bundles");
   std::filesystem::remove_all(upload_dir());
   std::filesystem::create_directories(upload_dir());
+  // Reports of a previous run that were never sent.
+  std::filesystem::remove_all(data_dir_ / "exports");
   auto route = [&](std::string method, const std::string& path, Permission permission, Handler h) {
     routes_.push_back({std::move(method), split_path(path), Access::kOperator, permission, h, path});
   };
@@ -81,6 +83,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("PUT", "/api/v1/baselines/{}", Permission::kManageDeployments, &ServerApp::put_baseline);
   route("GET", "/api/v1/baselines", Permission::kReadDeployments, &ServerApp::list_baselines);
   route("GET", "/api/v1/compliance", Permission::kReadDevices, &ServerApp::compliance);
+  route("GET", "/api/v1/compliance/summary", Permission::kReadDevices, &ServerApp::compliance_summary);
+  route("GET", "/api/v1/trust/report-key", Permission::kReadTrust, &ServerApp::report_public_key);
   route("GET", "/api/v1/baselines/{}", Permission::kReadDeployments, &ServerApp::show_baseline);
   route("DELETE", "/api/v1/baselines/{}", Permission::kManageDeployments, &ServerApp::delete_baseline);
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);

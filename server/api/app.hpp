@@ -139,7 +139,13 @@ class ServerApp final : public http::Application {
   http::Response list_baselines(http::Request&, const Params&, const Caller&);
   http::Response show_baseline(http::Request&, const Params&, const Caller&);
   http::Response delete_baseline(http::Request&, const Params&, const Caller&);
+
+  // Compliance reports and the report key (compliance_routes.cpp).
   http::Response compliance(http::Request&, const Params&, const Caller&);
+  http::Response compliance_summary(http::Request&, const Params&, const Caller&);
+  http::Response report_public_key(http::Request&, const Params&, const Caller&);
+  // data_dir/report.key, loaded on first use; nullptr when there is none.
+  std::shared_ptr<const signing::PrivateKey> report_key();
 
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
@@ -171,6 +177,8 @@ class ServerApp final : public http::Application {
   std::mutex root_mutex_;
   std::shared_ptr<const signing::TrustRoot> root_;
   bool root_loaded_ = false;  // root_ reflects the store (also when there is none)
+  std::mutex report_key_mutex_;
+  std::shared_ptr<const signing::PrivateKey> report_key_;
 };
 
 // Settings keys shared with `flotilla-server init`.

@@ -1,10 +1,14 @@
 // /api/v1/audit (list, verify, export) and /api/v1/trust (show, upload).
 #include <charconv>
 
+#include <fstream>
+
+#include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/reply.hpp"
 #include "signing/audit_chain.hpp"
+#include "signing/digest.hpp"
 #include "signing/errors.hpp"
 
 namespace flotilla::server::api {
@@ -70,15 +74,25 @@ http::Response ServerApp::verify_audit(http::Request&, const Params&, const Call
                           {"head", {{"seq", verifier.head().seq}, {"hash", verifier.head().hash}}}});
 }
 
+// Written to a file a page at a time and sent from it: the log of a
+// large fleet does not fit in memory.
 http::Response ServerApp::export_audit(http::Request&, const Params&, const Caller&) {
-  http::Response response;
-  response.content_type = "application/x-ndjson";
+  auto dir = data_dir_ / "exports";
+  std::filesystem::create_directories(dir);
+  auto file = dir / ("audit-" + common::to_hex(signing::random_bytes(12)) + ".jsonl");
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
   auto walked = for_each_audit_entry([&](const signing::AuditEntry& e) -> common::Status {
-    response.body += signing::audit_line(e) + "\n";
+    out << signing::audit_line(e) << '\n';
+    if (!out) return common::fail(common::Errc::kIo, "cannot write the audit export");
     return {};
   });
-  if (!walked) return problem_from(walked.error());
-  return response;
+  out.close();
+  if (!walked) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    return problem_from(walked.error());
+  }
+  return temporary_file_reply(file, "application/x-ndjson");
 }
 
 http::Response ServerApp::show_trust(http::Request&, const Params&, const Caller&) {

@@ -4,6 +4,7 @@
 #include "common/encoding.hpp"
 #include "server/api/app.hpp"
 #include "server/api/reply.hpp"
+#include "server/compliance/export.hpp"
 #include "signing/digest.hpp"
 
 namespace flotilla::server::api {
@@ -130,7 +131,9 @@ http::Response ServerApp::list_devices(http::Request& request, const Params&, co
   return json_reply(200, {{"devices", out}});
 }
 
-http::Response ServerApp::show_device(http::Request&, const Params& params, const Caller&) {
+http::Response ServerApp::show_device(http::Request& request, const Params& params, const Caller&) {
+  std::optional<std::string> baseline;
+  if (auto it = request.query.find("baseline"); it != request.query.end()) baseline = it->second;
   auto device = store_.find_device(params[0]);
   if (!device) return problem_from(device.error());
   if (!*device) return problem(404, "no such device");
@@ -143,6 +146,13 @@ http::Response ServerApp::show_device(http::Request&, const Params& params, cons
                                   {"message", d.message}, {"updated_at", d.updated_at},
                                   {"running_version", d.running_version ? common::Json(*d.running_version) : common::Json(nullptr)}});
   }
+  // The same function as every report: a device cannot show one status here and another there.
+  auto status = compliance::device_compliance(store_, params[0], baseline, clock_());
+  if (!status) {
+    if (status.error().is(common::Errc::kNotFound)) return problem(404, "no such baseline");
+    return problem_from(status.error());
+  }
+  out["compliance"] = status->value_or(common::Json(nullptr));
   return json_reply(200, out);
 }
 

@@ -80,4 +80,14 @@ std::expected<common::JsonObject, http::Response> json_body(const http::Request&
   return *object;
 }
 
+http::Response temporary_file_reply(const std::filesystem::path& file, std::string content_type) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec) return problem(500, "the export could not be read back; see the server log");
+  http::Response response;
+  response.content_type = std::move(content_type);
+  response.file = http::FileBody{.path = file, .offset = 0, .length = size, .remove_when_sent = true};
+  return response;
+}
+
 }  // namespace flotilla::server::api

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct FieldError {
 };
 
 http::Response json_reply(int status, const common::Json& body);
+// A file written for this one answer (an export) as the body; the
+// transport removes it once it has it open.
+http::Response temporary_file_reply(const std::filesystem::path& file, std::string content_type);
 // application/problem+json; `detail` must not echo raw input.
 http::Response problem(int status, const std::string& detail, const std::vector<FieldError>& errors = {});
 // Maps an error from a library to a status: kBadField/kBadJson → 400,

@@ -153,13 +153,20 @@ struct HttpServer::Impl {
     auto content_type = response.content_type;
     concurrency::streams::fstream::open_istream(file.path.string(), std::ios::in | std::ios::binary)
         .then([message, out, file, content_type, finish, add_headers](pplx::task<concurrency::streams::istream> opened) mutable {
+          // The open stream keeps a removed file readable until it is sent.
+          auto remove_if_asked = [&file] {
+            std::error_code ec;
+            if (file.remove_when_sent) std::filesystem::remove(file.path, ec);
+          };
           try {
             auto stream = opened.get();
+            remove_if_asked();
             stream.seek(static_cast<concurrency::streams::istream::pos_type>(file.offset));
             out.set_body(stream, static_cast<utility::size64_t>(file.length), content_type);
             add_headers(out);
             message.reply(out).then(finish);
           } catch (...) {
+            remove_if_asked();
             message.reply(wh::status_codes::InternalError).then(finish);
           }
         });

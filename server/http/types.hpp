@@ -35,6 +35,9 @@ struct FileBody {
   std::filesystem::path path;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // A report written for this response: removed once the transport has
+  // it open (or could not open it).
+  bool remove_when_sent = false;
 };
 
 struct Response {

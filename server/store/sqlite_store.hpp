@@ -88,6 +88,9 @@ class SqliteStore final : public Store {
   common::Result<std::optional<BaselineRecord>> find_baseline(const std::string& name) override;
   common::Status delete_baseline(const std::string& name, const AuditDraft& audit) override;
 
+  common::Result<std::vector<ComplianceDevice>> scan_compliance(const ComplianceScan& scan) override;
+  common::Result<signing::ChainHead> audit_head() override;
+
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
   common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
                               const AuditDraft& audit) override;

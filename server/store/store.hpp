@@ -218,6 +218,41 @@ struct RolloutPass {
   std::string status_json;
 };
 
+// Compliance (DESIGN.md §9): an accepted device with its evidence — what
+// its last signed inventory says it runs and its latest deployment
+// attempt per component.
+struct ComplianceDevice {
+  struct Component {
+    std::string name, version;
+    std::int64_t security_version = 0;
+  };
+  struct Attempt {
+    std::string component, state;  // deployment_devices.state
+    bool active = false;
+    std::string updated_at;
+    std::int64_t deployment_id = 0;
+  };
+  std::int64_t key = 0;
+  std::string id, device_type, labels_json;
+  std::optional<std::string> last_seen;
+  std::int64_t report_counter = 0;
+  bool reported = false;  // a signed inventory report exists
+  std::optional<std::string> report_digest, report_at;
+  bool tampered = false;
+  std::vector<Component> components;      // by name
+  std::vector<Attempt> latest_attempts;   // the newest per component, by component
+};
+
+// A page of accepted devices in key order, after `after_key`.
+struct ComplianceScan {
+  std::optional<std::string> device_id;
+  std::optional<std::int64_t> rollout_id;  // devices the rollout placed in a wave
+  std::optional<std::string> device_type;
+  std::optional<std::pair<std::string, std::string>> label;
+  std::int64_t after_key = 0;
+  std::int64_t limit = 1000;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -338,6 +373,12 @@ class Store {
   virtual common::Result<std::optional<BaselineRecord>> find_baseline(const std::string& name) = 0;
   // kNotFound if there is none.
   virtual common::Status delete_baseline(const std::string& name, const AuditDraft& audit) = 0;
+
+  // Compliance (store/sqlite_compliance.cpp): one page of devices with
+  // their evidence in three queries, however many components they have.
+  virtual common::Result<std::vector<ComplianceDevice>> scan_compliance(const ComplianceScan& scan) = 0;
+  // The audit chain's last entry (seq 0 and 64 zeros when it is empty).
+  virtual common::Result<signing::ChainHead> audit_head() = 0;
 
   virtual common::Result<std::optional<std::string>> setting(const std::string& key) = 0;
   // Writes every pair in one transaction with one audit entry.

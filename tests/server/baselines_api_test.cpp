@@ -74,7 +74,7 @@ TEST_F(BaselinesApiTest, ComplianceStatusPerDevice) {
   EXPECT_EQ(status_of[opened.id()], "tampered");
   EXPECT_EQ(report["summary"]["devices"], 4);
   EXPECT_EQ(report["summary"]["by_status"]["outdated"], 1);
-  EXPECT_EQ(report["baseline"], "q");
+  EXPECT_EQ(report["baseline"]["name"], "q");
   for (const auto& row : report["rows"]) {
     if (row["device_id"] == old.id()) {
       EXPECT_EQ(row["installed_version"], "2.3.0");

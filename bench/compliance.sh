@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# compliance: exports of a fleet of COMPLIANCE_DEVICES (default 100,000)
+# devices x 3 components from the SQLite store through the running server:
+# wall time of the CSV export and of the signed export (curl to a file),
+# and the server's peak RSS. The same exports of a fleet ten times smaller
+# run first, so the RSS of both sizes shows whether memory grows with the
+# fleet (rss_growth = large / small). seconds = the slower of CSV and signed.
+set -euo pipefail
+: "${FLOTILLA_BIN:?run through bench/run}" "${BENCH_OUT:?}"
+devices=${COMPLIANCE_DEVICES:-100000}
+work="$BENCH_OUT/compliance"
+rm -rf "$work" && mkdir -p "$work"
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+source bench/lib/server.bash
+
+baseline='{"name": "bench", "max_staleness": "48h", "rules": [
+  {"device_types": ["gw-x1", "cam-2"], "component": "rootfs", "min_version": "2.3.0", "deadline": "2099-01-01T00:00:00Z"},
+  {"device_types": ["gw-x1", "cam-2"], "component": "bootloader", "min_version": "1.1.0", "deadline": "2026-01-01T00:00:00Z"},
+  {"device_types": ["gw-x1", "cam-2"], "component": "modem", "min_version": "5.2.0"}]}'
+
+now_s() { date +%s.%N; }
+# run SIZE: seeds SIZE devices, exports CSV then signed; prints
+# "csv_seconds signed_seconds rss_mib csv_bytes signed_bytes".
+run() {
+  local size=$1 data="$work/data-$1"
+  "$FLOTILLA_BIN/flotilla-server" init --data "$data" > /dev/null
+  "$FLOTILLA_BIN/bench_seed_devices" "$data" "$size" 3 > /dev/null
+  start_server "$data" "$work/server-$size"
+  local auth="Authorization: Bearer $(cat "$data/admin.token")"
+  curl -fsS -X PUT -H "$auth" --data "$baseline" "$server_url/api/v1/baselines/bench" > /dev/null
+  local t0 t1 t2
+  t0=$(now_s)
+  curl -fsS -H "$auth" -o "$work/report-$size.csv" "$server_url/api/v1/compliance?baseline=bench&format=csv"
+  t1=$(now_s)
+  curl -fsS -H "$auth" -o "$work/report-$size.signed.json" "$server_url/api/v1/compliance?baseline=bench&format=signed"
+  t2=$(now_s)
+  local rss_kib
+  rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
+  curl -fsS -H "$auth" -o "$work/report-key-$size.pub" "$server_url/api/v1/trust/report-key"
+  stop_server
+  awk -v a="$t0" -v b="$t1" -v c="$t2" -v r="$rss_kib" -v cs="$(stat -c %s "$work/report-$size.csv")" \
+      -v ss="$(stat -c %s "$work/report-$size.signed.json")" \
+      'BEGIN { printf "%.3f %.3f %.1f %d %d\n", b - a, c - b, r / 1024, cs, ss }'
+}
+
+small=$((devices / 10))
+echo "compliance: $small devices x 3 components"
+read -r small_csv small_signed small_rss _ _ < <(run "$small")
+echo "compliance: csv ${small_csv}s, signed ${small_signed}s, server peak RSS ${small_rss} MiB"
+echo "compliance: $devices devices x 3 components"
+read -r csv_s signed_s rss csv_bytes signed_bytes < <(run "$devices")
+echo "compliance: csv ${csv_s}s ($csv_bytes bytes), signed ${signed_s}s ($signed_bytes bytes), server peak RSS ${rss} MiB"
+# The signed report must verify offline, with the counts adding up.
+"$FLOTILLA_BIN/flotilla" compliance verify "$work/report-$devices.signed.json" --key "$work/report-key-$devices.pub" \
+  > "$work/verify.txt"
+grep -q "^$devices devices in $((devices * 3)) rows" "$work/verify.txt" ||
+  { echo "the signed report did not verify as expected; see $work/verify.txt" >&2; exit 1; }
+rows=$(($(wc -l < "$work/report-$devices.csv") - 1))
+[[ $rows -eq $((devices * 3)) ]] || { echo "the CSV has $rows rows, expected $((devices * 3))" >&2; exit 1; }
+seconds=$(awk -v a="$csv_s" -v b="$signed_s" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
+growth=$(awk -v a="$rss" -v b="$small_rss" 'BEGIN { printf "%.2f", a / b }')
+rm -rf "$work"/data-*
+echo "RESULT name=compliance seconds=$seconds signed_seconds=$signed_s csv_seconds=$csv_s rss_mib=$rss rss_mib_small=$small_rss rss_growth=$growth devices=$devices rows=$rows csv_bytes=$csv_bytes signed_bytes=$signed_bytes"

@@ -1,0 +1,32 @@
+// Offline verification of a signed compliance report (docs/compliance.md):
+// the DSSE signature by the report key, the payload's structure, and that
+// the summary counts are the counts of its rows. No server is involved.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "common/error.hpp"
+#include "signing/key.hpp"
+
+namespace flotilla::cli {
+
+struct VerifiedReport {
+  std::string generated_at;
+  std::string baseline;  // name, or "" for the default rule
+  std::int64_t devices = 0;
+  std::int64_t rows = 0;
+  std::map<std::string, std::int64_t> by_status;
+  std::int64_t audit_seq = 0;
+  std::string audit_hash;
+  std::string key_id;
+};
+
+// At most kMaxReportBytes are read; the rows are checked one at a time
+// and not kept.
+inline constexpr std::uint64_t kMaxReportBytes = std::uint64_t{4} << 30;
+common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& file, const signing::PublicKey& key);
+
+}  // namespace flotilla::cli

@@ -1,0 +1,159 @@
+#include "server/compliance/export.hpp"
+
+#include "server/compliance/rules.hpp"
+#include "signing/digest.hpp"
+#include "signing/dsse.hpp"
+#include "signing/dsse_file.hpp"
+#include "common/encoding.hpp"
+
+namespace flotilla::server::compliance {
+namespace {
+
+constexpr std::int64_t kPage = 1000;
+
+// Walks the accepted devices the query selects, a page at a time, with
+// each device's verdict and rows.
+using DeviceFn = std::function<common::Status(const ComplianceDevice&, const std::string& status,
+                                              const std::vector<common::Json>& rows)>;
+
+common::Status walk(Store& store, Rules& rules, const ReportQuery& query, std::optional<std::string> device_id,
+                    common::TimePoint now, const DeviceFn& each) {
+  ComplianceScan scan{.device_id = std::move(device_id), .rollout_id = query.rollout_id,
+                      .device_type = query.device_type, .label = query.label, .limit = kPage};
+  for (;;) {
+    auto page = store.scan_compliance(scan);
+    if (!page) return std::unexpected(page.error());
+    for (const auto& device : *page) {
+      auto verdict = verdict_of(device, rules, now);
+      std::string status(policy::status_name(verdict.status));
+      if (query.status && *query.status != status) continue;
+      auto rows = rows_of(device, rules.requirements_for(device.device_type), verdict);
+      if (auto ok = each(device, status, rows); !ok) return ok;
+    }
+    if (static_cast<std::int64_t>(page->size()) < kPage) return {};
+    scan.after_key = page->back().key;
+  }
+}
+
+std::string random_name() { return common::to_hex(signing::random_bytes(12)); }
+
+}  // namespace
+
+std::optional<Format> parse_format(std::string_view name) {
+  if (name == "json") return Format::kJson;
+  if (name == "csv") return Format::kCsv;
+  if (name == "signed") return Format::kSigned;
+  if (name == "html") return Format::kHtml;
+  return std::nullopt;
+}
+
+std::string_view content_type(Format format) {
+  switch (format) {
+    case Format::kJson: return "application/json";
+    case Format::kCsv: return "text/csv; charset=utf-8";
+    case Format::kSigned: return "application/vnd.flotilla.report+dsse+json";
+    case Format::kHtml: return "text/html; charset=utf-8";
+  }
+  return "application/octet-stream";
+}
+
+common::Json ReportQuery::filters_json() const {
+  common::Json out = common::Json::object();
+  if (device_type) out["device_type"] = *device_type;
+  if (label) out["label"] = label->first + "=" + label->second;
+  if (status) out["status"] = *status;
+  if (rollout_id) out["rollout"] = *rollout_id;
+  return out;
+}
+
+common::Result<ExportedReport> export_report(Store& store, const ReportQuery& query, Format format,
+                                             const signing::PrivateKey* report_key, common::TimePoint now,
+                                             const std::filesystem::path& work_dir) {
+  if (format == Format::kSigned && report_key == nullptr) {
+    return common::fail(common::Errc::kIo, "the server has no report key to sign with");
+  }
+  auto rules = Rules::load(store, query.baseline);
+  if (!rules) return std::unexpected(rules.error());
+  ReportHeader header{.generated_at = common::format_rfc3339(now), .baseline = rules->description(),
+                      .filters = query.filters_json(), .report_key_id = report_key ? report_key->key_id() : ""};
+  std::filesystem::create_directories(work_dir);
+  auto name = random_name();
+  auto out = work_dir / ("report-" + name);
+  auto payload = format == Format::kSigned ? work_dir / ("payload-" + name) : out;
+  std::unique_ptr<ReportWriter> writer;
+  switch (format) {
+    case Format::kJson:
+    case Format::kSigned: writer = json_writer(header, payload); break;
+    case Format::kCsv: writer = csv_writer(header, out); break;
+    case Format::kHtml: writer = html_writer(header, out, work_dir / ("scratch-" + name)); break;
+  }
+  auto cleanup = [&](auto error) {
+    writer.reset();
+    std::error_code ec;
+    std::filesystem::remove(out, ec);
+    std::filesystem::remove(payload, ec);
+    return std::unexpected(error);
+  };
+  ExportedReport report;
+  auto walked = walk(store, *rules, query, std::nullopt, now,
+                     [&](const ComplianceDevice& device, const std::string& status, const std::vector<common::Json>& rows) {
+                       report.summary.add(device.device_type, status, rows.size());
+                       return writer->device(status, rows);
+                     });
+  if (!walked) return cleanup(walked.error());
+  // Read after the last row: every change the rows show is in the chain up to here.
+  auto head = store.audit_head();
+  if (!head) return cleanup(head.error());
+  if (auto ok = writer->finish(report.summary, {{"seq", head->seq}, {"hash", head->hash}}); !ok) return cleanup(ok.error());
+  writer.reset();
+  if (format == Format::kSigned) {
+    auto signed_ok = signing::write_envelope_file(signing::kReportType, payload, *report_key, out);
+    std::error_code ec;
+    std::filesystem::remove(payload, ec);
+    if (!signed_ok) return cleanup(signed_ok.error());
+  }
+  report.file = out;
+  return report;
+}
+
+common::Result<Summary> summarize(Store& store, const ReportQuery& query, common::TimePoint now) {
+  auto rules = Rules::load(store, query.baseline);
+  if (!rules) return std::unexpected(rules.error());
+  Summary summary;
+  auto walked = walk(store, *rules, query, std::nullopt, now,
+                     [&](const ComplianceDevice& device, const std::string& status, const std::vector<common::Json>& rows) {
+                       summary.add(device.device_type, status, rows.size());
+                       return common::Status{};
+                     });
+  if (!walked) return std::unexpected(walked.error());
+  return summary;
+}
+
+common::Result<std::optional<common::Json>> device_compliance(Store& store, const std::string& device_id,
+                                                              const std::optional<std::string>& baseline,
+                                                              common::TimePoint now) {
+  auto rules = Rules::load(store, baseline);
+  if (!rules) return std::unexpected(rules.error());
+  std::optional<common::Json> found;
+  auto walked = walk(store, *rules, ReportQuery{}, device_id, now,
+                     [&](const ComplianceDevice&, const std::string& status, const std::vector<common::Json>& rows) {
+                       common::Json components = common::Json::array();
+                       for (const auto& row : rows) {
+                         if (row["component"].is_null()) continue;
+                         components.push_back({{"component", row["component"]},
+                                               {"status", row["status"]},
+                                               {"reason", row["reason"]},
+                                               {"installed_version", row["installed_version"]},
+                                               {"required_version", row["required_version"]},
+                                               {"deadline", row["deadline"]}});
+                       }
+                       found = common::Json{{"status", status},
+                                            {"baseline", rules->description().value("name", common::Json(nullptr))},
+                                            {"components", std::move(components)}};
+                       return common::Status{};
+                     });
+  if (!walked) return std::unexpected(walked.error());
+  return found;
+}
+
+}  // namespace flotilla::server::compliance

@@ -1,0 +1,65 @@
+// A compliance report (DESIGN.md §9; docs/compliance.md is the format):
+// rows, one per device and required component, and the summary counts,
+// written as they are produced so memory does not grow with the fleet.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.hpp"
+#include "policy/compliance.hpp"
+#include "server/store/store.hpp"
+
+namespace flotilla::server::compliance {
+
+inline constexpr int kReportVersion = 1;
+
+// One row per required component; a device its type requires nothing of
+// still gets one row (component null), so every device is counted.
+std::vector<common::Json> rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
+                                  const policy::DeviceVerdict& verdict);
+
+// Counts by device (not by row): each device once, under its status.
+struct Summary {
+  std::int64_t devices = 0;
+  std::int64_t rows = 0;
+  std::map<std::string, std::int64_t> by_status;  // every status, zeros included
+  std::map<std::string, std::map<std::string, std::int64_t>> by_device_type;
+
+  Summary();
+  void add(const std::string& device_type, const std::string& device_status, std::size_t row_count);
+  common::Json to_json() const;
+};
+
+// What every format says about the report itself.
+struct ReportHeader {
+  std::string generated_at;
+  common::Json baseline;  // Rules::description()
+  common::Json filters = common::Json::object();
+  std::string report_key_id;
+};
+
+class ReportWriter {
+ public:
+  virtual ~ReportWriter() = default;
+  virtual common::Status device(const std::string& device_status, const std::vector<common::Json>& rows) = 0;
+  // `audit_head` = {seq, hash}, read after the last row: every change the
+  // rows show is in the audit chain up to it.
+  virtual common::Status finish(const Summary& summary, const common::Json& audit_head) = 0;
+};
+
+// JSON (also the signed report's payload), CSV (RFC 4180) and HTML.
+std::unique_ptr<ReportWriter> json_writer(const ReportHeader& header, const std::filesystem::path& out);
+std::unique_ptr<ReportWriter> csv_writer(const ReportHeader& header, const std::filesystem::path& out);
+// The HTML report lists overdue devices first; rows wait in one scratch
+// file per status under `scratch_dir` until the summary is known.
+std::unique_ptr<ReportWriter> html_writer(const ReportHeader& header, const std::filesystem::path& out,
+                                          const std::filesystem::path& scratch_dir);
+
+}  // namespace flotilla::server::compliance

@@ -1,0 +1,98 @@
+// SqliteStore: the evidence compliance reports are computed from, a page
+// of devices at a time so an export never holds the fleet in memory and
+// never holds the store's lock for long.
+#include <unordered_map>
+
+#include "server/store/sqlite_store.hpp"
+
+namespace flotilla::server {
+
+using common::Result;
+
+Result<std::vector<ComplianceDevice>> SqliteStore::scan_compliance(const ComplianceScan& scan) {
+  std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
+  auto devices = db_.prepare(
+      "SELECT d.key, d.id, d.device_type, d.labels, strftime('%Y-%m-%dT%H:%M:%SZ', s.last_seen, 'unixepoch'), "
+      "d.report_counter, d.inventory IS NOT NULL, d.inventory_digest, d.inventory_at, d.tampered "
+      "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
+      "WHERE d.status = 'accepted' AND d.key > ?1 AND (?2 IS NULL OR d.device_type = ?2) AND "
+      "(?3 IS NULL OR json_extract(d.labels, '$.' || json_quote(?3)) = ?4) AND (?6 IS NULL OR d.id = ?6) AND "
+      "(?7 IS NULL OR EXISTS (SELECT 1 FROM rollout_devices r WHERE r.rollout_id = ?7 AND r.device_id = d.id)) "
+      "ORDER BY d.key LIMIT ?5");
+  if (!devices) return std::unexpected(devices.error());
+  devices->bind(1, scan.after_key).bind(2, scan.device_type);
+  devices->bind(3, scan.label ? std::optional<std::string>(scan.label->first) : std::nullopt);
+  devices->bind(4, scan.label ? std::optional<std::string>(scan.label->second) : std::nullopt);
+  devices->bind(5, scan.limit).bind(6, scan.device_id).bind(7, scan.rollout_id);
+  auto page = common::collect(*devices, [](const common::Statement& row) {
+    ComplianceDevice d;
+    d.key = row.int64(0);
+    d.id = row.text(1);
+    d.device_type = row.text(2);
+    d.labels_json = row.text(3);
+    d.last_seen = row.optional_text(4);
+    d.report_counter = row.int64(5);
+    d.reported = row.int64(6) != 0;
+    d.report_digest = row.optional_text(7);
+    d.report_at = row.optional_text(8);
+    d.tampered = row.int64(9) != 0;
+    return d;
+  });
+  if (!page || page->empty()) return page;
+
+  // The page's key range; filtered-out devices inside it are skipped.
+  std::unordered_map<std::int64_t, ComplianceDevice*> by_key;
+  for (auto& d : *page) by_key.emplace(d.key, &d);
+  std::int64_t last_key = page->back().key;
+
+  auto components = db_.prepare(
+      "SELECT device, component, version, security_version FROM device_components "
+      "WHERE device > ?1 AND device <= ?2 ORDER BY device, component");
+  if (!components) return std::unexpected(components.error());
+  components->bind(1, scan.after_key).bind(2, last_key);
+  for (;;) {
+    auto more = components->step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) break;
+    auto it = by_key.find(components->int64(0));
+    if (it == by_key.end()) continue;
+    it->second->components.push_back({components->text(1), components->text(2), components->int64(3)});
+  }
+
+  // Newest deployment first within each component: the first row is the latest attempt.
+  auto attempts = db_.prepare(
+      "SELECT d.key, dd.component, dd.state, dd.active, dd.updated_at, dd.deployment_id "
+      "FROM devices d JOIN deployment_devices dd ON dd.device_id = d.id "
+      "WHERE d.key > ?1 AND d.key <= ?2 ORDER BY d.key, dd.component, dd.deployment_id DESC");
+  if (!attempts) return std::unexpected(attempts.error());
+  attempts->bind(1, scan.after_key).bind(2, last_key);
+  for (;;) {
+    auto more = attempts->step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) break;
+    auto it = by_key.find(attempts->int64(0));
+    if (it == by_key.end()) continue;
+    auto& latest = it->second->latest_attempts;
+    std::string component = attempts->text(1);
+    if (!latest.empty() && latest.back().component == component) continue;
+    latest.push_back({std::move(component), attempts->text(2), attempts->int64(3) != 0, attempts->text(4),
+                      attempts->int64(5)});
+  }
+  return page;
+}
+
+Result<signing::ChainHead> SqliteStore::audit_head() {
+  std::lock_guard lock(mutex_);
+  // Batched poll writes carry audit entries: the head includes them.
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
+  auto select = db_.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!select) return std::unexpected(select.error());
+  auto head = common::first_row(*select, [](const common::Statement& row) {
+    return signing::ChainHead{row.int64(0), row.text(1)};
+  });
+  if (!head) return std::unexpected(head.error());
+  return head->value_or(signing::ChainHead{});
+}
+
+}  // namespace flotilla::server
