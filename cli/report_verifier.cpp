@@ -106,6 +106,14 @@ bool same_counts(const std::map<std::string, std::int64_t>& expected, const Json
   return true;
 }
 
+// A member, or null when absent: value() would throw on a type mismatch.
+const Json& member(const Json& object, const char* key) {
+  static const Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 }  // namespace
 
 common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& file, const signing::PublicKey& key) {
@@ -120,13 +128,16 @@ common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& f
   if (!payload) return common::propagate(payload, "the report's signature by key " + key.key_id());
   envelope->payload.clear();
   envelope->payload.shrink_to_fit();
+  return check_report_payload(*payload, key.key_id());
+}
 
+common::Result<VerifiedReport> check_report_payload(std::span<const std::uint8_t> payload, const std::string& key_id) {
   // Rows are checked as they complete and discarded (returning false drops
   // them from the document); everything else is kept and checked after.
   RowChecker checker;
   bool in_rows = false;
   Json report = Json::parse(
-      payload->begin(), payload->end(),
+      payload.begin(), payload.end(),
       [&](int depth, Json::parse_event_t event, Json& parsed) {
         if (depth == 1 && event == Json::parse_event_t::key) in_rows = parsed == "rows";
         if (in_rows && depth == 2 && event == Json::parse_event_t::object_end) {
@@ -142,7 +153,7 @@ common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& f
       false);
   if (report.is_discarded() || !report.is_object()) return bad("the payload is not a JSON object");
   if (!checker.problem.empty()) return bad(checker.problem);
-  if (report.value("report", "") != "flotilla-compliance") return bad("/report: must be \"flotilla-compliance\"");
+  if (member(report, "report") != "flotilla-compliance") return bad("/report: must be \"flotilla-compliance\"");
   if (!report.contains("report_version") || report["report_version"] != 1) return bad("/report_version: must be 1");
   if (!report.contains("generated_at") || !report["generated_at"].is_string() ||
       !common::parse_rfc3339(report["generated_at"].get<std::string>())) {
@@ -151,7 +162,7 @@ common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& f
   if (!report.contains("baseline") || !report["baseline"].is_object()) return bad("/baseline: must be an object");
   if (!report.contains("filters") || !report["filters"].is_object()) return bad("/filters: must be an object");
   if (!report.contains("rows") || !report["rows"].is_array()) return bad("/rows: must be an array");
-  if (report.value("report_key_id", "") != key.key_id()) {
+  if (!report.contains("report_key_id") || report["report_key_id"] != key_id) {
     return bad("/report_key_id: names another key than the one that signed it");
   }
   const Json& head = report.contains("audit_head") ? report["audit_head"] : Json();
@@ -161,14 +172,14 @@ common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& f
   }
   const Json& summary = report.contains("summary") ? report["summary"] : Json();
   if (!summary.is_object()) return bad("/summary: must be an object");
-  if (summary.value("devices", std::int64_t{-1}) != checker.devices) {
-    return bad("/summary/devices: says " + summary.value("devices", Json()).dump() + ", the rows hold " +
+  if (member(summary, "devices") != checker.devices) {
+    return bad("/summary/devices: says " + member(summary, "devices").dump() + ", the rows hold " +
                std::to_string(checker.devices) + " devices");
   }
-  if (summary.value("rows", std::int64_t{-1}) != checker.rows) {
-    return bad("/summary/rows: says " + summary.value("rows", Json()).dump() + ", there are " + std::to_string(checker.rows));
+  if (member(summary, "rows") != checker.rows) {
+    return bad("/summary/rows: says " + member(summary, "rows").dump() + ", there are " + std::to_string(checker.rows));
   }
-  if (!same_counts(checker.by_status, summary.value("by_status", Json()))) {
+  if (!same_counts(checker.by_status, member(summary, "by_status"))) {
     return bad("/summary/by_status: the counts are not the counts of the rows");
   }
   const Json& by_type = summary.contains("by_device_type") ? summary["by_device_type"] : Json();
@@ -183,14 +194,14 @@ common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& f
 
   VerifiedReport out;
   out.generated_at = report["generated_at"].get<std::string>();
-  const auto& name = report["baseline"].value("name", Json());
+  const auto& name = member(report["baseline"], "name");
   out.baseline = name.is_string() ? name.get<std::string>() : "";
   out.devices = checker.devices;
   out.rows = checker.rows;
   out.by_status = checker.by_status;
   out.audit_seq = head["seq"].get<std::int64_t>();
   out.audit_hash = head["hash"].get<std::string>();
-  out.key_id = key.key_id();
+  out.key_id = key_id;
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <span>
 #include <string>
 
 #include "common/error.hpp"
@@ -28,5 +29,9 @@ struct VerifiedReport {
 // and not kept.
 inline constexpr std::uint64_t kMaxReportBytes = std::uint64_t{4} << 30;
 common::Result<VerifiedReport> verify_report_file(const std::filesystem::path& file, const signing::PublicKey& key);
+
+// The checks after the signature: structure and counts of a payload that
+// claims to be signed by `key_id`. Separate so it can be fuzzed.
+common::Result<VerifiedReport> check_report_payload(std::span<const std::uint8_t> payload, const std::string& key_id);
 
 }  // namespace flotilla::cli

@@ -75,6 +75,12 @@ int main(int argc, char** argv) {
         R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}]})");
   write(out / "fleet" / "fleet.json",
         R"([{"id": "a", "type": "gw-x1", "labels": {"region": "eu"}, "versions": {"rootfs": "2.3.0"}}, {"id": "b", "type": "gw-x2", "tampered": true}])");
+  // A compliance report payload whose counts add up (the key id is the
+  // one the report target assumes).
+  write(out / "report" / "report.json",
+        R"({"report":"flotilla-compliance","report_version":1,"generated_at":"2026-11-25T00:00:00Z","baseline":{"name":"q"},"filters":{},"report_key_id":"fuzz-key","rows":[)"
+        R"({"device_id":"d1","device_type":"gw-x1","labels":{"site":"a"},"component":"rootfs","status":"outdated","device_status":"outdated","reason":"runs 2.3.0, needs 2.4.0","installed_version":"2.3.0","installed_security_version":6,"required_version":"2.4.0","required_security_version":null,"deadline":null,"last_seen":"2026-11-25T00:00:00Z","last_update_result":null,"last_update_at":null,"last_update_deployment":null,"report_counter":1,"report_digest":"0000000000000000000000000000000000000000000000000000000000000000","report_at":null})"
+        R"(],"summary":{"devices":1,"rows":1,"by_status":{"outdated":1,"compliant":0},"by_device_type":{"gw-x1":{"outdated":1}}},"audit_head":{"seq":3,"hash":"1111111111111111111111111111111111111111111111111111111111111111"}})");
   // A real zone from tzdata when the machine has one, else a minimal TZif.
   write(out / "agent_config" / "minimal.json",
         R"({"device": {"type": "gw-x1"}, "state_dir": "/s", "trust_root": "/r", "slots": {"rootfs": {"a": "/a", "b": "/b"}}, "bootloader": {"type": "file", "path": "/e"}, "health_checks": [{"command": ["true"], "timeout": "5s"}]})");

@@ -292,5 +292,56 @@ TEST_F(ComplianceApiTest, AuditorVerifiesOfflineAndEveryTamperingIsCaught) {
   EXPECT_NE(rewritten.err.find("never reaches the expected head"), std::string::npos) << rewritten.err;
 }
 
+// Renders `page` in headless Chromium (Debian's package, installed by
+// scripts/setup) into `png`; returns what the browser logged.
+std::string screenshot(const std::filesystem::path& page, const std::filesystem::path& png, const std::filesystem::path& profile,
+                       const std::string& size = "1100,1400") {
+  auto log = png.string() + ".log";
+  std::string command = "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir='" + profile.string() +
+                        "' --window-size=" + size + " --enable-logging=stderr --v=0 --screenshot='" + png.string() + "' 'file://" +
+                        page.string() + "' > '" + log + "' 2>&1";
+  EXPECT_EQ(testing::run_shell(command, 120), 0) << read_text(log);
+  return read_text(log);
+}
+
+// Width and height from a PNG's IHDR; {0, 0} when it is not a PNG.
+std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& png) {
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || png.compare(12, 4, "IHDR") != 0) return {0, 0};
+  auto be32 = [&](std::size_t at) {
+    return (std::uint32_t(std::uint8_t(png[at])) << 24) | (std::uint32_t(std::uint8_t(png[at + 1])) << 16) |
+           (std::uint32_t(std::uint8_t(png[at + 2])) << 8) | std::uint32_t(std::uint8_t(png[at + 3]));
+  };
+  return {be32(16), be32(20)};
+}
+
+// The HTML report in a real browser: it loads without a console error or a
+// blocked resource (the page's own CSP would log one), and its charts draw
+// something: a screenshot of the chart alone is far from a blank one.
+TEST_F(ComplianceApiTest, HtmlReportRendersInHeadlessChromium) {
+  enroll_fleet();
+  ASSERT_EQ(flotilla("compliance export --baseline q --format html -o '" + (dir / "report.html").string() + "'").code, 0);
+  auto log = screenshot(dir / "report.html", dir / "report.png", dir / "profile");
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  EXPECT_EQ(png_size(read_text(dir / "report.png")), std::make_pair(1100u, 1400u));
+
+  // The check can fail: a page breaking its CSP is logged.
+  write_text(dir / "broken.html", "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" "
+                                  "content=\"default-src 'none'\"></head><body><script>1</script></body></html>");
+  EXPECT_NE(screenshot(dir / "broken.html", dir / "broken.png", dir / "profile").find(":CONSOLE"), std::string::npos);
+
+  // The status chart by itself, against an empty drawing of the same size.
+  auto html = read_text(dir / "report.html");
+  auto head_end = html.find("</style></head>") + std::string("</style></head>").size();
+  auto start = html.find("<svg class=\"chart\"");
+  auto end = html.find("</svg>", start) + 6;
+  ASSERT_NE(start, std::string::npos);
+  write_text(dir / "chart.html", html.substr(0, head_end) + "<body>" + html.substr(start, end - start) + "</body></html>");
+  write_text(dir / "blank.html", html.substr(0, head_end) + "<body><svg width=\"640\" height=\"216\"></svg></body></html>");
+  EXPECT_EQ(screenshot(dir / "chart.html", dir / "chart.png", dir / "profile", "700,260").find(":CONSOLE"), std::string::npos);
+  screenshot(dir / "blank.html", dir / "blank.png", dir / "profile", "700,260");
+  auto chart_bytes = read_text(dir / "chart.png").size(), blank_bytes = read_text(dir / "blank.png").size();
+  EXPECT_GT(chart_bytes, 4 * blank_bytes) << "chart " << chart_bytes << " bytes, blank " << blank_bytes << " bytes";
+}
+
 }  // namespace
 }  // namespace flotilla
