@@ -13,8 +13,7 @@ constexpr std::int64_t kPage = 1000;
 
 // Walks the accepted devices the query selects, a page at a time, with
 // each device's verdict and rows.
-using DeviceFn = std::function<common::Status(const ComplianceDevice&, const std::string& status,
-                                              const std::vector<common::Json>& rows)>;
+using DeviceFn = std::function<common::Status(const DeviceRows& rows)>;
 
 common::Status walk(Store& store, Rules& rules, const ReportQuery& query, std::optional<std::string> device_id,
                     common::TimePoint now, const DeviceFn& each) {
@@ -25,10 +24,9 @@ common::Status walk(Store& store, Rules& rules, const ReportQuery& query, std::o
     if (!page) return std::unexpected(page.error());
     for (const auto& device : *page) {
       auto verdict = verdict_of(device, rules, now);
-      std::string status(policy::status_name(verdict.status));
-      if (query.status && *query.status != status) continue;
-      auto rows = rows_of(device, rules.requirements_for(device.device_type), verdict);
-      if (auto ok = each(device, status, rows); !ok) return ok;
+      if (query.status && *query.status != policy::status_name(verdict.status)) continue;
+      auto rows = rows_of(device, rules.requirements_for(device.device_type), std::move(verdict));
+      if (auto ok = each(rows); !ok) return ok;
     }
     if (static_cast<std::int64_t>(page->size()) < kPage) return {};
     scan.after_key = page->back().key;
@@ -74,7 +72,9 @@ common::Result<ExportedReport> export_report(Store& store, const ReportQuery& qu
   }
   auto rules = Rules::load(store, query.baseline);
   if (!rules) return std::unexpected(rules.error());
+  auto baseline_name = rules->description()["name"];
   ReportHeader header{.generated_at = common::format_rfc3339(now), .baseline = rules->description(),
+                      .baseline_name = baseline_name.is_string() ? baseline_name.get<std::string>() : "",
                       .filters = query.filters_json(), .report_key_id = report_key ? report_key->key_id() : ""};
   std::filesystem::create_directories(work_dir);
   auto name = random_name();
@@ -96,9 +96,9 @@ common::Result<ExportedReport> export_report(Store& store, const ReportQuery& qu
   };
   ExportedReport report;
   auto walked = walk(store, *rules, query, std::nullopt, now,
-                     [&](const ComplianceDevice& device, const std::string& status, const std::vector<common::Json>& rows) {
-                       report.summary.add(device.device_type, status, rows.size());
-                       return writer->device(status, rows);
+                     [&](const DeviceRows& rows) {
+                       report.summary.add(rows.device->device_type, rows.status, rows.size());
+                       return writer->device(rows);
                      });
   if (!walked) return cleanup(walked.error());
   // Read after the last row: every change the rows show is in the chain up to here.
@@ -121,8 +121,8 @@ common::Result<Summary> summarize(Store& store, const ReportQuery& query, common
   if (!rules) return std::unexpected(rules.error());
   Summary summary;
   auto walked = walk(store, *rules, query, std::nullopt, now,
-                     [&](const ComplianceDevice& device, const std::string& status, const std::vector<common::Json>& rows) {
-                       summary.add(device.device_type, status, rows.size());
+                     [&](const DeviceRows& rows) {
+                       summary.add(rows.device->device_type, rows.status, rows.size());
                        return common::Status{};
                      });
   if (!walked) return std::unexpected(walked.error());
@@ -136,10 +136,12 @@ common::Result<std::optional<common::Json>> device_compliance(Store& store, cons
   if (!rules) return std::unexpected(rules.error());
   std::optional<common::Json> found;
   auto walked = walk(store, *rules, ReportQuery{}, device_id, now,
-                     [&](const ComplianceDevice&, const std::string& status, const std::vector<common::Json>& rows) {
+                     [&](const DeviceRows& rows) {
                        common::Json components = common::Json::array();
-                       for (const auto& row : rows) {
-                         if (row["component"].is_null()) continue;
+                       for (std::size_t i = 0; i < rows.requirements->size(); ++i) {
+                         std::string text;
+                         append_row_json(text, rows, i);
+                         auto row = common::Json::parse(text);
                          components.push_back({{"component", row["component"]},
                                                {"status", row["status"]},
                                                {"reason", row["reason"]},
@@ -147,7 +149,7 @@ common::Result<std::optional<common::Json>> device_compliance(Store& store, cons
                                                {"required_version", row["required_version"]},
                                                {"deadline", row["deadline"]}});
                        }
-                       found = common::Json{{"status", status},
+                       found = common::Json{{"status", rows.status},
                                             {"baseline", rules->description().value("name", common::Json(nullptr))},
                                             {"components", std::move(components)}};
                        return common::Status{};

@@ -2,6 +2,7 @@
 // external resource; a Content-Security-Policy says so), printable.
 // Summary and inline SVG charts first, then devices by status with
 // overdue ones first. Device-supplied text is always escaped.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -44,6 +45,10 @@ std::string text_of(const common::Json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
   return value.dump();
+}
+
+std::string text_of(const Cell& value) {
+  return value.kind == Cell::Kind::kInteger ? std::to_string(value.integer) : value.text;
 }
 
 std::string labels_text(const common::Json& labels) {
@@ -143,29 +148,32 @@ class HtmlWriter final : public ReportWriter {
     std::filesystem::remove_all(scratch_dir_, ec);
   }
 
-  common::Status device(const std::string& device_status, const std::vector<common::Json>& rows) override {
+  common::Status device(const DeviceRows& rows) override {
     std::size_t section = 0;
-    while (section + 1 < kSections.size() && device_status != kSections[section].name) ++section;
+    while (section + 1 < kSections.size() && rows.status != kSections[section].name) ++section;
     auto& out = sections_[section];
-    bool first = true;
-    for (const auto& row : rows) {
+    auto field = [&](std::size_t row, const char* name) {
+      auto column = static_cast<std::size_t>(std::find_if(kColumnNames.begin(), kColumnNames.end(),
+                                                          [&](const char* c) { return std::string_view(c) == name; }) -
+                                             kColumnNames.begin());
+      return escape(text_of(cell(rows, row, column)));
+    };
+    auto span = std::to_string(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
       out << "<tr>";
-      if (first) {
-        auto span = std::to_string(rows.size());
-        out << "<td rowspan=\"" << span << "\"><code>" << escape(text_of(row["device_id"])) << "</code></td><td rowspan=\""
-            << span << "\">" << escape(text_of(row["device_type"])) << "</td><td rowspan=\"" << span << "\">"
-            << escape(labels_text(row["labels"])) << "</td>";
+      if (i == 0) {
+        out << "<td rowspan=\"" << span << "\"><code>" << escape(rows.device->id) << "</code></td><td rowspan=\"" << span
+            << "\">" << escape(rows.device->device_type) << "</td><td rowspan=\"" << span << "\">"
+            << escape(labels_text(rows.labels)) << "</td>";
       }
-      out << "<td>" << escape(text_of(row["component"])) << "</td><td>" << escape(text_of(row["status"])) << "</td><td>"
-          << escape(text_of(row["installed_version"])) << "</td><td>" << escape(text_of(row["required_version"]))
-          << "</td><td>" << escape(text_of(row["deadline"])) << "</td><td>" << escape(text_of(row["reason"])) << "</td>";
-      if (first) {
-        auto span = std::to_string(rows.size());
-        out << "<td rowspan=\"" << span << "\">" << escape(text_of(row["last_seen"])) << "</td><td rowspan=\"" << span
-            << "\">" << escape(text_of(row["report_counter"])) << "</td>";
+      out << "<td>" << field(i, "component") << "</td><td>" << field(i, "status") << "</td><td>"
+          << field(i, "installed_version") << "</td><td>" << field(i, "required_version") << "</td><td>"
+          << field(i, "deadline") << "</td><td>" << field(i, "reason") << "</td>";
+      if (i == 0) {
+        out << "<td rowspan=\"" << span << "\">" << field(i, "last_seen") << "</td><td rowspan=\"" << span << "\">"
+            << field(i, "report_counter") << "</td>";
       }
       out << "</tr>\n";
-      first = false;
     }
     if (!out) return common::fail(common::Errc::kIo, "cannot write the report");
     return {};

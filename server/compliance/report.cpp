@@ -10,58 +10,104 @@ constexpr policy::ComplianceStatus kStatuses[] = {
     policy::ComplianceStatus::kFailed,    policy::ComplianceStatus::kPending,  policy::ComplianceStatus::kUnknown,
     policy::ComplianceStatus::kStale,     policy::ComplianceStatus::kTampered};
 
-common::Json optional_text(const std::optional<std::string>& text) {
-  return text ? common::Json(*text) : common::Json(nullptr);
-}
-
-template <typename T, typename Key>
-const T* find_by(const std::vector<T>& items, const Key& key, std::string T::*field) {
+template <typename T>
+const T* find_by(const std::vector<T>& items, const std::string& key, std::string T::*field) {
   auto it = std::find_if(items.begin(), items.end(), [&](const T& item) { return item.*field == key; });
   return it == items.end() ? nullptr : &*it;
 }
 
+Cell null() { return {}; }
+Cell text(std::string value) { return {Cell::Kind::kText, std::move(value), 0}; }
+Cell integer(std::int64_t value) { return {Cell::Kind::kInteger, {}, value}; }
+Cell optional_text(const std::optional<std::string>& value) { return value ? text(*value) : null(); }
+
+// JSON string escaping; the text is valid UTF-8 (every input was checked).
+void append_json_string(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      out += "\\u00";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
 
-std::vector<common::Json> rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
-                                  const policy::DeviceVerdict& verdict) {
-  auto labels = common::Json::parse(device.labels_json, nullptr, false);
-  if (!labels.is_object()) labels = common::Json::object();
-  std::string device_status(policy::status_name(verdict.status));
-  auto row_for = [&](const policy::Requirement* required, const policy::ComponentVerdict* judged) {
-    const std::string* component = required ? &required->component : nullptr;
-    const auto* installed = component ? find_by(device.components, *component, &ComplianceDevice::Component::name) : nullptr;
-    const auto* attempt =
-        component ? find_by(device.latest_attempts, *component, &ComplianceDevice::Attempt::component) : nullptr;
-    common::Json row = {
-        {"device_id", device.id},
-        {"device_type", device.device_type},
-        {"labels", labels},
-        {"component", component ? common::Json(*component) : common::Json(nullptr)},
-        {"status", judged ? std::string(policy::status_name(judged->status)) : device_status},
-        {"device_status", device_status},
-        {"reason", judged ? judged->reason : verdict.reason},
-        {"installed_version", installed ? common::Json(installed->version) : common::Json(nullptr)},
-        {"installed_security_version", installed ? common::Json(installed->security_version) : common::Json(nullptr)},
-        {"required_version", required && required->min_version ? common::Json(required->min_version->text()) : common::Json(nullptr)},
-        {"required_security_version",
-         required && required->min_security_version ? common::Json(*required->min_security_version) : common::Json(nullptr)},
-        {"deadline", required && required->deadline ? common::Json(common::format_rfc3339(*required->deadline))
-                                                     : common::Json(nullptr)},
-        {"last_seen", optional_text(device.last_seen)},
-        {"last_update_result", attempt ? common::Json(attempt->state) : common::Json(nullptr)},
-        {"last_update_at", attempt ? common::Json(attempt->updated_at) : common::Json(nullptr)},
-        {"last_update_deployment", attempt ? common::Json(attempt->deployment_id) : common::Json(nullptr)},
-        {"report_counter", device.reported ? common::Json(device.report_counter) : common::Json(nullptr)},
-        {"report_digest", optional_text(device.report_digest)},
-        {"report_at", optional_text(device.report_at)}};
-    return row;
-  };
-  std::vector<common::Json> rows;
-  for (std::size_t i = 0; i < requirements.size(); ++i) {
-    rows.push_back(row_for(&requirements[i], i < verdict.components.size() ? &verdict.components[i] : nullptr));
-  }
-  if (rows.empty()) rows.push_back(row_for(nullptr, nullptr));
+const std::array<const char*, kColumnCount> kColumnNames = {
+    "device_id",         "device_type",      "labels",         "component",          "status",
+    "device_status",     "reason",           "installed_version", "installed_security_version",
+    "required_version",  "required_security_version", "deadline", "last_seen",       "last_update_result",
+    "last_update_at",    "last_update_deployment",    "report_counter", "report_digest", "report_at"};
+
+DeviceRows rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
+                   policy::DeviceVerdict verdict) {
+  DeviceRows rows{.device = &device, .requirements = &requirements, .verdict = std::move(verdict)};
+  rows.status = std::string(policy::status_name(rows.verdict.status));
+  rows.labels = common::Json::parse(device.labels_json, nullptr, false);
+  if (!rows.labels.is_object()) rows.labels = common::Json::object();
+  rows.labels_json = rows.labels.dump();
   return rows;
+}
+
+Cell cell(const DeviceRows& rows, std::size_t row, std::size_t column) {
+  const auto& device = *rows.device;
+  const policy::Requirement* required = row < rows.requirements->size() ? &(*rows.requirements)[row] : nullptr;
+  const policy::ComponentVerdict* judged =
+      required && row < rows.verdict.components.size() ? &rows.verdict.components[row] : nullptr;
+  auto installed = [&] { return required ? find_by(device.components, required->component, &ComplianceDevice::Component::name) : nullptr; };
+  auto attempt = [&] {
+    return required ? find_by(device.latest_attempts, required->component, &ComplianceDevice::Attempt::component) : nullptr;
+  };
+  switch (column) {
+    case 0: return text(device.id);
+    case 1: return text(device.device_type);
+    case 2: return {Cell::Kind::kJson, rows.labels_json, 0};
+    case 3: return required ? text(required->component) : null();
+    case 4: return text(judged ? std::string(policy::status_name(judged->status)) : rows.status);
+    case 5: return text(rows.status);
+    case 6: return text(judged ? judged->reason : rows.verdict.reason);
+    case 7: { auto* c = installed(); return c ? text(c->version) : null(); }
+    case 8: { auto* c = installed(); return c ? integer(c->security_version) : null(); }
+    case 9: return required && required->min_version ? text(required->min_version->text()) : null();
+    case 10: return required && required->min_security_version ? integer(*required->min_security_version) : null();
+    case 11: return required && required->deadline ? text(common::format_rfc3339(*required->deadline)) : null();
+    case 12: return optional_text(device.last_seen);
+    case 13: { auto* a = attempt(); return a ? text(a->state) : null(); }
+    case 14: { auto* a = attempt(); return a ? text(a->updated_at) : null(); }
+    case 15: { auto* a = attempt(); return a ? integer(a->deployment_id) : null(); }
+    case 16: return device.reported ? integer(device.report_counter) : null();
+    case 17: return optional_text(device.report_digest);
+    case 18: return optional_text(device.report_at);
+    default: return null();
+  }
+}
+
+void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row) {
+  out += '{';
+  for (std::size_t column = 0; column < kColumnCount; ++column) {
+    if (column > 0) out += ',';
+    out += '"';
+    out += kColumnNames[column];
+    out += "\":";
+    auto value = cell(rows, row, column);
+    switch (value.kind) {
+      case Cell::Kind::kNull: out += "null"; break;
+      case Cell::Kind::kText: append_json_string(out, value.text); break;
+      case Cell::Kind::kInteger: out += std::to_string(value.integer); break;
+      case Cell::Kind::kJson: out += value.text; break;
+    }
+  }
+  out += '}';
 }
 
 Summary::Summary() {
@@ -103,11 +149,14 @@ class JsonWriter final : public ReportWriter {
     head.pop_back();  // the closing brace: rows follow
     out_ << head << ",\"rows\":[";
   }
-  common::Status device(const std::string&, const std::vector<common::Json>& rows) override {
-    for (const auto& row : rows) {
-      out_ << (first_ ? "\n" : ",\n") << row.dump();
+  common::Status device(const DeviceRows& rows) override {
+    buffer_.clear();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      buffer_ += first_ ? "\n" : ",\n";
+      append_row_json(buffer_, rows, i);
       first_ = false;
     }
+    out_ << buffer_;
     return check();
   }
   common::Status finish(const Summary& summary, const common::Json& audit_head) override {
@@ -122,26 +171,29 @@ class JsonWriter final : public ReportWriter {
     return {};
   }
   std::ofstream out_;
+  std::string buffer_;
   bool first_ = true;
 };
 
 // RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted.
-std::string csv_field(const common::Json& value) {
-  std::string text = value.is_null() ? std::string() : value.is_string() ? value.get<std::string>() : value.dump();
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
+void append_csv_field(std::string& out, std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += text;
+    return;
+  }
+  out += '"';
   for (char c : text) {
     if (c == '"') out += '"';
     out += c;
   }
-  return out + "\"";
+  out += '"';
 }
 
-constexpr const char* kCsvColumns[] = {
-    "device_id",        "device_type",         "labels",          "component",     "status",
-    "device_status",    "reason",              "installed_version", "installed_security_version",
-    "required_version", "required_security_version", "deadline", "last_seen",     "last_update_result",
-    "last_update_at",   "report_counter",      "report_digest",   "report_at"};
+std::string csv_field(std::string_view text) {
+  std::string out;
+  append_csv_field(out, text);
+  return out;
+}
 
 // One row per device and component. RFC 4180 has no room for a summary,
 // so each row names the report it belongs to (generated_at, baseline).
@@ -149,20 +201,25 @@ class CsvWriter final : public ReportWriter {
  public:
   CsvWriter(const ReportHeader& header, const std::filesystem::path& out)
       : out_(out, std::ios::binary | std::ios::trunc),
-        trailer_("," + csv_field(header.baseline.value("name", common::Json(nullptr))) + "," + header.generated_at + "\r\n") {
-    for (const char* column : kCsvColumns) out_ << column << ',';
+        trailer_("," + csv_field(header.baseline_name) + "," + header.generated_at + "\r\n") {
+    for (const char* column : kColumnNames) out_ << column << ',';
     out_ << "baseline,generated_at\r\n";
   }
-  common::Status device(const std::string&, const std::vector<common::Json>& rows) override {
-    for (const auto& row : rows) {
-      bool first = true;
-      for (const char* column : kCsvColumns) {
-        if (!first) out_ << ',';
-        first = false;
-        out_ << csv_field(row[column]);
+  common::Status device(const DeviceRows& rows) override {
+    buffer_.clear();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      for (std::size_t column = 0; column < kColumnCount; ++column) {
+        if (column > 0) buffer_ += ',';
+        auto value = cell(rows, i, column);
+        if (value.kind == Cell::Kind::kInteger) {
+          buffer_ += std::to_string(value.integer);
+        } else {
+          append_csv_field(buffer_, value.text);
+        }
       }
-      out_ << trailer_;
+      buffer_ += trailer_;
     }
+    out_ << buffer_;
     if (!out_) return common::fail(common::Errc::kIo, "cannot write the report");
     return {};
   }
@@ -175,6 +232,7 @@ class CsvWriter final : public ReportWriter {
  private:
   std::ofstream out_;
   std::string trailer_;
+  std::string buffer_;
 };
 
 }  // namespace

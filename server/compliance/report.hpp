@@ -3,6 +3,8 @@
 // written as they are produced so memory does not grow with the fleet.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -20,10 +22,34 @@ namespace flotilla::server::compliance {
 
 inline constexpr int kReportVersion = 1;
 
-// One row per required component; a device its type requires nothing of
-// still gets one row (component null), so every device is counted.
-std::vector<common::Json> rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
-                                  const policy::DeviceVerdict& verdict);
+// A device's rows: one per required component; a device its type
+// requires nothing of still gets one (component null), so every device is
+// counted. Holds what the rows point into.
+struct DeviceRows {
+  const ComplianceDevice* device = nullptr;
+  const std::vector<policy::Requirement>* requirements = nullptr;
+  policy::DeviceVerdict verdict;
+  std::string status;       // the device's
+  common::Json labels;      // always an object
+  std::string labels_json;  // its compact JSON text
+
+  std::size_t size() const { return std::max<std::size_t>(1, requirements->size()); }
+};
+DeviceRows rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
+                   policy::DeviceVerdict verdict);
+
+// One field of a row: null, text, an integer, or JSON text (labels).
+struct Cell {
+  enum class Kind { kNull, kText, kInteger, kJson } kind = Kind::kNull;
+  std::string text;
+  std::int64_t integer = 0;
+};
+// The columns of every format, in order (docs/compliance.md).
+inline constexpr std::size_t kColumnCount = 19;
+extern const std::array<const char*, kColumnCount> kColumnNames;
+Cell cell(const DeviceRows& rows, std::size_t row, std::size_t column);
+// `row` as a JSON object (the same text the JSON export writes).
+void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row);
 
 // Counts by device (not by row): each device once, under its status.
 struct Summary {
@@ -41,6 +67,7 @@ struct Summary {
 struct ReportHeader {
   std::string generated_at;
   common::Json baseline;  // Rules::description()
+  std::string baseline_name;  // "" for the default rule
   common::Json filters = common::Json::object();
   std::string report_key_id;
 };
@@ -48,7 +75,7 @@ struct ReportHeader {
 class ReportWriter {
  public:
   virtual ~ReportWriter() = default;
-  virtual common::Status device(const std::string& device_status, const std::vector<common::Json>& rows) = 0;
+  virtual common::Status device(const DeviceRows& rows) = 0;
   // `audit_head` = {seq, hash}, read after the last row: every change the
   // rows show is in the audit chain up to it.
   virtual common::Status finish(const Summary& summary, const common::Json& audit_head) = 0;
