@@ -28,7 +28,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission");
   devices->require_subcommand(1);
   struct DeviceOptions {
-    std::string id, type, status, label, seen_before, seen_after;
+    std::string id, type, status, label, seen_before, seen_after, baseline;
     std::vector<std::string> labels;
     int limit = 100;
   };
@@ -48,10 +48,13 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     }
     return call(server, "GET", "/api/v1/devices" + query, "", print_devices);
   });
-  auto* show = devices->add_subcommand("show", "Show a device: identity, inventory, deployments");
+  auto* show = devices->add_subcommand("show", "Show a device: identity, inventory, deployments, compliance status");
   show->add_option("ID", d->id, "Device id")->required();
+  show->add_option("--baseline", d->baseline, "Judge compliance against this baseline (default: the highest published release)");
   on_run(*show, exit_code, [&server, d] {
-    return call(server, "GET", "/api/v1/devices/" + url_encode(d->id), "", [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
+    std::string query = d->baseline.empty() ? "" : "?baseline=" + url_encode(d->baseline);
+    return call(server, "GET", "/api/v1/devices/" + url_encode(d->id) + query, "",
+                [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
   });
   for (auto [name, verb, help] : {std::tuple{"accept", "accept", "Accept a pending device"},
                                   std::tuple{"reject", "reject", "Reject a device"},
