@@ -64,6 +64,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);
   route("GET", "/api/v1/devices", Permission::kReadDevices, &ServerApp::list_devices);
   route("GET", "/api/v1/devices/{}", Permission::kReadDevices, &ServerApp::show_device);
+  route("GET", "/api/v1/devices/{}/inventory", Permission::kReadDevices, &ServerApp::device_inventory_evidence);
   route("POST", "/api/v1/devices/{}/accept", Permission::kManageDevices, &ServerApp::accept_device);
   route("POST", "/api/v1/devices/{}/reject", Permission::kManageDevices, &ServerApp::reject_device);
   route("POST", "/api/v1/devices/{}/decommission", Permission::kManageDevices, &ServerApp::decommission_device);

@@ -93,6 +93,7 @@ class ServerApp final : public http::Application {
   http::Response revoke_enrollment_token(http::Request&, const Params&, const Caller&);
   http::Response list_devices(http::Request&, const Params&, const Caller&);
   http::Response show_device(http::Request&, const Params&, const Caller&);
+  http::Response device_inventory_evidence(http::Request&, const Params&, const Caller&);
   http::Response accept_device(http::Request&, const Params&, const Caller&);
   http::Response reject_device(http::Request&, const Params&, const Caller&);
   http::Response decommission_device(http::Request&, const Params&, const Caller&);

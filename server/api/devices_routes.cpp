@@ -156,6 +156,24 @@ http::Response ServerApp::show_device(http::Request& request, const Params& para
   return json_reply(200, out);
 }
 
+// The evidence a report row names: the exact bytes the device signed, its
+// signature and key, so anyone can check them without trusting the server.
+http::Response ServerApp::device_inventory_evidence(http::Request&, const Params& params, const Caller&) {
+  auto device = store_.find_device(params[0]);
+  if (!device) return problem_from(device.error());
+  if (!*device) return problem(404, "no such device");
+  auto report = store_.signed_inventory(params[0]);
+  if (!report) return problem_from(report.error());
+  if (!*report) return problem(404, "the device has not sent a signed inventory report");
+  return json_reply(200, {{"device_id", (*device)->id},
+                          {"public_key", (*device)->public_key},
+                          {"counter", (*report)->counter},
+                          {"body", (*report)->body},
+                          {"signature", (*report)->signature},
+                          {"digest", (*report)->digest},
+                          {"received_at", (*device)->inventory_at ? common::Json(*(*device)->inventory_at) : common::Json(nullptr)}});
+}
+
 http::Response ServerApp::change_device_status(const std::string& id, const std::string& status, const Caller& caller) {
   auto device = store_.find_device(id);
   if (!device) return problem_from(device.error());

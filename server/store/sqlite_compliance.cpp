@@ -82,6 +82,18 @@ Result<std::vector<ComplianceDevice>> SqliteStore::scan_compliance(const Complia
   return page;
 }
 
+Result<std::optional<InventoryReport>> SqliteStore::signed_inventory(const std::string& device_id) {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare(
+      "SELECT report_counter, inventory, inventory_sig, inventory_digest FROM devices "
+      "WHERE id = ? AND inventory IS NOT NULL");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, device_id);
+  return common::first_row(*select, [](const common::Statement& row) {
+    return InventoryReport{.counter = row.int64(0), .body = row.text(1), .signature = row.text(2), .digest = row.text(3)};
+  });
+}
+
 Result<signing::ChainHead> SqliteStore::audit_head() {
   std::lock_guard lock(mutex_);
   // Batched poll writes carry audit entries: the head includes them.

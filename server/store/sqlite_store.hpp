@@ -89,6 +89,7 @@ class SqliteStore final : public Store {
   common::Status delete_baseline(const std::string& name, const AuditDraft& audit) override;
 
   common::Result<std::vector<ComplianceDevice>> scan_compliance(const ComplianceScan& scan) override;
+  common::Result<std::optional<InventoryReport>> signed_inventory(const std::string& device_id) override;
   common::Result<signing::ChainHead> audit_head() override;
 
   common::Result<std::optional<std::string>> setting(const std::string& key) override;

@@ -377,6 +377,9 @@ class Store {
   // Compliance (store/sqlite_compliance.cpp): one page of devices with
   // their evidence in three queries, however many components they have.
   virtual common::Result<std::vector<ComplianceDevice>> scan_compliance(const ComplianceScan& scan) = 0;
+  // The device's last signed inventory report as received (counter, body,
+  // signature, digest; components and tampered are not filled), if any.
+  virtual common::Result<std::optional<InventoryReport>> signed_inventory(const std::string& device_id) = 0;
   // The audit chain's last entry (seq 0 and 64 zeros when it is empty).
   virtual common::Result<signing::ChainHead> audit_head() = 0;
 

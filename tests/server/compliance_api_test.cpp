@@ -7,7 +7,9 @@
 #include <fstream>
 #include <map>
 
+#include "common/encoding.hpp"
 #include "common/sqlite.hpp"
+#include "signing/digest.hpp"
 #include "signing/audit_chain.hpp"
 #include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
@@ -82,9 +84,20 @@ TEST_F(ComplianceApiTest, FormatsFiltersAndTheDeviceView) {
     EXPECT_EQ(row["deadline"], "2099-01-01T00:00:00Z");
     EXPECT_EQ(row["labels"]["site"], "berlin, north");
     EXPECT_EQ(row["report_counter"], 1);
-    // The row names the device-signed report: its digest is the one the device sent.
-    auto shown = admin.request("GET", "/api/v1/devices/" + old->id())->json();
-    EXPECT_EQ(row["report_digest"], shown["inventory_digest"]) << shown.dump();
+    // The row names the device-signed report; the evidence behind it is the
+    // exact signed bytes, which hash to the digest and verify with the
+    // device's key — checked here without trusting the server.
+    auto evidence = admin.request("GET", "/api/v1/devices/" + old->id() + "/inventory")->json();
+    std::string signed_body = evidence["body"];
+    EXPECT_EQ(row["report_digest"], signing::sha256_hex(signed_body));
+    EXPECT_EQ(evidence["counter"], 1);
+    auto device_key = signing::PublicKey::from_pem(evidence["public_key"].get<std::string>());
+    ASSERT_TRUE(device_key);
+    EXPECT_EQ(device_key->key_id(), old->id());
+    auto signature = common::from_base64(evidence["signature"].get<std::string>());
+    ASSERT_TRUE(signature);
+    EXPECT_TRUE(device_key->verify(common::as_bytes(signed_body), *signature));
+    EXPECT_EQ(common::Json::parse(signed_body)["components"]["rootfs"]["version"], "2.3.0");
   }
 
   // The device view gives the same status, from the same function.
@@ -112,6 +125,7 @@ TEST_F(ComplianceApiTest, FormatsFiltersAndTheDeviceView) {
   EXPECT_EQ(unknown->status, 400);
   EXPECT_EQ(unknown->body.find("script"), std::string::npos);
   EXPECT_EQ(admin.request("GET", "/api/v1/compliance/summary?format=csv")->status, 400);
+  EXPECT_EQ(admin.request("GET", "/api/v1/devices/" + silent->id() + "/inventory")->status, 404);
 
   // CSV: RFC 4180, CRLF, a quoted field for the label with a comma.
   auto csv = admin.request("GET", "/api/v1/compliance?baseline=q&format=csv");

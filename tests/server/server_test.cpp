@@ -111,6 +111,10 @@ TEST_F(ServerTest, AuthorizationMatrix) {
       {"POST", "/api/v1/deployments", {"admin", "operator"}},
       {"GET", "/api/v1/deployments", {"admin", "operator", "auditor"}},
       {"GET", "/api/v1/deployments/1", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/devices/x/inventory", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/compliance", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/compliance/summary", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/trust/report-key", {"admin", "operator", "publisher", "auditor"}},
   };
   for (const auto& c : cases) {
     std::string body = (c.method == "POST" || c.method == "PUT") && !c.path.ends_with("/accept") &&
