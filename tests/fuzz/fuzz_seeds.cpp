@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
       {"dry-run", std::string(1, '\13') + R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}], "schedule": {"windows": [{"days": ["sat"], "start": "01:00", "duration": "4h", "tz": "Europe/Berlin"}]}})"},
       {"approve", std::string(1, '\15') + R"({"wave": "canary"})"},
       {"abort", std::string(1, '\16') + R"({"rollback": true})"},
+      {"compliance", std::string(1, '\17') + "format=csv&type=gw-x1&label=site=a&status=outdated"},
+      {"compliance-html", std::string(1, '\17') + "format=html&rollout=1"},
+      {"compliance-summary", std::string(1, '\20') + "baseline=q"},
   };
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
   // Policies: the shipped examples are read as a second corpus directory.

@@ -43,7 +43,8 @@ constexpr Route kRoutes[] = {
     {"DELETE", ""},                    {"GET", "/api/v1/devices"},
     {"GET", "/api/v1/audit"},          {"POST", "/api/v1/rollouts/dry-run"},
     {"POST", "/api/v1/rollouts"},      {"POST", "/api/v1/rollouts/1/approve"},
-    {"POST", "/api/v1/rollouts/1/abort"},
+    {"POST", "/api/v1/rollouts/1/abort"}, {"GET", "/api/v1/compliance"},
+    {"GET", "/api/v1/compliance/summary"},
 };
 
 }  // namespace
@@ -81,5 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto response = fixture.app->handle(request);
   // Every answer is a well-formed status; 5xx means a handler failed on input.
   if (response.status < 200 || response.status >= 500) std::abort();
+  // Exports are files the transport would remove once sent.
+  if (response.file && response.file->remove_when_sent) std::filesystem::remove(response.file->path);
   return 0;
 }
