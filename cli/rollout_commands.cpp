@@ -87,7 +87,7 @@ void add_rollout_commands(CLI::App& app, int& exit_code, const ServerOptions& se
   rollouts->require_subcommand(1);
   struct Options {
     std::string file, id, wave;
-    bool watch = false, rollback = false;
+    bool watch = false, rollback = false, compliance = false;
     double interval = 2;
   };
   auto o = std::make_shared<Options>();
@@ -131,8 +131,20 @@ void add_rollout_commands(CLI::App& app, int& exit_code, const ServerOptions& se
   status->add_option("--interval", o->interval, "Seconds between redraws with --watch")
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();
+  status->add_flag("--compliance", o->compliance,
+                   "Also the compliance status of the devices it placed (the same function as every report)");
   on_run(*status, exit_code, [&server, o]() -> int {
-    if (!o->watch) return call(server, "GET", "/api/v1/rollouts/" + o->id, "", [](const common::Json& j) { std::cout << render_status(j); });
+    if (!o->watch) {
+      int code = call(server, "GET", "/api/v1/rollouts/" + o->id, "", [](const common::Json& j) { std::cout << render_status(j); });
+      if (code != kExitOk || !o->compliance) return code;
+      return call(server, "GET", "/api/v1/compliance/summary?rollout=" + url_encode(o->id), "", [](const common::Json& j) {
+        std::cout << "compliance of its devices (highest published release):";
+        for (const auto& [name, n] : j["summary"]["by_status"].items()) {
+          if (n.get<std::int64_t>() > 0) std::cout << " " << name << "=" << n.get<std::int64_t>();
+        }
+        std::cout << "\n";
+      });
+    }
     auto client = connect(server);
     if (!client) return report_failure(client.error());
     bool terminal = ::isatty(STDOUT_FILENO) == 1;

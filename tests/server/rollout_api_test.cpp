@@ -236,6 +236,15 @@ TEST_F(RolloutApiTest, WalksCanaryEarlyAllAndCompletes) {
   auto metrics = admin->request("GET", "/metrics")->body;
   EXPECT_NE(metrics.find("flotilla_rollouts{state=\"completed\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("flotilla_rollout_devices{state=\"succeeded\"} 30"), std::string::npos);
+  // The rollout view of compliance: its 30 devices, none pending any more,
+  // each with the status the device view gives (one function for both).
+  auto report = admin->request("GET", "/api/v1/compliance?rollout=" + std::to_string(id))->json();
+  EXPECT_EQ(report["summary"]["devices"], 30);
+  EXPECT_EQ(report["summary"]["by_status"]["pending"], 0);
+  for (const auto& row : report["rows"]) {
+    auto shown = admin->request("GET", "/api/v1/devices/" + row["device_id"].get<std::string>())->json();
+    EXPECT_EQ(shown["compliance"]["status"], row["device_status"]);
+  }
 }
 
 TEST_F(RolloutApiTest, ManualApprovalHoldsTheNextWave) {
