@@ -106,6 +106,17 @@ auto collect(Statement& statement, RowFn row) -> Result<std::vector<decltype(row
   }
 }
 
+// Steps `statement` to the end, calling `each` with it at every row.
+template <class EachFn>
+Status for_each_row(Statement& statement, EachFn each) {
+  for (;;) {
+    auto more = statement.step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return {};
+    each(statement);
+  }
+}
+
 // The first row as a value, or nullopt when there is none.
 template <class RowFn>
 auto first_row(Statement& statement, RowFn row) -> Result<std::optional<decltype(row(statement))>> {

@@ -51,14 +51,12 @@ Result<std::vector<ComplianceDevice>> SqliteStore::scan_compliance(const Complia
       "WHERE device > ?1 AND device <= ?2 ORDER BY device, component");
   if (!components) return std::unexpected(components.error());
   components->bind(1, scan.after_key).bind(2, last_key);
-  for (;;) {
-    auto more = components->step();
-    if (!more) return std::unexpected(more.error());
-    if (!*more) break;
-    auto it = by_key.find(components->int64(0));
-    if (it == by_key.end()) continue;
-    it->second->components.push_back({components->text(1), components->text(2), components->int64(3)});
-  }
+  auto read = common::for_each_row(*components, [&](const common::Statement& row) {
+    if (auto it = by_key.find(row.int64(0)); it != by_key.end()) {
+      it->second->components.push_back({row.text(1), row.text(2), row.int64(3)});
+    }
+  });
+  if (!read) return std::unexpected(read.error());
 
   // Newest deployment first within each component: the first row is the latest attempt.
   auto attempts = db_.prepare(
@@ -67,18 +65,15 @@ Result<std::vector<ComplianceDevice>> SqliteStore::scan_compliance(const Complia
       "WHERE d.key > ?1 AND d.key <= ?2 ORDER BY d.key, dd.component, dd.deployment_id DESC");
   if (!attempts) return std::unexpected(attempts.error());
   attempts->bind(1, scan.after_key).bind(2, last_key);
-  for (;;) {
-    auto more = attempts->step();
-    if (!more) return std::unexpected(more.error());
-    if (!*more) break;
-    auto it = by_key.find(attempts->int64(0));
-    if (it == by_key.end()) continue;
+  read = common::for_each_row(*attempts, [&](const common::Statement& row) {
+    auto it = by_key.find(row.int64(0));
+    if (it == by_key.end()) return;
     auto& latest = it->second->latest_attempts;
-    std::string component = attempts->text(1);
-    if (!latest.empty() && latest.back().component == component) continue;
-    latest.push_back({std::move(component), attempts->text(2), attempts->int64(3) != 0, attempts->text(4),
-                      attempts->int64(5)});
-  }
+    std::string component = row.text(1);
+    if (!latest.empty() && latest.back().component == component) return;  // an older attempt
+    latest.push_back({std::move(component), row.text(2), row.int64(3) != 0, row.text(4), row.int64(5)});
+  });
+  if (!read) return std::unexpected(read.error());
   return page;
 }
 
