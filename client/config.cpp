@@ -65,7 +65,7 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
   auto root = JsonObject::of(doc, "");
   if (!root) return std::unexpected(root.error());
   if (auto ok = root->only_keys({"server", "device", "enrollment_token_file", "state_dir", "trust_root", "initial_versions",
-                                 "slots", "bootloader", "reboot", "health_checks", "tamper_check", "modules_dir",
+                                 "slots", "bootloader", "reboot", "health_checks", "tamper_check", "modules_dir", "files_root",
                                  "bandwidth_limit", "poll_interval"});
       !ok) {
     return std::unexpected(ok.error());
@@ -112,6 +112,11 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     auto path = path_of(*root, "modules_dir");
     if (!path) return std::unexpected(path.error());
     c.modules_dir = *path;
+  }
+  if (root->has("files_root")) {
+    auto path = path_of(*root, "files_root");
+    if (!path) return std::unexpected(path.error());
+    c.files_root = *path;
   }
   if (root->has("initial_versions")) {
     auto versions = root->object("initial_versions");

@@ -53,6 +53,9 @@ struct AgentConfig {
   std::vector<CommandSpec> health_checks;
   std::optional<CommandSpec> tamper_check;
   std::optional<std::filesystem::path> modules_dir;
+  // File payloads land under this directory instead of "/" (an image
+  // mounted for staging; each simulated device's own tree).
+  std::optional<std::filesystem::path> files_root;
   std::optional<std::int64_t> bandwidth_limit;  // bytes per second
   std::chrono::seconds poll_min{5}, poll_max{std::chrono::hours(24)};
 };

@@ -86,6 +86,9 @@ common::Status Daemon::authenticate() {
     return common::fail(common::Errc::kIo, "enrollment refused (HTTP " + std::to_string(response->status) + ")");
   }
   token_ = answer["token"].get<std::string>();
+  // Kept in the state database, next to the device key, so a
+  // restarted agent polls on without enrolling again.
+  (void)agent_.state().set_setting("device_token", *token_);
   if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
     poll_interval_s_ = answer["poll_interval_s"].get<int>();
   }
@@ -214,7 +217,8 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
                            .headers = {"Authorization: Bearer " + *token_},
                            .ca_file = agent_.config().server->ca_file,
                            .size = bundle.value("size", std::uint64_t{0}),
-                           .bandwidth_limit = agent_.config().bandwidth_limit.value_or(0)};
+                           .bandwidth_limit = agent_.config().bandwidth_limit.value_or(0),
+                           .drop_first_connection_at = faults_.drop_download_at};
   auto source = HttpSource::open(download);
   if (!source) return std::unexpected(source.error());
   common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + " from " + download.url);
@@ -255,7 +259,14 @@ common::Result<Daemon::Next> Daemon::cycle() {
     }
   }
   if (!token_) {
+    if (auto saved = agent_.state().setting("device_token"); saved && *saved && !(*saved)->empty()) token_ = **saved;
+  }
+  if (!token_) {
     if (auto ok = authenticate(); !ok) return std::unexpected(ok.error());
+  }
+  if (auto interval = agent_.state().setting("poll_interval_s"); interval && *interval) {
+    std::uint64_t seconds = 0;
+    if (common::parse_decimal(**interval, seconds, 6)) poll_interval_s_ = static_cast<int>(seconds);
   }
   auto digest = agent_.state().setting("inventory_digest");
   if (digest && *digest) inventory_digest_ = **digest;
@@ -264,14 +275,17 @@ common::Result<Daemon::Next> Daemon::cycle() {
   if (!response) return std::unexpected(response.error());
   if (response->status == 401) {
     token_.reset();
+    (void)agent_.state().set_setting("device_token", "");
     return common::fail(common::Errc::kIo, "the device token expired");
   }
   auto answer = common::Json::parse(response->body, nullptr, false);
   if (response->status != 200 || !answer.is_object()) {
     return common::fail(common::Errc::kIo, "poll refused (HTTP " + std::to_string(response->status) + ")");
   }
-  if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
+  if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer() &&
+      answer["poll_interval_s"].get<int>() != poll_interval_s_) {
     poll_interval_s_ = answer["poll_interval_s"].get<int>();
+    (void)agent_.state().set_setting("poll_interval_s", std::to_string(poll_interval_s_));
   }
   if (answer.contains("root_version") && answer["root_version"].is_number_integer()) {
     if (auto ok = follow_root(answer["root_version"].get<std::int64_t>()); !ok) {

@@ -28,18 +28,26 @@ class Daemon {
   // for its trial boot and the reboot mode is "exit".
   int run(const std::atomic<bool>& stop, bool once);
 
- private:
-  Daemon(Agent& agent, signing::PrivateKey key, Transport transport)
-      : agent_(agent), key_(std::move(key)), transport_(std::move(transport)) {}
-
   // One round: commit after a trial boot, auth, inventory, outbox, poll,
   // install. Returns the seconds until the next poll, or the exit code to
-  // leave with (a reboot).
+  // leave with (a reboot). run() calls it in a loop; flotilla-fleet-sim
+  // calls it for each of its virtual devices.
   struct Next {
     std::chrono::seconds wait{60};
     std::optional<int> exit_code;
   };
   common::Result<Next> cycle();
+
+  // Simulated faults (flotilla-fleet-sim only; no configuration sets them).
+  struct Faults {
+    std::uint64_t drop_download_at = 0;  // the first connection of a download drops after N bytes
+  };
+  void set_faults(Faults faults) { faults_ = faults; }
+
+ private:
+  Daemon(Agent& agent, signing::PrivateKey key, Transport transport)
+      : agent_(agent), key_(std::move(key)), transport_(std::move(transport)) {}
+
   common::Status authenticate();
   common::Status report_inventory(bool required);
   common::Status deliver_outbox();
@@ -54,6 +62,7 @@ class Daemon {
   std::optional<std::string> token_;
   std::string inventory_digest_;
   int poll_interval_s_ = 60;
+  Faults faults_;
 };
 
 }  // namespace flotilla::client

@@ -262,8 +262,10 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
       }
       return SlotSink::open(target_ == "a" ? slot->second.a : slot->second.b);
     }
-    case artifacts::PayloadType::kFile:
-      return StagedFileSink::open(payload.path, payload.mode, &files_);
+    case artifacts::PayloadType::kFile: {
+      fs::path dest = payload.path;
+      return StagedFileSink::open(config_.files_root ? *config_.files_root / dest.relative_path() : dest, payload.mode, &files_);
+    }
     case artifacts::PayloadType::kModule:
       return StagedFileSink::open(module_workdir_ / "files" / payload.name, 0600, nullptr);
   }

@@ -104,6 +104,9 @@ std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count,
     self->refused_ = "the server sent more than the offered " + std::to_string(self->options_.size) + " bytes";
     return 0;
   }
+  if (self->resumes_ == 0 && self->options_.drop_first_connection_at > 0 && total > self->options_.drop_first_connection_at) {
+    return 0;  // the simulated cut: libcurl ends this transfer, read() resumes it
+  }
   self->pending_.append(data, n);
   return n;
 }

@@ -40,6 +40,9 @@ struct DownloadOptions {
   std::uint64_t size = 0;          // as offered: more is never read
   int max_resumes = 8;
   std::int64_t bandwidth_limit = 0;  // bytes per second, 0 = none
+  // A simulated fault (flotilla-fleet-sim --net-cut): the first connection
+  // drops after this many bytes, so the resume path runs. 0 = never.
+  std::uint64_t drop_first_connection_at = 0;
 };
 
 // Pulls the download through libcurl's multi interface: read() runs the

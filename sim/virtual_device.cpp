@@ -1,0 +1,154 @@
+#include "sim/virtual_device.hpp"
+
+#include <fstream>
+#include <random>
+
+#include "client/agent.hpp"
+#include "client/bootloader.hpp"
+#include "client/daemon.hpp"
+#include "client/transport.hpp"
+#include "common/json.hpp"
+
+namespace flotilla::sim {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kRebootTime = std::chrono::seconds(1);
+
+std::string serial_of(int index) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "dev-%05d", index);
+  return buffer;
+}
+
+}  // namespace
+
+VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
+    : settings_(settings), setup_(std::move(setup)), dir_(settings.root_dir / serial_of(setup_.index)) {
+  config_.server = client::AgentConfig::Server{settings.server_url, std::nullopt};
+  config_.device_type = setup_.device_type;
+  config_.identity = {{"serial", "SIM-" + std::to_string(settings.seed) + "-" + serial_of(setup_.index)}};
+  config_.enrollment_token_file = settings.enrollment_token_file;
+  config_.state_dir = dir_ / "state";
+  config_.trust_root = settings.trust_root;
+  config_.initial_versions = settings.initial_versions;
+  config_.slots["rootfs"] = {dir_ / "rootfs-a.img", dir_ / "rootfs-b.img"};
+  config_.bootloader.type = client::AgentConfig::Bootloader::Type::kFile;
+  config_.bootloader.path = dir_ / "bootenv.json";
+  config_.reboot.mode = client::AgentConfig::Reboot::Mode::kExit;
+  config_.modules_dir = settings.modules_dir;
+  config_.files_root = dir_ / "root";
+  config_.poll_min = settings.poll_interval;
+  config_.poll_max = settings.poll_interval;
+  if (setup_.faults.health_fail) {
+    // Fails while the simulator has marked the version being tried as bad.
+    config_.health_checks.push_back({{"/usr/bin/test", "!", "-e", (dir_ / "unhealthy").string()}, std::chrono::seconds(10)});
+  }
+  if (setup_.faults.tamper) config_.tamper_check = client::CommandSpec{{"/bin/false"}, std::chrono::seconds(10)};
+  view_.version = settings.initial_versions.empty() ? "" : settings.initial_versions.begin()->second.version;
+}
+
+void VirtualDevice::prepare_files() {
+  fs::create_directories(dir_ / "root");
+  for (const auto* slot : {"rootfs-a.img", "rootfs-b.img"}) {
+    if (!fs::exists(dir_ / slot)) std::ofstream(dir_ / slot) << "factory image of " << serial_of(setup_.index) << "\n";
+  }
+  prepared_ = true;
+}
+
+bool VirtualDevice::fault_applies(const std::string& version) const {
+  return !settings_.bad_version || *settings_.bad_version == version;
+}
+
+// Power-on, as the boot firmware does it. A crash-looping new slot never
+// reaches the agent: the firmware's next power-on falls back by itself.
+void VirtualDevice::reboot() {
+  auto boot = client::open_bootloader(config_);
+  if (!boot) return;
+  (void)(*boot)->power_on();
+  if (setup_.faults.crash_loop && fault_applies(trial_version_)) (void)(*boot)->power_on();
+  reboot_pending_ = false;
+}
+
+// --labels: what an operator would set once the device shows up.
+void VirtualDevice::label_once() {
+  if (labelled_ || setup_.labels.empty() || !settings_.operator_token || view_.id.empty()) return;
+  client::Transport transport(settings_.server_url, std::nullopt);
+  common::Json labels = setup_.labels;
+  auto response = transport.request("PUT", "/api/v1/devices/" + view_.id + "/labels", common::Json{{"labels", labels}}.dump(),
+                                    {"Authorization: Bearer " + *settings_.operator_token, "Content-Type: application/json"});
+  labelled_ = response && response->status == 200;
+}
+
+Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point started) {
+  if (setup_.faults.offline && now - started >= settings_.offline_from &&
+      now - started < settings_.offline_from + settings_.offline_for) {
+    view_.state = "offline";
+    return started + settings_.offline_from + settings_.offline_for;
+  }
+  if (!prepared_) prepare_files();
+  if (reboot_pending_) reboot();
+  ++cycles_;
+  auto agent = client::Agent::open(config_);
+  if (!agent) {
+    view_.state = "error";
+    ++failures_;
+    return now + std::chrono::seconds(10);
+  }
+  auto daemon = client::Daemon::open(**agent);
+  if (!daemon) {
+    view_.state = "error";
+    ++failures_;
+    return now + std::chrono::seconds(10);
+  }
+  if (setup_.faults.net_cut) (*daemon)->set_faults({.drop_download_at = 4096});
+  auto next = (*daemon)->cycle();
+  auto status = (*agent)->status();
+  if (status) {
+    const auto& update = (*status)["update"];
+    std::string state = update.value("state", "idle");
+    view_.state = state == "committed" || state == "rolled_back" || state == "failed" ? "idle" : state;
+    if (state == "committed" || state == "rolled_back" || state == "failed") view_.last_result = state;
+    auto components = (*status)["components"];
+    if (!settings_.initial_versions.empty()) {
+      const auto& first = settings_.initial_versions.begin()->first;
+      if (components.contains(first)) view_.version = components[first].value("version", view_.version);
+    }
+    if (view_.id.empty()) {
+      // The key id names the device on the server (device.pub, made on first use).
+      std::ifstream pem(config_.state_dir / "device.pub");
+      std::string text((std::istreambuf_iterator<char>(pem)), {});
+      if (auto key = signing::PublicKey::from_pem(text)) view_.id = key->key_id();
+    }
+    trial_version_ = update.value("version", "");
+  }
+  if (!next) {
+    ++failures_;
+    view_.state = "error";
+    // Backing off like the agent: doubling up to the poll interval.
+    backoff_ = backoff_ == std::chrono::seconds(0) ? std::chrono::seconds(2)
+                                                  : std::min(backoff_ * 2, settings_.poll_interval);
+    return now + backoff_;
+  }
+  backoff_ = std::chrono::seconds(0);
+  label_once();
+  if (next->exit_code) {
+    // The agent asks for its trial boot. A health-failing device fails
+    // only the version the fault is tied to.
+    reboot_pending_ = true;
+    view_.state = "rebooting";
+    if (setup_.faults.health_fail && fault_applies(trial_version_)) {
+      std::ofstream(dir_ / "unhealthy") << trial_version_ << "\n";
+    } else {
+      fs::remove(dir_ / "unhealthy");
+    }
+    return now + kRebootTime;
+  }
+  // ±10 % jitter spreads the fleet's polls, as the agent does.
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  auto jitter = std::uniform_real_distribution<double>(0.9, 1.1)(rng);
+  return now + std::chrono::duration_cast<Clock::duration>(next->wait * jitter);
+}
+
+}  // namespace flotilla::sim

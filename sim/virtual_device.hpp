@@ -1,0 +1,87 @@
+// One simulated device: the real agent (flotilla::client's Agent and
+// Daemon, as flotilla-agent runs them) over its own state directory,
+// file-backed A/B slots and the `file` bootloader. A reboot is what the
+// boot firmware does at power-on (Bootloader::power_on); faults are
+// injected only where a real device would meet them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "client/config.hpp"
+
+namespace flotilla::sim {
+
+using Clock = std::chrono::steady_clock;
+
+// What this device will suffer (flotilla-fleet-sim's fault mix).
+struct Faults {
+  bool health_fail = false;  // the new version fails its health check
+  bool crash_loop = false;   // the new slot never comes up
+  bool net_cut = false;      // the first connection of each download drops
+  bool offline = false;      // unreachable for a while (offline_from .. offline_until)
+  bool tamper = false;       // its tamper check fails
+};
+
+struct DeviceSetup {
+  int index = 0;
+  std::string device_type;
+  std::map<std::string, std::string> labels;
+  Faults faults;
+};
+
+struct FleetSettings {
+  std::string server_url;
+  std::filesystem::path root_dir;  // each device gets root_dir/dev-NNNNN
+  std::filesystem::path trust_root;
+  std::filesystem::path enrollment_token_file;
+  std::optional<std::string> operator_token;  // to apply --labels
+  std::optional<std::filesystem::path> modules_dir;
+  std::map<std::string, client::AgentConfig::Installed> initial_versions;
+  std::chrono::seconds poll_interval{30};
+  std::optional<std::string> bad_version;  // faults of new versions apply only to this one
+  Clock::duration offline_from{}, offline_for = std::chrono::minutes(2);
+  std::uint64_t seed = 1;
+};
+
+// The device as counted in the live line and the summary.
+struct DeviceView {
+  std::string state = "new";  // new | idle | <update state> | rebooting | offline | error
+  std::string version;        // of the first initial component ("rootfs")
+  std::string last_result;    // committed | rolled_back | failed | ""
+  std::string id;             // device key id, once it exists
+};
+
+class VirtualDevice {
+ public:
+  VirtualDevice(const FleetSettings& settings, DeviceSetup setup);
+
+  // One turn: a pending reboot first, then one agent cycle. Returns when
+  // the next turn is due.
+  Clock::time_point step(Clock::time_point now, Clock::time_point started);
+  const DeviceView& view() const { return view_; }
+  std::int64_t requests_failed() const { return failures_; }
+  std::int64_t cycles() const { return cycles_; }
+
+ private:
+  void prepare_files();
+  void reboot();
+  void label_once();
+  bool fault_applies(const std::string& version) const;
+
+  const FleetSettings& settings_;
+  DeviceSetup setup_;
+  client::AgentConfig config_;
+  std::filesystem::path dir_;
+  bool prepared_ = false, reboot_pending_ = false, labelled_ = false;
+  std::string trial_version_;  // the version the pending reboot tries
+  std::chrono::seconds backoff_{0};
+  std::int64_t failures_ = 0, cycles_ = 0;
+  DeviceView view_;
+};
+
+}  // namespace flotilla::sim
