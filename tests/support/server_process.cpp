@@ -62,7 +62,7 @@ void ServerProcess::start(const std::vector<std::string>& extra_args) {
     int log = ::open((data_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(log, STDERR_FILENO);
     ::close(out[0]);
-    std::vector<std::string> args = {binary_, "serve", "--data", data_.string(), "--listen", "http://127.0.0.1:0",
+    std::vector<std::string> args = {binary_, "serve", "--data", data_.string(), "--listen", listen_,
                                      "--threads", "4"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;

@@ -24,6 +24,8 @@ class ServerProcess {
   void kill9();
 
   const std::string& url() const { return url_; }
+  // Later starts listen on the port this one got (clients keep their URL).
+  void keep_port() { listen_ = url_; }
   std::string admin_token() const;
   const std::filesystem::path& data() const { return data_; }
   std::string log() const;
@@ -33,6 +35,7 @@ class ServerProcess {
   std::filesystem::path data_;
   pid_t pid_ = -1;
   std::string url_;
+  std::string listen_ = "http://127.0.0.1:0";
 };
 
 // Runs a shell command with a timeout; returns its exit code (or -1).
