@@ -354,8 +354,13 @@ common::Status CountingBootloader::try_once(const std::string& slot) {
 
 common::Status CountingBootloader::mark_good(const std::string& slot) {
   if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "no slot " + slot);
-  if (auto vars = load(); !vars) return std::unexpected(vars.error());
-  return env_->write({{"BOOT_ORDER", name(slot) + " " + name(other_slot(slot))}, {left(slot), std::to_string(kBootTries)}});
+  auto vars = load();
+  if (!vars) return std::unexpected(vars.error());
+  std::string order = name(slot) + " " + name(other_slot(slot)), tries = std::to_string(kBootTries);
+  // Already so (every start marks the running slot good): no write, no
+  // fsync, no flash wear.
+  if (value(*vars, "BOOT_ORDER", "") == order && value(*vars, left(slot), "") == tries) return {};
+  return env_->write({{"BOOT_ORDER", order}, {left(slot), tries}});
 }
 
 common::Status CountingBootloader::mark_bad(const std::string& slot) {

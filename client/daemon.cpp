@@ -52,7 +52,12 @@ common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent) {
   }
   auto key = signing::load_private_key(prefix + ".key");
   if (!key) return std::unexpected(key.error());
-  return std::unique_ptr<Daemon>(new Daemon(agent, std::move(*key), Transport(config.server->url, config.server->ca_file)));
+  return open(agent, std::move(*key));
+}
+
+std::unique_ptr<Daemon> Daemon::open(Agent& agent, signing::PrivateKey key) {
+  const auto& server = *agent.config().server;
+  return std::unique_ptr<Daemon>(new Daemon(agent, std::move(key), Transport(server.url, server.ca_file)));
 }
 
 std::vector<std::string> Daemon::signed_headers(const std::string& body) const {

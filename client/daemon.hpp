@@ -22,6 +22,10 @@ class Daemon {
  public:
   // Loads or creates the device key (state_dir/device.key, 0600).
   static common::Result<std::unique_ptr<Daemon>> open(Agent& agent);
+  // With the device key already loaded (a simulator keeps each device's
+  // key between turns: OpenSSL 3's PEM decoding costs more than a poll).
+  static std::unique_ptr<Daemon> open(Agent& agent, signing::PrivateKey key);
+  const signing::PrivateKey& key() const { return key_; }
 
   // Runs until `stop` is set; with `once`, one cycle. Returns the process
   // exit code: 0, or the configured reboot exit code when an update waits

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
+#include <unordered_map>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -109,8 +111,33 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
 PublicKey::PublicKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm)
     : handle_(std::move(handle)), algorithm_(algorithm), key_id_(compute_key_id(handle_->pkey)) {}
 
+namespace {
+
+// Public keys parsed before, by their PEM text. OpenSSL 3 decodes a PEM key
+// through its provider machinery at a cost above a whole poll round; an
+// agent reads the same root keys at every poll, a server the same device
+// keys at every signed request. Keys are immutable, so sharing is safe.
+// Bounded: emptied when full.
+struct PublicKeyCache {
+  static constexpr std::size_t kMaxEntries = 1024;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::pair<std::shared_ptr<const KeyHandle>, Algorithm>> keys;
+};
+
+PublicKeyCache& public_key_cache() {
+  static PublicKeyCache cache;
+  return cache;
+}
+
+}  // namespace
+
 Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   if (pem.size() > kMaxPemBytes) return fail(Errc::kBadKey, "public key PEM is too large");
+  auto& cache = public_key_cache();
+  {
+    std::lock_guard lock(cache.mutex);
+    if (auto it = cache.keys.find(std::string(pem)); it != cache.keys.end()) return PublicKey(it->second.first, it->second.second);
+  }
   auto bio = memory_bio(pem);
   EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr);
   if (pkey == nullptr) return fail(Errc::kBadKey, "not a PEM public key (SubjectPublicKeyInfo)");
@@ -118,6 +145,11 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   auto algorithm = classify(pkey);
   if (!algorithm) {
     return fail(Errc::kUnsupportedAlgorithm, "public key is neither Ed25519 nor ECDSA P-256");
+  }
+  {
+    std::lock_guard lock(cache.mutex);
+    if (cache.keys.size() >= PublicKeyCache::kMaxEntries) cache.keys.clear();
+    cache.keys.emplace(std::string(pem), std::make_pair(handle, *algorithm));
   }
   return PublicKey(std::move(handle), *algorithm);
 }

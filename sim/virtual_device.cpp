@@ -96,32 +96,33 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
     ++failures_;
     return now + std::chrono::seconds(10);
   }
-  auto daemon = client::Daemon::open(**agent);
-  if (!daemon) {
-    view_.state = "error";
-    ++failures_;
-    return now + std::chrono::seconds(10);
+  std::unique_ptr<client::Daemon> daemon;
+  if (key_) {
+    daemon = client::Daemon::open(**agent, *key_);
+  } else {
+    auto opened = client::Daemon::open(**agent);
+    if (!opened) {
+      view_.state = "error";
+      ++failures_;
+      return now + std::chrono::seconds(10);
+    }
+    daemon = std::move(*opened);
+    key_ = daemon->key();
+    view_.id = key_->key_id();
   }
-  if (setup_.faults.net_cut) (*daemon)->set_faults({.drop_download_at = 4096});
-  auto next = (*daemon)->cycle();
-  auto status = (*agent)->status();
-  if (status) {
-    const auto& update = (*status)["update"];
-    std::string state = update.value("state", "idle");
-    view_.state = state == "committed" || state == "rolled_back" || state == "failed" ? "idle" : state;
-    if (state == "committed" || state == "rolled_back" || state == "failed") view_.last_result = state;
-    auto components = (*status)["components"];
-    if (!settings_.initial_versions.empty()) {
-      const auto& first = settings_.initial_versions.begin()->first;
-      if (components.contains(first)) view_.version = components[first].value("version", view_.version);
-    }
-    if (view_.id.empty()) {
-      // The key id names the device on the server (device.pub, made on first use).
-      std::ifstream pem(config_.state_dir / "device.pub");
-      std::string text((std::istreambuf_iterator<char>(pem)), {});
-      if (auto key = signing::PublicKey::from_pem(text)) view_.id = key->key_id();
-    }
-    trial_version_ = update.value("version", "");
+  if (setup_.faults.net_cut) daemon->set_faults({.drop_download_at = 4096});
+  auto next = daemon->cycle();
+  // What the device's own state says (its SQLite file; no trust-root work).
+  if (auto update = (*agent)->state().update()) {
+    const auto& state = update->state;
+    bool final = state == "committed" || state == "rolled_back" || state == "failed";
+    view_.state = final ? "idle" : state;
+    if (final) view_.last_result = state;
+    trial_version_ = update->version;
+  }
+  if (auto components = (*agent)->state().components(); components && !settings_.initial_versions.empty()) {
+    auto it = components->find(settings_.initial_versions.begin()->first);
+    if (it != components->end()) view_.version = it->second.version;
   }
   if (!next) {
     ++failures_;

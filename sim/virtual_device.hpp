@@ -13,6 +13,7 @@
 #include <string>
 
 #include "client/config.hpp"
+#include "signing/key.hpp"
 
 namespace flotilla::sim {
 
@@ -79,6 +80,7 @@ class VirtualDevice {
   std::filesystem::path dir_;
   bool prepared_ = false, reboot_pending_ = false, labelled_ = false;
   std::string trial_version_;  // the version the pending reboot tries
+  std::optional<signing::PrivateKey> key_;  // loaded once: decoding PEM costs more than a poll
   std::chrono::seconds backoff_{0};
   std::int64_t failures_ = 0, cycles_ = 0;
   DeviceView view_;

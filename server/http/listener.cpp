@@ -164,7 +164,21 @@ struct HttpServer::Impl {
             stream.seek(static_cast<concurrency::streams::istream::pos_type>(file.offset));
             out.set_body(stream, static_cast<utility::size64_t>(file.length), content_type);
             add_headers(out);
-            message.reply(out).then(finish);
+            // cpprestsdk issue #111: a file buffer destroyed while still
+            // open waits for its close on the thread pool; when every pool
+            // thread does that at once (a fleet downloading), the server
+            // deadlocks. So the stream is closed here, asynchronously,
+            // before the last reference to it goes.
+            message.reply(out).then([stream, finish](pplx::task<void> sent) mutable {
+              stream.close().then([sent, finish](pplx::task<void> closed) mutable {
+                try {
+                  closed.get();
+                } catch (...) {
+                  // Closing a read stream cannot lose anything.
+                }
+                finish(sent);
+              });
+            });
           } catch (...) {
             remove_if_asked();
             message.reply(wh::status_codes::InternalError).then(finish);
