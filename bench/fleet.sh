@@ -35,7 +35,7 @@ export FLOTILLA_SERVER=$server_url FLOTILLA_TOKEN_FILE=$work/data/admin.token
   --max-uses "$devices" --expires 2099-01-01T00:00:00Z | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > enroll.token
 
 echo "fleet: $devices devices polling every ${interval}s"
-"$FLOTILLA_BIN/bench_measure" -- "$FLOTILLA_BIN/flotilla-fleet-sim" --server "$server_url" \
+"$FLOTILLA_BIN/flotilla-fleet-sim" --server "$server_url" \
   --enrollment-token-file enroll.token --trust-root root.json --devices "$devices" --types gw-x1:70,gw-x2:30 \
   --poll-interval "${interval}s" --duration "${limit}s" --threads 16 --dir sim --json > sim.json 2> sim.err &
 sim_pid=$!
@@ -69,14 +69,15 @@ metrics=$(curl -fsS -H "Authorization: Bearer $(cat data/admin.token)" "$server_
 polls_after=$(awk '/flotilla_http_requests_total.*device\/poll/ { n += $NF } END { print n + 0 }' <<< "$metrics")
 server_errors=$(awk '/flotilla_http_requests_total.*status="5/ { n += $NF } END { print n + 0 }' <<< "$metrics")
 server_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status")
-kill -TERM "$sim_pid" 2>/dev/null || true
+sim_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$sim_pid/status")
+kill -TERM "$sim_pid" 2>/dev/null || true  # it prints its summary
 wait "$sim_pid" || true
 stop_server
-sim_rss=$(sed -n 's/.*rss_mib=\([0-9.]*\).*/\1/p' sim.json | tail -1)
 failed_cycles=$(sed -n 's/.*"failed_cycles": \([0-9]*\).*/\1/p' sim.json)
 seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 polls_per_s=$(awk -v a="$polls_before" -v b="$polls_after" -v s="$seconds" 'BEGIN { printf "%.1f", (b - a) / s }')
 ratio=$(awk -v p="$polls_per_s" -v d="$devices" -v i="$interval" 'BEGIN { printf "%.3f", p / (d / i) }')
+[[ -n $failed_cycles && -n $sim_rss ]] || { echo "the simulator's summary is missing; see $work/sim.json" >&2; exit 1; }
 failed=$((failed_cycles + server_errors))
 echo "fleet: rollout $state in ${seconds}s; ${polls_per_s} polls/s (demand $((devices / interval))/s); failed requests $failed; server ${server_rss} MiB, simulator ${sim_rss} MiB"
 [[ $state == completed ]] || { echo "the rollout did not complete ($state); see $work" >&2; exit 1; }

@@ -1,5 +1,7 @@
 #include "client/daemon.hpp"
 
+#include <charconv>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,12 +67,21 @@ std::vector<std::string> Daemon::signed_headers(const std::string& body) const {
   return {"X-Flotilla-Key-Id: " + key_.key_id(), "X-Flotilla-Signature: " + (signature ? common::to_base64(*signature) : "")};
 }
 
+common::TimePoint Daemon::request_time() const { return common::now_utc() + faults_.clock_error + server_offset_; }
+
 common::Status Daemon::authenticate() {
   const auto& config = agent_.config();
+  if (auto saved = agent_.state().setting("server_clock_offset_s"); saved && *saved) {
+    std::int64_t seconds = 0;
+    const auto& text = **saved;
+    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec == std::errc()) {
+      server_offset_ = std::chrono::seconds(seconds);
+    }
+  }
   common::Json body = {{"device_type", config.device_type},
                        {"identity", config.identity},
                        {"public_key", key_.public_key().to_pem()},
-                       {"timestamp", common::format_rfc3339(common::now_utc())},
+                       {"timestamp", common::format_rfc3339(request_time())},
                        {"nonce", common::to_hex(signing::random_bytes(16))}};
   if (config.enrollment_token_file) {
     auto token = common::read_file(*config.enrollment_token_file, 4096);
@@ -87,6 +98,24 @@ common::Status Daemon::authenticate() {
     return common::fail(common::Errc::kConflict, "device " + key_.key_id() + " waits for an operator to accept it");
   }
   auto answer = common::Json::parse(response->body, nullptr, false);
+  if (response->status == 401 && answer.is_object() && answer.contains("server_time") && answer["server_time"].is_string()) {
+    // Our clock is off (no RTC, a dead battery): stamp requests with the
+    // server's time from now on, and try once more. Only the request
+    // timestamps follow it; trust decisions keep their own clock floor.
+    auto server_time = common::parse_rfc3339(answer["server_time"].get<std::string>());
+    auto offset = server_time ? std::chrono::duration_cast<std::chrono::seconds>(*server_time - (request_time() - server_offset_))
+                              : std::chrono::seconds(0);
+    if (server_time && offset != server_offset_ && !correcting_clock_) {
+      common::log(common::LogLevel::kWarn, "the device clock is " + std::to_string(offset.count()) +
+                                               " s off the server's; request timestamps follow the server");
+      server_offset_ = offset;
+      (void)agent_.state().set_setting("server_clock_offset_s", std::to_string(offset.count()));
+      correcting_clock_ = true;
+      auto again = authenticate();
+      correcting_clock_ = false;
+      return again;
+    }
+  }
   if (response->status != 200 || !answer.contains("token") || !answer["token"].is_string()) {
     return common::fail(common::Errc::kIo, "enrollment refused (HTTP " + std::to_string(response->status) + ")");
   }
@@ -136,7 +165,7 @@ common::Status Daemon::report_inventory(bool required) {
   if (auto ok = state.set_setting("inventory_counter", std::to_string(counter)); !ok) return ok;
   common::Json body = content;
   body["counter"] = counter;
-  body["timestamp"] = common::format_rfc3339(common::now_utc());
+  body["timestamp"] = common::format_rfc3339(request_time());
   std::string text = body.dump();
   auto headers = signed_headers(text);
   headers.push_back("Authorization: Bearer " + *token_);

@@ -45,6 +45,7 @@ class Daemon {
   // Simulated faults (flotilla-fleet-sim only; no configuration sets them).
   struct Faults {
     std::uint64_t drop_download_at = 0;  // the first connection of a download drops after N bytes
+    std::chrono::seconds clock_error{0};  // the device's clock is this far off
   };
   void set_faults(Faults faults) { faults_ = faults; }
 
@@ -59,6 +60,9 @@ class Daemon {
   common::Result<std::optional<int>> take_update(const common::Json& update);
   std::optional<int> reboot();
   std::vector<std::string> signed_headers(const std::string& body) const;
+  // The time stamped on requests: the device's clock, corrected by what
+  // the server said its time was when it refused a timestamp.
+  common::TimePoint request_time() const;
 
   Agent& agent_;
   signing::PrivateKey key_;
@@ -67,6 +71,8 @@ class Daemon {
   std::string inventory_digest_;
   int poll_interval_s_ = 60;
   Faults faults_;
+  std::chrono::seconds server_offset_{0};
+  bool correcting_clock_ = false;  // one retry per refusal
 };
 
 }  // namespace flotilla::client

@@ -60,7 +60,7 @@ struct Options {
   int devices = 100, threads = 8;
   std::string types = "gw-x1", labels, poll_interval = "30s", duration = "5m", offline_from = "0s", offline_for = "2m";
   std::vector<std::string> initial = {"rootfs=2.3.0"};
-  double health_fail = 0, crash_loop = 0, net_cut = 0, offline = 0, tamper = 0;
+  double health_fail = 0, crash_loop = 0, net_cut = 0, offline = 0, tamper = 0, clock_skew = 0;
   std::string bad_version;
   std::uint64_t seed = 1;
   bool json = false;
@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   app.add_option("--offline-from", o.offline_from, "When the offline devices drop off")->capture_default_str();
   app.add_option("--offline-for", o.offline_for, "How long they stay off")->capture_default_str();
   app.add_option("--tamper", o.tamper, "Share of devices whose tamper check fails")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--clock-skew", o.clock_skew, "Share of devices whose clock is a day behind")->check(CLI::Range(0.0, 1.0));
   app.add_option("--bad-version", o.bad_version, "Tie --health-fail and --crash-loop to this version (default: any new one)");
   app.add_option("--seed", o.seed, "Seed for who gets which type, label and fault")->capture_default_str();
   app.add_flag("--json", o.json, "Print the summary as JSON");
@@ -153,7 +154,7 @@ int main(int argc, char** argv) {
     sim::DeviceSetup setup{.index = i, .device_type = pick(*types, rng)};
     for (const auto& [key, values] : labels) setup.labels[key] = pick(values, rng);
     setup.faults = {.health_fail = chance(o.health_fail), .crash_loop = chance(o.crash_loop), .net_cut = chance(o.net_cut),
-                    .offline = chance(o.offline), .tamper = chance(o.tamper)};
+                    .offline = chance(o.offline), .tamper = chance(o.tamper), .clock_skew = chance(o.clock_skew)};
     setups.push_back(std::move(setup));
   }
   std::error_code ec;

@@ -110,7 +110,10 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
     key_ = daemon->key();
     view_.id = key_->key_id();
   }
-  if (setup_.faults.net_cut) daemon->set_faults({.drop_download_at = 4096});
+  client::Daemon::Faults faults;
+  if (setup_.faults.net_cut) faults.drop_download_at = 4096;
+  if (setup_.faults.clock_skew) faults.clock_error = -std::chrono::hours(24);
+  daemon->set_faults(faults);
   auto next = daemon->cycle();
   // What the device's own state says (its SQLite file; no trust-root work).
   if (auto update = (*agent)->state().update()) {

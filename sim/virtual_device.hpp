@@ -26,6 +26,7 @@ struct Faults {
   bool net_cut = false;      // the first connection of each download drops
   bool offline = false;      // unreachable for a while (offline_from .. offline_until)
   bool tamper = false;       // its tamper check fails
+  bool clock_skew = false;   // its clock is a day behind
 };
 
 struct DeviceSetup {

@@ -132,7 +132,14 @@ http::Response ServerApp::device_auth(http::Request& request, const Params&, con
   if (!sig || !key->verify(common::as_bytes(request.body), *sig)) return problem(401, "the request signature does not verify");
   auto now = clock_();
   if (*timestamp > now + kTimestampWindow || *timestamp < now - kTimestampWindow) {
-    return problem(401, "the timestamp is more than 5 minutes from the server's clock (" + common::format_rfc3339(now) + ")");
+    // The signature verified: the device is who it says, its clock is off.
+    // The server's time travels as a member of its own, so an agent can
+    // correct its requests without parsing prose.
+    auto refused = problem(401, "the timestamp is more than 5 minutes from the server's clock (" + common::format_rfc3339(now) + ")");
+    auto problem_body = common::Json::parse(refused.body);
+    problem_body["server_time"] = common::format_rfc3339(now);
+    refused.body = problem_body.dump();
+    return refused;
   }
 
   std::optional<std::string> enrollment;

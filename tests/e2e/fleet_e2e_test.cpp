@@ -166,13 +166,14 @@ TEST_F(FleetE2eTest, StagedRolloutThenABadReleaseStoppedAtItsCanary) {
 
 // The server is SIGKILLed in the middle of a rollout and comes back on
 // the same address; a tenth of the downloads are cut and resumed; some
-// devices are offline through the first wave and come back later. The
+// devices are offline through the first wave and come back later; a tenth
+// have clocks a day behind (they learn the server's time from its refusal). The
 // rollout completes anyway, every device once.
 TEST_F(FleetE2eTest, ServerKilledDownloadsCutDevicesOfflineAndTheRolloutStillCompletes) {
   upload_bundle("2.4.0");
   constexpr int kDevices = 30;
   server->keep_port();
-  Sim sim(dir.path(), start_fleet_args(kDevices, "--net-cut 0.1 --offline 0.15 --offline-from 3s --offline-for 25s --seed 3"));
+  Sim sim(dir.path(), start_fleet_args(kDevices, "--net-cut 0.1 --offline 0.15 --offline-from 3s --offline-for 25s --clock-skew 0.1 --seed 3"));
   wait_for_enrollment(kDevices);
   auto id = create_rollout(policy_for("2.4.0", "20%"));
   wait_for_rollout(id, [](const common::Json& v) {
