@@ -194,9 +194,9 @@ TEST_F(RolloutApiTest, DryRunShowsWavesSkippedAndTheirReasons) {
   ASSERT_EQ(response.status, 200) << response.body;
   auto plan = response.json();
   // 20 targeted; canary's cap is max(floor(20 × 10%), 2) = 2 places,
-  // which a skipped device may hold.
+  // which the skipped devices may hold — both of them, about once in 190
+  // runs (device keys are random), so the canary may place nobody.
   EXPECT_LE(plan["waves"][0]["count"].get<int>(), 2);
-  EXPECT_GE(plan["waves"][0]["count"].get<int>(), 1);
   int placed = 0;
   for (const auto& w : plan["waves"]) placed += w["count"].get<int>();
   EXPECT_EQ(placed + plan["unplaced"].get<int>(), 18);
