@@ -103,20 +103,12 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     if (!path) return std::unexpected(path.error());
     *target = *path;
   }
-  if (root->has("enrollment_token_file")) {
-    auto path = path_of(*root, "enrollment_token_file");
+  for (auto [key, target] : {std::pair{"enrollment_token_file", &c.enrollment_token_file},
+                             std::pair{"modules_dir", &c.modules_dir}, std::pair{"files_root", &c.files_root}}) {
+    if (!root->has(key)) continue;
+    auto path = path_of(*root, key);
     if (!path) return std::unexpected(path.error());
-    c.enrollment_token_file = *path;
-  }
-  if (root->has("modules_dir")) {
-    auto path = path_of(*root, "modules_dir");
-    if (!path) return std::unexpected(path.error());
-    c.modules_dir = *path;
-  }
-  if (root->has("files_root")) {
-    auto path = path_of(*root, "files_root");
-    if (!path) return std::unexpected(path.error());
-    c.files_root = *path;
+    *target = *path;
   }
   if (root->has("initial_versions")) {
     auto versions = root->object("initial_versions");

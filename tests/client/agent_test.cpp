@@ -185,6 +185,18 @@ TEST_F(AgentTest, FilePayloadsAreRestoredOnRollback) {
   EXPECT_EQ(agent("rollback").code, 1);  // nothing left to roll back
 }
 
+// files_root: a bundle's absolute file paths land under the device's own
+// tree (a staged image, a simulated device), and roll back there too.
+TEST_F(AgentTest, FilePayloadsLandUnderFilesRoot) {
+  config["files_root"] = (dir / "tree").string();
+  write_config();
+  ASSERT_EQ(agent("install " + bundle("2.4.0", 8, "gw-x1", "/etc/app.conf").string()).code, 0);
+  EXPECT_EQ(read_text(dir / "tree" / "etc" / "app.conf"), "config of 2.4.0");
+  EXPECT_FALSE(std::filesystem::exists("/etc/app.conf") && read_text("/etc/app.conf") == "config of 2.4.0");
+  ASSERT_EQ(agent("rollback").code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "tree" / "etc" / "app.conf"));
+}
+
 TEST_F(AgentTest, KilledMidInstallActivatesNothing) {
   // The bundle arrives through a pipe that stalls half-way; the agent is
   // killed there, as by a power cut.
