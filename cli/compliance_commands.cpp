@@ -6,12 +6,17 @@
 #include "cli/progress.hpp"
 #include "cli/report_verifier.hpp"
 #include "cli/table.hpp"
+#include "policy/compliance.hpp"
 
 namespace flotilla::cli {
 namespace {
 
-constexpr const char* kStatusOrder[] = {"compliant", "pending", "outdated", "overdue",
-                                        "failed",    "stale",   "tampered", "unknown"};
+// Every status name, least severe first, for tables and --status.
+std::vector<std::string> status_names() {
+  std::vector<std::string> out;
+  for (auto status : policy::kAllStatuses) out.emplace_back(policy::status_name(status));
+  return out;
+}
 
 struct Filters {
   std::string baseline, type, label, status;
@@ -24,7 +29,7 @@ struct Filters {
     command.add_option("--rollout", rollout, "Only devices the rollout placed in a wave")->check(CLI::PositiveNumber);
     if (with_status) {
       command.add_option("--status", status, "Only devices with this status")
-          ->check(CLI::IsMember({"compliant", "pending", "outdated", "overdue", "failed", "stale", "tampered", "unknown"}));
+          ->check(CLI::IsMember(status_names()));
     }
   }
   std::string query(std::string first) const {
@@ -48,10 +53,10 @@ void print_summary(const common::Json& j) {
   std::cout << "baseline: " << (j["baseline"].is_string() ? j["baseline"].get<std::string>() : "default (highest published release)")
             << "\ngenerated at: " << json_text(j, "generated_at") << "\ndevices: " << json_text(summary, "devices") << "\n\n";
   std::vector<std::vector<std::string>> rows;
-  for (const char* status : kStatusOrder) rows.push_back({status, json_text(summary["by_status"], status)});
+  for (const auto& status : status_names()) rows.push_back({status, json_text(summary["by_status"], status.c_str())});
   print_table(std::cout, {"STATUS", "DEVICES"}, rows);
   std::vector<std::string> header = {"DEVICE TYPE"};
-  for (const char* status : kStatusOrder) {
+  for (const auto& status : status_names()) {
     std::string upper(status);
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     header.push_back(upper);
@@ -59,7 +64,7 @@ void print_summary(const common::Json& j) {
   rows.clear();
   for (const auto& [type, counts] : summary["by_device_type"].items()) {
     std::vector<std::string> row = {type};
-    for (const char* status : kStatusOrder) row.push_back(json_text(counts, status));
+    for (const auto& status : status_names()) row.push_back(json_text(counts, status.c_str()));
     rows.push_back(std::move(row));
   }
   std::cout << "\n";

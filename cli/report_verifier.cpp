@@ -5,6 +5,7 @@
 #include "common/file.hpp"
 #include "common/json.hpp"
 #include "common/time.hpp"
+#include "policy/compliance.hpp"
 #include "signing/dsse.hpp"
 
 namespace flotilla::cli {
@@ -12,16 +13,7 @@ namespace {
 
 using common::Json;
 
-constexpr const char* kStatuses[] = {"compliant", "pending", "outdated", "overdue",
-                                     "failed",    "stale",   "tampered", "unknown"};
-
-bool is_status(const Json& value) {
-  if (!value.is_string()) return false;
-  for (const char* s : kStatuses) {
-    if (value == s) return true;
-  }
-  return false;
-}
+bool is_status(const Json& value) { return value.is_string() && policy::parse_status(value.get_ref<const std::string&>()); }
 
 bool is_hex64(const Json& value) {
   if (!value.is_string()) return false;

@@ -59,7 +59,27 @@ common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent) {
 
 std::unique_ptr<Daemon> Daemon::open(Agent& agent, signing::PrivateKey key) {
   const auto& server = *agent.config().server;
-  return std::unique_ptr<Daemon>(new Daemon(agent, std::move(key), Transport(server.url, server.ca_file)));
+  std::unique_ptr<Daemon> daemon(new Daemon(agent, std::move(key), Transport(server.url, server.ca_file)));
+  daemon->restore();
+  return daemon;
+}
+
+// What an earlier run learned and kept in the state: its bearer token, the
+// server's poll interval, how far the device clock is off the server's.
+void Daemon::restore() {
+  auto& state = agent_.state();
+  if (auto token = state.setting("device_token"); token && *token && !(*token)->empty()) token_ = **token;
+  if (auto interval = state.setting("poll_interval_s"); interval && *interval) {
+    std::uint64_t seconds = 0;
+    if (common::parse_decimal(**interval, seconds, 6)) poll_interval_s_ = static_cast<int>(seconds);
+  }
+  if (auto offset = state.setting("server_clock_offset_s"); offset && *offset) {
+    std::int64_t seconds = 0;
+    const auto& text = **offset;
+    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec == std::errc()) {
+      server_offset_ = std::chrono::seconds(seconds);
+    }
+  }
 }
 
 std::vector<std::string> Daemon::signed_headers(const std::string& body) const {
@@ -71,13 +91,6 @@ common::TimePoint Daemon::request_time() const { return common::now_utc() + faul
 
 common::Status Daemon::authenticate() {
   const auto& config = agent_.config();
-  if (auto saved = agent_.state().setting("server_clock_offset_s"); saved && *saved) {
-    std::int64_t seconds = 0;
-    const auto& text = **saved;
-    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec == std::errc()) {
-      server_offset_ = std::chrono::seconds(seconds);
-    }
-  }
   common::Json body = {{"device_type", config.device_type},
                        {"identity", config.identity},
                        {"public_key", key_.public_key().to_pem()},
@@ -293,14 +306,7 @@ common::Result<Daemon::Next> Daemon::cycle() {
     }
   }
   if (!token_) {
-    if (auto saved = agent_.state().setting("device_token"); saved && *saved && !(*saved)->empty()) token_ = **saved;
-  }
-  if (!token_) {
     if (auto ok = authenticate(); !ok) return std::unexpected(ok.error());
-  }
-  if (auto interval = agent_.state().setting("poll_interval_s"); interval && *interval) {
-    std::uint64_t seconds = 0;
-    if (common::parse_decimal(**interval, seconds, 6)) poll_interval_s_ = static_cast<int>(seconds);
   }
   auto digest = agent_.state().setting("inventory_digest");
   if (digest && *digest) inventory_digest_ = **digest;

@@ -60,6 +60,7 @@ class Daemon {
   common::Result<std::optional<int>> take_update(const common::Json& update);
   std::optional<int> reboot();
   std::vector<std::string> signed_headers(const std::string& body) const;
+  void restore();
   // The time stamped on requests: the device's clock, corrected by what
   // the server said its time was when it refused a timestamp.
   common::TimePoint request_time() const;

@@ -18,6 +18,13 @@ std::string_view status_name(ComplianceStatus status) {
   return "unknown";
 }
 
+std::optional<ComplianceStatus> parse_status(std::string_view name) {
+  for (auto status : kAllStatuses) {
+    if (status_name(status) == name) return status;
+  }
+  return std::nullopt;
+}
+
 std::vector<Requirement> requirements_for(const Baseline& baseline, std::string_view device_type) {
   std::vector<Requirement> out;
   for (const auto& rule : baseline.rules) {

@@ -22,7 +22,13 @@
 namespace flotilla::policy {
 
 enum class ComplianceStatus { kCompliant, kOutdated, kOverdue, kFailed, kPending, kUnknown, kStale, kTampered };
+// Every status, least severe first.
+inline constexpr ComplianceStatus kAllStatuses[] = {
+    ComplianceStatus::kCompliant, ComplianceStatus::kOutdated, ComplianceStatus::kOverdue, ComplianceStatus::kFailed,
+    ComplianceStatus::kPending,   ComplianceStatus::kUnknown,  ComplianceStatus::kStale,   ComplianceStatus::kTampered};
 std::string_view status_name(ComplianceStatus status);
+// The status a name stands for ("overdue"), for filters and report checks.
+std::optional<ComplianceStatus> parse_status(std::string_view name);
 
 // What a compliant device runs of one component.
 struct Requirement {

@@ -11,6 +11,7 @@
 #include "common/decimal.hpp"
 #include "common/file.hpp"
 #include "common/log.hpp"
+#include "common/semver.hpp"
 #include "common/time.hpp"
 #include "sim/fleet.hpp"
 
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   for (const auto& item : o.initial) {
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0) return usage("--initial: COMPONENT=VERSION");
+    if (!common::Version::parse(item.substr(eq + 1))) return usage("--initial: " + item.substr(eq + 1) + " is not a SemVer version");
     settings.initial_versions[item.substr(0, eq)] = {item.substr(eq + 1), 1};
   }
 

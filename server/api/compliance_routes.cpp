@@ -12,9 +12,6 @@
 namespace flotilla::server::api {
 namespace {
 
-constexpr std::string_view kStatuses[] = {"compliant", "pending", "outdated", "overdue",
-                                          "failed",    "stale",   "tampered", "unknown"};
-
 // The query a report is filtered by, every parameter checked by name.
 std::expected<compliance::ReportQuery, http::Response> report_query(const http::Request& request, bool allow_format) {
   compliance::ReportQuery query;
@@ -32,7 +29,7 @@ std::expected<compliance::ReportQuery, http::Response> report_query(const http::
         query.label = std::make_pair(value.substr(0, eq), value.substr(eq + 1));
       }
     } else if (key == "status") {
-      if (std::find(std::begin(kStatuses), std::end(kStatuses), value) == std::end(kStatuses)) {
+      if (!policy::parse_status(value)) {
         errors.push_back({"status", "must be one of compliant, pending, outdated, overdue, failed, stale, tampered, unknown"});
       } else {
         query.status = value;
@@ -74,9 +71,8 @@ http::Response ServerApp::compliance(http::Request& request, const Params&, cons
   }
   auto response = temporary_file_reply(report->file, std::string(compliance::content_type(format)));
   if (!response.file) return response;
-  static constexpr const char* kExtension[] = {"json", "csv", "signed.json", "html"};
   response.headers["Content-Disposition"] =
-      std::string("attachment; filename=\"compliance.") + kExtension[static_cast<int>(format)] + "\"";
+      "attachment; filename=\"compliance." + std::string(compliance::file_extension(format)) + "\"";
   if (format == compliance::Format::kHtml) {
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'";
   }

@@ -45,6 +45,16 @@ std::optional<Format> parse_format(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view file_extension(Format format) {
+  switch (format) {
+    case Format::kJson: return "json";
+    case Format::kCsv: return "csv";
+    case Format::kSigned: return "signed.json";
+    case Format::kHtml: return "html";
+  }
+  return "bin";
+}
+
 std::string_view content_type(Format format) {
   switch (format) {
     case Format::kJson: return "application/json";
@@ -139,15 +149,11 @@ common::Result<std::optional<common::Json>> device_compliance(Store& store, cons
                      [&](const DeviceRows& rows) {
                        common::Json components = common::Json::array();
                        for (std::size_t i = 0; i < rows.requirements->size(); ++i) {
-                         std::string text;
-                         append_row_json(text, rows, i);
-                         auto row = common::Json::parse(text);
-                         components.push_back({{"component", row["component"]},
-                                               {"status", row["status"]},
-                                               {"reason", row["reason"]},
-                                               {"installed_version", row["installed_version"]},
-                                               {"required_version", row["required_version"]},
-                                               {"deadline", row["deadline"]}});
+                         common::Json component = common::Json::object();
+                         for (auto column : {kComponent, kStatus, kReason, kInstalledVersion, kRequiredVersion, kDeadline}) {
+                           component[kColumnNames[column]] = cell_json(rows, i, column);
+                         }
+                         components.push_back(std::move(component));
                        }
                        found = common::Json{{"status", rows.status},
                                             {"baseline", rules->description().value("name", common::Json(nullptr))},

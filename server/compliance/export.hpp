@@ -20,6 +20,7 @@ namespace flotilla::server::compliance {
 enum class Format { kJson, kCsv, kSigned, kHtml };
 std::optional<Format> parse_format(std::string_view name);
 std::string_view content_type(Format format);
+std::string_view file_extension(Format format);  // "signed.json" for a signed report
 
 struct ReportQuery {
   std::optional<std::string> baseline;

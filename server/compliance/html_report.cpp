@@ -152,12 +152,7 @@ class HtmlWriter final : public ReportWriter {
     std::size_t section = 0;
     while (section + 1 < kSections.size() && rows.status != kSections[section].name) ++section;
     auto& out = sections_[section];
-    auto field = [&](std::size_t row, const char* name) {
-      auto column = static_cast<std::size_t>(std::find_if(kColumnNames.begin(), kColumnNames.end(),
-                                                          [&](const char* c) { return std::string_view(c) == name; }) -
-                                             kColumnNames.begin());
-      return escape(text_of(cell(rows, row, column)));
-    };
+    auto field = [&](std::size_t row, Column column) { return escape(text_of(cell(rows, row, column))); };
     auto span = std::to_string(rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
       out << "<tr>";
@@ -166,12 +161,12 @@ class HtmlWriter final : public ReportWriter {
             << "\">" << escape(rows.device->device_type) << "</td><td rowspan=\"" << span << "\">"
             << escape(labels_text(rows.labels)) << "</td>";
       }
-      out << "<td>" << field(i, "component") << "</td><td>" << field(i, "status") << "</td><td>"
-          << field(i, "installed_version") << "</td><td>" << field(i, "required_version") << "</td><td>"
-          << field(i, "deadline") << "</td><td>" << field(i, "reason") << "</td>";
+      out << "<td>" << field(i, kComponent) << "</td><td>" << field(i, kStatus) << "</td><td>"
+          << field(i, kInstalledVersion) << "</td><td>" << field(i, kRequiredVersion) << "</td><td>"
+          << field(i, kDeadline) << "</td><td>" << field(i, kReason) << "</td>";
       if (i == 0) {
-        out << "<td rowspan=\"" << span << "\">" << field(i, "last_seen") << "</td><td rowspan=\"" << span << "\">"
-            << field(i, "report_counter") << "</td>";
+        out << "<td rowspan=\"" << span << "\">" << field(i, kLastSeen) << "</td><td rowspan=\"" << span << "\">"
+            << field(i, kReportCounter) << "</td>";
       }
       out << "</tr>\n";
     }

@@ -5,11 +5,6 @@
 namespace flotilla::server::compliance {
 namespace {
 
-constexpr policy::ComplianceStatus kStatuses[] = {
-    policy::ComplianceStatus::kCompliant, policy::ComplianceStatus::kOutdated, policy::ComplianceStatus::kOverdue,
-    policy::ComplianceStatus::kFailed,    policy::ComplianceStatus::kPending,  policy::ComplianceStatus::kUnknown,
-    policy::ComplianceStatus::kStale,     policy::ComplianceStatus::kTampered};
-
 template <typename T>
 const T* find_by(const std::vector<T>& items, const std::string& key, std::string T::*field) {
   auto it = std::find_if(items.begin(), items.end(), [&](const T& item) { return item.*field == key; });
@@ -59,7 +54,7 @@ DeviceRows rows_of(const ComplianceDevice& device, const std::vector<policy::Req
   return rows;
 }
 
-Cell cell(const DeviceRows& rows, std::size_t row, std::size_t column) {
+Cell cell(const DeviceRows& rows, std::size_t row, Column column) {
   const auto& device = *rows.device;
   const policy::Requirement* required = row < rows.requirements->size() ? &(*rows.requirements)[row] : nullptr;
   const policy::ComponentVerdict* judged =
@@ -69,27 +64,40 @@ Cell cell(const DeviceRows& rows, std::size_t row, std::size_t column) {
     return required ? find_by(device.latest_attempts, required->component, &ComplianceDevice::Attempt::component) : nullptr;
   };
   switch (column) {
-    case 0: return text(device.id);
-    case 1: return text(device.device_type);
-    case 2: return {Cell::Kind::kJson, rows.labels_json, 0};
-    case 3: return required ? text(required->component) : null();
-    case 4: return text(judged ? std::string(policy::status_name(judged->status)) : rows.status);
-    case 5: return text(rows.status);
-    case 6: return text(judged ? judged->reason : rows.verdict.reason);
-    case 7: { auto* c = installed(); return c ? text(c->version) : null(); }
-    case 8: { auto* c = installed(); return c ? integer(c->security_version) : null(); }
-    case 9: return required && required->min_version ? text(required->min_version->text()) : null();
-    case 10: return required && required->min_security_version ? integer(*required->min_security_version) : null();
-    case 11: return required && required->deadline ? text(common::format_rfc3339(*required->deadline)) : null();
-    case 12: return optional_text(device.last_seen);
-    case 13: { auto* a = attempt(); return a ? text(a->state) : null(); }
-    case 14: { auto* a = attempt(); return a ? text(a->updated_at) : null(); }
-    case 15: { auto* a = attempt(); return a ? integer(a->deployment_id) : null(); }
-    case 16: return device.reported ? integer(device.report_counter) : null();
-    case 17: return optional_text(device.report_digest);
-    case 18: return optional_text(device.report_at);
-    default: return null();
+    case kDeviceId: return text(device.id);
+    case kDeviceType: return text(device.device_type);
+    case kLabels: return {Cell::Kind::kJson, rows.labels_json, 0};
+    case kComponent: return required ? text(required->component) : null();
+    case kStatus: return text(judged ? std::string(policy::status_name(judged->status)) : rows.status);
+    case kDeviceStatus: return text(rows.status);
+    case kReason: return text(judged ? judged->reason : rows.verdict.reason);
+    case kInstalledVersion: { auto* c = installed(); return c ? text(c->version) : null(); }
+    case kInstalledSecurityVersion: { auto* c = installed(); return c ? integer(c->security_version) : null(); }
+    case kRequiredVersion: return required && required->min_version ? text(required->min_version->text()) : null();
+    case kRequiredSecurityVersion:
+      return required && required->min_security_version ? integer(*required->min_security_version) : null();
+    case kDeadline: return required && required->deadline ? text(common::format_rfc3339(*required->deadline)) : null();
+    case kLastSeen: return optional_text(device.last_seen);
+    case kLastUpdateResult: { auto* a = attempt(); return a ? text(a->state) : null(); }
+    case kLastUpdateAt: { auto* a = attempt(); return a ? text(a->updated_at) : null(); }
+    case kLastUpdateDeployment: { auto* a = attempt(); return a ? integer(a->deployment_id) : null(); }
+    case kReportCounter: return device.reported ? integer(device.report_counter) : null();
+    case kReportDigest: return optional_text(device.report_digest);
+    case kReportAt: return optional_text(device.report_at);
+    case kColumnCount: break;
   }
+  return null();
+}
+
+common::Json cell_json(const DeviceRows& rows, std::size_t row, Column column) {
+  auto value = cell(rows, row, column);
+  switch (value.kind) {
+    case Cell::Kind::kNull: return nullptr;
+    case Cell::Kind::kText: return value.text;
+    case Cell::Kind::kInteger: return value.integer;
+    case Cell::Kind::kJson: return column == kLabels ? rows.labels : common::Json::parse(value.text);
+  }
+  return nullptr;
 }
 
 void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row) {
@@ -99,7 +107,7 @@ void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row) 
     out += '"';
     out += kColumnNames[column];
     out += "\":";
-    auto value = cell(rows, row, column);
+    auto value = cell(rows, row, static_cast<Column>(column));
     switch (value.kind) {
       case Cell::Kind::kNull: out += "null"; break;
       case Cell::Kind::kText: append_json_string(out, value.text); break;
@@ -111,7 +119,7 @@ void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row) 
 }
 
 Summary::Summary() {
-  for (auto status : kStatuses) by_status.emplace(std::string(policy::status_name(status)), 0);
+  for (auto status : policy::kAllStatuses) by_status.emplace(std::string(policy::status_name(status)), 0);
 }
 
 void Summary::add(const std::string& device_type, const std::string& device_status, std::size_t row_count) {
@@ -120,7 +128,7 @@ void Summary::add(const std::string& device_type, const std::string& device_stat
   ++by_status[device_status];
   auto& type = by_device_type[device_type];
   if (type.empty()) {
-    for (auto status : kStatuses) type.emplace(std::string(policy::status_name(status)), 0);
+    for (auto status : policy::kAllStatuses) type.emplace(std::string(policy::status_name(status)), 0);
   }
   ++type[device_status];
 }
@@ -210,7 +218,7 @@ class CsvWriter final : public ReportWriter {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       for (std::size_t column = 0; column < kColumnCount; ++column) {
         if (column > 0) buffer_ += ',';
-        auto value = cell(rows, i, column);
+        auto value = cell(rows, i, static_cast<Column>(column));
         if (value.kind == Cell::Kind::kInteger) {
           buffer_ += std::to_string(value.integer);
         } else {

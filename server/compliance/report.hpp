@@ -45,9 +45,15 @@ struct Cell {
   std::int64_t integer = 0;
 };
 // The columns of every format, in order (docs/compliance.md).
-inline constexpr std::size_t kColumnCount = 19;
+enum Column : std::size_t {
+  kDeviceId, kDeviceType, kLabels, kComponent, kStatus, kDeviceStatus, kReason, kInstalledVersion,
+  kInstalledSecurityVersion, kRequiredVersion, kRequiredSecurityVersion, kDeadline, kLastSeen, kLastUpdateResult,
+  kLastUpdateAt, kLastUpdateDeployment, kReportCounter, kReportDigest, kReportAt, kColumnCount
+};
 extern const std::array<const char*, kColumnCount> kColumnNames;
-Cell cell(const DeviceRows& rows, std::size_t row, std::size_t column);
+Cell cell(const DeviceRows& rows, std::size_t row, Column column);
+// The cell as a JSON value (null, string, integer, or the labels object).
+common::Json cell_json(const DeviceRows& rows, std::size_t row, Column column);
 // `row` as a JSON object (the same text the JSON export writes).
 void append_row_json(std::string& out, const DeviceRows& rows, std::size_t row);
 

@@ -52,6 +52,16 @@ class AgentServerTest : public testing::RunningServer {
     EXPECT_EQ(created->status, 201) << created->body;
     return created->status == 201 ? created->json()["id"].get<std::int64_t>() : 0;
   }
+  // The server heard the device roll back, and its inventory says it runs
+  // the old version from slot a again; returns the device view.
+  common::Json expect_rolled_back_to_2_3_0(std::int64_t deployment, const common::Json& device) {
+    auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+    EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
+    EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
+    auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
+    EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+    return view;
+  }
   common::Json only_device() {
     auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];
     EXPECT_EQ(devices.size(), 1u);
@@ -135,11 +145,7 @@ TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
   ASSERT_EQ(agent("boot"), 0);
   EXPECT_NE(read_text(dir / "bootenv.json").find("\"BOOTED\": \"a\""), std::string::npos);
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
-  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
-  EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
-  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
-  EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+  auto view = expect_rolled_back_to_2_3_0(deployment, device);
   EXPECT_EQ(view["inventory"]["components"]["rootfs"]["version"], "2.3.0");
   EXPECT_EQ(view["inventory"]["health"]["update_state"], "rolled_back") << view.dump();
 }
@@ -214,11 +220,7 @@ TEST_P(AgentServerBootloaderTest, SlotThatNeverComesUpIsReportedRolledBackWithTh
   ASSERT_EQ(agent("boot"), 0);  // the trial boot hangs before the agent starts
   ASSERT_EQ(agent("boot"), 0);  // the boot counter falls back
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
-  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
-  EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
-  auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
-  EXPECT_EQ(view["inventory"]["booted_slot"], "a");
+  expect_rolled_back_to_2_3_0(deployment, device);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AgentServerBootloaderTest, ::testing::Values("file", "uboot", "grub", "custom"));
