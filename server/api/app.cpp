@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "server/api/reply.hpp"
+#include "server/api/ui_routes.hpp"
 
 namespace flotilla::server::api {
 namespace {
@@ -62,7 +63,10 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("POST", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::create_enrollment_token);
   route("GET", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::list_enrollment_tokens);
   route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);
+  route("GET", "/api/v1/me", Permission::kReadTrust, &ServerApp::show_caller);
   route("GET", "/api/v1/devices", Permission::kReadDevices, &ServerApp::list_devices);
+  // Before /devices/{}: "summary" is never a device id (ids are 64 hex digits).
+  route("GET", "/api/v1/devices/summary", Permission::kReadDevices, &ServerApp::fleet_summary);
   route("GET", "/api/v1/devices/{}", Permission::kReadDevices, &ServerApp::show_device);
   route("GET", "/api/v1/devices/{}/inventory", Permission::kReadDevices, &ServerApp::device_inventory_evidence);
   route("POST", "/api/v1/devices/{}/accept", Permission::kManageDevices, &ServerApp::accept_device);
@@ -99,6 +103,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("HEAD", "/api/v1/bundles/{}/file", Permission::kReadBundles, &ServerApp::download_bundle);
   route("GET", "/api/v1/audit", Permission::kReadAudit, &ServerApp::list_audit);
   route("GET", "/api/v1/audit/verify", Permission::kReadAudit, &ServerApp::verify_audit);
+  route("GET", "/api/v1/audit/head", Permission::kReadAudit, &ServerApp::show_audit_head);
   route("GET", "/api/v1/audit/export", Permission::kReadAudit, &ServerApp::export_audit);
   route("GET", "/api/v1/trust", Permission::kReadTrust, &ServerApp::show_trust);
   route("PUT", "/api/v1/trust", Permission::kManageTrust, &ServerApp::upload_trust);
@@ -133,13 +138,16 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate(const h
   }
   auto role = parse_role((*token)->role);
   if (!role) return std::unexpected(problem(401, "the API token has an unknown role"));
-  return Caller{"operator:" + (*token)->name + "#" + std::to_string((*token)->id), *role};
+  return Caller{"operator:" + (*token)->name + "#" + std::to_string((*token)->id), *role, std::nullopt, **token};
 }
 
 http::Response ServerApp::handle(http::Request& request) {
   auto start = std::chrono::steady_clock::now();
   std::string route_label = "unmatched";
   http::Response response = dispatch(request, route_label);
+  // Every answer is exactly the type it says (a JSON error is never
+  // sniffed into a page).
+  response.headers.try_emplace("X-Content-Type-Options", "nosniff");
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   metrics_.observe(request.method, route_label, response.status, elapsed.count());
   if (response.file) metrics_.add_bundle_bytes(response.file->length);
@@ -153,6 +161,10 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
   if (request.query.size() > 32) return problem(400, "more than 32 query parameters");
   for (const auto& [key, value] : request.query) {
     if (key.size() > 64 || value.size() > 1024) return problem(400, "a query parameter is too long");
+  }
+  if (is_ui_path(request.path)) {
+    route_label = "/ui";
+    return serve_ui(request);
   }
   auto segments = split_path(request.path);
   std::vector<std::string> params;

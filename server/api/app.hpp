@@ -40,6 +40,7 @@ class ServerApp final : public http::Application {
     std::string actor;  // "operator:<name>#<id>" or "device:<id>"
     Role role = Role::kAuditor;
     std::optional<DeviceRecord> device;  // for device routes
+    std::optional<TokenRecord> token;    // for operator routes
   };
   using Params = std::vector<std::string>;
   using Handler = http::Response (ServerApp::*)(http::Request&, const Params&, const Caller&);
@@ -74,6 +75,8 @@ class ServerApp final : public http::Application {
   http::Response download_bundle(http::Request&, const Params&, const Caller&);
   http::Response list_audit(http::Request&, const Params&, const Caller&);
   http::Response verify_audit(http::Request&, const Params&, const Caller&);
+  http::Response show_audit_head(http::Request&, const Params&, const Caller&);
+  http::Response show_caller(http::Request&, const Params&, const Caller&);
   http::Response export_audit(http::Request&, const Params&, const Caller&);
   common::Status for_each_audit_entry(const std::function<common::Status(const signing::AuditEntry&)>& each);
   http::Response show_trust(http::Request&, const Params&, const Caller&);
@@ -92,6 +95,7 @@ class ServerApp final : public http::Application {
   http::Response list_enrollment_tokens(http::Request&, const Params&, const Caller&);
   http::Response revoke_enrollment_token(http::Request&, const Params&, const Caller&);
   http::Response list_devices(http::Request&, const Params&, const Caller&);
+  http::Response fleet_summary(http::Request&, const Params&, const Caller&);
   http::Response show_device(http::Request&, const Params&, const Caller&);
   http::Response device_inventory_evidence(http::Request&, const Params&, const Caller&);
   http::Response accept_device(http::Request&, const Params&, const Caller&);

@@ -41,6 +41,23 @@ bool allowed(Role role, Permission permission) {
   return false;
 }
 
+std::string_view permission_name(Permission permission) {
+  switch (permission) {
+    case Permission::kManageTokens: return "manage_tokens";
+    case Permission::kUploadBundles: return "upload_bundles";
+    case Permission::kReadBundles: return "read_bundles";
+    case Permission::kManageBundles: return "manage_bundles";
+    case Permission::kReadAudit: return "read_audit";
+    case Permission::kManageTrust: return "manage_trust";
+    case Permission::kReadTrust: return "read_trust";
+    case Permission::kReadDevices: return "read_devices";
+    case Permission::kManageDevices: return "manage_devices";
+    case Permission::kReadDeployments: return "read_deployments";
+    case Permission::kManageDeployments: return "manage_deployments";
+  }
+  return "";
+}
+
 std::string new_token_secret() { return "flt_" + common::to_hex(signing::random_bytes(32)); }
 
 std::string token_hash(std::string_view secret) { return signing::sha256_hex(secret); }

@@ -30,6 +30,14 @@ enum class Permission {
 
 bool allowed(Role role, Permission permission);
 
+// Every permission, and its name in GET /api/v1/me ("manage_deployments").
+inline constexpr Permission kAllPermissions[] = {
+    Permission::kManageTokens,  Permission::kUploadBundles,    Permission::kReadBundles,
+    Permission::kManageBundles, Permission::kReadAudit,        Permission::kManageTrust,
+    Permission::kReadTrust,     Permission::kReadDevices,      Permission::kManageDevices,
+    Permission::kReadDeployments, Permission::kManageDeployments};
+std::string_view permission_name(Permission permission);
+
 // "flt_" + 64 hex digits.
 std::string new_token_secret();
 std::string token_hash(std::string_view secret);

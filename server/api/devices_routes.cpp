@@ -1,5 +1,7 @@
 // Operator side: enrollment tokens and devices.
 
+#include <map>
+
 #include "artifacts/manifest.hpp"
 #include "common/encoding.hpp"
 #include "server/api/app.hpp"
@@ -114,6 +116,10 @@ http::Response ServerApp::list_devices(http::Request& request, const Params&, co
       *target = common::format_rfc3339(*when);
     }
   }
+  if (auto tampered = query("tampered")) {
+    if (*tampered != "true" && *tampered != "false") return problem(400, "invalid query", {{"tampered", "must be true or false"}});
+    filter.tampered = *tampered == "true";
+  }
   if (auto limit = query("limit")) {
     auto n = parse_positive(*limit);
     if (!n || *n > 10000) return problem(400, "invalid query", {{"limit", "must be 1 to 10000"}});
@@ -129,6 +135,35 @@ http::Response ServerApp::list_devices(http::Request& request, const Params&, co
   common::Json out = common::Json::array();
   for (const auto& d : *devices) out.push_back(device_json(d, false));
   return json_reply(200, {{"devices", out}});
+}
+
+// The fleet at a glance, counted in the database in one pass: devices by
+// status and by type, tampered ones, and how recently they were heard from.
+http::Response ServerApp::fleet_summary(http::Request&, const Params&, const Caller&) {
+  auto now = clock_();
+  auto counts = store_.count_fleet(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  if (!counts) return problem_from(counts.error());
+  std::int64_t total = 0, tampered = 0;
+  std::map<std::string, std::int64_t> by_status, seen;
+  std::map<std::string, std::map<std::string, std::int64_t>> by_type;
+  for (const auto& c : *counts) {
+    total += c.count;
+    by_status[c.status] += c.count;
+    by_type[c.device_type][c.status] += c.count;
+    if (c.tampered) tampered += c.count;
+    // Freshness is about the devices that should be talking to us.
+    if (c.status == "accepted") seen[c.seen] += c.count;
+  }
+  common::Json types = common::Json::object();
+  for (const auto& [type, statuses] : by_type) {
+    std::int64_t of_type = 0;
+    for (const auto& [status, n] : statuses) of_type += n;
+    types[type] = {{"total", of_type}, {"by_status", statuses}};
+  }
+  common::Json freshness = common::Json::object();
+  for (const char* bucket : {"5m", "1h", "24h", "older", "never"}) freshness[bucket] = seen[bucket];
+  return json_reply(200, {{"generated_at", common::format_rfc3339(now)}, {"total", total}, {"by_status", by_status},
+                          {"by_type", types}, {"tampered", tampered}, {"last_seen", freshness}});
 }
 
 http::Response ServerApp::show_device(http::Request& request, const Params& params, const Caller&) {

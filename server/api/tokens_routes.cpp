@@ -1,4 +1,4 @@
-// /api/v1/tokens: operator API tokens (admin only).
+// /api/v1/tokens: operator API tokens (admin only); /api/v1/me: the caller's own.
 
 #include "artifacts/manifest.hpp"
 #include "server/api/app.hpp"
@@ -65,6 +65,19 @@ http::Response ServerApp::revoke_token(http::Request&, const Params& params, con
   auto ok = store_.revoke_token(id, {caller.actor, "token.revoke", "token:" + std::to_string(id)});
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", id}, {"revoked", true}});
+}
+
+
+// Who the token is and what it may do: a client (the dashboard) shows only
+// the actions the role allows; the server still checks every call.
+http::Response ServerApp::show_caller(http::Request&, const Params&, const Caller& caller) {
+  common::Json permissions = common::Json::array();
+  for (auto permission : kAllPermissions) {
+    if (allowed(caller.role, permission)) permissions.push_back(permission_name(permission));
+  }
+  common::Json out = {{"actor", caller.actor}, {"role", role_name(caller.role)}, {"permissions", permissions}};
+  if (caller.token) out["token"] = token_json(*caller.token);
+  return json_reply(200, out);
 }
 
 }  // namespace flotilla::server::api

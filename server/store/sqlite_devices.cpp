@@ -198,14 +198,31 @@ Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const DeviceFilter& 
   auto select = db_.prepare(FLOTILLA_DEVICE_SELECT "WHERE "
       "(?1 IS NULL OR d.device_type = ?1) AND (?2 IS NULL OR d.status = ?2) AND "
       "(?3 IS NULL OR json_extract(d.labels, '$.' || json_quote(?3)) = ?4) AND "
-      "(?5 IS NULL OR s.last_seen IS NULL OR s.last_seen < unixepoch(?5)) AND (?6 IS NULL OR s.last_seen >= unixepoch(?6)) "
+      "(?5 IS NULL OR s.last_seen IS NULL OR s.last_seen < unixepoch(?5)) AND (?6 IS NULL OR s.last_seen >= unixepoch(?6)) AND "
+      "(?9 IS NULL OR d.tampered = ?9) "
       "ORDER BY d.id LIMIT ?7 OFFSET ?8");
   if (!select) return std::unexpected(select.error());
   select->bind(1, f.device_type).bind(2, f.status);
   select->bind(3, f.label ? std::optional<std::string>(f.label->first) : std::nullopt);
   select->bind(4, f.label ? std::optional<std::string>(f.label->second) : std::nullopt);
   select->bind(5, f.seen_before).bind(6, f.seen_after).bind(7, f.limit).bind(8, f.offset);
+  select->bind(9, f.tampered ? std::optional<std::int64_t>(*f.tampered ? 1 : 0) : std::nullopt);
   return common::collect(*select, device_from_row);
+}
+
+Result<std::vector<FleetCount>> SqliteStore::count_fleet(std::int64_t now) {
+  std::lock_guard lock(mutex_);
+  if (auto ok = flush_batched_locked(); !ok) return std::unexpected(ok.error());
+  auto select = db_.prepare(
+      "SELECT d.device_type, d.status, d.tampered, "
+      "CASE WHEN s.last_seen IS NULL THEN 'never' WHEN s.last_seen >= ?1 - 300 THEN '5m' "
+      "WHEN s.last_seen >= ?1 - 3600 THEN '1h' WHEN s.last_seen >= ?1 - 86400 THEN '24h' ELSE 'older' END, count(*) "
+      "FROM devices d LEFT JOIN device_seen s ON s.device = d.key GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, now);
+  return common::collect(*select, [](const common::Statement& row) {
+    return FleetCount{row.text(0), row.text(1), row.int64(2) != 0, row.text(3), row.int64(4)};
+  });
 }
 
 Status SqliteStore::set_device_status(const std::string& id, const std::string& status, const AuditDraft& audit) {

@@ -84,8 +84,20 @@ struct DeviceFilter {
   std::optional<std::pair<std::string, std::string>> label;
   std::optional<std::string> seen_before;  // RFC 3339: not seen since
   std::optional<std::string> seen_after;
+  std::optional<bool> tampered;
   std::int64_t limit = 100;
   std::int64_t offset = 0;
+};
+
+// Devices counted by what an operator's overview shows; `seen` is how
+// long ago the device was last heard from: "5m", "1h", "24h", "older" or
+// "never".
+struct FleetCount {
+  std::string device_type;
+  std::string status;
+  bool tampered = false;
+  std::string seen;
+  std::int64_t count = 0;
 };
 
 struct InventoryReport {
@@ -333,6 +345,9 @@ class Store {
   // For /metrics: devices by status, device deployments by state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() = 0;
+  // Every device in one pass, grouped for the fleet overview; `now` in
+  // Unix seconds.
+  virtual common::Result<std::vector<FleetCount>> count_fleet(std::int64_t now) = 0;
 
   // Rollouts (store/sqlite_rollouts.cpp).
   // Creates the rollout and its (empty) deployment.

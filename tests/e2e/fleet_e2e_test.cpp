@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/fleet_sim_process.hpp"
 #include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
@@ -20,30 +21,10 @@ using namespace std::chrono_literals;
 using testing::read_text;
 using testing::write_text;
 
-// flotilla-fleet-sim in the background; SIGTERM makes it print its summary.
-class Sim {
+// flotilla-fleet-sim in the background, in the test's directory.
+class Sim : public testing::FleetSimProcess {
  public:
-  Sim(const std::filesystem::path& dir, const std::string& args) : dir_(dir) {
-    std::string command = std::string(FLOTILLA_SIM) + " --dir '" + (dir / "fleet").string() + "' --json " + args + " > '" +
-                          (dir / "sim.json").string() + "' 2> '" + (dir / "sim.err").string() + "' & echo $! > '" +
-                          (dir / "sim.pid").string() + "'";
-    EXPECT_EQ(testing::run_shell(command), 0);
-    pid_ = std::stoi(read_text(dir / "sim.pid"));
-  }
-  ~Sim() { finish(); }
-  // Stops the simulator and returns its summary.
-  common::Json finish() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      for (int i = 0; i < 300 && ::kill(pid_, 0) == 0; ++i) std::this_thread::sleep_for(100ms);
-      pid_ = -1;
-    }
-    return common::Json::parse(read_text(dir_ / "sim.json"), nullptr, false);
-  }
-
- private:
-  std::filesystem::path dir_;
-  int pid_ = -1;
+  Sim(const std::filesystem::path& dir, const std::string& args) : FleetSimProcess(FLOTILLA_SIM, dir, args) {}
 };
 
 class FleetE2eTest : public testing::RunningServer {

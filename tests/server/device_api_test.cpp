@@ -253,6 +253,39 @@ TEST_F(DeviceApiTest, LabelsAndFilters) {
   EXPECT_EQ(admin->request("GET", "/api/v1/devices?status=bogus")->status, 400);
 }
 
+// The overview's counts come from the database in one pass: by status, by
+// type, tampered, and how recently accepted devices were heard from.
+TEST_F(DeviceApiTest, FleetSummaryCountsWhatTheListShows) {
+  std::string token = enrollment_token(R"(["gw-x1", "gw-x2"])");
+  TestDevice heard(server->url(), "gw-x1", "S1");
+  TestDevice tampered(server->url(), "gw-x2", "S2");
+  TestDevice waiting(server->url(), "gw-x1", "S3");
+  ASSERT_EQ(heard.auth(token).status, 200);
+  ASSERT_EQ(heard.poll().status, 200);
+  ASSERT_EQ(tampered.auth(token).status, 200);
+  ASSERT_EQ(tampered.inventory(1, "2.3.0", 5, /*tamper_ok=*/false).status, 200);
+  ASSERT_EQ(tampered.poll().status, 200);
+  ASSERT_EQ(waiting.auth().status, 202);
+  auto summary = admin->request("GET", "/api/v1/devices/summary");
+  ASSERT_EQ(summary->status, 200) << summary->body;
+  auto s = summary->json();
+  EXPECT_EQ(s["total"], 3);
+  EXPECT_EQ(s["by_status"]["accepted"], 2);
+  EXPECT_EQ(s["by_status"]["pending"], 1);
+  EXPECT_EQ(s["by_type"]["gw-x1"]["total"], 2);
+  EXPECT_EQ(s["by_type"]["gw-x1"]["by_status"]["pending"], 1);
+  EXPECT_EQ(s["by_type"]["gw-x2"]["total"], 1);
+  EXPECT_EQ(s["tampered"], 1);
+  // Accepted devices only; both polled just now.
+  EXPECT_EQ(s["last_seen"]["5m"], 2) << s.dump();
+  EXPECT_EQ(s["last_seen"]["never"], 0) << s.dump();
+  auto flagged = admin->request("GET", "/api/v1/devices?tampered=true")->json()["devices"];
+  ASSERT_EQ(flagged.size(), 1u);
+  EXPECT_EQ(flagged[0]["id"], tampered.id());
+  EXPECT_EQ(admin->request("GET", "/api/v1/devices?tampered=false")->json()["devices"].size(), 2u);
+  EXPECT_EQ(admin->request("GET", "/api/v1/devices?tampered=yes")->status, 400);
+}
+
 // The documented protocol works with nothing but openssl and curl.
 TEST_F(DeviceApiTest, EnrollWithCurlExample) {
   std::string script = std::string(FLOTILLA_SOURCE_DIR) + "/examples/device/enroll-with-curl.sh";

@@ -115,6 +115,9 @@ TEST_F(ServerTest, AuthorizationMatrix) {
       {"GET", "/api/v1/compliance", {"admin", "operator", "auditor"}},
       {"GET", "/api/v1/compliance/summary", {"admin", "operator", "auditor"}},
       {"GET", "/api/v1/trust/report-key", {"admin", "operator", "publisher", "auditor"}},
+      {"GET", "/api/v1/me", {"admin", "operator", "publisher", "auditor"}},
+      {"GET", "/api/v1/devices/summary", {"admin", "operator", "auditor"}},
+      {"GET", "/api/v1/audit/head", {"admin", "operator", "auditor"}},
   };
   for (const auto& c : cases) {
     std::string body = (c.method == "POST" || c.method == "PUT") && !c.path.ends_with("/accept") &&
@@ -137,6 +140,32 @@ TEST_F(ServerTest, AuthorizationMatrix) {
       }
     }
   }
+}
+
+// A client (the dashboard) learns what its token may do; the answer is the
+// same table the server enforces.
+TEST_F(ServerTest, MeNamesTheTokenAndItsPermissions) {
+  auto created = admin().request("POST", "/api/v1/tokens", R"({"name": "watcher", "role": "auditor"})");
+  ASSERT_EQ(created->status, 201);
+  auto me = client(created->json()["token"].get<std::string>()).request("GET", "/api/v1/me");
+  ASSERT_EQ(me->status, 200) << me->body;
+  auto j = me->json();
+  EXPECT_EQ(j["role"], "auditor");
+  EXPECT_EQ(j["token"]["name"], "watcher");
+  EXPECT_FALSE(j["token"].contains("token")) << "the secret is never shown again";
+  std::set<std::string> permissions(j["permissions"].begin(), j["permissions"].end());
+  EXPECT_EQ(permissions, (std::set<std::string>{"read_audit", "read_bundles", "read_deployments", "read_devices", "read_trust"}));
+  auto everything = admin().request("GET", "/api/v1/me")->json()["permissions"];
+  EXPECT_EQ(everything.size(), 11u);
+}
+
+TEST_F(ServerTest, AuditHeadIsTheLastEntry) {
+  auto head = admin().request("GET", "/api/v1/audit/head")->json();
+  auto verified = admin().request("GET", "/api/v1/audit/verify")->json();
+  EXPECT_EQ(head["seq"], verified["head"]["seq"]);
+  EXPECT_EQ(head["hash"], verified["head"]["hash"]);
+  ASSERT_EQ(admin().request("POST", "/api/v1/tokens", R"({"name": "one-more", "role": "auditor"})")->status, 201);
+  EXPECT_EQ(admin().request("GET", "/api/v1/audit/head")->json()["seq"], head["seq"].get<int>() + 1);
 }
 
 TEST_F(ServerTest, TokensCreateListRevoke) {
