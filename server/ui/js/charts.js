@@ -2,22 +2,19 @@
 // horizontal bar per value, and a single stacked bar for progress.
 import {h, s, tone} from './dom.js';
 
-// [{label, value, tone?}] -> labelled horizontal bars, scaled to the largest.
+// [{label, value, tone?}] -> a labelled horizontal bar per item, scaled
+// to the largest. Labels and numbers are text (same size at any width);
+// each bar is drawn in SVG.
 export function bars(items, {title = ''} = {}) {
-  const rowHeight = 24, labelWidth = 130, width = 480;
   const max = Math.max(1, ...items.map((i) => i.value));
-  const height = Math.max(rowHeight, items.length * rowHeight);
-  return s('svg', {class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title},
-    s('title', {}, title),
-    items.map((item, i) => {
-      const y = i * rowHeight;
-      const w = Math.round(((width - labelWidth - 60) * item.value) / max);
-      return s('g', {},
-        s('text', {x: 0, y: y + 16}, item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label),
-        s('rect', {x: labelWidth, y: y + 4, width: Math.max(item.value ? 2 : 0, w), height: rowHeight - 8, rx: 2,
-          class: `fill-${item.tone ?? tone(item.label)}`}),
-        s('text', {x: labelWidth + w + 6, y: y + 16}, String(item.value)));
-    }));
+  return h('div', {class: 'bars', role: 'img', 'aria-label': `${title}: ${items.map((i) => `${i.label} ${i.value}`).join(', ')}`},
+    items.map((item) => [
+      h('span', {class: 'bar-label'}, item.label),
+      s('svg', {class: 'bar', viewBox: '0 0 1000 10', preserveAspectRatio: 'none', 'aria-hidden': 'true'},
+        s('rect', {x: 0, y: 0, width: Math.max(item.value ? 4 : 0, (1000 * item.value) / max), height: 10,
+          class: `fill-${item.tone ?? tone(item.label)}`})),
+      h('span', {class: 'bar-value'}, String(item.value)),
+    ]));
 }
 
 // [{label, value, tone}] over `total` -> one bar split in segments, with a legend.

@@ -33,8 +33,20 @@ async function attentionRows(baseline, needing) {
   return rows;
 }
 
+// The baseline a page shows when none is chosen: the most recently
+// updated one (what the operators last agreed on), else none (each
+// device against the latest release for its type).
+export async function defaultBaseline() {
+  const {baselines} = await get('/baselines');
+  const newest = [...baselines].sort((a, b) => (b.updated_at ?? '').localeCompare(a.updated_at ?? ''))[0];
+  return newest ? newest.name : '';
+}
+
+const LATEST = '(latest)';  // the select's value for "no baseline"
+
 export async function render(ctx) {
-  const baseline = ctx.query.get('baseline') ?? '';
+  const chosen = ctx.query.get('baseline');
+  const baseline = chosen === null ? await defaultBaseline() : chosen === LATEST ? '' : chosen;
   const [{baselines}, summary] = await Promise.all([
     get('/baselines'), get('/compliance/summary' + query({baseline}))]);
   const counts = summary.summary.by_status;
@@ -61,7 +73,7 @@ export async function render(ctx) {
     h('form', {class: 'filters', on: {submit: (e) => e.preventDefault()}},
       h('label', {}, 'Baseline',
         h('select', {id: 'baseline', on: {change: (e) => ctx.setQuery({baseline: e.target.value})}},
-          h('option', {value: '', selected: !baseline}, 'latest release per type'),
+          h('option', {value: LATEST, selected: !baseline}, 'latest release per type'),
           baselines.map((b) => h('option', {value: b.name, selected: b.name === baseline}, b.name)))),
       h('div', {class: 'actions'}, FORMATS.map((f) =>
         h('button', {type: 'button', id: `download-${f.format}`, on: {click: () => fetchReport(f)}}, `Download ${f.label}`)))),

@@ -121,7 +121,7 @@ async function renderOne(ctx, id) {
         table([
           {title: '#', cell: (e) => String(e.seq), num: true},
           {title: 'State', cell: (e) => badge(e.state)},
-          {title: 'Progress', cell: (e) => `${e.progress ?? 0} %`, num: true},
+          {title: 'Progress', cell: (e) => (e.progress ? `${e.progress} %` : '—'), num: true},
           {title: 'Message', cell: (e) => e.message || '—'},
           {title: 'Device time', cell: (e) => h('span', {class: 'mono'}, e.time)},
         ], events[i], 'No event reported.')))),

@@ -3,15 +3,17 @@
 import {get, query} from '../api.js';
 import {h, badge, card, panel, table, deviceLink, when, labelChips, tone} from '../dom.js';
 import {bars, stacked} from '../charts.js';
-import {waveTotals, progressSegments} from './rollout_view.js';
+import {waveTotals, progressSegments, waitingText} from './rollout_view.js';
+import {defaultBaseline} from './compliance.js';
 
 const ACTIVE = ['scheduled', 'running', 'paused'];
-const SEEN_LABELS = {'5m': 'last 5 min', '1h': 'last hour', '24h': 'last day', older: 'longer ago', never: 'never'};
+const SEEN = [['5m', 'last 5 min'], ['1h', 'last hour'], ['24h', 'last day'], ['older', 'longer ago'], ['never', 'never']];
 
 export async function render(ctx) {
+  const baseline = await defaultBaseline();
   const [fleet, compliance, rollouts, tampered] = await Promise.all([
     get('/devices/summary'),
-    get('/compliance/summary').catch(() => null),  // no trust root or baseline yet: still show the fleet
+    get('/compliance/summary' + query({baseline})).catch(() => null),  // still show the fleet
     get('/rollouts'),
     get('/devices' + query({tampered: 'true', limit: 20})),
   ]);
@@ -32,12 +34,12 @@ export async function render(ctx) {
       panel('Devices by status',
         bars(Object.entries(byStatus).map(([label, value]) => ({label, value})), {title: 'Devices by status'})),
       panel('Last heard from (accepted devices)',
-        bars(Object.entries(fleet.last_seen).map(([k, value]) => ({label: SEEN_LABELS[k], value, tone: tone(k)})),
+        bars(SEEN.map(([k, label]) => ({label, value: fleet.last_seen[k] ?? 0, tone: tone(k)})),
           {title: 'Accepted devices by last contact'})),
-      compliance && panel('Compliance',
+      compliance && panel(baseline ? `Compliance with ${baseline}` : 'Compliance with the latest releases',
         bars(Object.entries(compliance.summary.by_status).map(([label, value]) => ({label, value})),
           {title: 'Devices by compliance status'}),
-        h('p', {}, h('a', {href: '#/compliance'}, 'Reports and overdue devices'))),
+        h('p', {}, h('a', {href: '#/compliance'}, 'Reports and the devices needing attention'))),
       panel('Devices by type', typeTable(fleet.by_type, compliance))),
     panel('Rollouts in flight', table([
       {title: 'Rollout', cell: (r) => h('a', {href: `#/rollouts/${r.id}`}, r.name)},
@@ -46,7 +48,7 @@ export async function render(ctx) {
         const totals = waveTotals(r.status);
         return stacked(progressSegments(totals), totals.eligible, {title: `Rollout ${r.name}`});
       }},
-      {title: 'Waiting for', cell: (r) => r.status?.waiting_for ?? '—', wide: true},
+      {title: 'Where it stands', cell: (r) => waitingText(r), wide: true},
     ], active, 'No rollout is scheduled, running or paused.')),
     fleet.tampered > 0 && panel('Tampered devices', table([
       {title: 'Device', cell: (d) => deviceLink(d.id)},
