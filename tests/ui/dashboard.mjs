@@ -21,6 +21,7 @@ const env = (name) => {
 const base = env('FLOTILLA_URL');
 const token = readFileSync(env('FLOTILLA_TOKEN_FILE'), 'utf8').trim();
 const auditorToken = readFileSync(env('FLOTILLA_AUDITOR_TOKEN_FILE'), 'utf8').trim();
+const publisherToken = readFileSync(env('FLOTILLA_PUBLISHER_TOKEN_FILE'), 'utf8').trim();
 const rolloutId = env('ROLLOUT_ID');
 const xssDevice = env('XSS_DEVICE');
 const out = env('OUT_DIR');
@@ -154,6 +155,9 @@ try {
   const csv = readFileSync(csvPath, 'utf8');
   result.csv_lines = csv.trimEnd().split('\r\n').length;
   check(csv.startsWith('device_id,'), 'the downloaded CSV starts with its header');
+  const [signed] = await Promise.all([page.waitForEvent('download'), page.click('#download-signed')]);
+  await signed.saveAs(join(out, 'compliance.signed.json'));
+  check(signed.suggestedFilename().endsWith('.signed.json'), `the signed report's file name (${signed.suggestedFilename()})`);
   await page.screenshot({path: join(out, 'compliance.png'), fullPage: true});
 
   // Audit: the chain verifies on the page, and the pause is in it.
@@ -211,6 +215,15 @@ try {
   const refused = await fetch(`${base}/api/v1/rollouts/${rolloutId}/pause`,
     {method: 'POST', headers: {Authorization: `Bearer ${auditorToken}`}});
   check(refused.status === 403, `the server refuses an auditor's pause (${refused.status})`);
+
+  // A publisher reads nothing the dashboard shows: no sections, and why.
+  await auditor.click('#sign-out');
+  await auditor.waitForSelector('#sign-in:not([hidden])');
+  await auditor.fill('#token', publisherToken);
+  await auditor.press('#token', 'Enter');
+  await auditor.waitForSelector('.notice.warn');
+  check((await auditor.textContent('.notice.warn')).includes('publisher role'), 'a publisher is told what the role may not read');
+  check(await auditor.$$eval('#nav a:not([hidden])', (els) => els.length) === 0, 'a publisher sees no sections');
 
   check(consoleErrors.length === 0, `no console errors (${consoleErrors.join(' | ')})`);
   check(dialogs.length === 0, `no script dialogs (${dialogs.join(' | ')})`);

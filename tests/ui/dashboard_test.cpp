@@ -108,9 +108,13 @@ TEST_F(DashboardTest, AnOperatorFollowsAndSteersARolloutInTheBrowser) {
   auto auditor = admin.request("POST", "/api/v1/tokens", R"({"name": "auditor", "role": "auditor"})");
   ASSERT_EQ(auditor->status, 201);
   write_text(dir / "auditor.token", auditor->json()["token"].get<std::string>());
+  auto publisher = admin.request("POST", "/api/v1/tokens", R"({"name": "release-ci", "role": "publisher"})");
+  ASSERT_EQ(publisher->status, 201);
+  write_text(dir / "publisher.token", publisher->json()["token"].get<std::string>());
   std::string command = "cd '" + kTests.string() + "' && FLOTILLA_URL='" + server->url() + "' FLOTILLA_TOKEN_FILE='" +
                         (dir / "operator.token").string() + "' FLOTILLA_AUDITOR_TOKEN_FILE='" +
-                        (dir / "auditor.token").string() + "' ROLLOUT_ID=" + rollout + " XSS_DEVICE=" + xss_device +
+                        (dir / "auditor.token").string() + "' FLOTILLA_PUBLISHER_TOKEN_FILE='" +
+                        (dir / "publisher.token").string() + "' ROLLOUT_ID=" + rollout + " XSS_DEVICE=" + xss_device +
                         " OUT_DIR='" + kOutput.string() + "' node dashboard.mjs > '" + (dir / "browser.log").string() +
                         "' 2>&1";
   int status = testing::run_shell(command, 200);
@@ -123,6 +127,14 @@ TEST_F(DashboardTest, AnOperatorFollowsAndSteersARolloutInTheBrowser) {
   for (const auto& wave : view["status"]["waves"]) EXPECT_EQ(wave["succeeded"], wave["eligible"]) << view.dump();
   auto result = common::Json::parse(read_text(kOutput / "result.json"));
   EXPECT_EQ(result["csv_lines"], kDevices + 1) << "a header and a row per device";
+  // The signed report the browser downloaded verifies offline with the
+  // server's report key.
+  auto key = admin.request("GET", "/api/v1/trust/report-key");
+  ASSERT_EQ(key->status, 200);
+  write_text(dir / "report-key.pub", key->body);
+  EXPECT_EQ(testing::run_shell(std::string(FLOTILLA_CLI) + " compliance verify '" + (kOutput / "compliance.signed.json").string() +
+                               "' --key '" + (dir / "report-key.pub").string() + "' > /dev/null"),
+            0);
   for (const char* shot : {"overview.png", "rollout.png", "rollout-tablet.png", "compliance.png"}) {
     auto png = read_text(kOutput / shot);
     EXPECT_GT(png.size(), 10000u) << shot;

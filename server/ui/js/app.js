@@ -12,6 +12,10 @@ import * as audit from './pages/audit.js';
 
 const REFRESH_MS = 4000;
 const sections = {overview, devices, rollouts, bundles, compliance, audit};
+// What a role must be allowed to read for each section (GET /me).
+const NEEDS = {overview: 'read_devices', devices: 'read_devices', rollouts: 'read_deployments', bundles: 'read_bundles',
+  compliance: 'read_devices', audit: 'read_audit'};
+const readable = (section) => me && me.permissions.includes(NEEDS[section]);
 const $ = (id) => document.getElementById(id);
 
 let me = null;          // GET /me: actor, role, permissions
@@ -89,7 +93,14 @@ async function draw(force = false) {
   }
   let node;
   try {
-    node = await sections[current.section].render(context(current));
+    if (!readable(current.section)) {
+      const open = Object.keys(sections).filter(readable);
+      node = notice('warn', `The ${me.role} role may not read this page.`,
+        open.length ? '' : ' It reads nothing the dashboard shows; it is for the CLI (for example flotilla bundles upload).');
+      if (open.length) location.hash = `#/${open[0]}`;
+    } else {
+      node = await sections[current.section].render(context(current));
+    }
     $('connection').textContent = '';
   } catch (e) {
     if (e instanceof api.ApiError && e.status === 0) $('connection').textContent = e.message;
@@ -133,6 +144,7 @@ async function signIn() {
   $('nav').hidden = false;
   $('session').hidden = false;
   $('who').textContent = `${me.token ? me.token.name : me.actor} (${me.role})`;
+  for (const link of document.querySelectorAll('#nav a')) link.hidden = !readable(link.dataset.section);
   await draw(true);
   // After the form, focus goes to the content (the form is gone); on a
   // fresh load it stays at the top of the page.

@@ -39,8 +39,10 @@ async function renderList(ctx) {
   const page = devices.slice(0, PAGE);
   const pager = (delta, label) => h('button', {type: 'button', class: 'quiet', on: {click: () =>
     ctx.setQuery({...Object.fromEntries(q), offset: Math.max(0, offset + delta)})}}, label);
+  const error = takeError();
   return h('div', {},
     h('h1', {}, 'Devices', h('span', {class: 'muted'}, `${summary.total} enrolled`)),
+    error && notice('bad', error),
     filters(ctx, Object.keys(summary.by_type)),
     table([
       {title: 'Device', cell: (d) => deviceLink(d.id)},
@@ -68,8 +70,14 @@ function acceptButtons(ctx, device) {
     h('button', {type: 'button', class: 'quiet', on: {click: () => change('reject')}}, 'Reject'));
 }
 
+// An action's failure, shown by the next draw of whichever page follows.
 let lastError = null;
 function alertLater(error) { lastError = error.message; }
+function takeError() {
+  const error = lastError;
+  lastError = null;
+  return error;
+}
 
 const EVENT_HISTORY = 10;  // deployments whose events are read
 
@@ -79,8 +87,7 @@ async function renderOne(ctx, id) {
   const recent = device.deployments.slice(0, EVENT_HISTORY);
   const events = await Promise.all(recent.map((d) =>
     get(`/deployments/${d.deployment_id}/devices/${encodeURIComponent(id)}/events`).then((r) => r.events).catch(() => [])));
-  const error = lastError;
-  lastError = null;
+  const error = takeError();
   const components = Object.entries(inventory.components ?? {}).map(([name, c]) => ({name, ...c}));
   const checks = Object.entries(inventory.tamper ?? {}).map(([name, c]) => ({name, ...c}));
   const compliance = device.compliance;

@@ -58,6 +58,12 @@ function actions(ctx, rollout, setMessage) {
   if (['scheduled', 'running', 'paused'].includes(rollout.state)) {
     buttons.push(h('button', {type: 'button', class: 'danger', id: 'rollout-abort', on: {click: () =>
       act('abort', `Abort “${rollout.name}”?`, 'No further device is offered the update. This cannot be undone.', true)}}, 'Abort'));
+    if (rollout.rollback_bundle) {
+      buttons.push(h('button', {type: 'button', class: 'danger', id: 'rollout-abort-rollback', on: {click: () =>
+        act('abort', `Abort “${rollout.name}” and roll back?`,
+          'No further device is offered the update, and the devices that took it are offered the rollback bundle. This cannot be undone.',
+          true, {rollback: true})}}, 'Abort and roll back'));
+    }
   }
   return buttons.length ? h('div', {class: 'actions'}, buttons) : null;
 }
