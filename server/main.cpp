@@ -92,6 +92,7 @@ struct ServeOptions {
   int poll_interval_s = 60;
   double scheduler_interval_s = 5;
   bool debug = false;
+  bool no_ui = false;
 };
 
 // Reads a JSON config (same names as the flags, without dashes) into the
@@ -104,7 +105,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key",
-                                   "accel_redirect", "scheduler_interval"});
+                                   "accel_redirect", "scheduler_interval", "no_ui"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -138,7 +139,11 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
     if (!n) return fail(n.error().with_context(path));
     o.scheduler_interval_s = static_cast<double>(*n);
   }
-  if (object->has("debug") && serve.count("--debug") == 0) o.debug = (*doc)["debug"] == true;
+  for (auto [key, flag, target] : {std::tuple{"debug", "--debug", &o.debug}, std::tuple{"no_ui", "--no-ui", &o.no_ui}}) {
+    if (!object->has(key) || serve.count(flag) > 0) continue;
+    if (!(*doc)[key].is_boolean()) return fail(common::Error(common::Errc::kBadField, std::string("/") + key + ": must be true or false").with_context(path));
+    *target = (*doc)[key].get<bool>();
+  }
   return kExitOk;
 }
 
@@ -178,6 +183,7 @@ int run_serve(const ServeOptions& o) {
   server::api::ServerApp app(**store, data);
   app.set_poll_interval(o.poll_interval_s);
   app.set_accel_redirect(o.accel_redirect);
+  app.set_ui_enabled(!o.no_ui);
   server::Scheduler scheduler(**store, common::now_utc,
                               std::chrono::milliseconds(static_cast<std::int64_t>(o.scheduler_interval_s * 1000)));
   app.set_rollouts_changed([&scheduler] { scheduler.wake(); });
@@ -188,6 +194,7 @@ int run_serve(const ServeOptions& o) {
   // First line of stdout: the URL, for scripts and tests.
   std::cout << (*http)->url() << std::endl;
   common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string());
+  if (!o.no_ui) common::log(common::LogLevel::kInfo, "dashboard at " + (*http)->url() + "/ui/");
 
   int received = 0;
   sigwait(&signals, &received);
@@ -231,6 +238,7 @@ int main(int argc, char** argv) {
                     "Seconds between rollout scheduler passes (operator actions also trigger one)")
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");
+  serve->add_flag("--no-ui", so.no_ui, "Do not serve the operator dashboard at /ui/ (docs/dashboard.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -162,7 +162,7 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
   for (const auto& [key, value] : request.query) {
     if (key.size() > 64 || value.size() > 1024) return problem(400, "a query parameter is too long");
   }
-  if (is_ui_path(request.path)) {
+  if (ui_enabled_ && is_ui_path(request.path)) {
     route_label = "/ui";
     return serve_ui(request);
   }

@@ -162,12 +162,15 @@ class ServerApp final : public http::Application {
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
   // Behind nginx: bundle downloads are authorised here and sent by nginx
   // from an internal location with this prefix (X-Accel-Redirect).
+  // Serve the dashboard at /ui/ (the default); off, those paths are 404.
+  void set_ui_enabled(bool enabled) { ui_enabled_ = enabled; }
   void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
   // Called after an operator changed a rollout: wakes the scheduler.
   void set_rollouts_changed(std::function<void()> notify) { rollouts_changed_ = std::move(notify); }
 
  private:
   std::string public_url_;
+  bool ui_enabled_ = true;
   std::string accel_redirect_;
   std::function<void()> rollouts_changed_;
   std::mutex rollout_cache_mutex_;

@@ -68,6 +68,15 @@ TEST_F(DashboardTest, ServesTheFilesWithStrictHeaders) {
             0);
 }
 
+TEST_F(DashboardTest, NoUiServesNoDashboard) {
+  testing::ServerProcess bare(FLOTILLA_SERVER, dir / "bare", (dir / "root.json").string());
+  bare.start({"--no-ui"});
+  auto client = cli::ApiClient(bare.url(), "");
+  EXPECT_EQ(client.request("GET", "/ui/")->status, 404);
+  EXPECT_EQ(client.request("GET", "/ui/js/app.js")->status, 404);
+  EXPECT_EQ(client.request("GET", "/healthz")->status, 200);
+}
+
 TEST_F(DashboardTest, AnOperatorFollowsAndSteersARolloutInTheBrowser) {
   ASSERT_TRUE(std::filesystem::exists(kTests / "node_modules" / "playwright-core"))
       << "playwright-core is not installed: run scripts/setup (npm ci in tests/ui)";
