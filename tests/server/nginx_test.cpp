@@ -137,6 +137,19 @@ TEST_F(NginxTest, UploadAndDeviceDownloadsGoThroughNginx) {
   EXPECT_EQ(device.request("GET", "/_flotilla_bundles/" + digest + ".flb").status, 404);
 }
 
+// The dashboard through the example config: the page and its headers pass.
+TEST_F(NginxTest, DashboardGoesThroughNginxWithItsHeaders) {
+  auto headers = dir / "headers.txt";
+  ASSERT_EQ(testing::run_shell("curl -s -o '" + (dir / "page.html").string() + "' -D '" + headers.string() + "' '" + front +
+                               "/ui/'"),
+            0);
+  auto text = read_text(headers);
+  EXPECT_NE(text.find(" 200"), std::string::npos) << text;
+  EXPECT_NE(text.find("frame-ancestors 'none'"), std::string::npos) << text;
+  EXPECT_NE(text.find("X-Content-Type-Options: nosniff"), std::string::npos) << text;
+  EXPECT_NE(read_text(dir / "page.html").find("js/app.js"), std::string::npos);
+}
+
 TEST_F(NginxTest, NginxStopsOversizedHeadersAndBodies) {
   cli::ApiClient admin(front, server->admin_token());
   auto big_header = admin.request("GET", "/api/v1/bundles", "", {"X-Padding: " + std::string(16000, 'p')});
