@@ -79,6 +79,8 @@ function busyTyping() {
   return $('confirm').open || (active && $('view').contains(active) && ['INPUT', 'SELECT', 'TEXTAREA'].includes(active.tagName));
 }
 
+let shown = null;  // the location.hash whose page is on screen
+
 async function draw(force = false) {
   if (!me || (!force && busyTyping())) return;
   if (drawing) {
@@ -86,12 +88,13 @@ async function draw(force = false) {
     return;
   }
   drawing = true;
+  const hash = location.hash;
   const current = route();
   for (const link of document.querySelectorAll('#nav a')) {
     if (link.dataset.section === current.section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  let node;
+  let node = null;
   try {
     if (!readable(current.section)) {
       const open = Object.keys(sections).filter(readable);
@@ -103,18 +106,24 @@ async function draw(force = false) {
     }
     $('connection').textContent = '';
   } catch (e) {
-    if (e instanceof api.ApiError && e.status === 0) $('connection').textContent = e.message;
-    node = notice('bad', h('strong', {}, 'Could not load this page: '), e.message);
+    const unreachable = e instanceof api.ApiError && e.status === 0;
+    if (unreachable) $('connection').textContent = `${e.message} (showing what was last read)`;
+    // A lost connection keeps the page's last data on screen; any other
+    // failure is said in its place.
+    if (!unreachable || shown !== hash) node = notice('bad', h('strong', {}, 'Could not load this page: '), e.message);
   } finally {
     drawing = false;
   }
-  if (!me) return;  // signed out meanwhile
-  // Keep keyboard focus on the same control across the redraw.
-  const focusedId = $('view').contains(document.activeElement) ? document.activeElement.id : '';
-  $('view').replaceChildren(node);
-  if (focusedId && $(focusedId)) $(focusedId).focus();
-  $('refreshed').textContent = `Updated ${new Date().toLocaleTimeString()}`;
-  if (again) {
+  // Signed out meanwhile, or moved to another page: that page's draw wins.
+  if (me && node && location.hash === hash) {
+    // Keep keyboard focus on the same control across the redraw.
+    const focusedId = $('view').contains(document.activeElement) ? document.activeElement.id : '';
+    $('view').replaceChildren(node);
+    shown = hash;
+    if (focusedId && $(focusedId)) $(focusedId).focus();
+    $('refreshed').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  }
+  if (again || (me && location.hash !== hash)) {
     again = false;
     draw(true);
   }
@@ -126,6 +135,7 @@ function showSignIn(message = '') {
   $('nav').hidden = true;
   $('session').hidden = true;
   $('view').replaceChildren();
+  shown = null;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
   $('token').focus();
