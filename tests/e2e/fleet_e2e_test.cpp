@@ -157,8 +157,9 @@ TEST_F(FleetE2eTest, ServerKilledDownloadsCutDevicesOfflineAndTheRolloutStillCom
   Sim sim(dir.path(), start_fleet_args(kDevices, "--net-cut 0.1 --offline 0.15 --offline-from 3s --offline-for 25s --clock-skew 0.1 --seed 3"));
   wait_for_enrollment(kDevices);
   auto id = create_rollout(policy_for("2.4.0", "20%"));
+  // Before the scheduler's first pass the view has no waves yet.
   wait_for_rollout(id, [](const common::Json& v) {
-    return v["status"]["waves"].size() > 0 && v["status"]["waves"][0]["succeeded"].get<std::int64_t>() > 0;
+    return v.value(common::Json::json_pointer("/status/waves/0/succeeded"), std::int64_t{0}) > 0;
   });
   server->kill9();
   std::this_thread::sleep_for(2s);  // devices meet a dead server
