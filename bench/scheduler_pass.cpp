@@ -12,7 +12,7 @@
 
 #include "artifacts/manifest.hpp"
 #include "server/scheduler/scheduler.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/store/sql_store.hpp"
 #include "signing/digest.hpp"
 
 namespace {
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bench_scheduler_pass [--create-only] DATA_DIR\n";
     return 2;
   }
-  auto store = server::SqliteStore::open(std::string(argv[argc - 1]) + "/flotilla.db");
+  auto store = server::SqlStore::open(std::string(argv[argc - 1]) + "/flotilla.db");
   if (!store) return fail(store.error());
   artifacts::Manifest m{.name = "gw-os", .component = "rootfs", .version = *common::Version::parse("2.4.0"),
                         .security_version = 1, .compatible = {"gw-x1"}, .created = common::now_utc()};

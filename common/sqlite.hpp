@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/rows.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -93,38 +94,6 @@ class Database {
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, nullptr};
   std::shared_ptr<StatementCache> cache_;
 };
-
-// Steps `statement` to the end, turning each row into a value with `row`.
-template <class RowFn>
-auto collect(Statement& statement, RowFn row) -> Result<std::vector<decltype(row(statement))>> {
-  std::vector<decltype(row(statement))> out;
-  for (;;) {
-    auto more = statement.step();
-    if (!more) return std::unexpected(more.error());
-    if (!*more) return out;
-    out.push_back(row(statement));
-  }
-}
-
-// Steps `statement` to the end, calling `each` with it at every row.
-template <class EachFn>
-Status for_each_row(Statement& statement, EachFn each) {
-  for (;;) {
-    auto more = statement.step();
-    if (!more) return std::unexpected(more.error());
-    if (!*more) return {};
-    each(statement);
-  }
-}
-
-// The first row as a value, or nullopt when there is none.
-template <class RowFn>
-auto first_row(Statement& statement, RowFn row) -> Result<std::optional<decltype(row(statement))>> {
-  auto more = statement.step();
-  if (!more) return std::unexpected(more.error());
-  if (!*more) return std::optional<decltype(row(statement))>{};
-  return std::optional<decltype(row(statement))>{row(statement)};
-}
 
 // BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.
 class Transaction {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@ using TimePoint = std::chrono::sys_seconds;
 Result<TimePoint> parse_rfc3339(std::string_view text);
 // "2026-11-24T19:00:00Z".
 std::string format_rfc3339(TimePoint time);
+// The same for a time given in Unix seconds.
+inline std::string format_unix_seconds(std::int64_t seconds) {
+  return format_rfc3339(TimePoint(std::chrono::seconds(seconds)));
+}
 
 TimePoint now_utc();
 

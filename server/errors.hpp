@@ -10,6 +10,7 @@ enum class Errc {
   kEnrollmentRefused,   // enrollment token unknown, revoked, expired, used up or not for this type
   kBadTransition,       // a deployment event that does not follow the device's state
   kDeviceNotAccepted,   // a device that is pending, rejected or decommissioned
+  kNotScheduler,        // a scheduler pass from a server that no longer holds the scheduler lease
 };
 
 }  // namespace flotilla::server

@@ -13,7 +13,7 @@
 #include "server/api/auth.hpp"
 #include "server/http/listener.hpp"
 #include "server/scheduler/scheduler.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/store/sql_store.hpp"
 #include "signing/key.hpp"
 
 namespace fs = std::filesystem;
@@ -44,7 +44,7 @@ int run_init(const fs::path& data, const std::string& root_path) {
   }
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all);
-  auto store = server::SqliteStore::open(database_path(data));
+  auto store = server::SqlStore::open(database_path(data));
   if (!store) return fail(store.error());
 
   // The report key signs compliance reports (DESIGN.md §9).
@@ -178,7 +178,7 @@ int run_serve(const ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto store = server::SqliteStore::open(database_path(data));
+  auto store = server::SqlStore::open(database_path(data));
   if (!store) return fail(store.error());
   server::api::ServerApp app(**store, data);
   app.set_poll_interval(o.poll_interval_s);

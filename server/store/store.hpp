@@ -373,10 +373,17 @@ class Store {
   virtual common::Status apply_rollout_pass(const RolloutPass& pass) = 0;
   // Grows with every write a rollout decision depends on (device events,
   // inventory, enrollment, device status and labels, deployments, operator
-  // actions on rollouts), so the scheduler can skip a rollout nothing
-  // touched. In-process: another server's writes are seen at the
-  // scheduler's heartbeat.
-  virtual std::int64_t change_generation() const = 0;
+  // actions on rollouts), by any server on the store, so the scheduler can
+  // skip a rollout nothing touched. A value it cannot read is -1, which
+  // never matches: the scheduler then looks at everything.
+  virtual std::int64_t change_generation() = 0;
+  // Several servers may share one store; rollouts are scheduled by one of
+  // them at a time, the one holding this lease. True while this process
+  // holds it (a store only this process uses always does); a server that
+  // dies loses it, and another takes it at its next try. Cheap enough to
+  // call before every pass. A pass applied without the lease fails with
+  // Errc::kNotScheduler.
+  virtual common::Result<bool> hold_scheduler_lease() = 0;
   // For /metrics: rollouts by state, and rollout devices by deployment state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() = 0;

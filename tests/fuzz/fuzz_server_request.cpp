@@ -9,21 +9,21 @@
 
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/store/sql_store.hpp"
 
 namespace {
 
 using namespace flotilla;
 
 struct Fixture {
-  std::unique_ptr<server::SqliteStore> store;
+  std::unique_ptr<server::SqlStore> store;
   std::unique_ptr<server::api::ServerApp> app;
   std::string admin = "flt_fuzz_admin";
 
   Fixture() {
     char pattern[] = "/tmp/flotilla-fuzz-XXXXXX";
     std::filesystem::path dir = ::mkdtemp(pattern);
-    store = std::move(*server::SqliteStore::open((dir / "flotilla.db").string()));
+    store = std::move(*server::SqlStore::open((dir / "flotilla.db").string()));
     server::TokenRecord token{.name = "fuzz", .role = "admin", .created_at = "2026-01-01T00:00:00Z"};
     (void)store->create_token(token, server::api::token_hash(admin), {"fuzz", "token.create", "token:fuzz"});
     app = std::make_unique<server::api::ServerApp>(*store, dir);

@@ -1,37 +1,39 @@
 // The Store contract, tested through the interface only, so the same suite
-// can run against every engine (SQLite now; PostgreSQL in issue 8: add a
-// factory to kEngines). A fake clock stamps audit entries.
+// runs against every engine: SQLite, and PostgreSQL on a throwaway
+// cluster (ctest label postgres). A fake clock stamps audit entries.
 #include <gtest/gtest.h>
 
 #include "server/errors.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/store/sql_store.hpp"
 #include "signing/audit_chain.hpp"
 #include "signing/digest.hpp"
 #include "tests/support/fixtures.hpp"
+#include "tests/support/postgres.hpp"
 
 namespace flotilla::server {
 namespace {
 
 using common::TimePoint;
 
-struct Engine {
-  const char* name;
-  std::function<std::unique_ptr<Store>(const std::filesystem::path& dir, SqliteStore::Clock clock)> open;
-};
-
-const Engine kEngines[] = {
-    {"sqlite", [](const std::filesystem::path& dir, SqliteStore::Clock clock) -> std::unique_ptr<Store> {
-       auto store = SqliteStore::open((dir / "flotilla.db").string(), std::move(clock));
-       if (!store) throw std::runtime_error(store.error().describe());
-       return std::move(*store);
-     }},
-};
-
-class StoreTest : public ::testing::TestWithParam<Engine> {
+class StoreTest : public ::testing::TestWithParam<sql::Engine> {
  protected:
   testing::TempDir dir;
+  std::unique_ptr<testing::PostgresDatabase> database;
   TimePoint now = *common::parse_rfc3339("2026-11-24T19:00:00Z");
-  std::unique_ptr<Store> store = GetParam().open(dir.path(), [this] { return now; });
+  std::unique_ptr<Store> store;
+
+  void SetUp() override {
+    std::string location = (dir / "flotilla.db").string();
+    if (GetParam() == sql::Engine::kPostgres) {
+      FLOTILLA_REQUIRE_POSTGRES();
+      database = std::make_unique<testing::PostgresDatabase>();
+      location = database->url();
+    }
+    auto opened = SqlStore::open(location, [this] { return now; });
+    ASSERT_TRUE(opened) << opened.error().describe();
+    store = std::move(*opened);
+  }
+  void TearDown() override { store.reset(); }  // before its database goes
 
   std::string at(int seconds) const { return common::format_rfc3339(now + std::chrono::seconds(seconds)); }
   static std::string hash(const std::string& secret) { return signing::sha256_hex(secret); }
@@ -230,6 +232,7 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
 
   RolloutPass pass{.rollout_id = *id, .expected_state = "running", .now = 1000, .placed = {{"d1", 0}, {"d2", 0}},
                    .offers = {"d1", "d2"}, .completed_waves = {}, .status_json = R"({"waves": []})"};
+  ASSERT_TRUE(*store->hold_scheduler_lease());
   ASSERT_TRUE(store->apply_rollout_pass(pass));
   ASSERT_TRUE(store->apply_rollout_pass(pass));  // applied twice: still one offer each
   auto rows = *store->deployment_devices(rollout.deployment_id);
@@ -275,8 +278,10 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
   EXPECT_EQ(*store->count_rollouts_by_state(), (std::vector<std::pair<std::string, std::int64_t>>{{"paused", 1}}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::ValuesIn(kEngines),
-                         [](const ::testing::TestParamInfo<Engine>& engine) { return std::string(engine.param.name); });
+std::string engine_name(const ::testing::TestParamInfo<sql::Engine>& engine) {
+  return engine.param == sql::Engine::kSqlite ? "sqlite" : "postgres";
+}
+INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values(sql::Engine::kSqlite, sql::Engine::kPostgres), engine_name);
 
 }  // namespace
 }  // namespace flotilla::server

@@ -1,7 +1,8 @@
-// SqliteStore: rollouts, the scheduler's snapshots and the passes it applies.
+// SqlStore: rollouts, the scheduler's snapshots and the passes it applies.
 #include <algorithm>
 
-#include "server/store/sqlite_store.hpp"
+#include "server/errors.hpp"
+#include "server/store/sql_store.hpp"
 
 namespace flotilla::server {
 
@@ -14,14 +15,10 @@ constexpr std::string_view kRolloutColumns =
     "id, name, policy, bundle, rollback_bundle, deployment_id, rollback_deployment_id, state, reason, status, "
     "acknowledged_failed, acknowledged_finished, created_by, created_at, updated_at";
 
-RolloutRecord rollout_from_row(const common::Statement& row) {
+RolloutRecord rollout_from_row(const sql::Statement& row) {
   return {row.int64(0),  row.text(1),  row.text(2),  row.text(3),  row.optional_text(4),
           row.int64(5),  row.optional_int64(6), row.text(7), row.text(8), row.text(9),
           row.int64(10), row.int64(11), row.text(12), row.text(13), row.text(14)};
-}
-
-std::string rfc3339_of(std::int64_t unix_seconds) {
-  return common::format_rfc3339(common::TimePoint(std::chrono::seconds(unix_seconds)));
 }
 
 // Device lists in audit entries are cut in chunks, so one entry stays a
@@ -30,50 +27,53 @@ constexpr std::size_t kDevicesPerAuditEntry = 500;
 
 }  // namespace
 
-Result<std::int64_t> SqliteStore::create_rollout(const RolloutRecord& r, const DeploymentRecord& d, const AuditDraft& audit) {
-  std::lock_guard lock(mutex_);
-  ++generation_;  // the scheduler looks again
+Result<std::int64_t> SqlStore::create_rollout(const RolloutRecord& r, const DeploymentRecord& d, const AuditDraft& audit) {
+  auto db = pool_->acquire();
   std::int64_t id = 0;
-  auto ok = in_transaction(audit, [&]() -> Status {
-    auto deployment_id = insert_deployment_locked(d);
+  auto ok = in_transaction(*db, audit, [&]() -> Status {
+    auto deployment_id = insert_deployment_locked(*db, d);
     if (!deployment_id) return std::unexpected(deployment_id.error());
-    auto insert = db_.prepare(
-        "INSERT INTO rollouts (name, policy, bundle, rollback_bundle, deployment_id, state, reason, created_by, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // Ids without gaps (not a sequence): a dry run buckets devices with
+    // next_rollout_id(), and the writers' lock makes MAX + 1 safe.
+    auto insert = db->prepare(
+        "INSERT INTO rollouts (id, name, policy, bundle, rollback_bundle, deployment_id, state, reason, created_by, "
+        "created_at, updated_at) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id");
     if (!insert) return std::unexpected(insert.error());
     insert->bind(1, r.name).bind(2, r.policy_json).bind(3, r.bundle).bind(4, r.rollback_bundle).bind(5, *deployment_id)
         .bind(6, r.state).bind(7, r.reason).bind(8, r.created_by).bind(9, r.created_at).bind(10, r.created_at);
-    if (auto done = insert->run(); !done) return done;
-    id = db_.last_insert_rowid();
-    auto link = db_.prepare("UPDATE deployments SET rollout_id = ? WHERE id = ?");
+    auto inserted = insert->run_returning_int64();
+    if (!inserted) return std::unexpected(inserted.error());
+    id = *inserted;
+    auto link = db->prepare("UPDATE deployments SET rollout_id = ? WHERE id = ?");
     if (!link) return std::unexpected(link.error());
     link->bind(1, id).bind(2, *deployment_id);
     return link->run();
-  });
+  }, Change::kScheduling);
   if (!ok) return std::unexpected(ok.error());
   return id;
 }
 
-Result<std::int64_t> SqliteStore::next_rollout_id() {
-  std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts");
+Result<std::int64_t> SqlStore::next_rollout_id() {
+  auto db = pool_->acquire();
+  auto select = db->prepare("SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts");
   if (!select) return std::unexpected(select.error());
   auto row = select->step();
   if (!row) return std::unexpected(row.error());
   return select->int64(0);
 }
 
-Result<std::optional<RolloutRecord>> SqliteStore::find_rollout(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts WHERE id = ?");
+Result<std::optional<RolloutRecord>> SqlStore::find_rollout(std::int64_t id) {
+  auto db = pool_->acquire();
+  auto select = db->prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts WHERE id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, id);
   return common::first_row(*select, rollout_from_row);
 }
 
-Result<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const std::vector<std::string>& states, std::int64_t limit) {
-  std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts ORDER BY id DESC");
+Result<std::vector<RolloutRecord>> SqlStore::list_rollouts(const std::vector<std::string>& states, std::int64_t limit) {
+  auto db = pool_->acquire();
+  auto select = db->prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts ORDER BY id DESC");
   if (!select) return std::unexpected(select.error());
   std::vector<RolloutRecord> out;
   for (;;) {
@@ -88,37 +88,38 @@ Result<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const std::vector<
   return out;
 }
 
-Result<std::vector<RolloutWaveRecord>> SqliteStore::rollout_waves(std::int64_t rollout_id) {
-  std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT wave, completed_at, approved_by FROM rollout_waves WHERE rollout_id = ? ORDER BY wave");
+Result<std::vector<RolloutWaveRecord>> SqlStore::rollout_waves(std::int64_t rollout_id) {
+  auto db = pool_->acquire();
+  auto select = db->prepare("SELECT wave, completed_at, approved_by FROM rollout_waves WHERE rollout_id = ? ORDER BY wave");
   if (!select) return std::unexpected(select.error());
   select->bind(1, rollout_id);
-  return common::collect(*select, [](const common::Statement& row) {
+  return common::collect(*select, [](const sql::Statement& row) {
     return RolloutWaveRecord{static_cast<int>(row.int64(0)), row.optional_int64(1), row.optional_text(2)};
   });
 }
 
-Status SqliteStore::scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
+Status SqlStore::scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
                                          const std::vector<std::string>& device_types,
                                          const std::function<void(RolloutDevice&)>& each) {
   // Pages in device-key order through devices_by_type; every other lookup
-  // is by primary key or the one-active-deployment index. The lock is
+  // is by primary key or the one-active-deployment index. A connection is
   // held for one page at a time.
   constexpr std::int64_t kPage = 5000;
   {
-    std::lock_guard lock(mutex_);
-    if (auto flushed = flush_batched_locked(); !flushed) return flushed;
+    auto db = pool_->acquire();
+    if (auto flushed = flush_batched(*db); !flushed) return flushed;
   }
   for (const auto& type : device_types) {
     std::int64_t after = 0;
     for (bool more_pages = true; more_pages;) {
-      std::lock_guard lock(mutex_);
-      auto select = db_.prepare(
+      auto db = pool_->acquire();
+      auto select = db->prepare(
           "SELECT d.key, d.id, d.device_type, d.labels, d.tampered, d.utc_offset, rd.wave, dd.state, dd.attempts, "
           "  dd.started_at, "
           "  EXISTS (SELECT 1 FROM deployment_devices o WHERE o.device_id = d.id AND o.component = ?3 AND o.active = 1 "
           "          AND o.deployment_id != ?2), "
-          "  (SELECT group_concat(c.component || ' ' || c.version, ' ') FROM device_components c WHERE c.device = d.key) "
+          "  (SELECT " + std::string(db->string_agg()) + "(c.component || ' ' || c.version, ' ') "
+          "   FROM device_components c WHERE c.device = d.key) "
           "FROM devices d "
           "LEFT JOIN rollout_devices rd ON rd.rollout_id = ?1 AND rd.device_id = d.id "
           "LEFT JOIN deployment_devices dd ON dd.deployment_id = ?2 AND dd.device_id = d.id "
@@ -158,8 +159,8 @@ Status SqliteStore::scan_rollout_devices(const RolloutRecord& rollout, const std
   return {};
 }
 
-Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const AuditDraft& audit) {
-  auto current = db_.prepare("SELECT state, deployment_id, bundle FROM rollouts WHERE id = ?");
+Status SqlStore::transition_rollout_locked(Db& db, const RolloutTransition& t, const AuditDraft& audit) {
+  auto current = db.prepare("SELECT state, deployment_id, bundle FROM rollouts WHERE id = ?");
   if (!current) return std::unexpected(current.error());
   current->bind(1, t.rollout_id);
   auto row = current->step();
@@ -178,21 +179,21 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
   if (t.withdraw_unfetched) {
     // Offers no device has fetched yet are taken back: a first attempt
     // disappears, a retry returns to the failure it retried.
-    auto first = db_.prepare("DELETE FROM deployment_devices WHERE deployment_id = ? AND state = 'pending' AND attempts = 1");
+    auto first = db.prepare("DELETE FROM deployment_devices WHERE deployment_id = ? AND state = 'pending' AND attempts = 1");
     if (!first) return std::unexpected(first.error());
     first->bind(1, deployment_id);
     if (auto ok = first->run(); !ok) return ok;
-    std::int64_t withdrawn = db_.changes();
-    auto retries = db_.prepare(
-        "UPDATE deployment_devices SET state = 'failed', active = 0, attempts = attempts - 1, message = 'retry withdrawn', "
+    std::int64_t withdrawn = db.changes();
+    auto retries = db.prepare(
+        "UPDATE deployment_devices SET state = 'failed', active = 0, attempts = deployment_devices.attempts - 1, message = 'retry withdrawn', "
         "updated_at = ? WHERE deployment_id = ? AND state = 'pending'");
     if (!retries) return std::unexpected(retries.error());
     retries->bind(1, now).bind(2, deployment_id);
     if (auto ok = retries->run(); !ok) return ok;
-    details["offers_withdrawn"] = withdrawn + db_.changes();
+    details["offers_withdrawn"] = withdrawn + db.changes();
   }
   if (t.acknowledge_failures) {
-    auto ack = db_.prepare(
+    auto ack = db.prepare(
         "UPDATE rollouts SET "
         "acknowledged_failed = (SELECT count(*) FROM deployment_devices WHERE deployment_id = ?1 "
         "  AND state IN ('failed', 'rolled_back', 'timed_out')), "
@@ -207,12 +208,12 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
     DeploymentRecord d = *t.rollback;
     d.allow_downgrade = true;  // the rollback bundle is the older version
     d.rollout_id = t.rollout_id;
-    auto inserted = insert_deployment_locked(d);
+    auto inserted = insert_deployment_locked(db, d);
     if (!inserted) return std::unexpected(inserted.error());
     rollback_id = *inserted;
     details["rollback_deployment"] = *rollback_id;
   }
-  auto update = db_.prepare(
+  auto update = db.prepare(
       "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, "
       "rollback_deployment_id = COALESCE(?, rollback_deployment_id) WHERE id = ?");
   if (!update) return std::unexpected(update.error());
@@ -220,55 +221,59 @@ Status SqliteStore::transition_rollout_locked(const RolloutTransition& t, const 
   if (auto ok = update->run(); !ok) return ok;
   AuditDraft entry = audit;
   entry.details = details;
-  if (auto appended = append_audit_locked(entry); !appended) return std::unexpected(appended.error());
+  if (auto appended = append_audit_locked(db, entry); !appended) return std::unexpected(appended.error());
   return {};
 }
 
-Status SqliteStore::transition_rollout(const RolloutTransition& t, const AuditDraft& audit) {
-  std::lock_guard lock(mutex_);
-  ++generation_;  // the scheduler looks again
+Status SqlStore::transition_rollout(const RolloutTransition& t, const AuditDraft& audit) {
+  auto db = pool_->acquire();
   // Offers already fetched must be known as such before any is withdrawn.
-  if (auto ok = flush_batched_locked(); !ok) return ok;
-  auto tx = common::Transaction::begin(db_);
+  if (auto ok = flush_batched(*db); !ok) return ok;
+  auto tx = sql::Transaction::begin(*db);
   if (!tx) return std::unexpected(tx.error());
-  if (auto ok = transition_rollout_locked(t, audit); !ok) return ok;
-  return tx->commit();
+  if (auto ok = transition_rollout_locked(*db, t, audit); !ok) return ok;
+  return commit_change(*db, *tx);
 }
 
-Status SqliteStore::approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) {
-  std::lock_guard lock(mutex_);
-  ++generation_;  // the scheduler looks again
-  return in_transaction(audit, [&]() -> Status {
-    auto upsert = db_.prepare(
+Status SqlStore::approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) {
+  auto db = pool_->acquire();
+  return in_transaction(*db, audit, [&]() -> Status {
+    auto upsert = db->prepare(
         "INSERT INTO rollout_waves (rollout_id, wave, approved_by, approved_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (rollout_id, wave) DO UPDATE SET approved_by = excluded.approved_by, approved_at = excluded.approved_at "
-        "WHERE approved_by IS NULL");
+        "WHERE rollout_waves.approved_by IS NULL");
     if (!upsert) return std::unexpected(upsert.error());
     upsert->bind(1, rollout_id).bind(2, std::int64_t{wave}).bind(3, audit.actor).bind(4, common::format_rfc3339(clock_()));
     return upsert->run();
-  });
+  }, Change::kScheduling);
 }
 
-Status SqliteStore::offer_locked(std::int64_t deployment_id, const std::string& component, const std::string& device_id,
-                                 std::int64_t now) {
-  // A first attempt inserts the row; a retry re-arms the finished one.
-  auto upsert = db_.prepare(
+Status SqlStore::offer_locked(Db& db, std::int64_t deployment_id, const std::string& component, const std::string& device_id,
+                              std::int64_t now) {
+  // A first attempt inserts the row; a retry re-arms the finished one. A
+  // device that meanwhile got another deployment for the component waits
+  // (nothing changes): checked here rather than left to the one-active
+  // index, since a failed statement ends a PostgreSQL transaction.
+  auto upsert = db.prepare(
       "INSERT INTO deployment_devices (deployment_id, device_id, component, state, updated_at, attempts, started_at) "
-      "VALUES (?1, ?2, ?3, 'pending', ?4, 1, ?5) "
-      "ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'pending', active = 1, attempts = attempts + 1, "
-      "progress = 0, message = '', started_at = excluded.started_at, updated_at = excluded.updated_at "
-      "WHERE deployment_devices.active = 0");
+      "SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), 'pending', CAST(?4 AS TEXT), 1, CAST(?5 AS BIGINT) "
+      "WHERE NOT EXISTS (SELECT 1 FROM deployment_devices o WHERE o.device_id = ?2 AND o.component = ?3 AND o.active = 1 "
+      "                  AND o.deployment_id != ?1) "
+      "ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'pending', active = 1, "
+      "attempts = deployment_devices.attempts + 1, progress = 0, message = '', started_at = excluded.started_at, "
+      "updated_at = excluded.updated_at WHERE deployment_devices.active = 0");
   if (!upsert) return std::unexpected(upsert.error());
-  upsert->bind(1, deployment_id).bind(2, device_id).bind(3, component).bind(4, rfc3339_of(now)).bind(5, now);
+  upsert->bind(1, deployment_id).bind(2, device_id).bind(3, component).bind(4, common::format_unix_seconds(now)).bind(5, now);
   return upsert->run();
 }
 
-Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
-  std::lock_guard lock(mutex_);
-  if (auto ok = flush_batched_locked(); !ok) return ok;
-  auto tx = common::Transaction::begin(db_);
+Status SqlStore::apply_rollout_pass(const RolloutPass& pass) {
+  auto db = pool_->acquire();
+  if (auto ok = flush_batched(*db); !ok) return ok;
+  auto tx = sql::Transaction::begin(*db);
   if (!tx) return std::unexpected(tx.error());
-  auto current = db_.prepare(
+  if (auto ok = check_scheduler_lease(*db); !ok) return ok;
+  auto current = db->prepare(
       "SELECT r.state, r.deployment_id, r.rollback_deployment_id, d.component FROM rollouts r "
       "JOIN deployments d ON d.id = r.deployment_id WHERE r.id = ?");
   if (!current) return std::unexpected(current.error());
@@ -293,14 +298,14 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
       details["cause"] = cause;
       details["devices"] = std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(i),
                                                     ids.begin() + static_cast<std::ptrdiff_t>(end));
-      if (auto ok = append_audit_locked({"system:scheduler", action, object, "ok", details}); !ok) {
+      if (auto ok = append_audit_locked(*db, {"system:scheduler", action, object, "ok", details}); !ok) {
         return std::unexpected(ok.error());
       }
     }
     return {};
   };
 
-  auto place = db_.prepare("INSERT OR IGNORE INTO rollout_devices (rollout_id, device_id, wave) VALUES (?, ?, ?)");
+  auto place = db->prepare("INSERT INTO rollout_devices (rollout_id, device_id, wave) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
   if (!place) return std::unexpected(place.error());
   for (const auto& [device, wave] : pass.placed) {
     place->reset();
@@ -309,28 +314,28 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   }
 
   std::vector<std::string> timed_out;
-  auto time_out = db_.prepare(
+  auto time_out = db->prepare(
       "UPDATE deployment_devices SET state = 'timed_out', active = 0, updated_at = ? "
       "WHERE deployment_id = ? AND device_id = ? AND active = 1");
   if (!time_out) return std::unexpected(time_out.error());
   for (const auto& device : pass.timed_out) {
     time_out->reset();
-    time_out->bind(1, rfc3339_of(pass.now)).bind(2, deployment_id).bind(3, device);
+    time_out->bind(1, common::format_unix_seconds(pass.now)).bind(2, deployment_id).bind(3, device);
     if (auto ok = time_out->run(); !ok) return ok;
-    if (db_.changes() > 0) timed_out.push_back(device);
+    if (db->changes() > 0) timed_out.push_back(device);
   }
   if (auto ok = audit_devices("rollout.device.timed_out", "timeout", timed_out, {{"to", "timed_out"}}); !ok) return ok;
 
-  auto complete = db_.prepare(
+  auto complete = db->prepare(
       "INSERT INTO rollout_waves (rollout_id, wave, completed_at) VALUES (?, ?, ?) "
-      "ON CONFLICT (rollout_id, wave) DO UPDATE SET completed_at = excluded.completed_at WHERE completed_at IS NULL");
+      "ON CONFLICT (rollout_id, wave) DO UPDATE SET completed_at = excluded.completed_at WHERE rollout_waves.completed_at IS NULL");
   if (!complete) return std::unexpected(complete.error());
   for (int wave : pass.completed_waves) {
     complete->reset();
     complete->bind(1, pass.rollout_id).bind(2, std::int64_t{wave}).bind(3, pass.now);
     if (auto ok = complete->run(); !ok) return ok;
-    if (db_.changes() == 0) continue;
-    if (auto ok = append_audit_locked({"system:scheduler", "rollout.wave.completed", object, "ok",
+    if (db->changes() == 0) continue;
+    if (auto ok = append_audit_locked(*db, {"system:scheduler", "rollout.wave.completed", object, "ok",
                                        {{"wave", wave}, {"cause", "gate"}}});
         !ok) {
       return std::unexpected(ok.error());
@@ -338,12 +343,11 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   }
 
   // Offers: a device that meanwhile got another deployment for the
-  // component (kConflict on the one-active index) simply waits.
+  // component simply waits (offer_locked changes nothing).
   auto offer_all = [&](std::int64_t into, const std::vector<std::string>& ids, std::vector<std::string>& offered) -> Status {
     for (const auto& device : ids) {
-      auto ok = offer_locked(into, component, device, pass.now);
-      if (!ok && !ok.error().is(common::Errc::kConflict)) return ok;
-      if (ok && db_.changes() > 0) offered.push_back(device);
+      if (auto ok = offer_locked(*db, into, component, device, pass.now); !ok) return ok;
+      if (db->changes() > 0) offered.push_back(device);
     }
     return {};
   };
@@ -362,7 +366,7 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   }
 
   if (pass.transition) {
-    if (auto ok = transition_rollout_locked(*pass.transition, {"system:scheduler", "rollout." + pass.transition->to, object,
+    if (auto ok = transition_rollout_locked(*db, *pass.transition, {"system:scheduler", "rollout." + pass.transition->to, object,
                                                                "ok", {{"cause", pass.cause}}});
         !ok) {
       return ok;
@@ -370,7 +374,7 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   }
   // A paused or aborted rollout keeps the reason it stopped for; a live
   // one shows what it waits for.
-  auto status = db_.prepare(
+  auto status = db->prepare(
       "UPDATE rollouts SET status = ?, reason = CASE WHEN state IN ('paused', 'aborted') THEN reason ELSE ? END WHERE id = ?");
   if (!status) return std::unexpected(status.error());
   status->bind(1, pass.status_json).bind(2, pass.reason).bind(3, pass.rollout_id);
@@ -378,11 +382,11 @@ Status SqliteStore::apply_rollout_pass(const RolloutPass& pass) {
   return tx->commit();
 }
 
-Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_rollouts_by_state() {
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_rollouts_by_state() {
   return counts("SELECT state, count(*) FROM rollouts GROUP BY state ORDER BY state");
 }
 
-Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteStore::count_rollout_device_states() {
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_rollout_device_states() {
   return counts(
       "SELECT dd.state, count(*) FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id "
       "WHERE d.rollout_id IS NOT NULL GROUP BY dd.state ORDER BY dd.state");

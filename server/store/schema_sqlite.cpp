@@ -1,3 +1,6 @@
+// The server database's schema in SQLite. Kept in step with
+// schema_postgres.cpp: migration N creates the same tables and columns in
+// both (tests/server/schema_test.cpp compares them).
 #include "server/store/schema.hpp"
 
 #include <array>
@@ -204,6 +207,6 @@ CREATE TABLE baselines (
 
 }  // namespace
 
-std::span<const std::string_view> server_migrations() { return kMigrations; }
+std::span<const std::string_view> sqlite_migrations() { return kMigrations; }
 
 }  // namespace flotilla::server

@@ -1,25 +1,34 @@
-// The embedded store: one SQLite file in WAL mode, one connection guarded
-// by a mutex (SQLite has one writer anyway).
+// The store over SQL, one implementation for both engines (sql.hpp):
+// - SQLite (the default): one file in WAL mode owned by one server
+//   process, one connection (SQLite has one writer anyway);
+// - PostgreSQL: several flotilla-server processes on one database, a pool
+//   of connections each. Writers are serialised store-wide (one advisory
+//   lock), so the audit chain and every check-then-write stay correct
+//   under concurrent servers; reads, the poll's among them, run in
+//   parallel.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
-#include <chrono>
 #include <mutex>
 #include <unordered_map>
 
-#include "common/sqlite.hpp"
 #include "common/time.hpp"
+#include "server/store/sql_pool.hpp"
 #include "server/store/store.hpp"
 
 namespace flotilla::server {
 
-class SqliteStore final : public Store {
+class SqlStore final : public Store {
  public:
   using Clock = std::function<common::TimePoint()>;
-  // Opens (creating) the database and applies pending migrations.
-  static common::Result<std::unique_ptr<SqliteStore>> open(const std::string& path, Clock clock = common::now_utc);
+  // Opens the store at `location` (sql::engine_of: "postgres://..." or a
+  // SQLite file, created if missing) and applies pending migrations.
+  // `connections` sizes PostgreSQL's pool; SQLite always has one.
+  static common::Result<std::unique_ptr<SqlStore>> open(const std::string& location, Clock clock = common::now_utc,
+                                                        std::size_t connections = 8);
 
   common::Result<std::int64_t> create_token(const TokenRecord& token, const std::string& token_hash,
                                             const AuditDraft& audit) override;
@@ -80,7 +89,8 @@ class SqliteStore final : public Store {
   common::Status transition_rollout(const RolloutTransition& transition, const AuditDraft& audit) override;
   common::Status approve_wave(std::int64_t rollout_id, int wave, const AuditDraft& audit) override;
   common::Status apply_rollout_pass(const RolloutPass& pass) override;
-  std::int64_t change_generation() const override { return generation_.load(); }
+  std::int64_t change_generation() override;
+  common::Result<bool> hold_scheduler_lease() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() override;
 
@@ -98,42 +108,71 @@ class SqliteStore final : public Store {
                               const AuditDraft& audit) override;
 
  private:
-  SqliteStore(common::Database db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}
-  // Writes what polls batch up: last_seen times and offers marked fetched
-  // (with their audit entries). mutex_ must be held. Every reader of
-  // those rows, and every writer that depends on them, flushes first.
-  common::Status flush_batched_locked();
+  SqlStore(std::unique_ptr<sql::ConnectionPool> pool, sql::ConnectionPool::Factory factory, Clock clock);
+  using Db = sql::Connection;
+
+  // Writes what polls batch up: last_seen times and (SQLite only) offers
+  // marked fetched, with their audit entries. Every reader of those rows,
+  // and every writer that depends on them, flushes first.
+  common::Status flush_batched(Db& db);
   // Flushes when the batch is large or old enough.
-  common::Status maybe_flush_locked();
-  // Appends inside the caller's transaction; mutex_ must be held.
-  common::Result<signing::AuditEntry> append_audit_locked(const AuditDraft& audit);
-  // Runs `body` and an audit append in one transaction.
-  common::Status in_transaction(const AuditDraft& audit, const std::function<common::Status()>& body);
-  // Inserts a deployment row (its rollout_id too); mutex_ held, in a transaction.
-  common::Result<std::int64_t> insert_deployment_locked(const DeploymentRecord& deployment);
-  // Checks and applies a rollout state change; mutex_ held, inside a transaction.
-  common::Status transition_rollout_locked(const RolloutTransition& transition, const AuditDraft& audit);
-  // Inserts or re-arms (a retry) one device's row of a deployment.
-  common::Status offer_locked(std::int64_t deployment_id, const std::string& component, const std::string& device_id,
+  common::Status maybe_flush(Db& db);
+  // Appends inside the caller's write transaction.
+  common::Result<signing::AuditEntry> append_audit_locked(Db& db, const AuditDraft& audit);
+  // Whether a write is one the rollout scheduler depends on (see
+  // change_generation).
+  enum class Change { kQuiet, kScheduling };
+  // Runs `body` and an audit append in one write transaction.
+  common::Status in_transaction(Db& db, const AuditDraft& audit, const std::function<common::Status()>& body,
+                                Change change = Change::kQuiet);
+  // Commits, then tells the scheduler (of whichever server runs it) that
+  // something it depends on changed. After the commit: a scheduler that
+  // saw the new generation also sees the write.
+  common::Status commit_change(Db& db, sql::Transaction& tx);
+  // Inserts a deployment row (its rollout_id too), inside a transaction.
+  common::Result<std::int64_t> insert_deployment_locked(Db& db, const DeploymentRecord& deployment);
+  // Checks and applies a rollout state change, inside a transaction.
+  common::Status transition_rollout_locked(Db& db, const RolloutTransition& transition, const AuditDraft& audit);
+  // Inserts or re-arms (a retry) one device's row of a deployment, unless
+  // the device has another active deployment for the component.
+  common::Status offer_locked(Db& db, std::int64_t deployment_id, const std::string& component, const std::string& device_id,
                               std::int64_t now);
-  common::Status replace_components_locked(const std::string& device_id, const InventoryReport& report);
+  common::Status replace_components_locked(Db& db, const std::string& device_id, const InventoryReport& report);
+  // Marks a fetched offer offered at once, in its own transaction (a
+  // store other servers share cannot keep it in a batch). False when the
+  // offer was no longer pending: withdrawn, or marked by another server.
+  common::Result<bool> mark_fetched(Db& db, std::int64_t deployment_id, const std::string& device_id, const std::string& now);
+  // Fails with kNotScheduler unless this process holds the scheduler
+  // lease; inside the pass's transaction.
+  common::Status check_scheduler_lease(Db& db);
   // Runs a two-column (text, integer) query.
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> counts(std::string_view sql);
 
-  std::mutex mutex_;
-  std::atomic<std::int64_t> generation_{1};
-  common::Database db_;
+  std::unique_ptr<sql::ConnectionPool> pool_;
+  sql::ConnectionPool::Factory factory_;
+  // Other servers may use the database: no batched offer marks, the
+  // change generation and the scheduler lease live in the database.
+  const bool shared_;
+  std::atomic<std::int64_t> generation_{1};  // when not shared_
   Clock clock_;
+
+  std::mutex batch_mutex_;
   std::unordered_map<std::int64_t, std::int64_t> pending_touches_;  // device key -> Unix seconds
   struct Fetched {
     std::int64_t deployment_id;
     std::string device_id, at;
   };
-  std::vector<Fetched> pending_fetched_;  // pending offers a device has fetched
-  std::chrono::steady_clock::time_point last_touch_flush_ = std::chrono::steady_clock::now();
+  std::vector<Fetched> pending_fetched_;  // pending offers a device has fetched (not shared_)
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
+
+  // The scheduler lease of a shared store: a session advisory lock held
+  // by a connection of its own, whose backend pid the pass checks.
+  std::mutex lease_mutex_;
+  std::unique_ptr<sql::Connection> lease_connection_;
+  std::atomic<std::int64_t> lease_pid_{0};  // 0: not held
 
  public:
-  ~SqliteStore() override;
+  ~SqlStore() override;
 };
 
 }  // namespace flotilla::server

@@ -1,0 +1,101 @@
+#include "tests/support/postgres.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+#include "tests/support/fixtures.hpp"
+
+namespace flotilla::testing {
+namespace {
+
+const std::string kScript = std::string(FLOTILLA_SOURCE_DIR) + "/tests/support/postgres-cluster";
+
+struct Cluster {
+  std::string url;  // without a database name
+  std::optional<std::string> missing;
+};
+
+// Runs a command and returns its exit code and standard output.
+std::pair<int, std::string> capture(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, out};
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string value_of(const std::string& info_text, const std::string& key) {
+  auto at = info_text.find(key + "=");
+  if (at == std::string::npos) return "";
+  auto end = info_text.find('\n', at);
+  return info_text.substr(at + key.size() + 1, end == std::string::npos ? std::string::npos : end - at - key.size() - 1);
+}
+
+Cluster& cluster() {
+  static Cluster instance = [] {
+    Cluster c;
+    const char* shared = std::getenv("FLOTILLA_TEST_POSTGRES_INFO");
+    if (shared != nullptr && std::filesystem::exists(shared)) {
+      c.url = value_of(read_text(shared), "url");
+      if (c.url.empty()) throw std::runtime_error(std::string("no url in ") + shared);
+      return c;
+    }
+    auto info = std::filesystem::temp_directory_path() /
+                ("flotilla-postgres-" + std::to_string(::getpid()) + ".info");
+    auto [code, out] = capture("'" + kScript + "' start '" + info.string() + "' 2>&1");
+    if (code == 77) {
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      c.missing = out;
+      return c;
+    }
+    if (code != 0) throw std::runtime_error("starting PostgreSQL for the tests failed: " + out);
+    c.url = value_of(read_text(info), "url");
+    // Kept beyond static destruction: the exit handler runs after it.
+    static const std::string* stop_command = new std::string("'" + kScript + "' stop '" + info.string() + "' 2>&1");
+    std::atexit([] { (void)capture(*stop_command); });
+    return c;
+  }();
+  return instance;
+}
+
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string psql(const std::string& url, const std::string& sql) {
+  auto [code, out] = capture("psql -X -q -t -A -v ON_ERROR_STOP=1 " + shell_quoted(url) + " -c " + shell_quoted(sql) + " 2>&1");
+  if (code != 0) throw std::runtime_error("psql: " + sql + ": " + out);
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> postgres_missing() { return cluster().missing; }
+
+PostgresDatabase::PostgresDatabase() {
+  if (auto missing = cluster().missing) throw std::runtime_error(*missing);
+  std::random_device random;
+  name_ = "flotilla_test_" + std::to_string(::getpid()) + "_" + std::to_string(random() % 1000000000);
+  psql(cluster().url + "/postgres", "CREATE DATABASE " + name_);
+  url_ = cluster().url + "/" + name_;
+}
+
+PostgresDatabase::~PostgresDatabase() {
+  try {
+    psql(cluster().url + "/postgres", "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  } catch (const std::exception&) {
+    // The cluster is thrown away at the end anyway.
+  }
+}
+
+std::string PostgresDatabase::query(const std::string& sql) const { return psql(url_, sql); }
+
+}  // namespace flotilla::testing
