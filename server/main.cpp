@@ -14,6 +14,7 @@
 #include "server/http/listener.hpp"
 #include "server/scheduler/scheduler.hpp"
 #include "server/store/sql_store.hpp"
+#include "server/store/sql.hpp"
 #include "signing/key.hpp"
 
 namespace fs = std::filesystem;
@@ -28,9 +29,27 @@ int fail(const common::Error& error) {
   return kExitFailed;
 }
 
-std::string database_path(const fs::path& data) { return (data / "flotilla.db").string(); }
+// Settings keys of this file.
+constexpr const char* kReportKeyIdSetting = "report_key_id";
 
-int run_init(const fs::path& data, const std::string& root_path) {
+// Where the store lives: --store, or the SQLite file in the data directory.
+std::string store_location(const fs::path& data, const std::string& store) {
+  return store.empty() ? (data / "flotilla.db").string() : store;
+}
+
+bool is_shared(const std::string& location) { return server::sql::engine_of(location) == server::sql::Engine::kPostgres; }
+
+// A PostgreSQL database some server already initialised: another server
+// joins it by serving, with the first one's report key.
+common::Result<bool> already_initialised(server::Store& store) {
+  auto report_key = store.setting(kReportKeyIdSetting);
+  if (!report_key) return std::unexpected(report_key.error());
+  auto tokens = store.list_tokens();
+  if (!tokens) return std::unexpected(tokens.error());
+  return report_key->has_value() || !tokens->empty();
+}
+
+int run_init(const fs::path& data, const std::string& root_path, const std::string& store_flag) {
   if (fs::exists(data) && !fs::is_empty(data)) {
     std::cerr << "flotilla-server: " << data.string() << " exists and is not empty; refusing to overwrite it\n";
     return kExitUsage;
@@ -42,49 +61,92 @@ int run_init(const fs::path& data, const std::string& root_path) {
     if (auto ok = loaded->check_current(common::now_utc()); !ok) return fail(ok.error().with_context(root_path));
     root = std::move(*loaded);
   }
+  const std::string location = store_location(data, store_flag);
+  std::unique_ptr<server::SqlStore> store;
+  if (is_shared(location)) {
+    // Checked before anything is written: a second server must not mint a
+    // second admin token and report key for the same fleet.
+    auto opened = server::SqlStore::open(location);
+    if (!opened) return fail(opened.error());
+    auto initialised = already_initialised(**opened);
+    if (!initialised) return fail(initialised.error());
+    if (*initialised) {
+      std::cerr << "flotilla-server: the database " << server::sql::redacted(location)
+                << " is already initialised by another server.\nTo add a server to it, make its data directory "
+                   "with the first server's report key (cp report.key report.pub from the first data directory) and run "
+                   "`flotilla-server serve --data DIR --store URL` (docs/scale-out.md)\n";
+      return kExitUsage;
+    }
+    store = std::move(*opened);
+  }
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all);
-  auto store = server::SqlStore::open(database_path(data));
-  if (!store) return fail(store.error());
+  if (!store) {
+    auto opened = server::SqlStore::open(location);
+    if (!opened) return fail(opened.error());
+    store = std::move(*opened);
+  }
 
-  // The report key signs compliance reports (DESIGN.md §9).
+  // The report key signs compliance reports (DESIGN.md §9); its id is
+  // recorded, so every server of the fleet is checked to sign with it.
   auto report_key = signing::PrivateKey::generate(signing::Algorithm::kEcdsaP256);
   if (!report_key) return fail(report_key.error());
   if (auto ok = signing::save_key_pair(*report_key, (data / "report").string()); !ok) return fail(ok.error());
 
   std::string actor = "system:init";
-  if (auto ok = (*store)->append_audit({actor, "server.init", "server", "ok",
-                                        {{"report_key_id", report_key->key_id()}}});
+  if (auto ok = store->set_settings({{kReportKeyIdSetting, report_key->key_id()}},
+                                    {actor, "server.init", "server", "ok", {{"report_key_id", report_key->key_id()}}});
       !ok) {
     return fail(ok.error());
   }
   if (root) {
-    if (auto ok = (*store)->set_settings({{server::api::kTrustRootSetting, root->envelope_json()},
-                                          {server::api::trust_root_version_setting(root->version()), root->envelope_json()}},
-                                         {actor, "trust.set", "root:" + std::to_string(root->version()), "ok",
-                                         {{"version", root->version()}}});
+    if (auto ok = store->set_settings({{server::api::kTrustRootSetting, root->envelope_json()},
+                                       {server::api::trust_root_version_setting(root->version()), root->envelope_json()}},
+                                      {actor, "trust.set", "root:" + std::to_string(root->version()), "ok",
+                                       {{"version", root->version()}}});
         !ok) {
       return fail(ok.error());
     }
   }
   std::string secret = server::api::new_token_secret();
   server::TokenRecord admin{.name = "admin", .role = "admin", .created_at = common::format_rfc3339(common::now_utc())};
-  if (auto id = (*store)->create_token(admin, server::api::token_hash(secret),
-                                       {actor, "token.create", "token:admin", "ok", {{"role", "admin"}}});
+  if (auto id = store->create_token(admin, server::api::token_hash(secret),
+                                    {actor, "token.create", "token:admin", "ok", {{"role", "admin"}}});
       !id) {
     return fail(id.error());
   }
   auto token_path = data / "admin.token";
   if (auto ok = common::write_file_exclusive(token_path, secret + "\n", 0600); !ok) return fail(ok.error());
-  std::cout << "initialised " << data.string() << "\n"
+  std::cout << "initialised " << data.string() << (is_shared(location) ? " and " + server::sql::redacted(location) : "")
+            << "\n"
             << "admin token written to " << token_path.string() << " (mode 0600; keep it secret)\n"
             << "report key id " << report_key->key_id() << "\n";
   if (!root) std::cout << "no trust root yet: upload one with `flotilla trust upload ROOT.json`\n";
   return kExitOk;
 }
 
+// Every server of a fleet signs reports with the key `init` made: a data
+// directory without it, or with another, would sign reports an auditor
+// cannot check against the fleet's key.
+int check_report_key(server::Store& store, const fs::path& data) {
+  auto recorded = store.setting(kReportKeyIdSetting);
+  if (!recorded) return fail(recorded.error());
+  if (!*recorded) return kExitOk;  // a database from before the id was recorded
+  auto key = signing::load_private_key((data / "report.key").string());
+  std::string found = key ? key->key_id() : "none (" + key.error().message() + ")";
+  if (key && found == **recorded) return kExitOk;
+  std::cerr << "flotilla-server: " << (data / "report.key").string() << " is not this fleet's report key (the database "
+            << "records key id " << **recorded << ", the file has " << found << ").\nCopy report.key and report.pub "
+            << "from the data directory of the server that ran `flotilla-server init` (docs/scale-out.md)\n";
+  return kExitUsage;
+}
+
 struct ServeOptions {
   std::string data;
+  std::string store;            // empty: DATA/flotilla.db
+  int store_connections = 0;    // 0: the worker threads and two more
+  std::string bundle_dir;       // empty: DATA/bundles
+  std::string bundle_base_url;  // empty: devices download from this server
   server::http::ListenOptions listen;
   std::string public_url;
   std::string tls_cert, tls_key;
@@ -104,8 +166,9 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   if (!doc) return fail(doc.error().with_context(path));
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
-  if (auto ok = object->only_keys({"data", "listen", "threads", "public_url", "poll_interval", "debug", "tls_cert", "tls_key",
-                                   "accel_redirect", "scheduler_interval", "no_ui"});
+  if (auto ok = object->only_keys({"data", "store", "store_connections", "bundle_dir", "bundle_base_url", "listen", "threads",
+                                   "public_url", "poll_interval", "debug", "tls_cert", "tls_key", "accel_redirect",
+                                   "scheduler_interval", "no_ui"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -119,7 +182,9 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
     target = *value;
     return true;
   };
-  if (!take_string("data", "--data", o.data) || !take_string("listen", "--listen", o.listen.url) ||
+  if (!take_string("data", "--data", o.data) || !take_string("store", "--store", o.store) ||
+      !take_string("bundle_dir", "--bundle-dir", o.bundle_dir) ||
+      !take_string("bundle_base_url", "--bundle-base-url", o.bundle_base_url) || !take_string("listen", "--listen", o.listen.url) ||
       !take_string("public_url", "--public-url", o.public_url) || !take_string("tls_cert", "--tls-cert", o.tls_cert) ||
       !take_string("tls_key", "--tls-key", o.tls_key) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
     return kExitUsage;
@@ -128,6 +193,11 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
     auto n = object->integer("threads", 1, 256);
     if (!n) return fail(n.error().with_context(path));
     o.listen.threads = static_cast<int>(*n);
+  }
+  if (object->has("store_connections") && serve.count("--store-connections") == 0) {
+    auto n = object->integer("store_connections", 1, 256);
+    if (!n) return fail(n.error().with_context(path));
+    o.store_connections = static_cast<int>(*n);
   }
   if (object->has("poll_interval") && serve.count("--poll-interval") == 0) {
     auto n = object->integer("poll_interval", 5, 86400);
@@ -165,11 +235,18 @@ int run_serve(const ServeOptions& o) {
   }
   bool debug = o.debug;
   if (debug) common::set_log_level(common::LogLevel::kDebug);
-  if (!fs::exists(database_path(data))) {
+  const std::string location = store_location(data, o.store);
+  if (!is_shared(location) && !fs::exists(location)) {
     std::cerr << "flotilla-server: " << data.string() << " is not a data directory; run `flotilla-server init --data "
               << data.string() << "` first\n";
     return kExitUsage;
   }
+  if (!fs::is_directory(data)) {
+    std::cerr << "flotilla-server: " << data.string() << " is not a directory; run `flotilla-server init --data "
+              << data.string() << " --store URL` for a new database, or see docs/scale-out.md to add a server\n";
+    return kExitUsage;
+  }
+
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -178,22 +255,33 @@ int run_serve(const ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto store = server::SqlStore::open(database_path(data));
+  auto connections = o.store_connections > 0 ? o.store_connections : listen.threads + 2;
+  auto store = server::SqlStore::open(location, common::now_utc, static_cast<std::size_t>(connections));
   if (!store) return fail(store.error());
+  if (int rc = check_report_key(**store, data); rc != kExitOk) return rc;
   server::api::ServerApp app(**store, data);
+  if (!o.bundle_dir.empty()) {
+    if (auto ok = app.set_bundle_dir(o.bundle_dir); !ok) return fail(ok.error().with_context("--bundle-dir"));
+  }
+  if (auto ok = app.set_bundle_base_url(o.bundle_base_url); !ok) {
+    std::cerr << "flotilla-server: --bundle-base-url: " << ok.error().message() << "\n";
+    return kExitUsage;
+  }
   app.set_poll_interval(o.poll_interval_s);
   app.set_accel_redirect(o.accel_redirect);
   app.set_ui_enabled(!o.no_ui);
   server::Scheduler scheduler(**store, common::now_utc,
                               std::chrono::milliseconds(static_cast<std::int64_t>(o.scheduler_interval_s * 1000)));
   app.set_rollouts_changed([&scheduler] { scheduler.wake(); });
+  app.set_scheduler_role([&scheduler] { return scheduler.running_rollouts(); });
   scheduler.start();
   auto http = server::http::HttpServer::start(listen, app);
   if (!http) return fail(http.error());
   app.set_public_url(o.public_url.empty() ? (*http)->url() : o.public_url);
   // First line of stdout: the URL, for scripts and tests.
   std::cout << (*http)->url() << std::endl;
-  common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string());
+  common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string() + " with the store " +
+                                           server::sql::redacted(location));
   if (!o.no_ui) common::log(common::LogLevel::kInfo, "dashboard at " + (*http)->url() + "/ui/");
 
   int received = 0;
@@ -214,15 +302,29 @@ int main(int argc, char** argv) {
   std::string data, root, config_file;
   ServeOptions serve_options;
 
-  auto* init = app.add_subcommand("init", "Create a data directory: database, report key, first admin token");
+  std::string init_store;
+  auto* init = app.add_subcommand("init", "Create a data directory and a database: report key, first admin token");
   init->add_option("--data", data, "Data directory (must not exist or be empty)")->required();
   init->add_option("--root", root, "Trust root (root.json) that uploaded bundles must verify against");
+  init->add_option("--store", init_store,
+                   "postgres://USER@HOST/DB: initialise that PostgreSQL database (once per fleet) instead of "
+                   "DATA/flotilla.db (docs/scale-out.md)");
 
   auto* serve = app.add_subcommand("serve", "Serve the API until SIGTERM or SIGINT, then drain and exit 0");
   auto& so = serve_options;
   serve->add_option("--config", config_file, "JSON file with the same settings (data, listen, threads, public_url, "
                                              "poll_interval, scheduler_interval, debug, ...); flags win")->check(CLI::ExistingFile);
   serve->add_option("--data", so.data, "Data directory made by init");
+  serve->add_option("--store", so.store,
+                    "postgres://USER@HOST/DB (libpq URI; keep the password in ~/.pgpass or PGPASSWORD): share one "
+                    "PostgreSQL database with other servers (default: DATA/flotilla.db, SQLite)");
+  serve->add_option("--store-connections", so.store_connections,
+                    "PostgreSQL connections of this server (default: --threads + 2)")->check(CLI::Range(1, 256));
+  serve->add_option("--bundle-dir", so.bundle_dir,
+                    "Where bundle files live (default: DATA/bundles); servers sharing a database share this directory");
+  serve->add_option("--bundle-base-url", so.bundle_base_url,
+                    "Tell devices to download bundles from URL/<file_sha256>.flb (a mirror or CDN filled by `flotilla "
+                    "bundles sync-mirror`), with this server as their fallback");
   serve->add_option("--listen", so.listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();
   serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
@@ -247,7 +349,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return kExitUsage;
   }
-  if (*init) return run_init(data, root);
+  if (*init) return run_init(data, root, init_store);
   if (!config_file.empty()) {
     if (int rc = apply_config(config_file, *serve, serve_options); rc != kExitOk) return rc;
   }

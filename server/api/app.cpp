@@ -1,5 +1,6 @@
 #include "server/api/app.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.hpp"
@@ -40,7 +41,8 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
 
 ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
     : store_(store), data_dir_(std::move(data_dir)), clock_(std::move(clock)) {
-  std::filesystem::create_directories(data_dir_ / "bundles");
+  bundle_dir_ = data_dir_ / "bundles";
+  std::filesystem::create_directories(bundle_dir_);
   std::filesystem::remove_all(upload_dir());
   std::filesystem::create_directories(upload_dir());
   // Reports of a previous run that were never sent.
@@ -200,27 +202,64 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
 }
 
 std::shared_ptr<const signing::TrustRoot> ServerApp::trust_root() {
+  // Another server sharing the store may have stored a new root: a few
+  // seconds of staleness is what a poll interval tolerates anyway.
+  constexpr auto kRecheck = std::chrono::seconds(5);
   std::lock_guard lock(root_mutex_);
-  if (root_loaded_) return root_;
+  auto now = std::chrono::steady_clock::now();
+  if (root_read_at_ && now - *root_read_at_ < kRecheck) return root_;
   auto text = store_.setting(kTrustRootSetting);
-  if (!text) return nullptr;  // a read error: try again next time
-  root_loaded_ = true;
-  if (!*text) return nullptr;
+  if (!text) return root_;  // a read error: keep what we had, try again next time
+  root_read_at_ = now;
+  if (!*text) {
+    root_.reset();
+    root_text_.clear();
+    return nullptr;
+  }
+  if (**text == root_text_ && root_) return root_;
   auto root = signing::TrustRoot::from_json(**text);
   if (!root) {
     common::log(common::LogLevel::kError, "stored trust root is invalid: " + root.error().describe());
     return nullptr;
   }
   root_ = std::make_shared<const signing::TrustRoot>(std::move(*root));
+  root_text_ = **text;
   return root_;
 }
 
 std::filesystem::path ServerApp::bundle_path(const std::string& file_sha256) const {
-  return data_dir_ / "bundles" / (file_sha256 + ".flb");
+  return bundle_dir_ / (file_sha256 + ".flb");
+}
+
+common::Status ServerApp::set_bundle_dir(std::filesystem::path dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return common::fail(common::Errc::kIo, "creating " + dir.string() + ": " + ec.message());
+  bundle_dir_ = std::move(dir);
+  return {};
+}
+
+common::Status ServerApp::set_bundle_base_url(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (!base.empty()) {
+    auto scheme_end = base.find("://");
+    std::string scheme = scheme_end == std::string::npos ? "" : base.substr(0, scheme_end);
+    bool plain = std::all_of(base.begin(), base.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+    if ((scheme != "http" && scheme != "https") || scheme_end + 3 >= base.size() || base[scheme_end + 3] == '/' || !plain ||
+        base.find_first_of("?#") != std::string::npos || base.size() > 1024) {
+      return common::fail(common::Errc::kBadField,
+                          "must be an http:// or https:// URL with a host, without query or fragment (got \"" +
+                              base.substr(0, 100) + "\")");
+    }
+  }
+  bundle_base_url_ = std::move(base);
+  return {};
 }
 
 http::Response ServerApp::health(http::Request&, const Params&, const Caller&) {
-  return json_reply(200, {{"status", "ok"}});
+  common::Json answer = {{"status", "ok"}};
+  if (scheduler_running_) answer["scheduler"] = scheduler_running_() ? "running" : "standby";
+  return json_reply(200, answer);
 }
 
 http::Response ServerApp::metrics(http::Request&, const Params&, const Caller&) {
@@ -239,6 +278,11 @@ http::Response ServerApp::metrics(http::Request&, const Params&, const Caller&) 
   gauge("flotilla_device_deployments", "Device deployments by state.", "state", store_.count_deployment_states());
   gauge("flotilla_rollouts", "Rollouts by state.", "state", store_.count_rollouts_by_state());
   gauge("flotilla_rollout_devices", "Devices in rollouts by deployment state.", "state", store_.count_rollout_device_states());
+  if (scheduler_running_) {
+    response.body += "# HELP flotilla_scheduler_running 1 when this server's scheduler runs the rollouts (holds the lease).\n"
+                     "# TYPE flotilla_scheduler_running gauge\nflotilla_scheduler_running " +
+                     std::string(scheduler_running_() ? "1" : "0") + "\n";
+  }
   return response;
 }
 

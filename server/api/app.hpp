@@ -167,9 +167,23 @@ class ServerApp final : public http::Application {
   void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
   // Called after an operator changed a rollout: wakes the scheduler.
   void set_rollouts_changed(std::function<void()> notify) { rollouts_changed_ = std::move(notify); }
+  // Whether this server's scheduler runs the rollouts (several servers
+  // share a store), for /healthz and /metrics.
+  void set_scheduler_role(std::function<bool()> running) { scheduler_running_ = std::move(running); }
+  // Bundle files live here (default data_dir/bundles): a directory servers
+  // sharing a database share. Created if missing.
+  common::Status set_bundle_dir(std::filesystem::path dir);
+  // Polls point devices at BASE/<file_sha256>.flb (a mirror: bundles are
+  // signed end to end, so it need not be trusted), with this server's
+  // download as the fallback. Empty: this server only. kBadField unless
+  // an http(s) URL without query or fragment.
+  common::Status set_bundle_base_url(std::string base);
 
  private:
   std::string public_url_;
+  std::string bundle_base_url_;
+  std::filesystem::path bundle_dir_;
+  std::function<bool()> scheduler_running_;
   bool ui_enabled_ = true;
   std::string accel_redirect_;
   std::function<void()> rollouts_changed_;
@@ -184,7 +198,10 @@ class ServerApp final : public http::Application {
   Metrics metrics_;
   std::mutex root_mutex_;
   std::shared_ptr<const signing::TrustRoot> root_;
-  bool root_loaded_ = false;  // root_ reflects the store (also when there is none)
+  std::string root_text_;  // what root_ was parsed from
+  // When root_ last reflected the store: re-read after a few seconds, so
+  // a root another server stored reaches this one's polls.
+  std::optional<std::chrono::steady_clock::time_point> root_read_at_;
   std::mutex report_key_mutex_;
   std::shared_ptr<const signing::PrivateKey> report_key_;
 };

@@ -111,18 +111,34 @@ http::Response ServerApp::show_trust(http::Request&, const Params&, const Caller
 }
 
 http::Response ServerApp::upload_trust(http::Request& request, const Params&, const Caller& caller) {
-  auto current = trust_root();
+  // The root as stored now (not this server's cached copy): another server
+  // sharing the store may have rotated it a moment ago.
+  auto stored = store_.setting(kTrustRootSetting);
+  if (!stored) return problem_from(stored.error());
+  std::optional<signing::TrustRoot> current;
+  if (*stored) {
+    auto parsed = signing::TrustRoot::from_json(**stored);
+    if (!parsed) return problem_from(parsed.error().with_context("the stored trust root"));
+    current = std::move(*parsed);
+  }
   auto next = current ? current->rotate_to(request.body) : signing::TrustRoot::from_json(request.body);
   if (!next) return problem(422, "the root was refused: " + next.error().describe());
   if (auto ok = next->check_current(clock_()); !ok) return problem(422, "the root was refused: " + ok.error().message());
-  auto ok = store_.set_settings({{kTrustRootSetting, request.body}, {trust_root_version_setting(next->version()), request.body}},
-                                {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
-                                "ok", {{"version", next->version()}}});
+  // Stored only if the root it rotates from is still the stored one.
+  auto ok = store_.set_settings_if(kTrustRootSetting, *stored,
+                                   {{kTrustRootSetting, request.body}, {trust_root_version_setting(next->version()), request.body}},
+                                   {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
+                                    "ok", {{"version", next->version()}}});
+  if (!ok && ok.error().is(common::Errc::kConflict)) {
+    return problem(409, "the trust root changed while this one was checked; fetch the current root and rotate from it");
+  }
   if (!ok) return problem_from(ok.error());
   auto version = next->version();
   {
     std::lock_guard lock(root_mutex_);
     root_ = std::make_shared<const signing::TrustRoot>(std::move(*next));
+    root_text_ = request.body;
+    root_read_at_ = std::chrono::steady_clock::now();
   }
   return json_reply(200, {{"version", version}});
 }

@@ -62,6 +62,42 @@ void fsync_dir(const std::filesystem::path& dir) {
   }
 }
 
+common::Status fsync_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return common::fail(common::Errc::kIo, "opening " + path.string() + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  if (rc != 0) return common::fail(common::Errc::kIo, "syncing " + path.string() + ": " + std::strerror(error));
+  return {};
+}
+
+// Moves a verified upload into the bundle directory. That directory may
+// be on another filesystem (storage the servers share): then the file is
+// copied next to its final name, synced, and renamed, so a reader never
+// sees half a bundle under its digest.
+common::Status move_into_place(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec == std::errc::cross_device_link) {
+    auto part = to;
+    part += ".part-" + std::to_string(::getpid());
+    std::filesystem::copy_file(from, part, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) {
+      if (auto ok = fsync_file(part); !ok) {
+        std::filesystem::remove(part, ec);
+        return ok;
+      }
+      std::filesystem::rename(part, to, ec);
+    }
+    if (ec) std::filesystem::remove(part);
+    std::filesystem::remove(from);
+  }
+  if (ec) return common::fail(common::Errc::kIo, "storing bundle in " + to.parent_path().string() + ": " + ec.message());
+  fsync_dir(to.parent_path());
+  return {};
+}
+
 }  // namespace
 
 http::Response ServerApp::upload_bundle(http::Request& request, const Params&, const Caller& caller) {
@@ -108,10 +144,7 @@ http::Response ServerApp::upload_bundle(http::Request& request, const Params&, c
                       .uploaded_by = caller.actor};
   // File first, then the row: a crash in between leaves an unreferenced
   // file, never a row without its file.
-  std::error_code ec;
-  std::filesystem::rename(request.body_file, bundle_path(record.file_sha256), ec);
-  if (ec) return problem_from(common::Error(common::Errc::kIo, "storing bundle: " + ec.message()));
-  fsync_dir(bundle_path(record.file_sha256).parent_path());
+  if (auto ok = move_into_place(request.body_file, bundle_path(record.file_sha256)); !ok) return problem_from(ok.error());
   auto inserted = store_.insert_bundle(
       record, {caller.actor, "bundle.upload", "bundle:" + record.file_sha256, "ok",
                {{"name", m.name}, {"version", m.version.text()}, {"bundle_id", record.bundle_id}}});

@@ -204,11 +204,20 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
   if (!offer) return problem_from(offer.error());
   if (*offer) {
     const auto& o = **offer;
+    std::string own_url = public_url_ + "/api/v1/device/bundles/" + o.bundle.file_sha256;
+    common::Json bundle = {{"url", own_url},
+                           {"size", o.bundle.size},
+                           {"file_sha256", o.bundle.file_sha256},
+                           {"bundle_id", o.bundle.bundle_id}};
+    if (!bundle_base_url_.empty()) {
+      // A mirror serves the file by digest; the device checks every byte
+      // against the release signature, and comes here when it cannot
+      // reach the mirror.
+      bundle["url"] = bundle_base_url_ + "/" + o.bundle.file_sha256 + ".flb";
+      bundle["fallback_url"] = own_url;
+    }
     answer["update"] = {{"deployment_id", o.deployment.id},
-                        {"bundle", {{"url", public_url_ + "/api/v1/device/bundles/" + o.bundle.file_sha256},
-                                    {"size", o.bundle.size},
-                                    {"file_sha256", o.bundle.file_sha256},
-                                    {"bundle_id", o.bundle.bundle_id}}},
+                        {"bundle", bundle},
                         {"allow_downgrade", o.deployment.allow_downgrade},
                         {"deadline", o.deployment.deadline ? common::Json(*o.deployment.deadline) : common::Json(nullptr)},
                         {"activate_window", activate_window(o.deployment, device, now)},

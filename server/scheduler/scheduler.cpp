@@ -129,6 +129,28 @@ void Scheduler::wake() {
   changed_.notify_all();
 }
 
+bool Scheduler::lead() {
+  auto lease = store_.hold_scheduler_lease();
+  if (!lease) {
+    if (lease.error().describe() != last_lease_error_) {
+      last_lease_error_ = lease.error().describe();
+      common::log(common::LogLevel::kError, "scheduler: cannot reach the scheduler lease: " + last_lease_error_);
+    }
+    leading_ = false;
+    return false;
+  }
+  last_lease_error_.clear();
+  bool was_leading = leading_.exchange(*lease);
+  if (*lease && !was_leading) {
+    memory_ = {};  // what it remembered is from before another server scheduled
+    common::log(common::LogLevel::kInfo, "scheduler: this server runs the rollouts");
+  } else if (!*lease && (was_leading || !told_standby_)) {
+    common::log(common::LogLevel::kInfo, "scheduler: standing by; another server runs the rollouts");
+  }
+  told_standby_ = !*lease;
+  return *lease;
+}
+
 void Scheduler::loop() {
   // The first pass runs at once: a restarted server catches up before it
   // waits for anything.
@@ -139,6 +161,7 @@ void Scheduler::loop() {
       if (stopping_) return;
       woken_ = false;
     }
+    if (!lead()) continue;
     auto started = std::chrono::steady_clock::now();
     auto summary = run_scheduler_pass(store_, clock_(), &memory_);
     for (const auto& error : summary.errors) common::log(common::LogLevel::kError, "scheduler: " + error);

@@ -8,6 +8,7 @@
 // device and attempt.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -52,7 +53,11 @@ PassSummary run_scheduler_pass(Store& store, common::TimePoint now, SchedulerMem
 common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, const RolloutRecord& rollout,
                                                                  common::TimePoint now, PassSummary* summary = nullptr);
 
-// Runs passes on a thread: every `interval`, and soon after wake().
+// Runs passes on a thread: every `interval`, and soon after wake(). When
+// several servers share the store, only the one holding the scheduler
+// lease (Store::hold_scheduler_lease) runs passes; the others try to take
+// it every interval, so one of them takes over within an interval of the
+// holder's death.
 class Scheduler {
  public:
   using Clock = std::function<common::TimePoint()>;
@@ -64,9 +69,14 @@ class Scheduler {
   void start();
   void stop();
   void wake();
+  // This server holds the lease and runs the rollouts (false while
+  // another server does, or before the first try). Thread-safe.
+  bool running_rollouts() const { return leading_.load(); }
 
  private:
   void loop();
+  // Takes or keeps the lease; logs when that changes. False: skip the pass.
+  bool lead();
 
   Store& store_;
   Clock clock_;
@@ -77,6 +87,9 @@ class Scheduler {
   bool woken_ = false;
   std::thread thread_;
   SchedulerMemory memory_;  // used by the scheduler thread only
+  std::atomic<bool> leading_{false};
+  std::string last_lease_error_;  // logged once until it changes
+  bool told_standby_ = false;
 };
 
 }  // namespace flotilla::server

@@ -290,17 +290,34 @@ Result<std::optional<std::string>> SqlStore::setting(const std::string& key) {
 
 Status SqlStore::set_settings(const std::vector<std::pair<std::string, std::string>>& values, const AuditDraft& audit) {
   auto db = pool_->acquire();
+  return in_transaction(*db, audit, [&] { return upsert_settings_locked(*db, values); });
+}
+
+Status SqlStore::set_settings_if(const std::string& key, const std::optional<std::string>& expected,
+                                 const std::vector<std::pair<std::string, std::string>>& values, const AuditDraft& audit) {
+  auto db = pool_->acquire();
   return in_transaction(*db, audit, [&]() -> Status {
-    auto upsert = db->prepare(
-        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    if (!upsert) return std::unexpected(upsert.error());
-    for (const auto& [key, value] : values) {
-      upsert->reset();
-      upsert->bind(1, key).bind(2, value);
-      if (auto ok = upsert->run(); !ok) return ok;
-    }
-    return {};
+    // Read under the writers' lock: nobody changes it before the upsert.
+    auto select = db->prepare("SELECT value FROM settings WHERE key = ?");
+    if (!select) return std::unexpected(select.error());
+    select->bind(1, key);
+    auto current = common::first_row(*select, [](const sql::Statement& row) { return row.text(0); });
+    if (!current) return std::unexpected(current.error());
+    if (*current != expected) return common::fail(common::Errc::kConflict, "the setting " + key + " changed meanwhile");
+    return upsert_settings_locked(*db, values);
   });
+}
+
+Status SqlStore::upsert_settings_locked(Db& db, const std::vector<std::pair<std::string, std::string>>& values) {
+  auto upsert = db.prepare(
+      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!upsert) return std::unexpected(upsert.error());
+  for (const auto& [key, value] : values) {
+    upsert->reset();
+    upsert->bind(1, key).bind(2, value);
+    if (auto ok = upsert->run(); !ok) return ok;
+  }
+  return {};
 }
 
 }  // namespace flotilla::server

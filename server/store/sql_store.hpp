@@ -106,6 +106,9 @@ class SqlStore final : public Store {
   common::Result<std::optional<std::string>> setting(const std::string& key) override;
   common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
                               const AuditDraft& audit) override;
+  common::Status set_settings_if(const std::string& key, const std::optional<std::string>& expected,
+                                 const std::vector<std::pair<std::string, std::string>>& values,
+                                 const AuditDraft& audit) override;
 
  private:
   SqlStore(std::unique_ptr<sql::ConnectionPool> pool, sql::ConnectionPool::Factory factory, Clock clock);
@@ -145,6 +148,7 @@ class SqlStore final : public Store {
   // Fails with kNotScheduler unless this process holds the scheduler
   // lease; inside the pass's transaction.
   common::Status check_scheduler_lease(Db& db);
+  common::Status upsert_settings_locked(Db& db, const std::vector<std::pair<std::string, std::string>>& values);
   // Runs a two-column (text, integer) query.
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> counts(std::string_view sql);
 

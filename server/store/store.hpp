@@ -409,6 +409,12 @@ class Store {
   // Writes every pair in one transaction with one audit entry.
   virtual common::Status set_settings(const std::vector<std::pair<std::string, std::string>>& values,
                                       const AuditDraft& audit) = 0;
+  // The same, only while `key` still holds `expected` (nullopt: not set);
+  // otherwise kConflict and nothing written. For changes two servers
+  // sharing the store could race on (a root rotation).
+  virtual common::Status set_settings_if(const std::string& key, const std::optional<std::string>& expected,
+                                         const std::vector<std::pair<std::string, std::string>>& values,
+                                         const AuditDraft& audit) = 0;
 };
 
 }  // namespace flotilla::server
