@@ -8,9 +8,9 @@
 #include <map>
 
 #include "common/encoding.hpp"
-#include "common/sqlite.hpp"
 #include "signing/digest.hpp"
 #include "signing/audit_chain.hpp"
+#include "tests/server/database_access.hpp"
 #include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
@@ -276,9 +276,9 @@ TEST_F(ComplianceApiTest, AuditorVerifiesOfflineAndEveryTamperingIsCaught) {
   // report names.
   ASSERT_EQ(server->stop(), 0);
   {
-    auto db = common::Database::open((server->data() / "flotilla.db").string());
-    ASSERT_TRUE(db) << db.error().describe();
-    ASSERT_TRUE(db->exec("DROP TRIGGER audit_log_no_update"));
+    auto db = testing::open_database_of(*server);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(testing::drop_audit_update_guard(*db));
     auto select = db->prepare("SELECT seq, time, actor, action, object, outcome, details FROM audit_log ORDER BY seq");
     ASSERT_TRUE(select);
     std::vector<signing::AuditEntry> entries;

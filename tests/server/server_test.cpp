@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "cli/api_client.hpp"
-#include "common/sqlite.hpp"
 #include "signing/digest.hpp"
 #include <set>
 #include <thread>
 #include "tests/support/fixtures.hpp"
+#include "tests/server/database_access.hpp"
 #include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
@@ -380,11 +380,12 @@ TEST_F(ServerTest, AuditChainCatchesAnEditedRow) {
   EXPECT_TRUE(admin().request("GET", "/api/v1/audit/verify")->json()["valid"].get<bool>());
   EXPECT_EQ(server->stop(), 0);
   {
-    // An attacker with the database file: the triggers refuse, so drop them.
-    auto db = *common::Database::open((server->data() / "flotilla.db").string());
-    EXPECT_FALSE(db.exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
-    ASSERT_TRUE(db.exec("DROP TRIGGER audit_log_no_update"));
-    ASSERT_TRUE(db.exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
+    // An attacker with the database: the triggers refuse, so drop them.
+    auto db = testing::open_database_of(*server);
+    ASSERT_TRUE(db);
+    EXPECT_FALSE(db->exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
+    ASSERT_TRUE(testing::drop_audit_update_guard(*db));
+    ASSERT_TRUE(db->exec("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3"));
   }
   server->start();
   auto verdict = admin().request("GET", "/api/v1/audit/verify")->json();

@@ -1,8 +1,8 @@
 // PostgreSQL for the tests: databases on a throwaway cluster
 // (tests/support/postgres-cluster). Under ctest, the cluster is the one the
-// fixture test `postgres.start` started (its info file is named by
-// FLOTILLA_TEST_POSTGRES_INFO); a test binary run by hand starts its own on
-// first use and stops it at exit.
+// fixture test `postgres.start` started (its info file is in the build
+// tree); a test binary run by hand starts its own on first use and stops
+// it at exit.
 #pragma once
 
 #include <optional>

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdexcept>
@@ -42,8 +43,11 @@ int run_shell(const std::string& command, int timeout_seconds) {
 
 ServerProcess::ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path)
     : binary_(std::move(binary)), data_(std::move(data)) {
-  if (!std::filesystem::exists(data_ / "flotilla.db")) {
+  const char* engine = std::getenv("FLOTILLA_TEST_STORE");
+  if (engine != nullptr && std::string(engine) == "postgres") database_ = std::make_unique<PostgresDatabase>();
+  if (!std::filesystem::exists(data_ / "admin.token")) {
     std::string command = binary_ + " init --data '" + data_.string() + "'";
+    if (database_) command += " --store '" + database_->url() + "'";
     if (!root_json_path.empty()) command += " --root '" + root_json_path + "'";
     if (run_shell(command + " > /dev/null") != 0) throw std::runtime_error("flotilla-server init failed");
   }
@@ -64,6 +68,7 @@ void ServerProcess::start(const std::vector<std::string>& extra_args) {
     ::close(out[0]);
     std::vector<std::string> args = {binary_, "serve", "--data", data_.string(), "--listen", listen_,
                                      "--threads", "4"};
+    if (database_) args.insert(args.end(), {"--store", database_->url()});
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -112,5 +117,9 @@ std::string ServerProcess::admin_token() const {
 }
 
 std::string ServerProcess::log() const { return read_text(data_ / "server.log"); }
+
+std::string ServerProcess::store_location() const {
+  return database_ ? database_->url() : (data_ / "flotilla.db").string();
+}
 
 }  // namespace flotilla::testing

@@ -4,12 +4,18 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
+#include "tests/support/postgres.hpp"
+
 namespace flotilla::testing {
 
+// With FLOTILLA_TEST_STORE=postgres in the environment (the postgres runs
+// of the integration suites), each server gets a PostgreSQL database of
+// its own instead of DATA/flotilla.db.
 class ServerProcess {
  public:
   // `binary` is the flotilla-server path; `data` is initialised if empty.
@@ -28,11 +34,14 @@ class ServerProcess {
   void keep_port() { listen_ = url_; }
   std::string admin_token() const;
   const std::filesystem::path& data() const { return data_; }
+  // What --store names: a postgres:// URL, or DATA/flotilla.db.
+  std::string store_location() const;
   std::string log() const;
 
  private:
   std::string binary_;
   std::filesystem::path data_;
+  std::unique_ptr<PostgresDatabase> database_;
   pid_t pid_ = -1;
   std::string url_;
   std::string listen_ = "http://127.0.0.1:0";
