@@ -23,6 +23,7 @@ enum class Errc {
   kDowngrade,               // a lower version without allow_downgrade
   kSink,                    // a payload sink refused its bytes or its commit
   kBadInput,                // a bundle spec (writer side) that cannot make a valid bundle
+  kNotOffered,              // a genuine bundle, but not the one the server offered (bundle id)
 };
 
 }  // namespace flotilla::artifacts

@@ -216,6 +216,10 @@ Result<VerifiedBundle> read_bundle(ByteSource& source, const VerifyOptions& opti
   // Verify the signed bytes first, then parse exactly those bytes.
   auto payload = options.root->verify_release(envelope, signing::kManifestType);
   if (!payload) return common::propagate(payload, "manifest signature");
+  if (options.expected_bundle_id && signing::sha256_hex(*payload) != *options.expected_bundle_id) {
+    return fail(Errc::kNotOffered, "the bundle " + signing::sha256_hex(*payload) + " is not the offered bundle " +
+                                       options.expected_bundle_id->substr(0, 80));
+  }
   auto manifest = parse_manifest(*payload);
   if (!manifest) return common::propagate(manifest, "manifest");
 

@@ -45,6 +45,11 @@ struct VerifyOptions {
   std::optional<std::string> device_type;
   // Called with the payload bytes done so far and their total.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // The bundle id the server offered. Another validly signed bundle (one a
+  // mirror, cache or network swapped in: an older release, another
+  // component) is refused before any sink is opened: the server decides
+  // what a device installs, the signature only that it is genuine.
+  std::optional<std::string> expected_bundle_id;
 };
 
 struct VerifiedBundle {

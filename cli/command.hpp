@@ -41,6 +41,8 @@ void add_key_commands(CLI::App& app, int& exit_code);
 void add_root_commands(CLI::App& app, int& exit_code);
 void add_bundle_commands(CLI::App& app, int& exit_code);
 void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+// `bundles sync-mirror`, under the bundles group.
+void add_mirror_command(CLI::App& bundles_group, int& exit_code, const ServerOptions& server);
 void add_audit_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_policy_commands(CLI::App& app, int& exit_code);

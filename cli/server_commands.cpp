@@ -42,7 +42,7 @@ int call(const ServerOptions& options, const std::string& method, const std::str
 
 void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& server) {
   // bundles
-  auto* bundles = app.add_subcommand("bundles", "Bundles on the server: upload, list, show, delete");
+  auto* bundles = app.add_subcommand("bundles", "Bundles on the server: upload, list, show, delete, sync-mirror");
   bundles->require_subcommand(1);
   auto files = std::make_shared<std::vector<std::string>>();
   auto* upload = bundles->add_subcommand("upload", "Upload signed bundles; the server verifies each against its root");
@@ -93,6 +93,8 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
     return call(server, "DELETE", "/api/v1/bundles/" + *id, "",
                 [](const common::Json& j) { std::cout << "deleted " << json_text(j, "deleted") << "\n"; });
   });
+
+  add_mirror_command(*bundles, exit_code, server);
 
   // tokens
   auto* tokens = app.add_subcommand("tokens", "Operator API tokens (admin): create, list, revoke");

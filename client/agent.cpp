@@ -78,7 +78,7 @@ common::Status Agent::resume() {
 }
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
-                                                bool allow_downgrade) {
+                                                bool allow_downgrade, std::optional<std::string> offered_bundle_id) {
   auto current = state_.update();
   if (!current) return std::unexpected(current.error());
   if (waits_for_reboot(current->state)) {
@@ -106,7 +106,8 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     if (auto version = common::Version::parse(c.version)) device.installed[name] = {*version, c.security_version};
   }
   // The clock is never taken to be behind the latest trusted time.
-  artifacts::VerifyOptions options{.root = &*root, .now = std::max(common::now_utc(), *trusted), .device = device};
+  artifacts::VerifyOptions options{.root = &*root, .now = std::max(common::now_utc(), *trusted), .device = device,
+                                   .expected_bundle_id = std::move(offered_bundle_id)};
   // One update at a time: the module work directory starts empty.
   std::error_code ec;
   std::filesystem::remove_all(module_workdir(), ec);

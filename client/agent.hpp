@@ -27,9 +27,10 @@ class Agent {
   };
   // Verifies `source` against the trust root and this device, streams it
   // into place and, when it needs one, arms a one-time trial boot. Refused
-  // (nothing changed) while another update waits for its reboot.
+  // (nothing changed) while another update waits for its reboot. With
+  // `offered_bundle_id` (a server's offer) any other bundle is refused.
   common::Result<Installed> install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
-                                    bool allow_downgrade);
+                                    bool allow_downgrade, std::optional<std::string> offered_bundle_id = std::nullopt);
 
   enum class Verdict { kCommitted, kRolledBack, kNotRebooted };
   // After the trial boot: the expected slot runs and every health check

@@ -266,10 +266,22 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
                            .size = bundle.value("size", std::uint64_t{0}),
                            .bandwidth_limit = agent_.config().bandwidth_limit.value_or(0),
                            .drop_first_connection_at = faults_.drop_download_at};
+  if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
+    // `url` is a mirror: it gets no credentials (it is not trusted, and a
+    // device token must not reach it) and the system's CAs; the server's
+    // own download, with both, is where the rest comes from if it fails.
+    download.fallback = DownloadOptions::Fallback{bundle["fallback_url"].get<std::string>(), std::move(download.headers),
+                                                  std::move(download.ca_file)};
+    download.headers.clear();
+    download.ca_file.reset();
+  }
+  std::optional<std::string> offered_bundle_id;
+  if (bundle.contains("bundle_id") && bundle["bundle_id"].is_string()) offered_bundle_id = bundle["bundle_id"].get<std::string>();
   auto source = HttpSource::open(download);
   if (!source) return std::unexpected(source.error());
   common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + " from " + download.url);
-  auto installed = agent_.install(**source, deployment, update.value("allow_downgrade", false));
+  auto installed = agent_.install(**source, deployment, update.value("allow_downgrade", false), std::move(offered_bundle_id));
+  if ((*source)->fell_back()) common::log(common::LogLevel::kInfo, "the bundle came from " + (*source)->url() + " in the end");
   (void)deliver_outbox();
   if (!installed) {
     common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + " failed: " + installed.error().describe());

@@ -1,5 +1,7 @@
 #include "client/transport.hpp"
 
+#include "common/log.hpp"
+
 #include <curl/curl.h>
 
 #include <cstring>
@@ -104,10 +106,12 @@ std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count,
     self->refused_ = "the server sent more than the offered " + std::to_string(self->options_.size) + " bytes";
     return 0;
   }
-  if (self->resumes_ == 0 && self->options_.drop_first_connection_at > 0 && total > self->options_.drop_first_connection_at) {
+  if (!self->simulated_cut_ && self->options_.drop_first_connection_at > 0 && total > self->options_.drop_first_connection_at) {
+    self->simulated_cut_ = true;
     return 0;  // the simulated cut: libcurl ends this transfer, read() resumes it
   }
   self->pending_.append(data, n);
+  self->attempt_bytes_ += n;
   return n;
 }
 
@@ -137,6 +141,7 @@ common::Status HttpSource::start() {
   }
   paused_ = false;
   done_ = false;
+  attempt_bytes_ = 0;
   curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
   return {};
 }
@@ -168,19 +173,32 @@ common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
       long status = 0;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
       CURLcode rc = msg->data.result;
-      bool complete = rc == CURLE_OK && (status == 200 || status == 206);
-      if (!refused_.empty()) {
-        return common::fail(common::Errc::kIo, "the download of " + options_.url + " failed: " + refused_);
-      }
+      bool complete = refused_.empty() && rc == CURLE_OK && (status == 200 || status == 206);
+      bool dropped = refused_.empty() && (status == 0 || status == 200 || status == 206);
+      std::string why = !refused_.empty() ? refused_ : rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status);
       if (complete && (options_.size == 0 || offset_ + (pending_.size() - pending_at_) >= options_.size)) {
         done_ = true;
-      } else if ((status == 0 || status == 200 || status == 206) && resumes_ < options_.max_resumes) {
+      } else if (dropped && resumes_ < options_.max_resumes && (attempt_bytes_ > 0 || !options_.fallback)) {
         // Dropped mid-way: resume from what we have.
         ++resumes_;
         if (auto ok = start(); !ok) return std::unexpected(ok.error());
         running = 1;
+      } else if (options_.fallback) {
+        // The first source cannot be reached, refuses, or keeps dropping:
+        // the rest comes from the fallback (the bytes are checked against
+        // the signed manifest whichever source sent them).
+        common::log(common::LogLevel::kWarn, "download from " + options_.url + " failed (" + why + "); continuing from " +
+                                                 options_.fallback->url);
+        options_.url = std::move(options_.fallback->url);
+        options_.headers = std::move(options_.fallback->headers);
+        options_.ca_file = std::move(options_.fallback->ca_file);
+        options_.fallback.reset();
+        fell_back_ = true;
+        refused_.clear();
+        resumes_ = 0;
+        if (auto ok = start(); !ok) return std::unexpected(ok.error());
+        running = 1;
       } else {
-        std::string why = rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status);
         return common::fail(common::Errc::kIo, "the download of " + options_.url + " failed: " + why +
                                                    (resumes_ > 0 ? " after " + std::to_string(resumes_) + " resumes" : ""));
       }

@@ -37,6 +37,15 @@ struct DownloadOptions {
   std::string url;                 // absolute
   std::vector<std::string> headers;
   std::optional<std::string> ca_file;
+  // Where the rest comes from when `url` cannot be reached or refuses (a
+  // mirror that is down, or not synced yet): continued there with Range
+  // from the bytes already read, with its own headers and CA.
+  struct Fallback {
+    std::string url;
+    std::vector<std::string> headers;
+    std::optional<std::string> ca_file;
+  };
+  std::optional<Fallback> fallback;
   std::uint64_t size = 0;          // as offered: more is never read
   int max_resumes = 8;
   std::int64_t bandwidth_limit = 0;  // bytes per second, 0 = none
@@ -47,7 +56,8 @@ struct DownloadOptions {
 
 // Pulls the download through libcurl's multi interface: read() runs the
 // transfer until bytes are there. A connection that drops (or stalls for
-// 30 s) is resumed with `Range: bytes=OFFSET-` up to max_resumes times.
+// 30 s) is resumed with `Range: bytes=OFFSET-` up to max_resumes times; a
+// URL that cannot be reached or refuses hands over to the fallback.
 class HttpSource final : public artifacts::ByteSource {
  public:
   static common::Result<std::unique_ptr<HttpSource>> open(DownloadOptions options);
@@ -55,6 +65,9 @@ class HttpSource final : public artifacts::ByteSource {
   common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override;
   std::uint64_t offset() const { return offset_; }
   int resumes() const { return resumes_; }
+  // The URL bytes come from now; whether the fallback took over.
+  const std::string& url() const { return options_.url; }
+  bool fell_back() const { return fell_back_; }
 
  private:
   explicit HttpSource(DownloadOptions options) : options_(std::move(options)) {}
@@ -74,6 +87,9 @@ class HttpSource final : public artifacts::ByteSource {
   bool expect_partial_ = false;  // this attempt asked for a range
   std::string refused_;          // why on_data ended the transfer for good
   int resumes_ = 0;
+  std::uint64_t attempt_bytes_ = 0;  // received by the current connection
+  bool fell_back_ = false;
+  bool simulated_cut_ = false;
 };
 
 }  // namespace flotilla::client

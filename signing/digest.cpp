@@ -1,6 +1,7 @@
 #include "signing/digest.hpp"
 
 #include <cassert>
+#include <cstdio>
 #include <openssl/evp.h>
 
 #include "common/encoding.hpp"
@@ -70,4 +71,18 @@ std::vector<std::uint8_t> random_bytes(std::size_t count) {
   if (RAND_bytes(out.data(), static_cast<int>(count)) != 1) throw std::runtime_error("RAND_bytes failed");
   return out;
 }
+}  // namespace flotilla::signing
+
+namespace flotilla::signing {
+
+common::Result<std::string> sha256_file_hex(const std::filesystem::path& path) {
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) return common::fail(common::Errc::kIo, path.string() + ": cannot open");
+  Sha256 hasher;
+  std::vector<std::uint8_t> buffer(1 << 16);
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get())) hasher.update(std::span(buffer).first(n));
+  if (std::ferror(file.get())) return common::fail(common::Errc::kIo, path.string() + ": cannot read");
+  return hasher.finish_hex();
+}
+
 }  // namespace flotilla::signing

@@ -4,10 +4,13 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace flotilla::signing {
 
@@ -35,6 +38,8 @@ class Sha256 {
 Sha256Digest sha256(std::span<const std::uint8_t> bytes);
 std::string sha256_hex(std::span<const std::uint8_t> bytes);
 std::string sha256_hex(std::string_view text);
+// Of a whole file, read in chunks (never whole in memory).
+common::Result<std::string> sha256_file_hex(const std::filesystem::path& path);
 
 }  // namespace flotilla::signing
 

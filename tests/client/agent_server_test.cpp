@@ -4,70 +4,15 @@
 // delivered from the outbox to the server's view.
 #include <gtest/gtest.h>
 
+#include "tests/client/agent_server_fixture.hpp"
 #include "tests/support/bootloader_config.hpp"
 #include "tests/support/cutting_proxy.hpp"
-#include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
 namespace {
 
 using testing::read_text;
 using testing::write_text;
-
-class AgentServerTest : public testing::RunningServer {
- protected:
-  common::Json config;
-  std::unique_ptr<cli::ApiClient> admin;
-
-  void SetUp() override {
-    RunningServer::SetUp();
-    admin = std::make_unique<cli::ApiClient>(admin_client());
-    write_text(dir / "enroll.token", enrollment_token() + "\n");
-    write_text(dir / "slot-a", "factory image");
-    config = {{"server", {{"url", server->url()}}},
-              {"device", {{"type", "gw-x1"}, {"identity", {{"serial", "AGENT-1"}}}}},
-              {"enrollment_token_file", (dir / "enroll.token").string()},
-              {"state_dir", (dir / "agent-state").string()},
-              {"trust_root", (dir / "root.json").string()},
-              {"initial_versions", {{"rootfs", {{"version", "2.3.0"}, {"security_version", 7}}}}},
-              {"slots", {{"rootfs", {{"a", (dir / "slot-a").string()}, {"b", (dir / "slot-b").string()}}}}},
-              {"bootloader", {{"type", "file"}, {"path", (dir / "bootenv.json").string()}}},
-              {"reboot", {{"mode", "exit"}, {"exit_code", 77}}},
-              {"poll_interval", {{"min", "1s"}, {"max", "60s"}}}};
-    write_text(dir / "agent.json", config.dump());
-  }
-
-  int agent(const std::string& args, const std::string& env = "") {
-    return testing::run_shell(env + " " + std::string(FLOTILLA_AGENT) + " " + args + " --config '" + (dir / "agent.json").string() +
-                              "' >> '" + (dir / "agent.log").string() + "' 2>&1");
-  }
-  // The agent's first round: enrolls and reports; returns the device.
-  common::Json enrolled() {
-    EXPECT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
-    return only_device();
-  }
-  // A direct deployment of `bundle` to `device`; returns its id.
-  std::int64_t deploy(const std::string& bundle, const common::Json& device) {
-    auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {device["id"]}}}.dump());
-    EXPECT_EQ(created->status, 201) << created->body;
-    return created->status == 201 ? created->json()["id"].get<std::int64_t>() : 0;
-  }
-  // The server heard the device roll back, and its inventory says it runs
-  // the old version from slot a again; returns the device view.
-  common::Json expect_rolled_back_to_2_3_0(std::int64_t deployment, const common::Json& device) {
-    auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
-    EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
-    EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
-    auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
-    EXPECT_EQ(view["inventory"]["booted_slot"], "a");
-    return view;
-  }
-  common::Json only_device() {
-    auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];
-    EXPECT_EQ(devices.size(), 1u);
-    return devices.empty() ? common::Json() : devices[0];
-  }
-};
 
 TEST_F(AgentServerTest, EnrollPollInstallRebootCommitReport) {
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");

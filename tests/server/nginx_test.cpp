@@ -1,20 +1,13 @@
 // The server behind a real nginx, configured from the shipped
 // examples/nginx/flotilla.conf (TLS lines dropped, paths and ports
 // substituted): uploads, X-Accel-Redirect downloads with Range, limits.
-#include <arpa/inet.h>
-#include <csignal>
-#include <fstream>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <regex>
 #include <sstream>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
 
 #include "signing/digest.hpp"
 #include "tests/support/fixtures.hpp"
+#include "tests/support/nginx_process.hpp"
 #include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
@@ -26,20 +19,6 @@ using testing::ServerProcess;
 using testing::TempDir;
 using testing::TestDevice;
 using testing::write_text;
-
-constexpr const char* kNginx = "/usr/sbin/nginx";
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t length = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // The shipped site config, made runnable on loopback without TLS.
 std::string site_config(const std::string& upstream_port, int listen_port, const std::string& data_dir) {
@@ -59,46 +38,17 @@ std::string site_config(const std::string& upstream_port, int listen_port, const
 
 class NginxTest : public testing::RunningServer {
  protected:
-  pid_t nginx_pid = -1;
+  std::unique_ptr<testing::NginxProcess> nginx;
   std::string front;
 
   std::vector<std::string> serve_args() const override { return {"--accel-redirect", "/_flotilla_bundles/"}; }
 
   void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(kNginx)) << "nginx is missing: scripts/setup installs it";
     RunningServer::SetUp();
     std::string upstream_port = server->url().substr(server->url().rfind(':') + 1);
-    int port = free_port();
-    front = "http://127.0.0.1:" + std::to_string(port);
-    auto prefix = dir / "nginx";
-    std::filesystem::create_directories(prefix / "tmp");
-    write_text(prefix / "site.conf", site_config(upstream_port, port, (dir / "data").string()));
-    write_text(prefix / "nginx.conf",
-               std::string(::geteuid() == 0 ? "user root root;\n" : "") + "worker_processes 1;\npid " + (prefix / "nginx.pid").string() +
-                   ";\nerror_log " + (prefix / "error.log").string() +
-                   ";\nevents { worker_connections 64; }\nhttp {\n  include /etc/nginx/mime.types;\n  access_log " +
-                   (prefix / "access.log").string() + ";\n  client_body_temp_path " + (prefix / "tmp").string() +
-                   ";\n  proxy_temp_path " + (prefix / "tmp").string() + ";\n  include " + (prefix / "site.conf").string() + ";\n}\n");
-    nginx_pid = ::fork();
-    if (nginx_pid == 0) {
-      std::string p = prefix.string(), c = (prefix / "nginx.conf").string();
-      ::execl(kNginx, kNginx, "-p", p.c_str(), "-c", c.c_str(), "-g", "daemon off;", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    cli::ApiClient probe(front, std::nullopt);
-    for (int i = 0; i < 100; ++i) {
-      auto health = probe.request("GET", "/healthz");
-      if (health && health->status == 200) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "nginx did not come up: " << read_text(prefix / "error.log");
-  }
-
-  void TearDown() override {
-    if (nginx_pid > 0) {
-      ::kill(nginx_pid, SIGTERM);
-      ::waitpid(nginx_pid, nullptr, 0);
-    }
+    int port = testing::free_port();
+    nginx = std::make_unique<testing::NginxProcess>(dir / "nginx", site_config(upstream_port, port, (dir / "data").string()), port);
+    front = nginx->url();
   }
 };
 

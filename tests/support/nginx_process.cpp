@@ -1,0 +1,87 @@
+#include "tests/support/nginx_process.hpp"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <netinet/in.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "tests/support/fixtures.hpp"
+
+namespace flotilla::testing {
+namespace {
+
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t length = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+NginxProcess::NginxProcess(const std::filesystem::path& prefix, const std::string& site, int port)
+    : prefix_(prefix), port_(port) {
+  if (!std::filesystem::exists(kNginx)) throw std::runtime_error("nginx is missing: scripts/setup installs it");
+  std::filesystem::create_directories(prefix_ / "tmp");
+  write_text(prefix_ / "site.conf", site);
+  // Access lines carry the Authorization header's presence: tests check
+  // what a mirror was (not) sent.
+  write_text(prefix_ / "nginx.conf",
+             std::string(::geteuid() == 0 ? "user root root;\n" : "") + "worker_processes 1;\npid " +
+                 (prefix_ / "nginx.pid").string() + ";\nerror_log " + (prefix_ / "error.log").string() +
+                 ";\nevents { worker_connections 256; }\nhttp {\n  include /etc/nginx/mime.types;\n"
+                 "  log_format flotilla '$request $status $body_bytes_sent auth=$http_authorization upstream=$upstream_addr';\n"
+                 "  access_log " + (prefix_ / "access.log").string() + " flotilla;\n  client_body_temp_path " +
+                 (prefix_ / "tmp").string() + ";\n  proxy_temp_path " + (prefix_ / "tmp").string() + ";\n  include " +
+                 (prefix_ / "site.conf").string() + ";\n}\n");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    std::string p = prefix_.string(), c = (prefix_ / "nginx.conf").string();
+    ::execl(kNginx, kNginx, "-p", p.c_str(), "-c", c.c_str(), "-g", "daemon off;", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 100; ++i) {
+    if (accepts(port_)) return;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) break;  // it exited: a bad config
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string errors = read_text(prefix_ / "error.log");
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  throw std::runtime_error("nginx did not come up: " + errors);
+}
+
+NginxProcess::~NginxProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 200; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+}  // namespace flotilla::testing

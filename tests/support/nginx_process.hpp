@@ -1,0 +1,38 @@
+// A real nginx for tests, on loopback, in a directory of the test's own:
+// the front of the server (examples/nginx/*.conf made runnable), a static
+// mirror of bundle files, a load balancer over several servers. Every
+// wait has a deadline.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <sys/types.h>
+
+namespace flotilla::testing {
+
+inline constexpr const char* kNginx = "/usr/sbin/nginx";
+
+// A loopback port nothing listens on right now.
+int free_port();
+
+class NginxProcess {
+ public:
+  // Writes nginx.conf under `prefix` around `site` (server and upstream
+  // blocks), starts nginx and waits until `port` accepts connections.
+  // Throws std::runtime_error (with nginx's error log) when it does not.
+  NginxProcess(const std::filesystem::path& prefix, const std::string& site, int port);
+  ~NginxProcess();
+  NginxProcess(const NginxProcess&) = delete;
+  NginxProcess& operator=(const NginxProcess&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::filesystem::path access_log() const { return prefix_ / "access.log"; }
+  std::filesystem::path error_log() const { return prefix_ / "error.log"; }
+
+ private:
+  std::filesystem::path prefix_;
+  int port_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace flotilla::testing
