@@ -2,8 +2,6 @@
 // examples/nginx/flotilla.conf (TLS lines dropped, paths and ports
 // substituted): uploads, X-Accel-Redirect downloads with Range, limits.
 #include <gtest/gtest.h>
-#include <regex>
-#include <sstream>
 
 #include "signing/digest.hpp"
 #include "tests/support/fixtures.hpp"
@@ -20,22 +18,6 @@ using testing::TempDir;
 using testing::TestDevice;
 using testing::write_text;
 
-// The shipped site config, made runnable on loopback without TLS.
-std::string site_config(const std::string& upstream_port, int listen_port, const std::string& data_dir) {
-  std::string site = read_text(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/nginx/flotilla.conf");
-  std::string out;
-  std::istringstream lines(site);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.find("ssl_") != std::string::npos && line.find('#') == std::string::npos) continue;
-    if (line.find("listen 443") != std::string::npos) line = "    listen 127.0.0.1:" + std::to_string(listen_port) + ";";
-    out += line + "\n";
-  }
-  out = std::regex_replace(out, std::regex("127\\.0\\.0\\.1:8080"), "127.0.0.1:" + upstream_port);
-  out = std::regex_replace(out, std::regex("/var/lib/flotilla"), data_dir);
-  return out;
-}
-
 class NginxTest : public testing::RunningServer {
  protected:
   std::unique_ptr<testing::NginxProcess> nginx;
@@ -47,7 +29,9 @@ class NginxTest : public testing::RunningServer {
     RunningServer::SetUp();
     std::string upstream_port = server->url().substr(server->url().rfind(':') + 1);
     int port = testing::free_port();
-    nginx = std::make_unique<testing::NginxProcess>(dir / "nginx", site_config(upstream_port, port, (dir / "data").string()), port);
+    auto site = testing::loopback_site("flotilla.conf", port, {{"127\\.0\\.0\\.1:8080", "127.0.0.1:" + upstream_port},
+                                                               {"/var/lib/flotilla", (dir / "data").string()}});
+    nginx = std::make_unique<testing::NginxProcess>(dir / "nginx", site, port);
     front = nginx->url();
   }
 };

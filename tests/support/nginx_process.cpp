@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <csignal>
 #include <netinet/in.h>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -37,6 +39,19 @@ int free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+std::string loopback_site(const std::string& example, int listen_port,
+                          const std::vector<std::pair<std::string, std::string>>& replacements) {
+  std::istringstream lines(read_text(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/nginx" / example));
+  std::string site, line;
+  while (std::getline(lines, line)) {
+    if (line.find("ssl_") != std::string::npos && line.find('#') == std::string::npos) continue;
+    if (line.find("listen 443") != std::string::npos) line = "    listen 127.0.0.1:" + std::to_string(listen_port) + ";";
+    site += line + "\n";
+  }
+  for (const auto& [pattern, text] : replacements) site = std::regex_replace(site, std::regex(pattern), text);
+  return site;
 }
 
 NginxProcess::NginxProcess(const std::filesystem::path& prefix, const std::string& site, int port)

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 #include <sys/types.h>
+#include <utility>
+#include <vector>
 
 namespace flotilla::testing {
 
@@ -14,6 +16,12 @@ inline constexpr const char* kNginx = "/usr/sbin/nginx";
 
 // A loopback port nothing listens on right now.
 int free_port();
+
+// A shipped examples/nginx/ config (`example` is its file name) made
+// runnable on loopback without TLS: its TLS lines dropped, `listen 443`
+// moved to `listen_port`, then each (regular expression, text) applied.
+std::string loopback_site(const std::string& example, int listen_port,
+                          const std::vector<std::pair<std::string, std::string>>& replacements);
 
 class NginxProcess {
  public:

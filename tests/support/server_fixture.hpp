@@ -27,7 +27,9 @@ class RunningServer : public ::testing::Test {
     server->start(serve_args());
   }
 
-  cli::ApiClient admin_client() const { return cli::ApiClient(server->url(), server->admin_token()); }
+  // Where clients send API calls: the server itself, or a front before it.
+  virtual std::string api_url() const { return server->url(); }
+  cli::ApiClient admin_client() const { return cli::ApiClient(api_url(), server->admin_token()); }
 
   std::string enrollment_token(const std::string& types_json = R"(["gw-x1"])", int uses = 10,
                                const std::string& expires = "2099-01-01T00:00:00Z") {

@@ -41,13 +41,17 @@ int run_shell(const std::string& command, int timeout_seconds) {
   }(), timeout_seconds);
 }
 
-ServerProcess::ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path)
-    : binary_(std::move(binary)), data_(std::move(data)) {
+ServerProcess::ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path,
+                             std::string store)
+    : binary_(std::move(binary)), data_(std::move(data)), store_(std::move(store)) {
   const char* engine = std::getenv("FLOTILLA_TEST_STORE");
-  if (engine != nullptr && std::string(engine) == "postgres") database_ = std::make_unique<PostgresDatabase>();
-  if (!std::filesystem::exists(data_ / "admin.token")) {
+  if (store_.empty() && engine != nullptr && std::string(engine) == "postgres") {
+    database_ = std::make_unique<PostgresDatabase>();
+    store_ = database_->url();
+  }
+  if (!std::filesystem::exists(data_ / "admin.token") && !std::filesystem::exists(data_ / "report.key")) {
     std::string command = binary_ + " init --data '" + data_.string() + "'";
-    if (database_) command += " --store '" + database_->url() + "'";
+    if (!store_.empty()) command += " --store '" + store_ + "'";
     if (!root_json_path.empty()) command += " --root '" + root_json_path + "'";
     if (run_shell(command + " > /dev/null") != 0) throw std::runtime_error("flotilla-server init failed");
   }
@@ -68,7 +72,7 @@ void ServerProcess::start(const std::vector<std::string>& extra_args) {
     ::close(out[0]);
     std::vector<std::string> args = {binary_, "serve", "--data", data_.string(), "--listen", listen_,
                                      "--threads", "4"};
-    if (database_) args.insert(args.end(), {"--store", database_->url()});
+    if (!store_.empty()) args.insert(args.end(), {"--store", store_});
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -119,7 +123,7 @@ std::string ServerProcess::admin_token() const {
 std::string ServerProcess::log() const { return read_text(data_ / "server.log"); }
 
 std::string ServerProcess::store_location() const {
-  return database_ ? database_->url() : (data_ / "flotilla.db").string();
+  return store_.empty() ? (data_ / "flotilla.db").string() : store_;
 }
 
 }  // namespace flotilla::testing

@@ -19,7 +19,11 @@ namespace flotilla::testing {
 class ServerProcess {
  public:
   // `binary` is the flotilla-server path; `data` is initialised if empty.
-  ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path = "");
+  // A `store` URL given is used as it is (several servers sharing one
+  // database): a data directory holding only the fleet's report key
+  // joins it without `init`.
+  ServerProcess(std::string binary, std::filesystem::path data, std::string root_json_path = "",
+                std::string store = "");
   ~ServerProcess();
 
   // `extra_args` are appended to `serve` (e.g. TLS flags).
@@ -42,6 +46,7 @@ class ServerProcess {
   std::string binary_;
   std::filesystem::path data_;
   std::unique_ptr<PostgresDatabase> database_;
+  std::string store_;  // empty: DATA/flotilla.db
   pid_t pid_ = -1;
   std::string url_;
   std::string listen_ = "http://127.0.0.1:0";
