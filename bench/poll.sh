@@ -3,11 +3,19 @@
 # (default 100,000) enrolled devices, next to a bare cpprest listener that
 # returns a fixed body, measured in the same run with the same load (wrk,
 # loopback, bounded by POLL_SECONDS). ratio = ours / bare.
+# Then the same load against PostgreSQL (a durable throwaway cluster on
+# loopback, docs/scale-out.md): one server, and two servers on the one
+# database with the 32 connections split between them. pg_ratio and
+# pg_two_servers_ratio are against the SQLite server of the same run.
+# POLL_POSTGRES=0 skips that part (so does a machine without PostgreSQL).
 set -euo pipefail
 : "${FLOTILLA_BIN:?run through bench/run}" "${BENCH_OUT:?}"
 devices=${POLL_DEVICES:-100000}
 seconds=${POLL_SECONDS:-10}
 threads=${POLL_SERVER_THREADS:-2}
+# A server on PostgreSQL waits on the database for every poll; more threads
+# keep the cores busy meanwhile (POLL_PG_SERVER_THREADS, default = threads).
+pg_threads=${POLL_PG_SERVER_THREADS:-$threads}
 work="$BENCH_OUT/poll"
 rm -rf "$work" && mkdir -p "$work"
 ninja -C "$FLOTILLA_BIN/.." flotilla-bare-listener | tail -1
@@ -46,4 +54,48 @@ read -r rps p50 p99 errors < <(summarise "$work/server.txt")
 ratio=$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN { printf "%.3f", a / b }')
 rss=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 echo "poll: bare ${bare_rps}/s (p99 ${bare_p99} ms), flotilla ${rps}/s (p50 ${p50} ms, p99 ${p99} ms), errors ${errors}, server peak RSS ${rss} MiB"
-echo "RESULT name=poll polls_per_s=$rps ratio=$ratio p50_ms=$p50 p99_ms=$p99 rss_mib=$rss baseline_polls_per_s=$bare_rps errors=$errors devices=$devices"
+result="RESULT name=poll polls_per_s=$rps ratio=$ratio p50_ms=$p50 p99_ms=$p99 rss_mib=$rss baseline_polls_per_s=$bare_rps errors=$errors devices=$devices"
+
+pg_info="$work/postgres.info"
+if [[ "${POLL_POSTGRES:-1}" == 1 ]] && POSTGRES_DURABLE=1 tests/support/postgres-cluster start "$pg_info" > /dev/null; then
+  trap 'cleanup; tests/support/postgres-cluster stop "$pg_info"' EXIT
+  cluster=$(sed -n 's/^url=//p' "$pg_info")
+  psql -q "$cluster/postgres" -c "CREATE DATABASE flotilla" > /dev/null
+  store="$cluster/flotilla"
+  echo "poll: seeding $devices devices in PostgreSQL"
+  "$FLOTILLA_BIN/flotilla-server" init --data "$work/pg-first" --store "$store" > /dev/null
+  "$FLOTILLA_BIN/bench_seed_devices" "$store" "$devices" > /dev/null
+  psql -q "$store" -c "VACUUM ANALYZE" > /dev/null
+  # The second server joins as docs/scale-out.md says: the report key.
+  mkdir -p "$work/pg-second"
+  cp "$work/pg-first/report.key" "$work/pg-first/report.pub" "$work/pg-second/"
+
+  echo "poll: flotilla-server on PostgreSQL, ${seconds}s"
+  start_server "$work/pg-first" "$work/pg-first/server" --store "$store" --threads "$pg_threads"
+  first_pid=$server_pid first_url=$server_url
+  load "$first_url" "$work/pg-one.txt"
+  read -r pg_rps pg_p50 pg_p99 pg_errors < <(summarise "$work/pg-one.txt")
+
+  echo "poll: two flotilla-servers on one PostgreSQL, ${seconds}s"
+  start_server "$work/pg-second" "$work/pg-second/server" --store "$store" --threads "$pg_threads"
+  poll_load "$first_url" "$seconds" "$devices" "$work/pg-two-a.txt" 16 &
+  first_load=$!
+  poll_load "$server_url" "$seconds" "$devices" "$work/pg-two-b.txt" 16
+  wait $first_load
+  stop_server
+  server_pid=$first_pid
+  stop_server
+  read -r a_rps a_p50 a_p99 a_errors < <(summarise "$work/pg-two-a.txt")
+  read -r b_rps b_p50 b_p99 b_errors < <(summarise "$work/pg-two-b.txt")
+  two_rps=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", a + b }')
+  two_p99=$(awk -v a="$a_p99" -v b="$b_p99" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
+  two_errors=$((a_errors + b_errors))
+  pg_ratio=$(awk -v a="$pg_rps" -v b="$rps" 'BEGIN { printf "%.3f", a / b }')
+  two_ratio=$(awk -v a="$two_rps" -v b="$rps" 'BEGIN { printf "%.3f", a / b }')
+  echo "poll: PostgreSQL one server ${pg_rps}/s (p99 ${pg_p99} ms), two servers ${two_rps}/s (p99 ${two_p99} ms), errors $((pg_errors + two_errors)); SQLite ${rps}/s"
+  result+=" pg_server_threads=$pg_threads pg_polls_per_s=$pg_rps pg_ratio=$pg_ratio pg_p50_ms=$pg_p50 pg_p99_ms=$pg_p99 pg_errors=$pg_errors"
+  result+=" pg_two_servers_polls_per_s=$two_rps pg_two_servers_ratio=$two_ratio pg_two_servers_p99_ms=$two_p99 pg_two_servers_errors=$two_errors"
+else
+  echo "poll: PostgreSQL part skipped (POLL_POSTGRES=0, or PostgreSQL is not installed: scripts/setup installs it)"
+fi
+echo "$result"

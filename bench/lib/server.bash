@@ -13,9 +13,10 @@ summarise() {
     END { printf "%s %.3f %.3f %d\n", rps, ms(p50), ms(p99), errors + 0 }' "$1"
 }
 
-# poll_load URL SECONDS DEVICES OUTFILE: device polls from seeded devices.
+# poll_load URL SECONDS DEVICES OUTFILE [CONNECTIONS]: device polls from
+# seeded devices, over CONNECTIONS (default 32) keep-alive connections.
 poll_load() {
-  DEVICES=$3 wrk -t 1 -c 32 -d "${2}s" --latency -s bench/poll.lua "$1" > "$4"
+  DEVICES=$3 wrk -t 1 -c "${5:-32}" -d "${2}s" --latency -s bench/poll.lua "$1" > "$4"
 }
 
 # start_server DATA LOGPREFIX [ARGS...]: starts flotilla-server on a free

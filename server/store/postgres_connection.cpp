@@ -226,7 +226,8 @@ common::Result<bool> PgStatement::step() {
 common::Result<std::unique_ptr<Connection>> open_postgres(const std::string& conninfo) {
   // Defaults first: the connection string given (expanded from dbname)
   // overrides any of them. Keepalives let a server notice a dead database
-  // host, and the database notice a dead server, within seconds.
+  // host within seconds; the database notices a vanished server only by
+  // its own tcp_keepalives_* settings (docs/scale-out.md).
   const char* keywords[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
                             "keepalives_count", "application_name", "client_encoding", "dbname", nullptr};
   const char* values[] = {"10", "1", "10", "5", "3", "flotilla-server", "UTF8", conninfo.c_str(), nullptr};

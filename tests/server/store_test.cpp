@@ -174,6 +174,20 @@ TEST_P(StoreTest, LastSeenIsBatchedButVisibleToReaders) {
   EXPECT_TRUE(store->list_devices(fresh)->empty());
 }
 
+TEST_P(StoreTest, ManyLastSeenTimesAreWrittenInOneFlushNewestWins) {
+  // 290 rows: one statement of 256 rows, two of 16 and two single rows.
+  std::vector<DeviceRecord> devices;
+  for (int i = 0; i < 290; ++i) devices.push_back(enroll("m" + std::to_string(i)));
+  for (int i = 0; i < 290; ++i) ASSERT_TRUE(store->touch_device(devices[i].key, now + std::chrono::seconds(i)));
+  ASSERT_EQ(store->list_devices(DeviceFilter{.limit = 1000})->size(), 290u);  // readers flush first
+  for (int i = 0; i < 290; i += 2) {  // older times for every other device: ignored
+    ASSERT_TRUE(store->touch_device(devices[i].key, now - std::chrono::seconds(100)));
+  }
+  auto listed = *store->list_devices(DeviceFilter{.limit = 1000});
+  ASSERT_EQ(listed.size(), 290u);
+  for (const auto& d : listed) EXPECT_EQ(d.last_seen, at(std::stoi(d.id.substr(1)))) << d.id;
+}
+
 TEST_P(StoreTest, OneActiveDeploymentPerComponentAndEventsAreIdempotent) {
   for (const char* id : {"d1", "d2"}) {
     enroll(id);
