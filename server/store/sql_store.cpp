@@ -224,13 +224,17 @@ Result<std::vector<TokenRecord>> SqlStore::list_tokens() {
 }
 
 Status SqlStore::revoke_token(std::int64_t id, const AuditDraft& audit) {
+  return revoke_row("tokens", id, "token", audit);
+}
+
+Status SqlStore::revoke_row(const char* table, std::int64_t id, const std::string& what, const AuditDraft& audit) {
   auto db = pool_->acquire();
   return in_transaction(*db, audit, [&]() -> Status {
-    auto update = db->prepare("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0");
+    auto update = db->prepare(std::string("UPDATE ") + table + " SET revoked = 1 WHERE id = ? AND revoked = 0");
     if (!update) return std::unexpected(update.error());
     update->bind(1, id);
     if (auto ok = update->run(); !ok) return ok;
-    if (db->changes() == 0) return common::fail(common::Errc::kNotFound, "no active token " + std::to_string(id));
+    if (db->changes() == 0) return common::fail(common::Errc::kNotFound, "no active " + what + " " + std::to_string(id));
     return {};
   });
 }

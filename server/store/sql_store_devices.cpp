@@ -79,15 +79,7 @@ Result<std::vector<EnrollmentTokenRecord>> SqlStore::list_enrollment_tokens() {
 }
 
 Status SqlStore::revoke_enrollment_token(std::int64_t id, const AuditDraft& audit) {
-  auto db = pool_->acquire();
-  return in_transaction(*db, audit, [&]() -> Status {
-    auto update = db->prepare("UPDATE enrollment_tokens SET revoked = 1 WHERE id = ? AND revoked = 0");
-    if (!update) return std::unexpected(update.error());
-    update->bind(1, id);
-    if (auto ok = update->run(); !ok) return ok;
-    if (db->changes() == 0) return common::fail(common::Errc::kNotFound, "no active enrollment token " + std::to_string(id));
-    return {};
-  });
+  return revoke_row("enrollment_tokens", id, "enrollment token", audit);
 }
 
 Result<DeviceRecord> SqlStore::enroll_device(const DeviceRecord& device, const std::optional<std::string>& token_hash,
