@@ -1,4 +1,5 @@
 #include "client/config.hpp"
+#include "client/url_rules.hpp"
 
 #include "common/file.hpp"
 #include "common/semver.hpp"
@@ -79,6 +80,10 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     if (!url) return std::unexpected(url.error());
     if (!url->starts_with("https://") && !url->starts_with("http://")) {
       return common::field_error("/server/url", "must be an http:// or https:// URL");
+    }
+    if (!require_tls_unless_loopback(*url, "server.url")) {
+      return common::field_error("/server/url", "must be https:// (with server.ca_file for a private CA); plain http:// "
+                                                "is allowed only to this machine (localhost, 127.0.0.1, ::1)");
     }
     c.server = AgentConfig::Server{*url, std::nullopt};
     if (server->has("ca_file")) {

@@ -1,4 +1,5 @@
 #include "client/transport.hpp"
+#include "client/url_rules.hpp"
 
 #include "common/log.hpp"
 
@@ -50,6 +51,8 @@ common::Result<HttpResponse> Transport::request(const std::string& method, const
   list = curl_slist_append(list, "Content-Type: application/json");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list, &curl_slist_free_all);
   std::string url = base_url_ + path;
+  // The server's requests carry the device's token or signed reports.
+  if (auto ok = require_tls_unless_loopback(url, "the server's URL"); !ok) return std::unexpected(ok.error());
   HttpResponse response;
   char error[CURL_ERROR_SIZE] = {};
   apply_common(curl.get(), ca_file_);
@@ -117,6 +120,11 @@ std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count,
 
 common::Status HttpSource::start() {
   stop();
+  // A download with credentials (the server's own) needs TLS off this
+  // machine; a mirror gets none, and the bundle is verified end to end.
+  if (!options_.headers.empty()) {
+    if (auto ok = require_tls_unless_loopback(options_.url, "the bundle's download URL"); !ok) return ok;
+  }
   CURL* easy = curl_easy_init();
   if (!easy) return common::fail(common::Errc::kIo, "cannot start a download");
   easy_ = easy;

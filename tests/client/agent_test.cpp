@@ -584,6 +584,8 @@ TEST_F(AgentTest, ConfigErrorsNameTheField) {
   c = config;
   c["server"] = {{"url", "ftp://x"}};
   expect_error(c, "/server/url");
+  c["server"] = {{"url", "http://updates.example.com"}};  // the token would cross the network in clear
+  expect_error(c, "/server/url");
   EXPECT_TRUE(client::parse_agent_config(config));
   // The shipped examples parse.
   int examples = 0;
