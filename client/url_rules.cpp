@@ -1,27 +1,25 @@
 #include "client/url_rules.hpp"
 
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 namespace flotilla::client {
 
 std::string url_host(std::string_view url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  auto authority = url.substr(scheme_end + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  std::string_view host;
-  if (authority.starts_with('[')) {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return {};
-    host = authority.substr(1, close - 1);
-  } else {
-    host = authority.substr(0, authority.find(':'));
-  }
-  std::string lower(host);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower;
+  // libcurl's own parser: the host judged here is the one it connects to,
+  // whatever userinfo, escapes or brackets the URL holds.
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, std::string(url).c_str(), 0) != CURLUE_OK) return {};
+  char* part = nullptr;
+  if (curl_url_get(handle.get(), CURLUPART_HOST, &part, 0) != CURLUE_OK || part == nullptr) return {};
+  std::string host(part);
+  curl_free(part);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  return host;
 }
 
 namespace {

@@ -1,6 +1,6 @@
 // Where the agent may talk without TLS (DESIGN.md §5): plain http:// only
-// to this machine, whose traffic never leaves it. Pure string rules, no I/O,
-// so the config parser and the transport share them.
+// to this machine, whose traffic never leaves it. No I/O: URLs are read by
+// libcurl's parser, so the config parser and the transport share them.
 #pragma once
 
 #include <string>

@@ -125,10 +125,10 @@ class SqlStore final : public Store {
   // Whether a write is one the rollout scheduler depends on (see
   // change_generation).
   enum class Change { kQuiet, kScheduling };
-  // Runs `body` and an audit append in one write transaction.
   // Sets revoked = 1 on the row `id` of `table` (tokens, enrollment
   // tokens), audited; kNotFound names `what` when no active row matched.
   common::Status revoke_row(const char* table, std::int64_t id, const std::string& what, const AuditDraft& audit);
+  // Runs `body` and an audit append in one write transaction.
   common::Status in_transaction(Db& db, const AuditDraft& audit, const std::function<common::Status()>& body,
                                 Change change = Change::kQuiet);
   // Commits, then tells the scheduler (of whichever server runs it) that

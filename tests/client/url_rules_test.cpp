@@ -38,6 +38,11 @@ TEST(UrlRules, PlainHttpOnlyToThisMachine) {
   EXPECT_NE(refused.error().describe().find("server.url"), std::string::npos);
   EXPECT_NE(refused.error().describe().find("https://"), std::string::npos);
   EXPECT_FALSE(require_tls_unless_loopback("ftp://127.0.0.1", "server.url"));
+  // Tricks that put "127.0.0.1" in front of another host.
+  for (const char* url : {"http://127.0.0.1:80@evil.example/", "http://127.0.0.1%40evil.example/",
+                          "http://127.0.0.1.evil.example/", "http://localhost.evil.example:8080/"}) {
+    EXPECT_FALSE(require_tls_unless_loopback(url, "server.url")) << url;
+  }
 }
 
 TEST(UrlRules, TheTransportRefusesPlainHttpToAnotherMachineBeforeConnecting) {
