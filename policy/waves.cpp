@@ -55,8 +55,11 @@ Membership classify(const BundleFacts& bundle, const FleetDevice& device, bool a
   for (const auto& [component, range] : bundle.requires_) {
     auto it = device.versions.find(component);
     if (it == device.versions.end() || !range.contains(it->second)) {
-      reason = "needs " + component + " " + range.text() +
-               (it == device.versions.end() ? ", which it does not have" : ", runs " + it->second.text());
+      // A device that has not sent its first inventory is held, not
+      // judged: the operator should know it is waiting, not lacking.
+      const char* has = device.versions.empty() ? ", which is unknown until the device reports its inventory"
+                                                : ", which it does not have";
+      reason = "needs " + component + " " + range.text() + (it == device.versions.end() ? has : ", runs " + it->second.text());
       return Membership::kBlocked;
     }
   }

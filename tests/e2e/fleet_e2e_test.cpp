@@ -39,7 +39,7 @@ TEST_F(FleetE2eTest, StagedRolloutThenABadReleaseStoppedAtItsCanary) {
   ASSERT_EQ(view["state"], "completed") << view.dump();
   ASSERT_EQ(view["status"]["waves"].size(), planned["waves"].size());
   for (std::size_t w = 0; w < planned["waves"].size(); ++w) {
-    EXPECT_EQ(view["status"]["waves"][w]["succeeded"], planned["waves"][w]["count"]) << view.dump();
+    EXPECT_EQ(view["status"]["waves"][w]["succeeded"], planned["waves"][w]["count"]) << "planned: " << planned.dump() << "\nran: " << view.dump();
   }
 
   // The bad release: every canary device fails its health check and goes

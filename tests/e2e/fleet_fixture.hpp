@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "tests/support/fleet_sim_process.hpp"
@@ -51,9 +52,26 @@ class FleetTest : public RunningServer {
     return view;
   }
 
+  // Devices whose installed version the server knows from a signed inventory.
+  std::int64_t reporting_devices() {
+    auto report = admin_client().request("GET", "/api/v1/compliance");
+    if (!report || !report->ok()) return -1;
+    auto document = report->json();  // kept: a range-for over a temporary's member would dangle
+    std::set<std::string> reported;
+    for (const auto& row : document["rows"]) {
+      if (row["installed_version"].is_string()) reported.insert(row["device_id"].get<std::string>());
+    }
+    return static_cast<std::int64_t>(reported.size());
+  }
+
+  // Enrolled and inventoried: before its first inventory a device's version
+  // is unknown, so a bundle that `requires` one holds it as blocked, and a
+  // dry run taken then differs from the rollout that follows.
   void wait_for_enrollment(std::int64_t devices) {
     for (int i = 0; i < 120 && accepted_devices() < devices; ++i) std::this_thread::sleep_for(500ms);
     ASSERT_EQ(accepted_devices(), devices) << read_text(dir / "sim.err");
+    for (int i = 0; i < 60 && reporting_devices() < devices; ++i) std::this_thread::sleep_for(500ms);
+    ASSERT_EQ(reporting_devices(), devices) << read_text(dir / "sim.err");
   }
 
   std::int64_t create_rollout(const std::string& policy) {

@@ -95,6 +95,20 @@ TEST(Waves, SkippedAndBlockedDevicesArePlacedButNamed) {
   for (int i : {0, 1, 2, 4}) EXPECT_EQ(placements[static_cast<std::size_t>(i)].wave, 0) << i;
 }
 
+TEST(Waves, ABlockedDeviceSaysWhetherItLacksTheComponentOrHasNotReportedYet) {
+  auto policy = policy_with(R"([{"name": "all", "size": "100%"}])");
+  auto no_bootloader = device(1);
+  no_bootloader.versions = {{"rootfs", *common::Version::parse("2.3.0")}};
+  auto silent = device(2);
+  silent.versions = {};  // enrolled, first inventory not in yet
+  std::vector<FleetDevice> devices = {no_bootloader, silent};
+  auto placements = place_devices(policy, os_bundle(), "r", devices);
+  EXPECT_EQ(placements[0].membership, Membership::kBlocked);
+  EXPECT_EQ(placements[0].reason, "needs bootloader >=1.0.0, which it does not have");
+  EXPECT_EQ(placements[1].membership, Membership::kBlocked);
+  EXPECT_EQ(placements[1].reason, "needs bootloader >=1.0.0, which is unknown until the device reports its inventory");
+}
+
 TEST(Waves, OnePercentOfSevenWithMinDevices) {
   auto policy = policy_with(R"([{"name": "canary", "size": "1%", "min_devices": 5}, {"name": "all", "size": "100%"}])");
   auto devices = fleet(7);
