@@ -5,7 +5,9 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace flotilla::client {
 
@@ -187,8 +189,18 @@ common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
       if (complete && (options_.size == 0 || offset_ + (pending_.size() - pending_at_) >= options_.size)) {
         done_ = true;
       } else if (dropped && resumes_ < options_.max_resumes && (attempt_bytes_ > 0 || !options_.fallback)) {
-        // Dropped mid-way: resume from what we have.
+        // Dropped mid-way: resume from what we have; when nothing came
+        // through, first give the far end time to come back.
         ++resumes_;
+        if (attempt_bytes_ > 0) {
+          empty_attempts_ = 0;
+        } else {
+          auto wait = std::min(options_.resume_backoff * (1 << std::min(empty_attempts_++, 16)), options_.max_resume_backoff);
+          common::log(common::LogLevel::kWarn, "download from " + options_.url + " interrupted (" + why + "); resume " +
+                                                   std::to_string(resumes_) + " of " + std::to_string(options_.max_resumes) +
+                                                   " in " + std::to_string(wait.count()) + " ms");
+          std::this_thread::sleep_for(wait);
+        }
         if (auto ok = start(); !ok) return std::unexpected(ok.error());
         running = 1;
       } else if (options_.fallback) {

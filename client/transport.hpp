@@ -4,6 +4,7 @@
 // connection (DESIGN.md §8).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,12 @@ struct DownloadOptions {
   std::optional<Fallback> fallback;
   std::uint64_t size = 0;          // as offered: more is never read
   int max_resumes = 8;
+  // Before a resume after a connection that delivered nothing (the server
+  // restarting, a link down), a wait doubling from `resume_backoff` up to
+  // `max_resume_backoff`: the eight resumes span about 90 s instead of a
+  // few milliseconds. A connection that delivered bytes resumes at once.
+  std::chrono::milliseconds resume_backoff{500};
+  std::chrono::milliseconds max_resume_backoff{30000};
   std::int64_t bandwidth_limit = 0;  // bytes per second, 0 = none
   // A simulated fault (flotilla-fleet-sim --net-cut): the first connection
   // drops after this many bytes, so the resume path runs. 0 = never.
@@ -56,8 +63,9 @@ struct DownloadOptions {
 
 // Pulls the download through libcurl's multi interface: read() runs the
 // transfer until bytes are there. A connection that drops (or stalls for
-// 30 s) is resumed with `Range: bytes=OFFSET-` up to max_resumes times; a
-// URL that cannot be reached or refuses hands over to the fallback.
+// 30 s) is resumed with `Range: bytes=OFFSET-` up to max_resumes times,
+// after a growing wait while nothing comes through; a URL that cannot be
+// reached or refuses hands over to the fallback at once.
 class HttpSource final : public artifacts::ByteSource {
  public:
   static common::Result<std::unique_ptr<HttpSource>> open(DownloadOptions options);
@@ -88,6 +96,7 @@ class HttpSource final : public artifacts::ByteSource {
   std::string refused_;          // why on_data ended the transfer for good
   int resumes_ = 0;
   std::uint64_t attempt_bytes_ = 0;  // received by the current connection
+  int empty_attempts_ = 0;           // connections in a row that delivered nothing
   bool fell_back_ = false;
   bool simulated_cut_ = false;
 };

@@ -73,9 +73,10 @@ enum class Errc {
   kBadTime,         // not an RFC 3339 time
   kBadVersion,      // not a SemVer 2.0 version or range
   kBadField,        // a field is missing, of the wrong type, or out of range
-  kDatabase,        // SQLite failed (I/O, corruption, busy past the timeout)
+  kDatabase,        // the database failed (I/O, corruption, a statement refused)
   kConflict,        // a write broke a uniqueness constraint
   kNotFound,        // no row where one was expected
+  kUnavailable,     // the database is unreachable or busy past its timeout: try again later
 };
 
 template <>

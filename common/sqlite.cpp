@@ -10,6 +10,8 @@ std::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
   int code = sqlite3_extended_errcode(db);
   std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
   if ((code & 0xff) == SQLITE_CONSTRAINT) return fail(Errc::kConflict, message);
+  // Another process held the file past the busy timeout: worth a retry.
+  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return fail(Errc::kUnavailable, message);
   return fail(Errc::kDatabase, message);
 }
 

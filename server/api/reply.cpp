@@ -19,6 +19,7 @@ std::string title_for(int status) {
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Content";
+    case 503: return "Service Unavailable";
     default: return status >= 500 ? "Internal Server Error" : "Error";
   }
 }
@@ -67,6 +68,14 @@ http::Response problem_from(const common::Error& error, int status_for_bad_input
   }
   if (error.is(common::Errc::kNotFound)) return problem(404, error.message());
   if (error.is(common::Errc::kConflict)) return problem(409, error.message());
+  if (error.is(common::Errc::kUnavailable)) {
+    // Nothing the client sent is wrong: a load balancer or client should
+    // try again (the agent does, at its next poll) rather than give up.
+    common::log(common::LogLevel::kWarn, error.describe());
+    auto response = problem(503, "the database is unreachable or busy; retry in a few seconds");
+    response.headers["Retry-After"] = "5";
+    return response;
+  }
   common::log(common::LogLevel::kError, error.describe());
   return problem(500, "the server could not complete the request; see its log");
 }

@@ -192,7 +192,9 @@ class PgConnection final : public Connection {
   };
 
   // A uniqueness, foreign-key or check violation (SQLSTATE class 23) is
-  // kConflict, as SQLite's constraint errors are; anything else kDatabase.
+  // kConflict, as SQLite's constraint errors are; a lost connection, a
+  // database shutting down or out of connections is kUnavailable (a
+  // client may retry; the pool reconnects); anything else kDatabase.
   common::Status check(PGresult* result, std::string_view what) const {
     auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
@@ -201,8 +203,12 @@ class PgConnection final : public Connection {
     if (message.empty()) message = PQerrorMessage(conn_);
     const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     std::string text = std::string(what) + ": " + message;
-    if (state != nullptr && std::string_view(state).starts_with("23")) return common::fail(common::Errc::kConflict, text);
-    if (broken()) text += " (lost the connection to PostgreSQL)";
+    std::string_view sqlstate = state != nullptr ? state : "";
+    if (sqlstate.starts_with("23")) return common::fail(common::Errc::kConflict, text);
+    if (broken()) return common::fail(common::Errc::kUnavailable, text + " (lost the connection to PostgreSQL)");
+    if (sqlstate.starts_with("08") || sqlstate.starts_with("57P") || sqlstate == "53300") {
+      return common::fail(common::Errc::kUnavailable, text);
+    }
     return common::fail(common::Errc::kDatabase, text);
   }
 
@@ -237,7 +243,7 @@ common::Result<std::unique_ptr<Connection>> open_postgres(const std::string& con
     std::string message = PQerrorMessage(conn);
     PQfinish(conn);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    return common::fail(common::Errc::kDatabase, "connecting to PostgreSQL (" + redacted(conninfo) + "): " + message);
+    return common::fail(common::Errc::kUnavailable, "connecting to PostgreSQL (" + redacted(conninfo) + "): " + message);
   }
   auto connection = std::make_unique<PgConnection>(conn);
   // The store compares timestamps and ids as text, byte by byte (as SQLite

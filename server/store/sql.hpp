@@ -69,7 +69,8 @@ class Statement {
   Statement& bind_null(int index) { impl_->bind_null(index); return *this; }
 
   // True while a row is available; false when done. Fails with kConflict
-  // when a write breaks a constraint, kDatabase otherwise.
+  // when a write breaks a constraint, kUnavailable when the database cannot
+  // be reached or is busy past its timeout, kDatabase otherwise.
   common::Result<bool> step() { return impl_->step(); }
   // Steps to completion, for statements that return no rows.
   common::Status run();

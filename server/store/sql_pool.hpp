@@ -5,7 +5,8 @@
 //
 // Thread-safe. A lost connection is replaced on the next acquire; while
 // the database is unreachable, the lease holds a connection whose every
-// statement fails with kDatabase, so callers handle one kind of error.
+// statement fails with the connection error (kUnavailable), so callers
+// handle one kind of error.
 #pragma once
 
 #include <condition_variable>

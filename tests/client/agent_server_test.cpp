@@ -4,9 +4,12 @@
 // delivered from the outbox to the server's view.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/client/agent_server_fixture.hpp"
 #include "tests/support/bootloader_config.hpp"
 #include "tests/support/cutting_proxy.hpp"
+#include "tests/support/fixtures.hpp"
 
 namespace flotilla {
 namespace {
@@ -227,6 +230,30 @@ TEST_F(AgentResumeTest, ACutConnectionResumesUntilTheBundleIsIn) {
   ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");
   EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");
   EXPECT_GE(proxy->connections(), 4);  // ~150 KB in pieces of 40,000 bytes
+}
+
+// The bundle's server is gone for a few seconds mid-deployment (restarted,
+// or a link down): the agent waits longer between each resume instead of
+// spending them all at once, and the update goes through when it is back.
+class AgentServerGoneForAWhileTest : public AgentBehindProxyTest {
+ protected:
+  AgentServerGoneForAWhileTest() : AgentBehindProxyTest(SIZE_MAX) {}
+};
+
+TEST_F(AgentServerGoneForAWhileTest, TheDownloadWaitsForTheServerToComeBack) {
+  deploy(upload_bundle("2.4.0"), enrolled());
+  int server_port = std::stoi(server->url().substr(server->url().rfind(':') + 1));
+  proxy->set_target(testing::free_port());  // nothing listens there: every connection closes empty
+  std::thread comes_back([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    proxy->set_target(server_port);
+  });
+  int code = agent("run --once");
+  comes_back.join();
+  ASSERT_EQ(code, 77) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "slot-b"), std::string(150000, 'r') + "gw-os-2.4.0");
+  EXPECT_GE(proxy->connections(), 3);  // refused ones, then the one that carried the bundle
+  EXPECT_NE(read_text(dir / "agent.log").find("interrupted"), std::string::npos);
 }
 
 // A network that changes one byte of the download on its way: the agent

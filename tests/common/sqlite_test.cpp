@@ -47,6 +47,23 @@ TEST(Sqlite, RefusesANewerSchema) {
   EXPECT_TRUE(result.error().is(Errc::kDatabase));
 }
 
+// Another process holding the file past the busy timeout is a reason to
+// try again later (the server answers 503), not a broken database.
+TEST(Sqlite, AWriterHeldOffPastTheBusyTimeoutIsUnavailable) {
+  testing::TempDir dir;
+  auto path = (dir / "db.sqlite").string();
+  auto holder = *Database::open(path);
+  ASSERT_TRUE(holder.migrate(kMigrations));
+  auto waiter = *Database::open(path);
+  ASSERT_TRUE(waiter.exec("PRAGMA busy_timeout = 50"));
+  ASSERT_TRUE(holder.exec("BEGIN EXCLUSIVE"));
+  auto held_off = waiter.exec("INSERT INTO t (name) VALUES ('x')");
+  ASSERT_FALSE(held_off);
+  EXPECT_TRUE(held_off.error().is(Errc::kUnavailable)) << held_off.error().describe();
+  ASSERT_TRUE(holder.exec("COMMIT"));
+  EXPECT_TRUE(waiter.exec("INSERT INTO t (name) VALUES ('x')"));
+}
+
 TEST(Sqlite, TransactionRollsBackUnlessCommitted) {
   testing::TempDir dir;
   auto db = *Database::open((dir / "db.sqlite").string());

@@ -171,5 +171,53 @@ TEST_F(ScaleOutTest, SchedulerServerKilledMidRolloutTheOtherFinishesItAndNothing
   EXPECT_NE(log.find("upstream=127.0.0.1:" + port_of(second->url())), std::string::npos);
 }
 
+// The database goes away for a while: each server answers 503 with
+// Retry-After (nothing the client sent was wrong) and keeps running; as
+// soon as it is back they serve again, through nginx too, and one of them
+// runs the scheduler again.
+TEST_F(ScaleOutTest, ADatabaseOutageIsAnswered503AndTheServersRecoverWhenItReturns) {
+  const auto token = server->admin_token();
+  auto headers_of = [&](const std::string& url) {
+    auto file = dir / "outage.headers";
+    std::filesystem::remove(file);
+    testing::run_shell("curl -s -o /dev/null -D '" + file.string() + "' -H 'Authorization: Bearer " + token + "' '" + url +
+                       "/api/v1/devices'");
+    return std::filesystem::exists(file) ? read_text(file) : std::string();
+  };
+  auto status_of = [&](const std::string& url) {
+    auto text = headers_of(url);
+    return text.size() > 12 ? text.substr(9, 3) : std::string("none");
+  };
+  const std::vector<std::string> urls = {server->url(), second->url(), nginx->url()};
+  for (const auto& url : urls) ASSERT_EQ(status_of(url), "200") << url;
+
+  server->database()->set_reachable(false);
+  for (const auto& url : urls) {
+    auto text = headers_of(url);
+    EXPECT_NE(text.find(" 503 "), std::string::npos) << url << "\n" << text;
+    EXPECT_NE(text.find("Retry-After: 5"), std::string::npos) << url << "\n" << text;
+  }
+  EXPECT_NE(scheduler_role(server->url()), "");  // alive, and saying so
+  EXPECT_NE(scheduler_role(second->url()), "");
+
+  server->database()->set_reachable(true);
+  for (const auto& url : urls) {
+    std::string status;
+    for (int i = 0; i < 50 && status != "200"; ++i) {
+      if (i > 0) std::this_thread::sleep_for(200ms);
+      status = status_of(url);
+    }
+    EXPECT_EQ(status, "200") << url << " did not recover within 10 s";
+  }
+  int running = 0;
+  for (int i = 0; i < 50 && running == 0; ++i) {
+    std::this_thread::sleep_for(200ms);
+    running = (scheduler_role(server->url()) == "running") + (scheduler_role(second->url()) == "running");
+  }
+  EXPECT_EQ(running, 1) << server->log() << second->log();
+  auto audit = admin_client().request("GET", "/api/v1/audit/verify")->json();
+  EXPECT_EQ(audit["valid"], true) << audit.dump();
+}
+
 }  // namespace
 }  // namespace flotilla

@@ -186,6 +186,33 @@ TEST_F(SharedStoreTest, TheAuditLogRefusesChangesInTheDatabaseItself) {
   EXPECT_EQ(store->list_audit(0, 10)->at(0).actor, "a");
 }
 
+// A database outage as the store sees it: every call fails as
+// kUnavailable (answered 503, retried by clients), nothing half written,
+// and the first call after it reconnects.
+TEST_F(SharedStoreTest, AnOutageIsUnavailableNotAFailureAndTheStoreReconnectsWhenItEnds) {
+  auto store = open_server();
+  ASSERT_TRUE(*store->hold_scheduler_lease());
+  enroll(*store, "d1");
+  auto audited = store->list_audit(0, 100)->size();
+
+  database->set_reachable(false);
+  auto during = store->count_devices_by_status();
+  ASSERT_FALSE(during);
+  EXPECT_TRUE(during.error().is(common::Errc::kUnavailable)) << during.error().describe();
+  auto write = store->set_device_status("d1", "rejected", {"t", "device.reject", "d1"});
+  ASSERT_FALSE(write);
+  EXPECT_TRUE(write.error().is(common::Errc::kUnavailable)) << write.error().describe();
+  EXPECT_FALSE(store->hold_scheduler_lease().value_or(false));  // its session, and the lease, are gone
+
+  database->set_reachable(true);
+  auto after = store->count_devices_by_status();
+  ASSERT_TRUE(after) << after.error().describe();
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0], std::make_pair(std::string("accepted"), std::int64_t{1}));  // the refused write left nothing
+  EXPECT_TRUE(store->hold_scheduler_lease().value_or(false));
+  EXPECT_EQ(store->list_audit(0, 100)->size(), audited);
+}
+
 // The numbered migrations are kept in step: after all of them, both
 // engines have the same tables with the same columns.
 TEST_F(SharedStoreTest, BothEnginesHaveTheSameTablesAndColumns) {

@@ -27,6 +27,8 @@ class TempDir {
 };
 
 std::string read_text(const std::filesystem::path& path);
+// A loopback port nothing listens on right now.
+int free_port();
 void write_text(const std::filesystem::path& path, const std::string& text);
 
 signing::PrivateKey make_key(signing::Algorithm algorithm = signing::Algorithm::kEd25519);

@@ -29,18 +29,6 @@ bool accepts(int port) {
 
 }  // namespace
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t length = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string loopback_site(const std::string& example, int listen_port,
                           const std::vector<std::pair<std::string, std::string>>& replacements) {
   std::istringstream lines(read_text(std::filesystem::path(FLOTILLA_SOURCE_DIR) / "examples/nginx" / example));

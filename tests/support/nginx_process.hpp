@@ -10,12 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/fixtures.hpp"  // free_port
+
 namespace flotilla::testing {
 
 inline constexpr const char* kNginx = "/usr/sbin/nginx";
-
-// A loopback port nothing listens on right now.
-int free_port();
 
 // A shipped examples/nginx/ config (`example` is its file name) made
 // runnable on loopback without TLS: its TLS lines dropped, `listen 443`

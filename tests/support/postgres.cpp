@@ -100,4 +100,12 @@ PostgresDatabase::~PostgresDatabase() {
 
 std::string PostgresDatabase::query(const std::string& sql) const { return psql(url_, sql); }
 
+void PostgresDatabase::set_reachable(bool reachable) const {
+  const auto admin = cluster().url + "/postgres";
+  psql(admin, "ALTER DATABASE " + name_ + " ALLOW_CONNECTIONS " + (reachable ? "true" : "false"));
+  if (!reachable) {
+    psql(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" + name_ + "'");
+  }
+}
+
 }  // namespace flotilla::testing

@@ -28,6 +28,9 @@ class PostgresDatabase {
   const std::string& name() const { return name_; }
   // Runs SQL as the superuser in this database (psql); returns its output.
   std::string query(const std::string& sql) const;
+  // An outage as its clients see it: false refuses new connections and
+  // cuts the open ones; true lets them in again.
+  void set_reachable(bool reachable) const;
 
  private:
   std::string name_, url_;

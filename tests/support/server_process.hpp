@@ -40,6 +40,8 @@ class ServerProcess {
   const std::filesystem::path& data() const { return data_; }
   // What --store names: a postgres:// URL, or DATA/flotilla.db.
   std::string store_location() const;
+  // The PostgreSQL database this server made for itself, or null.
+  const PostgresDatabase* database() const { return database_.get(); }
   std::string log() const;
 
  private:
