@@ -21,7 +21,6 @@ enum class Errc {
   kRequirementNotMet,       // an installed version outside a "requires" range
   kSecurityVersionTooLow,   // anti-rollback: security_version below the stored one
   kDowngrade,               // a lower version without allow_downgrade
-  kSink,                    // a payload sink refused its bytes or its commit
   kBadInput,                // a bundle spec (writer side) that cannot make a valid bundle
   kNotOffered,              // a genuine bundle, but not the one the server offered (bundle id)
 };

@@ -121,9 +121,7 @@ Status stream_payload(detail::TarStream& tar, const Payload& payload, PayloadSin
       return fail(Errc::kSizeMismatch, "payload \"" + payload.name + "\" is longer than declared");
     }
     hasher.update(*block);
-    if (auto ok = sink.write(*block); !ok) {
-      return fail(Errc::kSink, "payload \"" + payload.name + "\": " + ok.error().describe());
-    }
+    if (auto ok = sink.write(*block); !ok) return std::unexpected(ok.error().with_context("payload \"" + payload.name + "\""));
     written += block->size();
     done += block->size();
     if (options.progress) options.progress(done, total);
@@ -134,9 +132,7 @@ Status stream_payload(detail::TarStream& tar, const Payload& payload, PayloadSin
   if (hasher.finish_hex() != payload.sha256) {
     return fail(Errc::kDigestMismatch, "payload \"" + payload.name + "\" does not match its SHA-256");
   }
-  if (auto ok = sink.finish(); !ok) {
-    return fail(Errc::kSink, "payload \"" + payload.name + "\": " + ok.error().describe());
-  }
+  if (auto ok = sink.finish(); !ok) return std::unexpected(ok.error().with_context("payload \"" + payload.name + "\""));
   return {};
 }
 
@@ -153,7 +149,7 @@ class OpenSinks {
         // The committed ones stay committed (the agent rolls back); the
         // rest are aborted by the destructor.
         sinks_.erase(sinks_.begin(), sinks_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-        return fail(Errc::kSink, "committing payload: " + ok.error().describe());
+        return std::unexpected(ok.error().with_context("committing payload"));
       }
     }
     sinks_.clear();
@@ -247,7 +243,7 @@ Result<VerifiedBundle> read_bundle(ByteSource& source, const VerifyOptions& opti
     }
     seen.insert(expected_path);
     auto sink = sinks.open(*manifest, p);
-    if (!sink) return fail(Errc::kSink, "payload \"" + p.name + "\": " + sink.error().describe());
+    if (!sink) return std::unexpected(sink.error().with_context("payload \"" + p.name + "\""));
     if (auto ok = stream_payload(tar, p, open_sinks.add(std::move(*sink)), done, options, total);
         !ok) {
       return std::unexpected(ok.error());

@@ -51,7 +51,8 @@ class PayloadSink {
 };
 
 // Opens a sink for each payload, called only after the manifest verified and
-// the payload's entry header matched it.
+// the payload's entry header matched it. Its errors (and a sink's) rise
+// with their own code and the payload's name as context.
 class SinkFactory {
  public:
   virtual ~SinkFactory() = default;

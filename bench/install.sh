@@ -7,7 +7,9 @@
 #       --once` taking a deployment) against `curl -o /dev/null` of the same
 #       bundle from the same server in the same run (net_ratio),
 # with the agent's peak RSS during (2), its idle RSS in `run` between polls,
-# and the size of the stripped binary.
+# the size of the stripped binary, and (readback_ratio) what
+# slots.verify_after_write costs: the local install with read-back against
+# the same install without.
 set -euo pipefail
 : "${FLOTILLA_BIN:?run through bench/run}" "${BENCH_OUT:?}"
 size_mib=${INSTALL_MIB:-1024}
@@ -29,14 +31,17 @@ $flotilla root init --root-key root.pub --release-key release.pub --sign root.ke
 $flotilla bundle create --key release.key --name bench-os --kind os --component rootfs --version 2.0.0 \
   --security-version 2 --compatible bench --raw-image rootfs=image.img -o bench.flb >/dev/null
 
-config() {  # NAME [SERVER_URL]
+config() {  # NAME [SERVER_URL] [VERIFY_AFTER_WRITE]
   local server=""
   [[ -n ${2:-} ]] && server="\"server\": {\"url\": \"$2\"}, \"enrollment_token_file\": \"$work/enroll.token\","
+  # File slots exist at the image's size before the agent runs, as
+  # partitions do (sparse until written).
+  truncate -s "${size_mib}M" "$work/$1-a.img" "$work/$1-b.img"
   cat > "$1.json" <<JSON
 {$server "device": {"type": "bench", "identity": {"serial": "$1"}},
  "state_dir": "$work/$1-state", "trust_root": "$work/root.json",
  "initial_versions": {"rootfs": {"version": "1.0.0", "security_version": 1}},
- "slots": {"rootfs": {"a": "$work/$1-a.img", "b": "$work/$1-b.img"}},
+ "slots": {"verify_after_write": ${3:-false}, "rootfs": {"kind": "file", "a": "$work/$1-a.img", "b": "$work/$1-b.img"}},
  "bootloader": {"type": "file", "path": "$work/$1-boot.json"},
  "reboot": {"mode": "command", "command": ["/bin/true"]}}
 JSON
@@ -51,7 +56,14 @@ cmp -s image.img local-b.img || { echo "install: the slot does not hold the imag
 base_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$baseline")
 local_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$local_run")
 local_rss=${local_run##*rss_mib=}
-rm -f local-b.img
+rm -f local-b.img local-a.img
+
+echo "install: (1b) the same local install with slots.verify_after_write"
+config verify "" true
+verify_run=$($measure --repeat 3 -- sh -c "rm -rf '$work/verify-state' '$work/verify-boot.json' && exec '$agent' install bench.flb --config verify.json")
+cmp -s image.img verify-b.img || { echo "install: the read-back slot does not hold the image" >&2; exit 1; }
+verify_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$verify_run")
+rm -f verify-a.img verify-b.img
 
 echo "install: (2) streamed from the server against curl"
 "$FLOTILLA_BIN/flotilla-server" init --data server-data --root root.json > /dev/null
@@ -73,6 +85,10 @@ net_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$net_run")
 peak_rss=${net_run##*rss_mib=}
 
 echo "install: idle RSS of run between polls"
+# The streamed install waits for its trial boot: boot it and commit, so
+# the idle agent is one with nothing to do but poll.
+"$agent" boot --config net.json > /dev/null
+"$agent" run --once --config net.json >> net.log 2>&1
 "$agent" run --config net.json > idle.log 2>&1 &
 agent_pid=$!
 sleep 4
@@ -85,6 +101,7 @@ binary_mib=$(awk -v b="$(stat -c %s agent.stripped)" 'BEGIN { printf "%.2f", b /
 
 ratio=$(awk -v a="$local_s" -v b="$base_s" 'BEGIN { printf "%.3f", a / b }')
 net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
+readback_ratio=$(awk -v a="$verify_s" -v b="$local_s" 'BEGIN { printf "%.3f", a / b }')
 rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
-echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB); curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB; binary ${binary_mib} MiB"
-echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib"
+echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB; binary ${binary_mib} MiB"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s"

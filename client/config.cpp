@@ -134,15 +134,30 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     auto slots = root->object("slots");
     if (!slots) return std::unexpected(slots.error());
     for (const auto& [name, value] : slots->json().items()) {
+      if (name == "verify_after_write") {
+        auto verify = slots->boolean(name);
+        if (!verify) return std::unexpected(verify.error());
+        c.verify_slots_after_write = *verify;
+        continue;
+      }
       auto pair = JsonObject::of(value, slots->pointer_to(name));
       if (!pair) return std::unexpected(pair.error());
-      if (auto ok = pair->only_keys({"a", "b"}); !ok) return std::unexpected(ok.error());
+      if (auto ok = pair->only_keys({"a", "b", "kind"}); !ok) return std::unexpected(ok.error());
+      AgentConfig::SlotPair slot;
       auto a = path_of(*pair, "a");
       if (!a) return std::unexpected(a.error());
       auto b = path_of(*pair, "b");
       if (!b) return std::unexpected(b.error());
       if (*a == *b) return common::field_error(pair->pointer_to("b"), "must differ from a");
-      c.slots[name] = {*a, *b};
+      slot.a = *a;
+      slot.b = *b;
+      if (pair->has("kind")) {
+        auto kind = pair->string("kind", 16);
+        if (!kind) return std::unexpected(kind.error());
+        if (*kind == "file") slot.kind = SlotKind::kFile;
+        else if (*kind != "block") return common::field_error(pair->pointer_to("kind"), "must be block or file");
+      }
+      c.slots[name] = std::move(slot);
     }
   }
   if (root->has("bootloader")) {
@@ -229,6 +244,21 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
   return c;
 }
 
+common::Status check_slot_paths(const AgentConfig& config) {
+  for (const auto& [name, pair] : config.slots) {
+    for (const auto* side : {"a", "b"}) {
+      SlotTarget slot{name + "/" + side, pair.side(side), pair.kind};
+      if (auto ok = check_slot_kind(slot); !ok) return std::unexpected(ok.error().with_context("/slots/" + slot.name));
+    }
+    if (same_slot(pair.a, pair.b)) {
+      return common::field_error("/slots/" + name + "/b", "names the same " +
+                                                            std::string(pair.kind == SlotKind::kBlock ? "device" : "file") +
+                                                            " as a (" + pair.a.string() + ")");
+    }
+  }
+  return {};
+}
+
 Result<AgentConfig> load_agent_config(const std::filesystem::path& path) {
   auto text = common::read_file(path.string(), kMaxConfigBytes);
   if (!text) return std::unexpected(text.error());
@@ -236,6 +266,7 @@ Result<AgentConfig> load_agent_config(const std::filesystem::path& path) {
   if (!doc) return std::unexpected(doc.error().with_context(path.string()));
   auto config = parse_agent_config(*doc);
   if (!config) return std::unexpected(config.error().with_context(path.string()));
+  if (auto ok = check_slot_paths(*config); !ok) return std::unexpected(ok.error().with_context(path.string()));
   return config;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "client/slot_device.hpp"
 #include "common/error.hpp"
 #include "common/json.hpp"
 
@@ -38,8 +39,13 @@ struct AgentConfig {
   std::map<std::string, Installed> initial_versions;  // what the factory image runs
   struct SlotPair {
     std::filesystem::path a, b;
+    SlotKind kind = SlotKind::kBlock;  // stated, never guessed from the path
+    const std::filesystem::path& side(const std::string& slot) const { return slot == "a" ? a : b; }
   };
   std::map<std::string, SlotPair> slots;  // slot class ("rootfs") -> devices or files
+  // slots.verify_after_write: re-read every written image from the medium
+  // and compare its digest before a trial boot is armed.
+  bool verify_slots_after_write = false;
   struct Bootloader {
     enum class Type { kFile, kGrub, kUboot, kCustom } type = Type::kFile;
     std::filesystem::path path;     // file: the JSON environment; grub: grubenv; uboot: fw_env.config
@@ -60,7 +66,12 @@ struct AgentConfig {
   std::chrono::seconds poll_min{5}, poll_max{std::chrono::hours(24)};
 };
 
+// The document alone: shapes and values, no file system access.
 common::Result<AgentConfig> parse_agent_config(const common::Json& doc);
+// Every configured slot exists and is of its kind, and a and b differ as
+// devices or files, not only as names (errors name /slots/CLASS/SIDE).
+common::Status check_slot_paths(const AgentConfig& config);
+// Reads, parses and checks the slots.
 common::Result<AgentConfig> load_agent_config(const std::filesystem::path& path);
 
 }  // namespace flotilla::client

@@ -5,9 +5,14 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace flotilla::client {
 
 void fault_point(const std::string& point);
+// FLOTILLA_AGENT_FAULT=<name>: a fault that is not a crash (e.g.
+// "lose-slot-write": the slot loses a byte after its fsync, as failing
+// flash does).
+bool fault_requested(std::string_view name);
 
 }  // namespace flotilla::client

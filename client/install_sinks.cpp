@@ -1,6 +1,8 @@
 #include "client/install_sinks.hpp"
 
+#include "client/bootloader.hpp"
 #include "client/fault.hpp"
+#include "client/slot_device.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -130,23 +132,28 @@ class BackgroundWriter {
   std::thread thread_;
 };
 
-// A raw image into a slot: a block device is written in place, a file
-// slot (simulation, tests) is truncated first. The slot is inactive, so a
-// partial write harms nothing: the bootloader is switched only later.
+// A raw image into the inactive slot, written in place through the one
+// descriptor OpenSlot checked (block device or file alike; bytes past the
+// image are left as they were). The slot is inactive, so a partial write
+// harms nothing: the bootloader is switched only after finish() and the
+// reader's digest check, and with `verify` only after the slot, read back
+// from the medium, matched too.
 class SlotSink final : public artifacts::PayloadSink {
  public:
-  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const fs::path& path) {
-    struct stat st {};
-    bool block = ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (block ? 0 : O_CREAT | O_TRUNC), 0600);
-    if (fd < 0) return common::fail(common::Errc::kIo, "cannot open slot " + path.string() + ": " + std::strerror(errno));
-    return std::unique_ptr<artifacts::PayloadSink>(new SlotSink(fd, path.string()));
+  static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(SlotTarget target, const fs::path& booted,
+                                                                      const artifacts::Payload& payload, bool verify) {
+    auto slot = OpenSlot::open(target, booted, payload.size);
+    if (!slot) return std::unexpected(slot.error());
+    return std::unique_ptr<artifacts::PayloadSink>(new SlotSink(std::move(*slot), std::move(target), payload, verify));
   }
   ~SlotSink() override { close(); }
   common::Status write(std::span<const std::uint8_t> bytes) override { return writer_.append(bytes); }
   common::Status finish() override {
     if (auto ok = writer_.drain(); !ok) return ok;
-    return sync_fd(fd_, path_);
+    if (auto ok = sync_fd(slot_.fd(), target_.path.string()); !ok) return ok;
+    if (fault_requested("lose-slot-write")) lose_first_byte();
+    if (!verify_) return {};
+    return verify_slot_readback(target_, payload_.size, payload_.sha256);
   }
   common::Status commit() override {
     close();
@@ -155,14 +162,29 @@ class SlotSink final : public artifacts::PayloadSink {
   void abort() override { close(); }
 
  private:
-  SlotSink(int fd, std::string path) : fd_(fd), path_(std::move(path)), writer_(fd, path_) {}
+  SlotSink(OpenSlot slot, SlotTarget target, const artifacts::Payload& payload, bool verify)
+      : slot_(std::move(slot)), target_(std::move(target)), payload_(payload), verify_(verify),
+        writer_(slot_.fd(), target_.path.string()) {}
   void close() {
     writer_.stop();
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    slot_.close();
   }
-  int fd_;
-  std::string path_;
+  // Test fault: flash that acknowledged a write it did not keep.
+  void lose_first_byte() {
+    std::uint8_t byte = 0;
+    int fd = ::open(target_.path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;
+    if (::pread(fd, &byte, 1, 0) == 1) {
+      byte = static_cast<std::uint8_t>(~byte);
+      (void)!::pwrite(fd, &byte, 1, 0);
+      ::fsync(fd);
+    }
+    ::close(fd);
+  }
+  OpenSlot slot_;
+  SlotTarget target_;
+  artifacts::Payload payload_;
+  bool verify_;
   BackgroundWriter writer_;
 };
 
@@ -226,12 +248,31 @@ class StagedFileSink final : public artifacts::PayloadSink {
 
 }  // namespace
 
-// What this device cannot take is refused before the first byte lands.
-common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) const {
+common::Result<InstallSinks::SlotPlan> InstallSinks::slot_for(const artifacts::Payload& payload) const {
+  auto pair = config_.slots.find(payload.slot);
+  if (pair == config_.slots.end()) {
+    return common::fail(common::Errc::kBadField, "the device has no slot class " + payload.slot + " (config /slots)");
+  }
+  return SlotPlan{{payload.slot + "/" + target_, pair->second.side(target_), pair->second.kind},
+                  pair->second.side(other_slot(target_))};
+}
+
+// What this device cannot take is refused before the first byte lands:
+// every raw image is checked against its slot here, when the manifest has
+// been verified and before any payload is read, so a second image that
+// does not fit stops the bundle before the first is written.
+common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) {
+  if (checked_) return {};
   std::string module;
   bool raw = false;
   for (const auto& p : manifest.payloads) {
-    if (p.type == artifacts::PayloadType::kRawImage) raw = true;
+    if (p.type == artifacts::PayloadType::kRawImage) {
+      raw = true;
+      auto plan = slot_for(p);
+      if (!plan) return std::unexpected(plan.error());
+      auto probe = OpenSlot::open(plan->target, plan->booted, p.size);
+      if (!probe) return std::unexpected(probe.error());
+    }
     if (p.type != artifacts::PayloadType::kModule) continue;
     if (!module.empty() && p.module != module) {
       return common::fail(common::Errc::kBadField, "payloads for two update modules (" + module + ", " + p.module +
@@ -239,6 +280,7 @@ common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) c
     }
     module = p.module;
   }
+  checked_ = true;
   if (module.empty()) return {};
   if (raw) return common::fail(common::Errc::kBadField, "a bundle may not mix raw images and update-module payloads");
   if (!config_.modules_dir) {
@@ -256,11 +298,9 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
   if (auto ok = check_bundle(manifest); !ok) return std::unexpected(ok.error());
   switch (payload.type) {
     case artifacts::PayloadType::kRawImage: {
-      auto slot = config_.slots.find(payload.slot);
-      if (slot == config_.slots.end()) {
-        return common::fail(common::Errc::kBadField, "the device has no slot class " + payload.slot + " (config /slots)");
-      }
-      return SlotSink::open(target_ == "a" ? slot->second.a : slot->second.b);
+      auto plan = slot_for(payload);
+      if (!plan) return std::unexpected(plan.error());
+      return SlotSink::open(std::move(plan->target), plan->booted, payload, config_.verify_slots_after_write);
     }
     case artifacts::PayloadType::kFile: {
       fs::path dest = payload.path;

@@ -26,12 +26,18 @@ class InstallSinks final : public artifacts::SinkFactory {
   const std::vector<std::string>& files() const { return files_; }
 
  private:
-  common::Status check_bundle(const artifacts::Manifest& manifest) const;
+  struct SlotPlan {
+    SlotTarget target;              // the inactive side, written
+    std::filesystem::path booted;   // the side the system runs from
+  };
+  common::Result<SlotPlan> slot_for(const artifacts::Payload& payload) const;
+  common::Status check_bundle(const artifacts::Manifest& manifest);
 
   const AgentConfig& config_;
   std::string target_;
   std::filesystem::path module_workdir_;
   std::vector<std::string> files_;
+  bool checked_ = false;  // check_bundle passed (it runs before the first payload)
 };
 
 // Undoes file payloads: each backup goes back; a file that had none is removed.

@@ -61,6 +61,11 @@ void fault_point(const std::string& point) {
   if (fault && std::string_view(fault) == "crash-after:" + point) ::raise(SIGKILL);
 }
 
+bool fault_requested(std::string_view name) {
+  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
+  return fault && std::string_view(fault) == name;
+}
+
 common::Result<StateStore> StateStore::open(const std::filesystem::path& state_dir,
                                             const std::map<std::string, ComponentState>& initial) {
   std::error_code ec;

@@ -128,6 +128,13 @@ Result<std::string> JsonObject::string(std::string_view key, std::size_t max_len
   return text;
 }
 
+Result<bool> JsonObject::boolean(std::string_view key) const {
+  auto value = member(key);
+  if (!value) return std::unexpected(value.error());
+  if (!(*value)->is_boolean()) return field_error(pointer_to(key), "must be true or false");
+  return (*value)->get<bool>();
+}
+
 Result<std::int64_t> JsonObject::integer(std::string_view key, std::int64_t min,
                                          std::int64_t max) const {
   auto value = member(key);

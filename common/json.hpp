@@ -46,6 +46,7 @@ class JsonObject {
 
   Result<std::string> string(std::string_view key, std::size_t max_length = 4096) const;
   Result<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) const;
+  Result<bool> boolean(std::string_view key) const;
   Result<const Json*> array(std::string_view key, std::size_t max_items) const;
   Result<JsonObject> object(std::string_view key) const;
 

@@ -63,7 +63,7 @@ struct Options {
   std::vector<std::string> initial = {"rootfs=2.3.0"};
   double health_fail = 0, crash_loop = 0, net_cut = 0, offline = 0, tamper = 0, clock_skew = 0;
   std::string bad_version;
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1, slot_mib = 64;
   bool json = false;
 };
 
@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   app.add_option("--poll-interval", o.poll_interval, "How often each device polls")->capture_default_str();
   app.add_option("--duration", o.duration, "How long to run")->capture_default_str();
   app.add_option("--dir", o.dir, "Where the devices' state, slots and files live")->capture_default_str();
+  app.add_option("--slot-size", o.slot_mib, "Size of each device's file slots in MiB (sparse files)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   app.add_option("--modules-dir", o.modules_dir, "Update modules for module payloads")->check(CLI::ExistingDirectory);
   app.add_option("--threads", o.threads, "Worker threads stepping devices")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--health-fail", o.health_fail, "Share of devices whose new version fails its health check")->check(CLI::Range(0.0, 1.0));
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
   settings.enrollment_token_file = std::filesystem::absolute(o.token_file);
   if (!o.modules_dir.empty()) settings.modules_dir = std::filesystem::absolute(o.modules_dir);
   settings.poll_interval = *poll;
+  settings.slot_bytes = o.slot_mib << 20;
   settings.offline_from = *offline_from;
   settings.offline_for = *offline_for;
   settings.seed = o.seed;

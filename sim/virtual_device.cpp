@@ -33,7 +33,7 @@ VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
   config_.state_dir = dir_ / "state";
   config_.trust_root = settings.trust_root;
   config_.initial_versions = settings.initial_versions;
-  config_.slots["rootfs"] = {dir_ / "rootfs-a.img", dir_ / "rootfs-b.img"};
+  config_.slots["rootfs"] = {dir_ / "rootfs-a.img", dir_ / "rootfs-b.img", client::SlotKind::kFile};
   config_.bootloader.type = client::AgentConfig::Bootloader::Type::kFile;
   config_.bootloader.path = dir_ / "bootenv.json";
   config_.reboot.mode = client::AgentConfig::Reboot::Mode::kExit;
@@ -51,8 +51,12 @@ VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
 
 void VirtualDevice::prepare_files() {
   fs::create_directories(dir_ / "root");
+  // File slots exist at their full size before the agent runs, as
+  // partitions do: the agent writes them in place and never creates one.
   for (const auto* slot : {"rootfs-a.img", "rootfs-b.img"}) {
-    if (!fs::exists(dir_ / slot)) std::ofstream(dir_ / slot) << "factory image of " << serial_of(setup_.index) << "\n";
+    if (fs::exists(dir_ / slot)) continue;
+    std::ofstream(dir_ / slot) << "factory image of " << serial_of(setup_.index) << "\n";
+    fs::resize_file(dir_ / slot, settings_.slot_bytes);
   }
   prepared_ = true;
 }

@@ -45,6 +45,7 @@ struct FleetSettings {
   std::optional<std::filesystem::path> modules_dir;
   std::map<std::string, client::AgentConfig::Installed> initial_versions;
   std::chrono::seconds poll_interval{30};
+  std::uint64_t slot_bytes = 64 << 20;  // each file slot's size (sparse: costs no disk until written)
   std::optional<std::string> bad_version;  // faults of new versions apply only to this one
   Clock::duration offline_from{}, offline_for = std::chrono::minutes(2);
   std::uint64_t seed = 1;

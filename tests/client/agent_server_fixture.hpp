@@ -19,14 +19,15 @@ class AgentServerTest : public testing::RunningServer {
     RunningServer::SetUp();
     admin = std::make_unique<cli::ApiClient>(admin_client());
     testing::write_text(dir / "enroll.token", enrollment_token() + "\n");
-    testing::write_text(dir / "slot-a", "factory image");
+    testing::make_file_slot(dir / "slot-a", "factory image");
+    testing::make_file_slot(dir / "slot-b", "");
     config = {{"server", {{"url", server->url()}}},
               {"device", {{"type", "gw-x1"}, {"identity", {{"serial", "AGENT-1"}}}}},
               {"enrollment_token_file", (dir / "enroll.token").string()},
               {"state_dir", (dir / "agent-state").string()},
               {"trust_root", (dir / "root.json").string()},
               {"initial_versions", {{"rootfs", {{"version", "2.3.0"}, {"security_version", 7}}}}},
-              {"slots", {{"rootfs", {{"a", (dir / "slot-a").string()}, {"b", (dir / "slot-b").string()}}}}},
+              {"slots", {{"rootfs", {{"a", (dir / "slot-a").string()}, {"b", (dir / "slot-b").string()}, {"kind", "file"}}}}},
               {"bootloader", {{"type", "file"}, {"path", (dir / "bootenv.json").string()}}},
               {"reboot", {{"mode", "exit"}, {"exit_code", 77}}},
               {"poll_interval", {{"min", "1s"}, {"max", "60s"}}}};

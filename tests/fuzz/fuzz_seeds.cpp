@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
         R"(],"summary":{"devices":1,"rows":1,"by_status":{"outdated":1,"compliant":0},"by_device_type":{"gw-x1":{"outdated":1}}},"audit_head":{"seq":3,"hash":"1111111111111111111111111111111111111111111111111111111111111111"}})");
   // A real zone from tzdata when the machine has one, else a minimal TZif.
   write(out / "agent_config" / "minimal.json",
-        R"({"device": {"type": "gw-x1"}, "state_dir": "/s", "trust_root": "/r", "slots": {"rootfs": {"a": "/a", "b": "/b"}}, "bootloader": {"type": "file", "path": "/e"}, "health_checks": [{"command": ["true"], "timeout": "5s"}]})");
+        R"({"device": {"type": "gw-x1"}, "state_dir": "/s", "trust_root": "/r", "slots": {"verify_after_write": true, "rootfs": {"a": "/a", "b": "/b", "kind": "file"}}, "bootloader": {"type": "file", "path": "/e"}, "health_checks": [{"command": ["true"], "timeout": "5s"}]})");
   fs::create_directories(out / "tzif");
   if (auto berlin = fs::path("/usr/share/zoneinfo/Europe/Berlin"); fs::exists(berlin)) {
     fs::copy_file(berlin, out / "tzif" / "berlin", fs::copy_options::overwrite_existing);

@@ -59,6 +59,19 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   out << text;
 }
 
+void make_file_slot(const std::filesystem::path& path, const std::string& content, std::uintmax_t capacity) {
+  write_text(path, content);
+  std::filesystem::resize_file(path, capacity);
+}
+
+std::string read_head(const std::filesystem::path& path, std::size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(bytes, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(bytes));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
 signing::PrivateKey make_key(signing::Algorithm algorithm) {
   auto key = signing::PrivateKey::generate(algorithm);
   if (!key) throw std::runtime_error(key.error().describe());

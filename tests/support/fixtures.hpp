@@ -31,6 +31,15 @@ std::string read_text(const std::filesystem::path& path);
 int free_port();
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+// A file slot as a partition is on a device: it exists before the agent
+// runs, `content` at its start and zeros up to `capacity` bytes.
+inline constexpr std::uintmax_t kTestSlotBytes = 1 << 20;
+void make_file_slot(const std::filesystem::path& path, const std::string& content,
+                    std::uintmax_t capacity = kTestSlotBytes);
+// The first `bytes` bytes of a file: an image is written at a slot's start
+// and the rest of the slot is left as it was.
+std::string read_head(const std::filesystem::path& path, std::size_t bytes);
+
 signing::PrivateKey make_key(signing::Algorithm algorithm = signing::Algorithm::kEd25519);
 
 // A root with the given keys (public halves), signed by `signers`.
