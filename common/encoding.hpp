@@ -22,6 +22,10 @@ std::string to_hex(std::span<const std::uint8_t> bytes);
 Result<Bytes> from_hex(std::string_view hex);
 // True for exactly 64 lowercase hex digits (a SHA-256 digest).
 bool is_sha256_hex(std::string_view text);
+// True for well-formed UTF-8 (RFC 3629): no overlong forms, surrogates,
+// code points past U+10FFFF or cut sequences. NUL counts as valid here;
+// callers that forbid control characters check those themselves.
+bool is_valid_utf8(std::string_view text);
 
 // Standard alphabet with padding (RFC 4648 §4).
 std::string to_base64(std::span<const std::uint8_t> bytes);

@@ -106,4 +106,10 @@ Status write_file_exclusive(const std::filesystem::path& path, std::string_view 
   return {};
 }
 
+PartialFiles::~PartialFiles() {
+  if (kept_) return;
+  std::error_code ec;
+  for (const auto& path : paths_) std::filesystem::remove_all(path, ec);
+}
+
 }  // namespace flotilla::common

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <sys/types.h>
 
 #include "common/error.hpp"
@@ -21,5 +22,21 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
 // Creates `path` with `mode` and writes `data`; fails if it exists, so a
 // key or a token is never silently replaced.
 Status write_file_exclusive(const std::filesystem::path& path, std::string_view data, mode_t mode);
+
+// Files being written for one answer (an export): removed with all they
+// hold when this goes out of scope, by a return or an exception, unless
+// keep() was called once they were complete.
+class PartialFiles {
+ public:
+  explicit PartialFiles(std::vector<std::filesystem::path> paths) : paths_(std::move(paths)) {}
+  PartialFiles(const PartialFiles&) = delete;
+  PartialFiles& operator=(const PartialFiles&) = delete;
+  ~PartialFiles();
+  void keep() { kept_ = true; }
+
+ private:
+  std::vector<std::filesystem::path> paths_;
+  bool kept_ = false;
+};
 
 }  // namespace flotilla::common

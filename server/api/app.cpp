@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "server/api/reply.hpp"
+#include "server/api/request_checks.hpp"
 #include "server/api/ui_routes.hpp"
 
 namespace flotilla::server::api {
@@ -111,6 +112,12 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("PUT", "/api/v1/trust", Permission::kManageTrust, &ServerApp::upload_trust);
 }
 
+std::vector<std::pair<std::string, std::string>> ServerApp::route_table() const {
+  std::vector<std::pair<std::string, std::string>> table;
+  for (const auto& route : routes_) table.emplace_back(route.method, route.label);
+  return table;
+}
+
 http::BodyPolicy ServerApp::body_policy(const std::string& method, const std::string& path) const {
   using Kind = http::BodyPolicy::Kind;
   if (method == "POST" && path == "/api/v1/bundles") return {Kind::kFile, kMaxBundleBytes};
@@ -157,13 +164,9 @@ http::Response ServerApp::handle(http::Request& request) {
 }
 
 http::Response ServerApp::dispatch(http::Request& request, std::string& route_label) {
-  // Limits a front proxy would also enforce; the embedded server cannot
-  // rely on one being there.
-  if (request.path.size() > 2048) return problem(414, "the path is longer than 2048 bytes");
-  if (request.query.size() > 32) return problem(400, "more than 32 query parameters");
-  for (const auto& [key, value] : request.query) {
-    if (key.size() > 64 || value.size() > 1024) return problem(400, "a query parameter is too long");
-  }
+  // Limits a front proxy would also enforce (the embedded server cannot
+  // rely on one being there), and text that is UTF-8, for every route.
+  if (auto refused = refuse_malformed_request(request)) return *refused;
   if (ui_enabled_ && is_ui_path(request.path)) {
     route_label = "/ui";
     return serve_ui(request);

@@ -157,6 +157,9 @@ class ServerApp final : public http::Application {
   http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);
 
  public:
+  // Every route as {method, pattern} ("GET", "/api/v1/devices/{}"), in
+  // routing order: for tests that must cover each one.
+  std::vector<std::pair<std::string, std::string>> route_table() const;
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }

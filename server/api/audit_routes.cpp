@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/encoding.hpp"
+#include "common/file.hpp"
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/reply.hpp"
@@ -87,18 +88,20 @@ http::Response ServerApp::export_audit(http::Request&, const Params&, const Call
   auto dir = data_dir_ / "exports";
   std::filesystem::create_directories(dir);
   auto file = dir / ("audit-" + common::to_hex(signing::random_bytes(12)) + ".jsonl");
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  auto walked = for_each_audit_entry([&](const signing::AuditEntry& e) -> common::Status {
-    out << signing::audit_line(e) << '\n';
-    if (!out) return common::fail(common::Errc::kIo, "cannot write the audit export");
-    return {};
-  });
-  out.close();
-  if (!walked) {
-    std::error_code ec;
-    std::filesystem::remove(file, ec);
-    return problem_from(walked.error());
+  common::PartialFiles partial({file});  // an export that fails leaves nothing behind
+  common::Status walked;
+  try {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    walked = for_each_audit_entry([&](const signing::AuditEntry& e) -> common::Status {
+      out << signing::audit_line(e) << '\n';
+      if (!out) return common::fail(common::Errc::kIo, "cannot write the audit export");
+      return {};
+    });
+  } catch (const std::exception& e) {
+    walked = common::fail(common::Errc::kIo, std::string("writing the audit export: ") + e.what());
   }
+  if (!walked) return problem_from(walked.error());
+  partial.keep();
   return temporary_file_reply(file, "application/x-ndjson");
 }
 

@@ -5,6 +5,7 @@
 #include "signing/dsse.hpp"
 #include "signing/dsse_file.hpp"
 #include "common/encoding.hpp"
+#include "common/file.hpp"
 
 namespace flotilla::server::compliance {
 namespace {
@@ -74,6 +75,56 @@ common::Json ReportQuery::filters_json() const {
   return out;
 }
 
+namespace {
+
+common::Result<ExportedReport> write_report(Store& store, Rules& rules, const ReportQuery& query, Format format,
+                                            const signing::PrivateKey* report_key, common::TimePoint now,
+                                            const std::filesystem::path& work_dir) {
+  auto baseline_name = rules.description()["name"];
+  ReportHeader header{.generated_at = common::format_rfc3339(now), .baseline = rules.description(),
+                      .baseline_name = baseline_name.is_string() ? baseline_name.get<std::string>() : "",
+                      .filters = query.filters_json(), .report_key_id = report_key ? report_key->key_id() : ""};
+  std::filesystem::create_directories(work_dir);
+  auto name = random_name();
+  auto out = work_dir / ("report-" + name);
+  auto payload = format == Format::kSigned ? work_dir / ("payload-" + name) : out;
+  auto scratch = work_dir / ("scratch-" + name);
+  // Removed unless handed over, on an error or an exception alike (one
+  // leftover per failed request would let a reader fill the disk).
+  // Declared before the writer, so the writer has closed its files first.
+  common::PartialFiles partial({out, payload, scratch});
+  std::unique_ptr<ReportWriter> writer;
+  switch (format) {
+    case Format::kJson:
+    case Format::kSigned: writer = json_writer(header, payload); break;
+    case Format::kCsv: writer = csv_writer(header, out); break;
+    case Format::kHtml: writer = html_writer(header, out, scratch); break;
+  }
+  ExportedReport report;
+  auto walked = walk(store, rules, query, std::nullopt, now,
+                     [&](const DeviceRows& rows) {
+                       report.summary.add(rows.device->device_type, rows.status, rows.size());
+                       return writer->device(rows);
+                     });
+  if (!walked) return std::unexpected(walked.error());
+  // Read after the last row: every change the rows show is in the chain up to here.
+  auto head = store.audit_head();
+  if (!head) return std::unexpected(head.error());
+  if (auto ok = writer->finish(report.summary, {{"seq", head->seq}, {"hash", head->hash}}); !ok) return std::unexpected(ok.error());
+  writer.reset();
+  if (format == Format::kSigned) {
+    auto signed_ok = signing::write_envelope_file(signing::kReportType, payload, *report_key, out);
+    std::error_code ec;
+    std::filesystem::remove(payload, ec);
+    if (!signed_ok) return std::unexpected(signed_ok.error());
+  }
+  partial.keep();
+  report.file = out;
+  return report;
+}
+
+}  // namespace
+
 common::Result<ExportedReport> export_report(Store& store, const ReportQuery& query, Format format,
                                              const signing::PrivateKey* report_key, common::TimePoint now,
                                              const std::filesystem::path& work_dir) {
@@ -82,48 +133,12 @@ common::Result<ExportedReport> export_report(Store& store, const ReportQuery& qu
   }
   auto rules = Rules::load(store, query.baseline);
   if (!rules) return std::unexpected(rules.error());
-  auto baseline_name = rules->description()["name"];
-  ReportHeader header{.generated_at = common::format_rfc3339(now), .baseline = rules->description(),
-                      .baseline_name = baseline_name.is_string() ? baseline_name.get<std::string>() : "",
-                      .filters = query.filters_json(), .report_key_id = report_key ? report_key->key_id() : ""};
-  std::filesystem::create_directories(work_dir);
-  auto name = random_name();
-  auto out = work_dir / ("report-" + name);
-  auto payload = format == Format::kSigned ? work_dir / ("payload-" + name) : out;
-  std::unique_ptr<ReportWriter> writer;
-  switch (format) {
-    case Format::kJson:
-    case Format::kSigned: writer = json_writer(header, payload); break;
-    case Format::kCsv: writer = csv_writer(header, out); break;
-    case Format::kHtml: writer = html_writer(header, out, work_dir / ("scratch-" + name)); break;
+  // The JSON library and the file system throw; no exception leaves here.
+  try {
+    return write_report(store, *rules, query, format, report_key, now, work_dir);
+  } catch (const std::exception& e) {
+    return common::fail(common::Errc::kIo, std::string("writing the compliance report: ") + e.what());
   }
-  auto cleanup = [&](auto error) {
-    writer.reset();
-    std::error_code ec;
-    std::filesystem::remove(out, ec);
-    std::filesystem::remove(payload, ec);
-    return std::unexpected(error);
-  };
-  ExportedReport report;
-  auto walked = walk(store, *rules, query, std::nullopt, now,
-                     [&](const DeviceRows& rows) {
-                       report.summary.add(rows.device->device_type, rows.status, rows.size());
-                       return writer->device(rows);
-                     });
-  if (!walked) return cleanup(walked.error());
-  // Read after the last row: every change the rows show is in the chain up to here.
-  auto head = store.audit_head();
-  if (!head) return cleanup(head.error());
-  if (auto ok = writer->finish(report.summary, {{"seq", head->seq}, {"hash", head->hash}}); !ok) return cleanup(ok.error());
-  writer.reset();
-  if (format == Format::kSigned) {
-    auto signed_ok = signing::write_envelope_file(signing::kReportType, payload, *report_key, out);
-    std::error_code ec;
-    std::filesystem::remove(payload, ec);
-    if (!signed_ok) return cleanup(signed_ok.error());
-  }
-  report.file = out;
-  return report;
 }
 
 common::Result<Summary> summarize(Store& store, const ReportQuery& query, common::TimePoint now) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace flotilla::common {
 namespace {
 
@@ -21,6 +23,37 @@ TEST(Hex, RecognisesSha256) {
   EXPECT_TRUE(is_sha256_hex(std::string(64, 'a')));
   EXPECT_FALSE(is_sha256_hex(std::string(63, 'a')));
   EXPECT_FALSE(is_sha256_hex(std::string(64, 'A')));
+}
+
+TEST(Utf8, AcceptsWellFormedAndRefusesTheRest) {
+  for (std::string_view good : std::initializer_list<std::string_view>{"", "type", "gw-x1 é € \xF0\x9D\x84\x9E", "\xF4\x8F\xBF\xBF", std::string_view("a\0b", 3)}) {
+    EXPECT_TRUE(is_valid_utf8(good)) << good;
+  }
+  for (std::string_view bad : std::initializer_list<std::string_view>{"\xFF", "%\xFF", "\x80", "\xC0\x80", "\xC1\xBF", "\xE0\x80\x80", "\xED\xA0\x80",
+                               "\xF0\x80\x80\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xE2\x82", "ok\xE2\x82\x41"}) {
+    EXPECT_FALSE(is_valid_utf8(bad)) << testing::PrintToString(std::string(bad));
+  }
+}
+
+// The check agrees with the JSON library that refused to write such text
+// (the compliance report's dump() that threw on a filter value).
+TEST(Utf8, AgreesWithTheJsonWriterOnRandomBytes) {
+  std::uint32_t state = 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  int valid = 0;
+  for (int round = 0; round < 200000; ++round) {
+    std::string text(1 + next() % 6, '\0');
+    for (auto& c : text) c = static_cast<char>(next() % 3 == 0 ? next() % 128 : 0x80 + next() % 128);
+    bool dumps = true;
+    try {
+      (void)nlohmann::json(text).dump();
+    } catch (const nlohmann::json::type_error&) {
+      dumps = false;
+    }
+    ASSERT_EQ(is_valid_utf8(text), dumps) << testing::PrintToString(text);
+    valid += dumps;
+  }
+  EXPECT_GT(valid, 1000);  // both kinds were drawn
 }
 
 TEST(Base64, EncodesRfc4648Vectors) {

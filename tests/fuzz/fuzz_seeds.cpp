@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
       {"compliance", std::string(1, '\17') + "format=csv&type=gw-x1&label=site=a&status=outdated"},
       {"compliance-html", std::string(1, '\17') + "format=html&rollout=1"},
       {"compliance-summary", std::string(1, '\20') + "baseline=q"},
+      // Regressions: what longer runs found (invalid UTF-8 in a report
+      // filter threw from the JSON writer and left an export file behind).
+      {"regress-compliance-type", std::string(1, '\17') + "type=\xFF"},
+      {"regress-compliance-label", std::string(1, '\17') + "label=site=\xC0\x80"},
+      {"regress-compliance-html-type", std::string(1, '\17') + "format=html&type=\xED\xA0\x80"},
+      {"regress-compliance-signed-label", std::string(1, '\17') + "format=signed&label=\xFF=x"},
+      {"regress-summary-type", std::string(1, '\20') + "type=ok\xE2\x82"},
+      {"regress-devices-type", std::string(1, '\11') + "type=\xFF"},
+      {"regress-path", std::string(1, '\7') + "api/v1/devices/\xFF"},
   };
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
   // Policies: the shipped examples are read as a second corpus directory.

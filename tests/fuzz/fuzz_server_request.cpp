@@ -16,13 +16,14 @@ namespace {
 using namespace flotilla;
 
 struct Fixture {
+  std::filesystem::path dir;
   std::unique_ptr<server::SqlStore> store;
   std::unique_ptr<server::api::ServerApp> app;
   std::string admin = "flt_fuzz_admin";
 
   Fixture() {
     char pattern[] = "/tmp/flotilla-fuzz-XXXXXX";
-    std::filesystem::path dir = ::mkdtemp(pattern);
+    dir = ::mkdtemp(pattern);
     store = std::move(*server::SqlStore::open((dir / "flotilla.db").string()));
     server::TokenRecord token{.name = "fuzz", .role = "admin", .created_at = "2026-01-01T00:00:00Z"};
     (void)store->create_token(token, server::api::token_hash(admin), {"fuzz", "token.create", "token:fuzz"});
@@ -84,5 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (response.status < 200 || response.status >= 500) std::abort();
   // Exports are files the transport would remove once sent.
   if (response.file && response.file->remove_when_sent) std::filesystem::remove(response.file->path);
+  // Anything else left in exports/ is litter a client could pile up.
+  std::error_code ec;
+  if (std::filesystem::exists(fixture.dir / "exports", ec) && !std::filesystem::is_empty(fixture.dir / "exports", ec)) std::abort();
   return 0;
 }

@@ -203,6 +203,31 @@ TEST_F(ComplianceApiTest, ForgedInventoryNeverReachesAReport) {
   }
 }
 
+// Through the real listener: a filter that is not UTF-8 (percent-encoded,
+// as a client sends it) is a 400 naming it, for every report format, and
+// leaves nothing in the data directory (it was a 500 and an empty export
+// file per request).
+TEST_F(ComplianceApiTest, AFilterThatIsNotUtf8IsA400AndLeavesNoExport) {
+  enroll_fleet();
+  auto admin = admin_client();
+  auto exports = server->data() / "exports";
+  auto litter = [&] { return std::filesystem::exists(exports) && !std::filesystem::is_empty(exports); };
+  for (const char* format : {"json", "csv", "signed", "html"}) {
+    for (const auto& [query, parameter] : std::vector<std::pair<std::string, std::string>>{
+             {"type=%FF", "type"}, {"label=site%3D%C0%80", "label"}, {"baseline=%ED%A0%80", "baseline"}}) {
+      auto response = admin.request("GET", "/api/v1/compliance?format=" + std::string(format) + "&" + query);
+      ASSERT_EQ(response->status, 400) << format << " " << query << ": " << response->body;
+      EXPECT_EQ(response->json()["errors"][0]["path"], parameter) << response->body;
+      EXPECT_FALSE(litter()) << format << " " << query;
+    }
+  }
+  EXPECT_EQ(admin.request("GET", "/api/v1/compliance/summary?type=%FF")->status, 400);
+  EXPECT_EQ(admin.request("GET", "/api/v1/devices/%FF")->status, 400);
+  // A well-formed non-ASCII filter is still answered.
+  EXPECT_EQ(admin.request("GET", "/api/v1/compliance?type=gw-%C3%A9")->status, 200);
+  EXPECT_FALSE(litter());
+}
+
 // What an auditor does, with the CLI and no server: verify the signed
 // report, then the audit export against the head the report names. Then
 // each kind of tampering is caught.
