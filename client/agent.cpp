@@ -49,24 +49,19 @@ common::Status Agent::resume() {
     u->state = "failed";
     u->error = "the installation was interrupted (power loss or kill); nothing was activated";
     u->updated_at = now_text();
-    return state_.set_update(*u);
-  }
-  if (u->state == "installed" && u->target_slot.empty()) {
+    if (auto ok = state_.set_update(*u); !ok) return ok;
+    // and the running slot is good, as below: left unconfirmed, a boot
+    // counter that ran out could give a later trial slot a second try.
+  } else if (u->state == "installed" && u->target_slot.empty()) {
     // Cut off while an update module worked: it rolls back what it did.
     auto name = state_.setting("module");
     if (name && *name && config_.modules_dir) UpdateModule(*config_.modules_dir / **name, module_workdir()).abandon();
     u->state = "failed";
     u->error = "the update module was interrupted (power loss or kill) and rolled back";
     u->updated_at = now_text();
-    return state_.set_update(*u);
+    if (auto ok = state_.set_update(*u); !ok) return ok;
   }
-  if (u->state == "installed") {
-    // Written and verified, trial not armed yet: arm it (idempotent).
-    if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
-    u->state = "rebooting";
-    u->updated_at = now_text();
-    return state_.set_update(*u, "trial boot of slot " + u->target_slot + " armed");
-  }
+  if (u->state == "installed") return arm_trial();
   if (waits_for_reboot(u->state)) return {};
   // No trial under way: the running slot is good, and its boot count is
   // renewed (like RAUC's mark-good at every start), unless it is the slot
@@ -75,6 +70,17 @@ common::Status Agent::resume() {
   if (!booted) return std::unexpected(booted.error());
   if (u->state == "rolled_back" && *booted == u->target_slot) return {};
   return boot_->mark_good(*booted);
+}
+
+common::Status Agent::arm_trial() {
+  auto u = state_.update();
+  if (!u) return std::unexpected(u.error());
+  if (u->state != "installed" || u->target_slot.empty()) return {};
+  // Written and verified, trial not armed yet: arm it (idempotent).
+  if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
+  u->state = "rebooting";
+  u->updated_at = now_text();
+  return state_.set_update(*u, "trial boot of slot " + u->target_slot + " armed");
 }
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,

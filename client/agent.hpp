@@ -37,6 +37,10 @@ class Agent {
   // passes → commit (the security version advances only now); otherwise
   // roll back. kNotRebooted changes nothing.
   common::Result<Verdict> verify_and_commit(std::string& detail);
+  // An update written and verified whose trial boot is not armed yet
+  // (a power cut, or a boot environment that could not be written): arms
+  // it. Does nothing in any other state.
+  common::Status arm_trial();
   // By hand: the update waiting for or in its trial is undone.
   common::Status rollback(const std::string& why);
 

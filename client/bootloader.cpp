@@ -1,6 +1,10 @@
 #include "client/bootloader.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 #include <sstream>
@@ -151,26 +155,88 @@ class UbootEnv final : public BootEnv {
   fs::path config_;
 };
 
-// A GRUB environment block through grub-editenv.
+// GRUB's environment block (grub-editenv's and save_env's format: 1024
+// bytes, a header line, NAME=VALUE lines with '\' and newline escaped by
+// '\', '#' padding), read and written by the agent itself, in place. The
+// block's disk blocks never change, as with GRUB's own save_env: a power
+// cut mid-write can tear the block but never the filesystem around it.
+// (grub-editenv truncates and rewrites the file; cut at the wrong instant
+// on ext2 that corrupted the block bitmap, and every later write failed
+// with "No space left on device" — seen on the QEMU device.) A torn or
+// missing block reads as empty, which the shipped grub.cfg boots as slot A.
 class GrubEnv final : public BootEnv {
  public:
+  static constexpr std::size_t kBlockBytes = 1024;
+  static constexpr std::string_view kHeader = "# GRUB Environment Block\n";
+
   explicit GrubEnv(fs::path file) : file_(std::move(file)) {}
   common::Result<Vars> read() override {
     if (!fs::exists(file_)) {
-      if (auto ok = run_tool({"grub-editenv", file_.string(), "create"}); !ok) return std::unexpected(ok.error());
+      // Made once, whole (a new file's blocks are allocated here only).
+      if (auto ok = common::write_file_atomic(file_, encode({}), 0644); !ok) return std::unexpected(ok.error());
     }
-    std::string output;
-    if (auto ok = run_tool({"grub-editenv", file_.string(), "list"}, &output); !ok) return std::unexpected(ok.error());
-    return parse_lines(output);
+    auto text = common::read_file(file_, kMaxEnvBytes);
+    if (!text) return std::unexpected(text.error());
+    if (!text->starts_with(kHeader)) {
+      return common::fail(common::Errc::kBadField, file_.string() + " is not a GRUB environment block");
+    }
+    return decode(std::string_view(*text).substr(kHeader.size()));
   }
   common::Status write(const Vars& values) override {
-    if (auto vars = read(); !vars) return std::unexpected(vars.error());  // creates the block when missing
-    std::vector<std::string> argv = {"grub-editenv", file_.string(), "set"};
-    for (const auto& [key, value] : values) argv.push_back(key + "=" + value);
-    return run_tool(argv);
+    auto vars = read();
+    if (!vars) return std::unexpected(vars.error());
+    for (const auto& [key, value] : values) (*vars)[key] = value;
+    auto block = encode(*vars);
+    if (block.size() != kBlockBytes) {
+      return common::fail(common::Errc::kTooLarge, "the GRUB environment does not fit in 1024 bytes");
+    }
+    int fd = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return common::fail(common::Errc::kIo, "cannot open " + file_.string() + ": " + std::strerror(errno));
+    bool ok = ::pwrite(fd, block.data(), block.size(), 0) == static_cast<ssize_t>(block.size()) && ::fsync(fd) == 0;
+    int saved = errno;
+    ::close(fd);
+    if (!ok) return common::fail(common::Errc::kIo, "cannot write " + file_.string() + ": " + std::strerror(saved));
+    return {};
   }
 
  private:
+  static std::string encode(const Vars& vars) {
+    std::string block(kHeader);
+    for (const auto& [key, value] : vars) {
+      block += key + "=";
+      for (char c : value) {
+        if (c == '\\' || c == '\n') block += '\\';
+        block += c;
+      }
+      block += '\n';
+    }
+    if (block.size() <= kBlockBytes) block.resize(kBlockBytes, '#');
+    return block;
+  }
+  static Vars decode(std::string_view text) {
+    Vars vars;
+    while (!text.empty()) {
+      if (text.front() == '#') {
+        // A comment line (grub-editenv writes one), or the padding: it has
+        // no newline after it.
+        auto end = text.find('\n');
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+        continue;
+      }
+      std::string line;
+      std::size_t i = 0;
+      for (; i < text.size() && text[i] != '\n'; ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        line += text[i];
+      }
+      text.remove_prefix(std::min(i + 1, text.size()));
+      auto eq = line.find('=');
+      if (eq != std::string::npos && eq > 0) vars[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return vars;
+  }
+
   fs::path file_;
 };
 

@@ -4,8 +4,10 @@
 //
 // Backends: `file` (a JSON environment) and `uboot` (the real fw_printenv /
 // fw_setenv on U-Boot's environment) share U-Boot's counting scheme
-// (BOOT_ORDER, BOOT_<slot>_LEFT); `grub` (the real grub-editenv on a
-// grubenv file) uses RAUC's GRUB scheme (ORDER, <slot>_OK, <slot>_TRY).
+// (BOOT_ORDER, BOOT_<slot>_LEFT); `grub` (a GRUB environment block the
+// agent writes in place, as GRUB's save_env does) uses RAUC's GRUB scheme
+// (ORDER, <slot>_OK, <slot>_TRY). The boot scripts that read these are in
+// examples/boot/ (docs/boot-integration.md).
 #pragma once
 
 #include <filesystem>

@@ -257,9 +257,19 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   if (deployment <= 0 || !bundle.is_object() || !bundle.contains("url") || !bundle["url"].is_string()) {
     return common::fail(common::Errc::kBadField, "the server offered an update without a usable bundle");
   }
-  // An update this agent already finished, whose final event the server
-  // has not received yet, is not taken again.
-  if (current->deployment_id == deployment && current->state != "downloading_installing") return std::optional<int>{};
+  // An update this agent already finished is offered again either because
+  // the server has not received its final event yet (not taken: the event
+  // is on its way), or as a retry the rollout allows (device_retries)
+  // once the server has it: then it is taken like a new offer.
+  if (current->deployment_id == deployment && current->state != "downloading_installing") {
+    // A retry follows a failure only, and only an offer made after the
+    // server had the final event: the answer to a poll sent while the
+    // event was still in the outbox offers what it believed in progress.
+    bool retry = (current->state == "failed" || current->state == "rolled_back") && !outbox_pending_at_poll_;
+    if (!retry) return std::optional<int>{};
+    common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " offered again after " + current->state +
+                                             ": trying again");
+  }
   DownloadOptions download{.url = bundle["url"].get<std::string>(),
                            .headers = {"Authorization: Bearer " + *token_},
                            .ca_file = agent_.config().server->ca_file,
@@ -297,6 +307,15 @@ common::Result<Daemon::Next> Daemon::cycle() {
   // After a trial boot: commit or roll back first, and say so.
   auto current = agent_.state().update();
   if (!current) return std::unexpected(current.error());
+  if (current->state == "installed" && !current->target_slot.empty()) {
+    // Written and verified, but arming its trial boot failed (the boot
+    // environment could not be written): arm it again, then reboot.
+    if (auto ok = agent_.arm_trial(); !ok) return std::unexpected(ok.error());
+    if (token_ || authenticate()) (void)deliver_outbox();
+    common::log(common::LogLevel::kInfo, "rebooting into slot " + current->target_slot);
+    next.exit_code = reboot();
+    return next;
+  }
   if (current->state == "rebooting" || current->state == "verifying") {
     std::string detail;
     auto verdict = agent_.verify_and_commit(detail);
@@ -322,6 +341,8 @@ common::Result<Daemon::Next> Daemon::cycle() {
   }
   auto digest = agent_.state().setting("inventory_digest");
   if (digest && *digest) inventory_digest_ = **digest;
+  auto unsent = agent_.state().outbox_size();
+  outbox_pending_at_poll_ = !unsent || *unsent > 0;
   auto response = transport_.request("POST", "/api/v1/device/poll", common::Json{{"inventory_digest", inventory_digest_}}.dump(),
                                      {"Authorization: Bearer " + *token_});
   if (!response) return std::unexpected(response.error());

@@ -74,6 +74,9 @@ class Daemon {
   Faults faults_;
   std::chrono::seconds server_offset_{0};
   bool correcting_clock_ = false;  // one retry per refusal
+  // Events were still unsent when the last poll went out: its offer of a
+  // deployment this agent already finished is not a retry.
+  bool outbox_pending_at_poll_ = true;
 };
 
 }  // namespace flotilla::client

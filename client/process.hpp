@@ -1,4 +1,4 @@
-// Running helper programs (health checks, reboot, fw_setenv, grub-editenv)
+// Running helper programs (health checks, reboot, fw_setenv)
 // with a time limit, stdout captured, never through a shell.
 #pragma once
 

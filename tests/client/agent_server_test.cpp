@@ -98,6 +98,55 @@ TEST_F(AgentServerTest, FailedHealthCheckRebootsBackAndReportsRolledBack) {
   EXPECT_EQ(view["inventory"]["health"]["update_state"], "rolled_back") << view.dump();
 }
 
+// A rollout's retry (device_retries) of a deployment the agent finished is
+// taken — but only once the server has the failure: the poll sent while
+// the rolled_back event was still unsent is answered with the attempt the
+// server believed in progress, and that is not a retry.
+TEST_F(AgentServerTest, ARolloutRetryIsTakenOnceTheServerHasTheFailure) {
+  config["health_checks"] = {{{"command", {"/bin/sh", "-c", "test ! -e " + (dir / "unhealthy").string()}}}};
+  write_text(dir / "agent.json", config.dump());
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  upload_bundle("2.4.0");
+  auto created = admin->request("POST", "/api/v1/rollouts", R"({"name": "r", "bundle": {"name": "gw-os", "version": "2.4.0"},
+      "target": {"device_types": ["gw-x1"]}, "waves": [{"name": "all", "size": "100%"}], "device_retries": 1})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::int64_t deployment = created->json()["deployment_id"];
+  // Polls until the scheduler's offer comes and the agent installs (77).
+  auto install_within = [&](int seconds) {
+    for (int i = 0; i < seconds; ++i) {
+      int code = agent("run --once");
+      if (code == 77) return true;
+      EXPECT_EQ(code, 0) << read_text(dir / "agent.log");
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return false;
+  };
+  ASSERT_TRUE(install_within(30)) << read_text(dir / "agent.log");
+  ASSERT_EQ(agent("boot"), 0);
+  write_text(dir / "unhealthy", "");
+  ASSERT_EQ(agent("run --once"), 77) << read_text(dir / "agent.log");  // rolled back: reboot into a
+  ASSERT_EQ(agent("boot"), 0);
+  std::filesystem::remove(dir / "unhealthy");
+  // This round's poll goes out before the rolled_back event: not a retry.
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  EXPECT_EQ(read_text(dir / "agent.log").find("trying again"), std::string::npos);
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
+  // The next polls get the retry and take it; this time it commits.
+  ASSERT_TRUE(install_within(30)) << read_text(dir / "agent.log");
+  EXPECT_NE(read_text(dir / "agent.log").find("offered again after rolled_back: trying again"), std::string::npos);
+  ASSERT_EQ(agent("boot"), 0);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "succeeded") << shown.dump();
+  // Committed: never taken again.
+  ASSERT_EQ(agent("run --once"), 0);
+  auto log = read_text(dir / "agent.log");
+  int installs = 0;
+  for (auto at = log.find("installing deployment"); at != std::string::npos; at = log.find("installing deployment", at + 1)) ++installs;
+  EXPECT_EQ(installs, 2);
+}
+
 TEST_F(AgentServerTest, FollowsARootRotationAndTakesBundlesOfTheNewReleaseKey) {
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
   auto device = only_device();

@@ -5,6 +5,7 @@
 // the boot-count semantics.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,6 +546,39 @@ TEST_F(AgentTest, ConfigErrorsNameTheField) {
   // The binary says so too, and exits 1 without touching anything.
   write_text(dir / "agent.json", "{\"device\": ");
   EXPECT_EQ(agent("status").code, 1);
+}
+
+// The agent writes GRUB's environment block itself, in place: what it
+// writes is what grub-editenv (and GRUB's load_env) read, variables it does
+// not own are kept, and the file keeps its size and its disk blocks.
+TEST(GrubEnvTest, WrittenInPlaceInGrubsOwnFormat) {
+  testing::TempDir dir;
+  auto env = dir / "grubenv";
+  ASSERT_EQ(testing::run_shell("grub-editenv '" + env.string() + "' create && grub-editenv '" + env.string() +
+                               "' set ORDER='A B' A_OK=1 A_TRY=1 B_OK=0 B_TRY=0 site=lab"),
+            0);
+  struct stat before {};
+  ASSERT_EQ(::stat(env.c_str(), &before), 0);
+  common::Json c = {{"device", {{"type", "t"}}}, {"state_dir", (dir / "s").string()}, {"trust_root", (dir / "r").string()},
+                    {"bootloader", {{"type", "grub"}, {"path", env.string()}}}};
+  auto config = client::parse_agent_config(c);
+  ASSERT_TRUE(config) << config.error().describe();
+  auto boot = client::open_bootloader(*config);
+  ASSERT_TRUE(boot);
+  ASSERT_TRUE((*boot)->mark_good("a"));
+  ASSERT_TRUE((*boot)->try_once("b"));
+  ASSERT_EQ(testing::run_shell("grub-editenv '" + env.string() + "' list > '" + (dir / "list").string() + "'"), 0);
+  auto listed = read_text(dir / "list");
+  for (const char* line : {"ORDER=B A\n", "B_OK=1\n", "B_TRY=0\n", "A_OK=1\n", "A_TRY=0\n", "site=lab\n"}) {
+    EXPECT_NE(listed.find(line), std::string::npos) << line << " in\n" << listed;
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat(env.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, 1024);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "rewritten as a new file";
+  // A block that is not one (torn, foreign) is refused, not guessed at.
+  write_text(env, std::string(1024, 'x'));
+  EXPECT_FALSE((*boot)->try_once("b"));
 }
 
 TEST(FileBootloaderTest, BootCountSemantics) {

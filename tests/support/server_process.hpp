@@ -36,6 +36,9 @@ class ServerProcess {
   const std::string& url() const { return url_; }
   // Later starts listen on the port this one got (clients keep their URL).
   void keep_port() { listen_ = url_; }
+  // Listen on this URL (e.g. https://127.0.0.1:PORT, when the public URL
+  // must name the port before the server starts).
+  void listen_on(std::string url) { listen_ = std::move(url); }
   std::string admin_token() const;
   const std::filesystem::path& data() const { return data_; }
   // What --store names: a postgres:// URL, or DATA/flotilla.db.
