@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
       {"regress-compliance-label", std::string(1, '\17') + "label=site=\xC0\x80"},
       {"regress-compliance-html-type", std::string(1, '\17') + "format=html&type=\xED\xA0\x80"},
       {"regress-compliance-signed-label", std::string(1, '\17') + "format=signed&label=\xFF=x"},
+      {"compliance-signed", std::string(1, '\17') + "format=signed&label=site=a"},
       {"regress-summary-type", std::string(1, '\20') + "type=ok\xE2\x82"},
       {"regress-devices-type", std::string(1, '\11') + "type=\xFF"},
       {"regress-path", std::string(1, '\7') + "api/v1/devices/\xFF"},

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <string>
 
+#include "common/file.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
 #include "server/store/sql_store.hpp"
+#include "signing/key.hpp"
 
 namespace {
 
@@ -27,6 +29,11 @@ struct Fixture {
     store = std::move(*server::SqlStore::open((dir / "flotilla.db").string()));
     server::TokenRecord token{.name = "fuzz", .role = "admin", .created_at = "2026-01-01T00:00:00Z"};
     (void)store->create_token(token, server::api::token_hash(admin), {"fuzz", "token.create", "token:fuzz"});
+    // A report key, as `flotilla-server init` makes: signed reports are
+    // exercised too, and their absence (a documented 503) is not mistaken
+    // for a handler failing on input.
+    auto key = signing::PrivateKey::generate(signing::Algorithm::kEcdsaP256);
+    if (!key || !common::write_file_exclusive(dir / "report.key", key->to_pem(), 0600)) std::abort();
     app = std::make_unique<server::api::ServerApp>(*store, dir);
   }
 };
