@@ -142,6 +142,21 @@ common::Status Daemon::authenticate() {
   return {};
 }
 
+// {"inventory_digest", "counter"} of the last report the server accepted,
+// or {} before the first: the server asks for a report when either differs.
+std::string Daemon::poll_body() {
+  auto& state = agent_.state();
+  auto digest = state.setting("inventory_digest");
+  if (digest && *digest) inventory_digest_ = **digest;
+  auto counter = state.setting("inventory_report_counter");
+  std::uint64_t value = 0;
+  if (counter && *counter && common::parse_decimal(**counter, value, 18)) inventory_report_counter_ = static_cast<std::int64_t>(value);
+  common::Json body = common::Json::object();
+  if (common::is_sha256_hex(inventory_digest_)) body["inventory_digest"] = inventory_digest_;
+  if (inventory_report_counter_ > 0) body["counter"] = inventory_report_counter_;
+  return body.dump();
+}
+
 common::Status Daemon::report_inventory(bool required) {
   auto view = agent_.status();
   if (!view) return std::unexpected(view.error());
@@ -175,20 +190,34 @@ common::Status Daemon::report_inventory(bool required) {
     last_counter = static_cast<std::uint64_t>(std::time(nullptr));
   }
   auto counter = static_cast<std::int64_t>(last_counter + 1);
-  if (auto ok = state.set_setting("inventory_counter", std::to_string(counter)); !ok) return ok;
   common::Json body = content;
-  body["counter"] = counter;
-  body["timestamp"] = common::format_rfc3339(request_time());
-  std::string text = body.dump();
-  auto headers = signed_headers(text);
-  headers.push_back("Authorization: Bearer " + *token_);
-  auto response = transport_.request("PUT", "/api/v1/device/inventory", text, headers);
-  if (!response) return std::unexpected(response.error());
-  if (response->status != 200) {
+  std::string text;
+  for (int attempt = 0;; ++attempt) {
+    if (auto ok = state.set_setting("inventory_counter", std::to_string(counter)); !ok) return ok;
+    body["counter"] = counter;
+    body["timestamp"] = common::format_rfc3339(request_time());
+    text = body.dump();
+    auto headers = signed_headers(text);
+    headers.push_back("Authorization: Bearer " + *token_);
+    auto response = transport_.request("PUT", "/api/v1/device/inventory", text, headers);
+    if (!response) return std::unexpected(response.error());
+    if (response->status == 200) break;
+    // The server has a higher counter than this device remembers (its
+    // state was wiped or restored): continue above the server's, once.
+    auto refusal = common::Json::parse(response->body, nullptr, false);
+    if (response->status == 409 && attempt == 0 && refusal.is_object() && refusal.contains("last_counter") &&
+        refusal["last_counter"].is_number_integer() && refusal["last_counter"].get<std::int64_t>() >= 0) {
+      common::log(common::LogLevel::kWarn, "inventory counter " + std::to_string(counter) + " refused; continuing above the server's " +
+                                               std::to_string(refusal["last_counter"].get<std::int64_t>()));
+      counter = refusal["last_counter"].get<std::int64_t>() + 1;
+      continue;
+    }
     return common::fail(common::Errc::kIo, "inventory refused (HTTP " + std::to_string(response->status) + ")");
   }
   inventory_digest_ = signing::sha256_hex(text);
+  inventory_report_counter_ = counter;
   if (auto ok = state.set_setting("inventory_digest", inventory_digest_); !ok) return ok;
+  if (auto ok = state.set_setting("inventory_report_counter", std::to_string(counter)); !ok) return ok;
   return state.set_setting("inventory_content", content.dump());
 }
 
@@ -339,12 +368,9 @@ common::Result<Daemon::Next> Daemon::cycle() {
   if (!token_) {
     if (auto ok = authenticate(); !ok) return std::unexpected(ok.error());
   }
-  auto digest = agent_.state().setting("inventory_digest");
-  if (digest && *digest) inventory_digest_ = **digest;
   auto unsent = agent_.state().outbox_size();
   outbox_pending_at_poll_ = !unsent || *unsent > 0;
-  auto response = transport_.request("POST", "/api/v1/device/poll", common::Json{{"inventory_digest", inventory_digest_}}.dump(),
-                                     {"Authorization: Bearer " + *token_});
+  auto response = transport_.request("POST", "/api/v1/device/poll", poll_body(), {"Authorization: Bearer " + *token_});
   if (!response) return std::unexpected(response.error());
   if (response->status == 401) {
     token_.reset();

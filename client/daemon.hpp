@@ -55,6 +55,7 @@ class Daemon {
 
   common::Status authenticate();
   common::Status report_inventory(bool required);
+  std::string poll_body();
   common::Status deliver_outbox();
   common::Status follow_root(std::int64_t offered);
   common::Result<std::optional<int>> take_update(const common::Json& update);
@@ -70,6 +71,7 @@ class Daemon {
   Transport transport_;
   std::optional<std::string> token_;
   std::string inventory_digest_;
+  std::int64_t inventory_report_counter_ = 0;
   int poll_interval_s_ = 60;
   Faults faults_;
   std::chrono::seconds server_offset_{0};

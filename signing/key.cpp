@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -96,6 +97,48 @@ bool is_strict_der_ecdsa(std::span<const std::uint8_t> signature) {
   return same;
 }
 
+// The order n of the P-256 group: a signature (r, s) and (r, n - s) both
+// verify, so only s <= n/2 is canonical.
+const BIGNUM* p256_half_order() {
+  static const BIGNUM* half = [] {
+    BIGNUM* n = nullptr;
+    BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    BN_rshift1(n, n);
+    return n;
+  }();
+  return half;
+}
+
+bool is_low_s_ecdsa(std::span<const std::uint8_t> signature) {
+  const unsigned char* p = signature.data();
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size())), &ECDSA_SIG_free);
+  return sig && BN_cmp(ECDSA_SIG_get0_s(sig.get()), p256_half_order()) <= 0;
+}
+
+// (r, s) -> (r, n - s) when s is high; the DER is re-encoded.
+Result<Bytes> to_low_s(Bytes signature) {
+  if (is_low_s_ecdsa(signature)) return signature;
+  const unsigned char* p = signature.data();
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size())), &ECDSA_SIG_free);
+  if (!sig) return fail(Errc::kCrypto, "signing produced no ECDSA signature");
+  using BnPtr = std::unique_ptr<BIGNUM, decltype(&BN_free)>;
+  BnPtr n(BN_dup(p256_half_order()), &BN_free);  // n = 2 * (n >> 1) + 1: n is odd
+  BnPtr r(BN_dup(ECDSA_SIG_get0_r(sig.get())), &BN_free);
+  BnPtr s(BN_new(), &BN_free);
+  if (!n || !r || !s || BN_lshift1(n.get(), n.get()) != 1 || BN_add_word(n.get(), 1) != 1 ||
+      BN_sub(s.get(), n.get(), ECDSA_SIG_get0_s(sig.get())) != 1 || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
+    return fail(Errc::kCrypto, "cannot normalise an ECDSA signature");
+  }
+  r.release();  // owned by sig now
+  s.release();
+  unsigned char* der = nullptr;
+  int length = i2d_ECDSA_SIG(sig.get(), &der);
+  if (length <= 0) return fail(Errc::kCrypto, "cannot encode an ECDSA signature");
+  Bytes low(der, der + length);
+  OPENSSL_free(der);
+  return low;
+}
+
 }  // namespace
 
 std::string_view algorithm_name(Algorithm algorithm) {
@@ -180,6 +223,15 @@ Status PublicKey::verify(std::span<const std::uint8_t> message,
   return {};
 }
 
+Status PublicKey::verify_canonical(std::span<const std::uint8_t> message,
+                                   std::span<const std::uint8_t> signature) const {
+  if (auto ok = verify(message, signature); !ok) return ok;
+  if (algorithm_ == Algorithm::kEcdsaP256 && !is_low_s_ecdsa(signature)) {
+    return fail(Errc::kBadSignature, "an ECDSA signature must have a low S (S <= n/2)");
+  }
+  return {};
+}
+
 Status PublicKey::verify_digest(const std::array<std::uint8_t, 32>& message_sha256,
                                 std::span<const std::uint8_t> signature) const {
   if (algorithm_ != Algorithm::kEcdsaP256) {
@@ -244,6 +296,7 @@ Result<Bytes> PrivateKey::sign(std::span<const std::uint8_t> message) const {
     return fail(Errc::kCrypto, "signing failed");
   }
   signature.resize(length);
+  if (algorithm() == Algorithm::kEcdsaP256) return to_low_s(std::move(signature));
   return signature;
 }
 
@@ -288,7 +341,7 @@ Result<Bytes> PrivateKey::sign_digest(const std::array<std::uint8_t, 32>& messag
     return fail(Errc::kCrypto, "signing failed");
   }
   signature.resize(length);
-  return signature;
+  return to_low_s(std::move(signature));
 }
 
 }  // namespace flotilla::signing

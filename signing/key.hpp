@@ -39,6 +39,13 @@ class PublicKey {
   // after it (a lax decoder would accept many encodings of one signature).
   common::Status verify(std::span<const std::uint8_t> message,
                         std::span<const std::uint8_t> signature) const;
+  // verify(), and an ECDSA signature must also have a low S (S <= n/2), so
+  // that a key has exactly one valid signature per message: nobody but the
+  // signer can make a second one (ECDSA malleability). Ed25519 signatures
+  // are canonical already (OpenSSL refuses S >= L). Device requests use
+  // this; bundle and root signatures, often made by other tools, use verify().
+  common::Status verify_canonical(std::span<const std::uint8_t> message,
+                                  std::span<const std::uint8_t> signature) const;
   // The same check for an ECDSA key given SHA-256 of the message, for
   // messages too large to hold (a compliance report). Ed25519 has no
   // pre-hashed form here: kUnsupportedAlgorithm.
@@ -66,6 +73,7 @@ class PrivateKey {
   // PKCS#8, unencrypted.
   std::string to_pem() const;
 
+  // ECDSA signatures come out with a low S (verify_canonical accepts them).
   common::Result<common::Bytes> sign(std::span<const std::uint8_t> message) const;
   // ECDSA only: the signature sign() would give for a message whose SHA-256
   // is `message_sha256` (so verify() accepts it with the whole message).

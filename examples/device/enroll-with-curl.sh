@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Enrolls a device with nothing but openssl and curl, following the signed
-# request protocol of docs/api.md, then polls once. For people writing a
+# request protocol of docs/device-protocol.md, then polls once. For people writing a
 # device client in another language (an MCU, a gateway): every step here
 # is one they must do.
 #   enroll-with-curl.sh SERVER_URL DEVICE_TYPE SERIAL [ENROLLMENT_TOKEN [ROOTFS_VERSION]]

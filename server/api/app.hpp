@@ -59,6 +59,9 @@ class ServerApp final : public http::Application {
   // A device's bearer token (from device/auth) to its accepted device.
   std::expected<Caller, http::Response> authenticate_device(const http::Request& request);
   // Checks X-Flotilla-Key-Id / X-Flotilla-Signature over the exact body.
+  // Records an authenticated device's contact as last_seen (batched).
+  common::Status note_contact(const DeviceRecord& device);
+  http::Response counter_refused(const std::string& device_id, const std::string& why);
   std::optional<http::Response> check_device_signature(const http::Request& request, const DeviceRecord& device);
   // The current trust root, or nullptr when none was configured.
   std::shared_ptr<const signing::TrustRoot> trust_root();

@@ -66,6 +66,23 @@ std::expected<bool, http::Response> tamper_flag(const common::JsonObject& body) 
   return tampered;
 }
 
+// The two signature headers over the exact bytes of the body, by `key`.
+// Each refusal names what is wrong: a device maker reads these.
+std::optional<http::Response> check_body_signature(const http::Request& request, const signing::PublicKey& key,
+                                                   std::string_view not_the_key) {
+  auto key_id = request.header("X-Flotilla-Key-Id");
+  if (!key_id) return problem(401, "a signed request needs the header X-Flotilla-Key-Id: the device id (its key id)");
+  auto signature = request.header("X-Flotilla-Signature");
+  if (!signature) return problem(401, "a signed request needs the header X-Flotilla-Signature: base64 of the body's signature");
+  if (*key_id != key.key_id()) return problem(401, std::string(not_the_key));
+  auto sig = common::from_base64(*signature);
+  if (!sig) return problem(401, "X-Flotilla-Signature is not base64");
+  if (auto ok = key.verify_canonical(common::as_bytes(request.body), *sig); !ok) {
+    return problem(401, "the request signature does not verify (" + ok.error().message() + ")");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(const http::Request& request) {
@@ -76,20 +93,22 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(
   auto device = store_.find_device_by_token(token_hash(header->substr(7)), common::format_rfc3339(clock_()));
   if (!device) return std::unexpected(problem_from(device.error()));
   if (!*device) return std::unexpected(problem(401, "the device token is unknown, expired or revoked; authenticate again"));
+  // Every authenticated request is contact (docs/device-protocol.md):
+  // a device that only reports is heard from as much as one that polls.
+  if (auto ok = note_contact(**device); !ok) return std::unexpected(problem_from(ok.error()));
   return Caller{"device:" + (*device)->id, Role::kAuditor, std::move(**device)};
 }
 
+common::Status ServerApp::note_contact(const DeviceRecord& device) {
+  auto now = clock_();
+  if (device.last_seen && *device.last_seen >= common::format_rfc3339(now - kLastSeenGranularity)) return {};
+  return store_.touch_device(device.key, now);
+}
+
 std::optional<http::Response> ServerApp::check_device_signature(const http::Request& request, const DeviceRecord& device) {
-  auto key_id = request.header("X-Flotilla-Key-Id");
-  auto signature = request.header("X-Flotilla-Signature");
-  if (!key_id || !signature) return problem(401, "a signed request needs X-Flotilla-Key-Id and X-Flotilla-Signature");
-  if (*key_id != device.id) return problem(401, "the signing key is not this device's key");
-  auto sig = common::from_base64(*signature);
-  if (!sig) return problem(401, "X-Flotilla-Signature is not base64");
   auto key = signing::PublicKey::from_pem(device.public_key);
   if (!key) return problem_from(key.error());
-  if (!key->verify(common::as_bytes(request.body), *sig)) return problem(401, "the signature does not verify");
-  return std::nullopt;
+  return check_body_signature(request, *key, "X-Flotilla-Key-Id is not this device's id: sign with the key it enrolled with");
 }
 
 http::Response ServerApp::device_auth(http::Request& request, const Params&, const Caller&) {
@@ -125,11 +144,7 @@ http::Response ServerApp::device_auth(http::Request& request, const Params&, con
   if (nonce->size() < 16) return problem(400, "invalid nonce", {{"/nonce", "must be 16 to 128 characters"}});
 
   // The body must be signed by the key it presents: proof of possession.
-  auto key_id = request.header("X-Flotilla-Key-Id");
-  auto signature = request.header("X-Flotilla-Signature");
-  if (!key_id || *key_id != key->key_id()) return problem(401, "X-Flotilla-Key-Id must be the key id of public_key");
-  auto sig = signature ? common::from_base64(*signature) : std::unexpected(common::Error(common::Errc::kBadEncoding, "missing"));
-  if (!sig || !key->verify(common::as_bytes(request.body), *sig)) return problem(401, "the request signature does not verify");
+  if (auto refused = check_body_signature(request, *key, "X-Flotilla-Key-Id must be the key id of public_key")) return *refused;
   auto now = clock_();
   if (*timestamp > now + kTimestampWindow || *timestamp < now - kTimestampWindow) {
     // The signature verified: the device is who it says, its clock is off.
@@ -167,6 +182,7 @@ http::Response ServerApp::device_auth(http::Request& request, const Params&, con
   std::string secret = "dev_" + common::to_hex(signing::random_bytes(32));
   auto expires = common::format_rfc3339(now + kDeviceTokenLifetime);
   if (auto ok = store_.issue_device_token(stored->id, token_hash(secret), expires); !ok) return problem_from(ok.error());
+  if (auto ok = note_contact(*stored); !ok) return problem_from(ok.error());
   return json_reply(200, {{"status", "accepted"}, {"device_id", stored->id}, {"token", secret}, {"expires_at", expires},
                           {"poll_interval_s", poll_interval_s_}});
 }
@@ -174,6 +190,7 @@ http::Response ServerApp::device_auth(http::Request& request, const Params&, con
 http::Response ServerApp::device_poll(http::Request& request, const Params&, const Caller& caller) {
   const auto& device = *caller.device;
   std::optional<std::string> digest;
+  std::optional<std::int64_t> reported_counter;
   if (!request.body.empty()) {
     common::Json doc;
     auto body = json_body(request, doc);
@@ -182,18 +199,22 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
     if (body->has("inventory_digest")) {
       auto text = body->string("inventory_digest", 64);
       if (!text) return problem_from(text.error());
-      digest = *text;
+      // "" is a device that has sent no report yet (older agents send it).
+      if (!text->empty() && !common::is_sha256_hex(*text)) {
+        return problem(400, "invalid inventory digest", {{"/inventory_digest", "must be 64 lowercase hex digits (SHA-256 of the last inventory body sent)"}});
+      }
+      if (!text->empty()) digest = *text;
     }
     if (body->has("counter")) {
-      if (auto counter = body->integer("counter", 0, std::int64_t{1} << 62); !counter) return problem_from(counter.error());
+      auto counter = body->integer("counter", 1, kMaxDeviceCounter);
+      if (!counter) return problem_from(counter.error());
+      reported_counter = *counter;
     }
   }
   auto now = clock_();
   auto now_text = common::format_rfc3339(now);
-  if (!device.last_seen || *device.last_seen < common::format_rfc3339(now - kLastSeenGranularity)) {
-    if (auto ok = store_.touch_device(device.key, now); !ok) return problem_from(ok.error());
-  }
   bool inventory_required = !device.inventory_digest || !digest || *digest != *device.inventory_digest ||
+                            (reported_counter && *reported_counter != device.report_counter) ||
                             !device.inventory_at || *device.inventory_at < common::format_rfc3339(now - kInventoryMaxAge);
   auto root = trust_root();
   common::Json answer = {{"poll_interval_s", poll_interval_s_},
@@ -237,7 +258,7 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
       !ok) {
     return problem_from(ok.error());
   }
-  auto counter = body->integer("counter", 1, std::int64_t{1} << 62);
+  auto counter = body->integer("counter", 1, kMaxDeviceCounter);
   if (!counter) return problem_from(counter.error());
   auto timestamp = body->string("timestamp", 64);
   if (!timestamp) return problem_from(timestamp.error());
@@ -261,10 +282,24 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
   }
   if (doc.contains("utc_offset")) report.utc_offset = doc["utc_offset"].get<std::string>();
   if (auto ok = store_.record_inventory(device.id, report, common::format_rfc3339(clock_())); !ok) {
-    if (ok.error().is(Errc::kReplay)) return problem(409, ok.error().message());
+    if (ok.error().is(Errc::kReplay)) return counter_refused(device.id, ok.error().message());
     return problem_from(ok.error());
   }
   return json_reply(200, {{"accepted", true}, {"counter", *counter}, {"digest", report.digest}});
+}
+
+// 409 with the last accepted counter as a member of its own: a device
+// that lost its counter (state wiped, restored from an image) continues
+// above it instead of being refused for good. A captured report stays
+// refused: its counter is at or below that one.
+http::Response ServerApp::counter_refused(const std::string& device_id, const std::string& why) {
+  auto refused = problem(409, why + "; send the report again with a counter above last_counter");
+  auto current = store_.find_device(device_id);
+  if (!current) return problem_from(current.error());
+  auto body = common::Json::parse(refused.body);
+  body["last_counter"] = *current ? (*current)->report_counter : 0;
+  refused.body = body.dump();
+  return refused;
 }
 
 http::Response ServerApp::device_event(http::Request& request, const Params& params, const Caller& caller) {
@@ -279,7 +314,7 @@ http::Response ServerApp::device_event(http::Request& request, const Params& par
     return problem_from(ok.error());
   }
   DeploymentEvent event;
-  auto seq = body->integer("seq", 1, std::int64_t{1} << 62);
+  auto seq = body->integer("seq", 1, kMaxDeviceCounter);
   if (!seq) return problem_from(seq.error());
   event.seq = *seq;
   auto reported = body->string("state", 32);

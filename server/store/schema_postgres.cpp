@@ -15,7 +15,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE DOMAIN ctext AS text COLLATE "C";
@@ -208,6 +208,10 @@ CREATE TABLE baselines (
   updated_by  ctext NOT NULL,
   updated_at  ctext NOT NULL
 );
+)sql",
+    // 5: several live tokens per device; the newest are kept (issue order).
+    R"sql(
+ALTER TABLE device_tokens ADD COLUMN issued BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 

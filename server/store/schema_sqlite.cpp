@@ -8,7 +8,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE TABLE settings (
@@ -202,6 +202,10 @@ CREATE TABLE baselines (
   updated_by  TEXT NOT NULL,
   updated_at  TEXT NOT NULL
 );
+)sql",
+    // 5: several live tokens per device; the newest are kept (issue order).
+    R"sql(
+ALTER TABLE device_tokens ADD COLUMN issued INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

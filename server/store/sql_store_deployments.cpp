@@ -193,15 +193,23 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   std::string state = current->text(0);
   std::int64_t last_seq = current->int64(1);
 
-  // Idempotent on seq: an outbox resending an event changes nothing.
-  auto seen = db->prepare("SELECT 1 FROM deployment_events WHERE deployment_id = ? AND device_id = ? AND seq = ?");
+  // Idempotent on seq: an outbox resending an event (the same body bytes)
+  // changes nothing. A different body under a recorded seq is not a resend.
+  auto seen = db->prepare("SELECT body FROM deployment_events WHERE deployment_id = ? AND device_id = ? AND seq = ?");
   if (!seen) return std::unexpected(seen.error());
   seen->bind(1, deployment_id).bind(2, device_id).bind(3, event.seq);
-  auto duplicate = seen->step();
-  if (!duplicate) return std::unexpected(duplicate.error());
-  if (*duplicate) return false;
+  auto recorded = common::first_row(*seen, [](const sql::Statement& r) { return r.text(0); });
+  if (!recorded) return std::unexpected(recorded.error());
+  if (*recorded) {
+    if (**recorded == event.body) return false;
+    return common::fail(Errc::kBadTransition, "event seq " + std::to_string(event.seq) +
+                                                  " was recorded with a different body; a new event needs a new seq");
+  }
   if (event.seq <= last_seq) {
     return common::fail(Errc::kBadTransition, "event seq " + std::to_string(event.seq) + " is not above " + std::to_string(last_seq));
+  }
+  if (is_final_state(state)) {
+    return common::fail(Errc::kBadTransition, "the deployment is already " + state + " on this device; it takes no new events");
   }
   if (event.state != state && !can_transition(state, event.state)) {
     return common::fail(Errc::kBadTransition, "a deployment in state " + state + " cannot become " + event.state);

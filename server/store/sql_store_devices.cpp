@@ -166,18 +166,25 @@ Status SqlStore::issue_device_token(const std::string& device_id, const std::str
   auto db = pool_->acquire();
   auto tx = sql::Transaction::begin(*db);
   if (!tx) return std::unexpected(tx.error());
-  // One live token per device: a new one replaces the old.
-  auto clear = db->prepare("DELETE FROM device_tokens WHERE device = (SELECT key FROM devices WHERE id = ?)");
-  if (!clear) return std::unexpected(clear.error());
-  clear->bind(1, device_id);
-  if (auto ok = clear->run(); !ok) return ok;
   auto key = db->prepare("SELECT key FROM devices WHERE id = ?");
   if (!key) return std::unexpected(key.error());
   key->bind(1, device_id);
   auto device_key = common::first_row(*key, [](const sql::Statement& row) { return row.int64(0); });
   if (!device_key) return std::unexpected(device_key.error());
   if (!*device_key) return common::fail(common::Errc::kNotFound, "no device " + device_id);
-  auto insert = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at) VALUES (?, ?, ?)");
+  // Several live tokens per device, each for its own lifetime: a device
+  // whose answer was lost and that authenticates again, or one with two
+  // processes, keeps working. The newest kLiveDeviceTokens stay; older
+  // ones are revoked as new ones are issued, so the count stays bounded.
+  auto trim = db->prepare(
+      "DELETE FROM device_tokens WHERE device = ?1 AND token_hash NOT IN "
+      "(SELECT token_hash FROM device_tokens WHERE device = ?1 ORDER BY issued DESC LIMIT ?2)");
+  if (!trim) return std::unexpected(trim.error());
+  trim->bind(1, **device_key).bind(2, kLiveDeviceTokens - 1);
+  if (auto ok = trim->run(); !ok) return ok;
+  auto insert = db->prepare(
+      "INSERT INTO device_tokens (token_hash, device, expires_at, issued) "
+      "SELECT ?1, ?2, ?3, COALESCE(MAX(issued), 0) + 1 FROM device_tokens WHERE device = ?2");
   if (!insert) return std::unexpected(insert.error());
   insert->bind_blob(1, *hash).bind(2, **device_key).bind(3, *expires);
   if (auto ok = insert->run(); !ok) return ok;
@@ -387,6 +394,32 @@ Status SqlStore::flush_batched(Db& db) {
   return ok;
 }
 
+namespace {
+
+// {"name": {"version", "security_version"}}: how the audit chain records
+// what a device runs.
+common::Json components_json(const std::vector<InventoryReport::Component>& components) {
+  common::Json out = common::Json::object();
+  for (const auto& c : components) out[c.name] = {{"version", c.version}, {"security_version", c.security_version}};
+  return out;
+}
+
+// The component versions the device's last accepted report gave.
+Result<common::Json> components_locked(sql::Connection& db, const std::string& device_id) {
+  auto select = db.prepare(
+      "SELECT c.component, c.version, c.security_version FROM device_components c JOIN devices d ON d.key = c.device "
+      "WHERE d.id = ?");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, device_id);
+  auto rows = common::collect(*select, [](const sql::Statement& row) {
+    return InventoryReport::Component{row.text(0), row.text(1), row.int64(2)};
+  });
+  if (!rows) return std::unexpected(rows.error());
+  return components_json(*rows);
+}
+
+}  // namespace
+
 // The report's component versions, kept apart so the rollout scheduler
 // reads them without parsing a million reports.
 Status SqlStore::replace_components_locked(Db& db, const std::string& device_id, const InventoryReport& report) {
@@ -425,6 +458,14 @@ Status SqlStore::record_inventory(const std::string& device_id, const InventoryR
     return common::fail(Errc::kReplay, "report counter " + std::to_string(report.counter) +
                                            " is not above the last accepted " + std::to_string(last_counter));
   }
+  // A bounded step: one wrong, huge counter would otherwise leave the
+  // device no counter the server accepts.
+  if (report.counter - last_counter > kMaxCounterStep) {
+    return common::fail(Errc::kReplay, "report counter " + std::to_string(report.counter) + " is more than 2^32 above the last accepted " +
+                                           std::to_string(last_counter));
+  }
+  auto previous = components_locked(*db, device_id);
+  if (!previous) return std::unexpected(previous.error());
   auto update = db->prepare(
       "UPDATE devices SET report_counter = ?, inventory = ?, inventory_sig = ?, inventory_digest = ?, "
       "inventory_at = ?, tampered = ? WHERE id = ?");
@@ -436,6 +477,20 @@ Status SqlStore::record_inventory(const std::string& device_id, const InventoryR
   if (report.tampered != was_tampered) {
     auto entry = append_audit_locked(*db, {"device:" + device_id, report.tampered ? "device.tamper" : "device.tamper_cleared",
                                            "device:" + device_id, "ok", {{"report_counter", report.counter}}});
+    if (!entry) return std::unexpected(entry.error());
+  }
+  // What compliance rows rest on is chained: a report that changes the
+  // installed versions or security versions is an entry, naming the
+  // report (counter, digest) the change comes from. Unchanged reports are
+  // not (a daily report of a fleet would drown the log); they are kept as
+  // the device's last signed report.
+  auto reported = components_json(report.components);
+  if (reported != *previous) {
+    auto entry = append_audit_locked(*db, {"device:" + device_id, "device.inventory", "device:" + device_id, "ok",
+                                           {{"report_counter", report.counter},
+                                            {"report_digest", report.digest},
+                                            {"components", reported},
+                                            {"previous", *previous}}});
     if (!entry) return std::unexpected(entry.error());
   }
   return commit_change(*db, *tx);

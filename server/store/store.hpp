@@ -18,6 +18,14 @@
 
 namespace flotilla::server {
 
+// Live bearer tokens per device (docs/device-protocol.md, "Tokens").
+inline constexpr std::int64_t kLiveDeviceTokens = 8;
+// Inventory counters and event seqs are 1..kMaxDeviceCounter (exact in
+// every JSON implementation), and a counter moves at most kMaxCounterStep
+// past the last accepted one.
+inline constexpr std::int64_t kMaxDeviceCounter = (std::int64_t{1} << 53) - 1;
+inline constexpr std::int64_t kMaxCounterStep = std::int64_t{1} << 32;
+
 // What the caller knows of an audit entry; the store assigns seq, time
 // link and hash.
 struct AuditDraft {
@@ -302,6 +310,8 @@ class Store {
                                                      const std::optional<std::string>& enrollment_token_hash,
                                                      const std::string& nonce, const std::string& now,
                                                      const std::string& nonce_horizon, const AuditDraft& audit) = 0;
+  // Adds a bearer token; the device's older tokens stay valid until their
+  // own expiry, except that only the newest kLiveDeviceTokens are kept.
   virtual common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,
                                             const std::string& expires_at) = 0;
   // The accepted device a bearer token belongs to; nullopt if unknown or expired.

@@ -4,6 +4,8 @@
 // delivered from the outbox to the server's view.
 #include <gtest/gtest.h>
 
+#include "common/sqlite.hpp"
+
 #include <thread>
 
 #include "tests/client/agent_server_fixture.hpp"
@@ -184,6 +186,27 @@ TEST_F(AgentServerTest, TamperCheckFlagsTheDevice) {
   auto view = admin->request("GET", "/api/v1/devices/" + only_device()["id"].get<std::string>())->json();
   EXPECT_EQ(view["tampered"], true) << view.dump();
   EXPECT_EQ(view["inventory"]["tamper"]["tamper-check"]["detail"], "case opened");
+}
+
+// A device whose state was wiped or restored from an older image counts
+// inventories from 1 again, below what the server accepted: the server's
+// 409 says its last counter, and the agent continues above it.
+TEST_F(AgentServerTest, AnInventoryCounterBehindTheServersContinuesAboveIt) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  auto report_counter = [&] {
+    return admin->request("GET", "/api/v1/devices/" + only_device()["id"].get<std::string>())->json()["report_counter"];
+  };
+  std::int64_t accepted = report_counter();
+  ASSERT_GT(accepted, 0);
+  {
+    auto db = common::Database::open((dir / "agent-state" / "agent.db").string());
+    ASSERT_TRUE(db) << db.error().describe();
+    ASSERT_TRUE(db->exec("DELETE FROM settings WHERE key LIKE 'inventory%'"));
+  }
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  EXPECT_NE(read_text(dir / "agent.log").find("continuing above the server's " + std::to_string(accepted)), std::string::npos)
+      << read_text(dir / "agent.log");
+  EXPECT_EQ(report_counter(), accepted + 1);
 }
 
 // The whole lifecycle against the server on each bootloader backend, the

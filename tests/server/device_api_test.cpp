@@ -122,7 +122,7 @@ TEST_F(DeviceApiTest, SignedInventoryWithIncreasingCounterAndTamperSignal) {
   ASSERT_EQ(first.status, 200) << first.body;
   std::string digest = first.json()["digest"];
   EXPECT_FALSE(device.poll(digest).json()["inventory_required"].get<bool>());
-  EXPECT_TRUE(device.poll("0000").json()["inventory_required"].get<bool>());
+  EXPECT_TRUE(device.poll(std::string(64, '0')).json()["inventory_required"].get<bool>());
   EXPECT_EQ(device.inventory(1, "2.3.0", 5).status, 409);  // counter not above the last
   // Another key signing as this device is refused and changes nothing.
   auto stranger = testing::make_key();

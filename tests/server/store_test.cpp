@@ -144,10 +144,20 @@ TEST_P(StoreTest, DeviceTokensExpireAndDieWithDecommission) {
   ASSERT_TRUE(store->issue_device_token("d1", hash("dev"), at(60)));
   EXPECT_EQ((*store->find_device_by_token(hash("dev"), at(0)))->id, "d1");
   EXPECT_FALSE(*store->find_device_by_token(hash("dev"), at(61)));
+  // A new token leaves the earlier ones valid (a lost answer, two
+  // processes), up to kLiveDeviceTokens: the oldest goes first.
   ASSERT_TRUE(store->issue_device_token("d1", hash("dev2"), at(600)));
-  EXPECT_FALSE(*store->find_device_by_token(hash("dev"), at(0)));  // replaced
+  EXPECT_TRUE(*store->find_device_by_token(hash("dev"), at(0)));
+  for (std::int64_t i = 3; i <= server::kLiveDeviceTokens; ++i) {
+    ASSERT_TRUE(store->issue_device_token("d1", hash("dev" + std::to_string(i)), at(600 + i)));
+  }
+  EXPECT_TRUE(*store->find_device_by_token(hash("dev"), at(0)));
+  ASSERT_TRUE(store->issue_device_token("d1", hash("dev-newest"), at(700)));
+  EXPECT_FALSE(*store->find_device_by_token(hash("dev"), at(0)));  // the oldest of nine
+  EXPECT_TRUE(*store->find_device_by_token(hash("dev2"), at(0)));
   ASSERT_TRUE(store->set_device_status("d1", "decommissioned", {"t", "device.decommission", "device:d1"}));
   EXPECT_FALSE(*store->find_device_by_token(hash("dev2"), at(0)));
+  EXPECT_FALSE(*store->find_device_by_token(hash("dev-newest"), at(0)));
 }
 
 TEST_P(StoreTest, InventoryCounterOnlyGoesUpAndTamperIsAudited) {
@@ -160,6 +170,46 @@ TEST_P(StoreTest, InventoryCounterOnlyGoesUpAndTamperIsAudited) {
   EXPECT_TRUE(device->tampered);
   auto audit = *store->list_audit(0, 100);
   EXPECT_EQ(audit.back().action, "device.tamper");
+  // A counter may step at most 2^32 past the last accepted one.
+  EXPECT_TRUE(store->record_inventory("d1", {5 + server::kMaxCounterStep + 1, "{}", "s", "d4", false}, at(0))
+                  .error().is(Errc::kReplay));
+  EXPECT_TRUE(store->record_inventory("d1", {5 + server::kMaxCounterStep, "{}", "s", "d5", false}, at(0)));
+}
+
+TEST_P(StoreTest, InventoryChangesAreChainedWithTheReportTheyComeFrom) {
+  enroll("d1");
+  auto inventory_entries = [&] {
+    std::vector<signing::AuditEntry> found;
+    auto audit = store->list_audit(0, 1000);
+    for (auto& e : *audit) {
+      if (e.action == "device.inventory") found.push_back(e);
+    }
+    return found;
+  };
+  server::InventoryReport report{1, "{}", "s", "digest1", false};
+  report.components = {{"rootfs", "2.3.0", 5}, {"fw", "1.0.0", 1}};
+  ASSERT_TRUE(store->record_inventory("d1", report, at(0)));
+  report.counter = 2;
+  report.digest = "digest2";
+  std::reverse(report.components.begin(), report.components.end());  // same versions, other order
+  ASSERT_TRUE(store->record_inventory("d1", report, at(1)));
+  report.counter = 3;
+  report.digest = "digest3";
+  report.components[1].security_version = 6;
+  ASSERT_TRUE(store->record_inventory("d1", report, at(2)));
+  auto entries = inventory_entries();
+  ASSERT_EQ(entries.size(), 2u);  // the first report and the change; not the unchanged one
+  const auto& first = entries[0].details;
+  EXPECT_EQ(first["report_counter"], 1);
+  EXPECT_EQ(first["report_digest"], "digest1");
+  EXPECT_EQ(first["previous"], common::Json::object());
+  EXPECT_EQ(first["components"]["rootfs"]["version"], "2.3.0");
+  const auto& change = entries[1].details;
+  EXPECT_EQ(change["report_counter"], 3);
+  EXPECT_EQ(change["report_digest"], "digest3");
+  EXPECT_EQ(change["previous"]["rootfs"]["security_version"], 5);
+  EXPECT_EQ(change["components"]["rootfs"]["security_version"], 6);
+  EXPECT_EQ(entries[1].actor, "device:d1");
 }
 
 TEST_P(StoreTest, LastSeenIsBatchedButVisibleToReaders) {

@@ -87,6 +87,31 @@ TEST(Key, EcdsaSignatureWithNonMinimalDerLengthIsRefused) {
   EXPECT_TRUE(key.public_key().verify(as_bytes("m"), long_form).error().is(Errc::kBadSignature));
 }
 
+// OpenSSL's ECDSA gives a high S about half the time; ours never does, so
+// every signature we make passes verify_canonical, and the twin a third
+// party could make from it (r, n - s) is refused there but not by verify.
+TEST(Key, EcdsaSignaturesAreLowSAndTheirHighTwinIsNotCanonical) {
+  auto key = make_key(Algorithm::kEcdsaP256);
+  const auto message = as_bytes("report");
+  for (int i = 0; i < 64; ++i) {
+    auto sig = *key.sign(message);
+    ASSERT_TRUE(key.public_key().verify_canonical(message, sig)) << i;
+    auto twin = testing::ecdsa_twin(sig);
+    ASSERT_NE(twin, sig);
+    EXPECT_TRUE(key.public_key().verify(message, twin)) << i;
+    auto refused = key.public_key().verify_canonical(message, twin);
+    ASSERT_FALSE(refused) << i;
+    EXPECT_TRUE(refused.error().is(Errc::kBadSignature));
+    EXPECT_NE(refused.error().message().find("low S"), std::string::npos);
+    // The pre-hashed form gives what sign() gives for the whole message.
+    auto by_digest = *key.sign_digest(signing::sha256(message));
+    EXPECT_TRUE(key.public_key().verify_canonical(message, by_digest)) << i;
+  }
+  // Ed25519 signatures are canonical as they are.
+  auto ed = make_key();
+  EXPECT_TRUE(ed.public_key().verify_canonical(message, *ed.sign(message)));
+}
+
 TEST(Key, RefusesUnsupportedKeys) {
   EVP_PKEY* rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
   ASSERT_NE(rsa, nullptr);

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -76,6 +78,24 @@ signing::PrivateKey make_key(signing::Algorithm algorithm) {
   auto key = signing::PrivateKey::generate(algorithm);
   if (!key) throw std::runtime_error(key.error().describe());
   return *key;
+}
+
+common::Bytes ecdsa_twin(const common::Bytes& der_signature) {
+  const unsigned char* p = der_signature.data();
+  std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(
+      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_signature.size())), &ECDSA_SIG_free);
+  if (!sig) throw std::runtime_error("not a DER ECDSA signature");
+  BIGNUM* n = nullptr;
+  BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+  BIGNUM* s = BN_new();
+  BN_sub(s, n, ECDSA_SIG_get0_s(sig.get()));
+  BN_free(n);
+  ECDSA_SIG_set0(sig.get(), BN_dup(ECDSA_SIG_get0_r(sig.get())), s);
+  unsigned char* der = nullptr;
+  int length = i2d_ECDSA_SIG(sig.get(), &der);
+  common::Bytes twin(der, der + length);
+  OPENSSL_free(der);
+  return twin;
 }
 
 std::string sign_root_payload(const std::string& payload,

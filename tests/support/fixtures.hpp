@@ -41,6 +41,9 @@ void make_file_slot(const std::filesystem::path& path, const std::string& conten
 std::string read_head(const std::filesystem::path& path, std::size_t bytes);
 
 signing::PrivateKey make_key(signing::Algorithm algorithm = signing::Algorithm::kEd25519);
+// The other valid ECDSA P-256 signature of the same message: (r, s) ->
+// (r, n - s), DER. What a third party can make from a captured signature.
+common::Bytes ecdsa_twin(const common::Bytes& der_signature);
 
 // A root with the given keys (public halves), signed by `signers`.
 struct RootParts {

@@ -9,8 +9,8 @@
 
 namespace flotilla::testing {
 
-TestDevice::TestDevice(std::string server_url, std::string device_type, std::string serial)
-    : key_(make_key()), type_(std::move(device_type)), serial_(std::move(serial)), client_(std::move(server_url), std::nullopt) {}
+TestDevice::TestDevice(std::string server_url, std::string device_type, std::string serial, signing::Algorithm algorithm)
+    : key_(make_key(algorithm)), type_(std::move(device_type)), serial_(std::move(serial)), client_(std::move(server_url), std::nullopt) {}
 
 std::string TestDevice::auth_body(const std::optional<std::string>& enrollment_token, const std::string& timestamp,
                                   const std::string& nonce) const {
@@ -65,7 +65,7 @@ cli::ApiResponse TestDevice::inventory(std::int64_t counter, const std::string& 
 cli::ApiResponse TestDevice::event(std::int64_t deployment, std::int64_t seq, const std::string& state,
                                    const std::string& running_version) {
   common::Json body = {{"seq", seq}, {"state", state}, {"progress", 100}, {"message", "test"},
-                       {"time", common::format_rfc3339(common::now_utc())}};
+                       {"time", common::format_rfc3339(created_ + std::chrono::seconds(seq))}};
   if (!running_version.empty()) body["running_version"] = running_version;
   std::string text = body.dump();
   return request("POST", "/api/v1/device/deployments/" + std::to_string(deployment) + "/events", text, signed_headers(text));

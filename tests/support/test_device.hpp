@@ -5,13 +5,15 @@
 #include <string>
 
 #include "cli/api_client.hpp"
+#include "common/time.hpp"
 #include "signing/key.hpp"
 
 namespace flotilla::testing {
 
 class TestDevice {
  public:
-  TestDevice(std::string server_url, std::string device_type, std::string serial);
+  TestDevice(std::string server_url, std::string device_type, std::string serial,
+             signing::Algorithm algorithm = signing::Algorithm::kEd25519);
 
   // POST device/auth; keeps the bearer token when accepted.
   cli::ApiResponse auth(const std::optional<std::string>& enrollment_token = std::nullopt);
@@ -23,6 +25,8 @@ class TestDevice {
   cli::ApiResponse poll(const std::string& digest = "");
   cli::ApiResponse inventory(std::int64_t counter, const std::string& version, std::int64_t security_version,
                              bool tamper_ok = true);
+  // The body is a function of its arguments (its time is the device's
+  // creation plus seq seconds): sending the same event again is a resend.
   cli::ApiResponse event(std::int64_t deployment, std::int64_t seq, const std::string& state,
                          const std::string& running_version = "");
   cli::ApiResponse request(const std::string& method, const std::string& path, const std::string& body = "",
@@ -40,6 +44,7 @@ class TestDevice {
   std::string type_;
   std::string serial_;
   cli::ApiClient client_;
+  common::TimePoint created_ = common::now_utc();
 };
 
 }  // namespace flotilla::testing
