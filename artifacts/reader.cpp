@@ -242,6 +242,7 @@ Result<VerifiedBundle> read_bundle(ByteSource& source, const VerifyOptions& opti
       return std::unexpected(ok.error());
     }
     seen.insert(expected_path);
+    if (options.on_payload) options.on_payload(static_cast<std::size_t>(&p - manifest->payloads.data()), p, (*header)->data_offset);
     auto sink = sinks.open(*manifest, p);
     if (!sink) return std::unexpected(sink.error().with_context("payload \"" + p.name + "\""));
     if (auto ok = stream_payload(tar, p, open_sinks.add(std::move(*sink)), done, options, total);

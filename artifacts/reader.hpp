@@ -50,6 +50,10 @@ struct VerifyOptions {
   // component) is refused before any sink is opened: the server decides
   // what a device installs, the signature only that it is genuine.
   std::optional<std::string> expected_bundle_id;
+  // Called before each payload's sink opens, with the payload's index and
+  // where its data starts in the bundle's bytes (nullopt when the bundle is
+  // compressed): what a download needs to resume inside a payload.
+  std::function<void(std::size_t index, const Payload& payload, std::optional<std::uint64_t> data_offset)> on_payload;
 };
 
 struct VerifiedBundle {

@@ -89,6 +89,11 @@ common::Result<std::optional<EntryHeader>> TarStream::next() {
                    archive_entry_sparse_count(entry) == 0;
   header.size_known = archive_entry_size_is_set(entry) != 0 && archive_entry_size(entry) >= 0;
   header.size = header.size_known ? static_cast<std::uint64_t>(archive_entry_size(entry)) : 0;
+  // Uncompressed (one filter: the input itself), the tar reader has
+  // consumed exactly the headers: its position is where the data starts.
+  if (archive_filter_count(impl_->reader.get()) == 1) {
+    header.data_offset = static_cast<std::uint64_t>(archive_filter_bytes(impl_->reader.get(), 0));
+  }
   impl_->expected_offset = 0;
   return std::optional<EntryHeader>{std::move(header)};
 }

@@ -18,6 +18,9 @@ struct EntryHeader {
   bool regular = false;  // a plain regular file: no link, no sparse map
   bool size_known = false;
   std::uint64_t size = 0;
+  // Where the entry's data starts in the bundle's bytes; unknown (nullopt)
+  // when the bundle is compressed as a whole.
+  std::optional<std::uint64_t> data_offset;
 };
 
 class TarStream {

@@ -7,9 +7,10 @@
 #       --once` taking a deployment) against `curl -o /dev/null` of the same
 #       bundle from the same server in the same run (net_ratio),
 # with the agent's peak RSS during (2), its idle RSS in `run` between polls,
-# the size of the stripped binary, and (readback_ratio) what
+# the size of the stripped binary, (readback_ratio) what
 # slots.verify_after_write costs: the local install with read-back against
-# the same install without.
+# the same install without, and (resume_overhead) what going on from a
+# resume point after a power cut costs per GiB already in the slot.
 set -euo pipefail
 : "${FLOTILLA_BIN:?run through bench/run}" "${BENCH_OUT:?}"
 size_mib=${INSTALL_MIB:-1024}
@@ -84,6 +85,38 @@ curl_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$curl_run")
 net_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$net_run")
 peak_rss=${net_run##*rss_mib=}
 
+echo "install: (3) a download cut at about half and resumed from the slot"
+# A second device takes the same bundle at a known rate; it is SIGKILLed
+# once its resume point is past half the image, and the next start goes
+# on from there. resume_overhead = the resumed run's seconds beyond
+# downloading the rest at that rate, per GiB read back from the slot.
+$flotilla --json enrollment-tokens create --name bench-resume --device-type bench --max-uses 1 --expires 2099-01-01T00:00:00Z \
+  | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > enroll.token
+config resume "$server_url"
+rate=$((size_mib * 1024 * 1024 / 4))  # the whole image in 4 s
+sed -i "s/^{/{\"bandwidth_limit\": $rate, /" resume.json
+$agent run --once --config resume.json > resume.log 2>&1
+resume_device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | cut -d'"' -f4 | grep -v "$device" | head -1)
+$flotilla deployments create --bundle "$digest" --device "$resume_device" > /dev/null
+"$agent" run --once --config resume.json >> resume.log 2>&1 &
+cut_pid=$!
+written=0
+for _ in $(seq 1 200); do
+  written=$("$agent" status --json --config resume.json 2>/dev/null | sed -n 's/.*"written": *\([0-9]*\).*/\1/p')
+  [[ -n $written && $written -ge $((size_mib * 1024 * 1024 / 2)) ]] && break
+  sleep 0.05
+done
+kill -9 "$cut_pid"; wait "$cut_pid" 2>/dev/null || true
+written=$("$agent" status --json --config resume.json | sed -n 's/.*"written": *\([0-9]*\).*/\1/p')
+[[ -n $written && $written -gt 0 ]] || { echo "install: no resume point was kept" >&2; exit 1; }
+resume_run=$($measure -- sh -c "exec '$agent' run --once --config resume.json >> resume.log 2>&1")
+grep -q ", resumed: " resume.log || { echo "install: the download did not resume" >&2; exit 1; }
+cmp -s image.img resume-b.img || { echo "install: the resumed slot does not hold the image" >&2; exit 1; }
+resume_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$resume_run")
+resume_overhead=$(awk -v t="$resume_s" -v w="$written" -v total=$((size_mib * 1024 * 1024)) -v r="$rate" \
+  'BEGIN { o = (t - (total - w) / r) / (w / 1073741824); if (o < 0) o = 0; printf "%.3f", o }')
+rm -f resume-a.img resume-b.img
+
 echo "install: idle RSS of run between polls"
 # The streamed install waits for its trial boot: boot it and commit, so
 # the idle agent is one with nothing to do but poll.
@@ -104,4 +137,5 @@ net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
 readback_ratio=$(awk -v a="$verify_s" -v b="$local_s" 'BEGIN { printf "%.3f", a / b }')
 rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
 echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB; binary ${binary_mib} MiB"
-echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s"
+echo "install: resumed after a cut at $written bytes in ${resume_s}s: ${resume_overhead}s per GiB read back"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written"

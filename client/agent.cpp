@@ -45,9 +45,14 @@ common::Status Agent::resume() {
   if (!u) return std::unexpected(u.error());
   if (u->state == "downloading_installing") {
     // Cut off mid-stream: the inactive slot holds a partial image, which
-    // nothing boots; staged files were never renamed into place.
-    u->state = "failed";
-    u->error = "the installation was interrupted (power loss or kill); nothing was activated";
+    // nothing boots; staged files were never renamed into place. A power
+    // cut is not a failed update: the deployment stays in progress and the
+    // download starts again when the server offers it again (at the next
+    // poll, while it is active). Only verification, installation and
+    // health checks fail an update.
+    u->state = "interrupted";
+    u->error = "interrupted (power loss or kill) while downloading and installing; nothing was activated; "
+               "the download starts again";
     u->updated_at = now_text();
     if (auto ok = state_.set_update(*u); !ok) return ok;
     // and the running slot is good, as below: left unconfirmed, a boot
@@ -84,7 +89,8 @@ common::Status Agent::arm_trial() {
 }
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
-                                                bool allow_downgrade, std::optional<std::string> offered_bundle_id) {
+                                                bool allow_downgrade, std::optional<std::string> offered_bundle_id,
+                                                InstallCheckpoints* checkpoints) {
   auto current = state_.update();
   if (!current) return std::unexpected(current.error());
   if (waits_for_reboot(current->state)) {
@@ -117,8 +123,26 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   // One update at a time: the module work directory starts empty.
   std::error_code ec;
   std::filesystem::remove_all(module_workdir(), ec);
-  InstallSinks sinks(config_, u.target_slot, module_workdir());
+  if (checkpoints) {
+    options.on_payload = [checkpoints](std::size_t index, const artifacts::Payload& p, std::optional<std::uint64_t> offset) {
+      checkpoints->payload_starts(index, p, offset);
+    };
+  }
+  InstallSinks sinks(config_, u.target_slot, module_workdir(), checkpoints);
   auto verified = artifacts::read_bundle(source, options, sinks);
+  if (!verified && checkpoints && (checkpoints->source_failed() || checkpoints->already_in_slot() > 0)) {
+    // The bytes stopped coming, or a resumed download did not verify (the
+    // slot's kept bytes may be what changed): neither says anything about
+    // the update, which is downloaded again. The inactive slot holds part
+    // of an image nothing boots.
+    u.state = "interrupted";
+    u.error = checkpoints->source_failed()
+                  ? "the download was interrupted (" + verified.error().describe() + "); it continues at the next offer"
+                  : "the resumed download did not verify (" + verified.error().describe() + "); downloading it again";
+    u.updated_at = now_text();
+    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    return std::unexpected(verified.error());
+  }
   if (!verified) {
     u.state = "failed";
     u.error = verified.error().describe();
@@ -347,6 +371,12 @@ common::Result<common::Json> Agent::status() {
   out["update"] = {{"state", u->state},         {"component", u->component},   {"version", u->version},
                    {"target_slot", u->target_slot}, {"previous_version", u->previous_version}, {"updated_at", u->updated_at}};
   out["last_error"] = u->error.empty() ? common::Json(nullptr) : common::Json(u->error);
+  // Where an interrupted download would go on from (docs/agent.md, "Power cuts").
+  auto point = load_resume_point(state_);
+  out["resume"] = point && *point ? common::Json{{"deployment_id", (*point)->deployment_id},
+                                                 {"target_slot", (*point)->target_slot},
+                                                 {"written", (*point)->written}}
+                                  : common::Json(nullptr);
   auto root = current_root();
   out["root_version"] = root ? common::Json(root->version()) : common::Json(nullptr);
   return out;

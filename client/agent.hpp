@@ -11,6 +11,7 @@
 #include "artifacts/stream.hpp"
 #include "client/bootloader.hpp"
 #include "client/config.hpp"
+#include "client/download_resume.hpp"
 #include "client/state_store.hpp"
 #include "signing/root.hpp"
 
@@ -29,8 +30,13 @@ class Agent {
   // into place and, when it needs one, arms a one-time trial boot. Refused
   // (nothing changed) while another update waits for its reboot. With
   // `offered_bundle_id` (a server's offer) any other bundle is refused.
+  // With `checkpoints` (a server's download) the install reports where it
+  // could resume after a power cut, and a source that stops delivering
+  // leaves the update `interrupted` (taken again at the next offer), not
+  // `failed`.
   common::Result<Installed> install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
-                                    bool allow_downgrade, std::optional<std::string> offered_bundle_id = std::nullopt);
+                                    bool allow_downgrade, std::optional<std::string> offered_bundle_id = std::nullopt,
+                                    InstallCheckpoints* checkpoints = nullptr);
 
   enum class Verdict { kCommitted, kRolledBack, kNotRebooted };
   // After the trial boot: the expected slot runs and every health check
@@ -66,8 +72,9 @@ class Agent {
                                                 const std::string& module_name, const std::vector<std::string>& files);
   std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }
   common::Result<Verdict> verify_module_after_reboot(UpdateState u, std::string& detail);
-  // Finishes what a power cut interrupted: an unfinished install fails, a
-  // verified one gets its trial boot armed.
+  // Finishes what a power cut interrupted: an unfinished install becomes
+  // `interrupted` (taken again when offered), a verified one gets its
+  // trial boot armed.
   common::Status resume();
 
   AgentConfig config_;

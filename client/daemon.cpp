@@ -26,7 +26,8 @@ constexpr std::int64_t kOutboxBatch = 50;
 
 // The agent's states as deployment events (docs/api.md).
 std::string event_state(const std::string& agent_state) {
-  if (agent_state == "downloading_installing") return "downloading";
+  // An interruption is reported as the download it returns to, with why.
+  if (agent_state == "downloading_installing" || agent_state == "interrupted") return "downloading";
   if (agent_state == "installed") return "installing";
   return agent_state;  // rebooting, verifying, committed, rolled_back, failed
 }
@@ -278,6 +279,104 @@ std::optional<int> Daemon::reboot() {
   return 0;
 }
 
+// Downloads the offered bundle straight into place. After a power cut or
+// a download given up (the update is `interrupted`), it continues from the
+// kept resume point: the bundle is read again from the kept bytes and the
+// slot, and downloaded from there on. A resumed attempt that fails for any
+// reason but the network is tried once more from the start, so a bad
+// resume point can cost a download, never an update.
+std::optional<Agent::Installed> Daemon::download_and_install(const common::Json& update, std::int64_t deployment,
+                                                             const UpdateState& current) {
+  const auto& config = agent_.config();
+  auto& state = agent_.state();
+  const auto& bundle = update["bundle"];
+  std::string file_sha256 = bundle.value("file_sha256", std::string());
+  auto booted = agent_.bootloader().booted_slot();
+  if (!booted) {
+    common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + ": " + booted.error().describe());
+    return std::nullopt;
+  }
+  ResumePoint base{.deployment_id = deployment, .file_sha256 = file_sha256, .target_slot = other_slot(*booted)};
+  auto kept = load_resume_point(state);
+  std::optional<ResumePoint> point = kept ? *kept : std::nullopt;
+  bool resumable = point && current.state == "interrupted" && current.deployment_id == deployment &&
+                   point->deployment_id == deployment && point->file_sha256 == file_sha256 &&
+                   point->target_slot == base.target_slot && point->written > 0 && config.slots.count(point->slot_class) > 0 &&
+                   std::filesystem::exists(resume_prefix_path(config.state_dir));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool resuming = resumable && attempt == 0;
+    if (!resuming) (void)clear_resume_point(state, config.state_dir);
+    DownloadOptions download{.url = bundle["url"].get<std::string>(),
+                             .headers = {"Authorization: Bearer " + *token_},
+                             .ca_file = config.server->ca_file,
+                             .size = bundle.value("size", std::uint64_t{0}),
+                             .bandwidth_limit = config.bandwidth_limit.value_or(0),
+                             .drop_first_connection_at = faults_.drop_download_at,
+                             .start_offset = resuming ? point->data_offset + point->written : 0};
+    if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
+      // `url` is a mirror: it gets no credentials (it is not trusted, and a
+      // device token must not reach it) and the system's CAs; the server's
+      // own download, with both, is where the rest comes from if it fails.
+      download.fallback = DownloadOptions::Fallback{bundle["fallback_url"].get<std::string>(), std::move(download.headers),
+                                                    std::move(download.ca_file)};
+      download.headers.clear();
+      download.ca_file.reset();
+    }
+    std::optional<std::string> offered_bundle_id;
+    if (bundle.contains("bundle_id") && bundle["bundle_id"].is_string()) offered_bundle_id = bundle["bundle_id"].get<std::string>();
+    std::string url = download.url;
+    auto http = HttpSource::open(download);
+    if (!http) {
+      common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + ": " + http.error().describe());
+      return std::nullopt;
+    }
+    HttpSource* network = http->get();
+    std::unique_ptr<artifacts::ByteSource> source = std::move(*http);
+    ResumedSource* resumed = nullptr;
+    if (resuming) {
+      auto slot = config.slots.at(point->slot_class).side(point->target_slot);
+      auto from_point = ResumedSource::open(resume_prefix_path(config.state_dir), slot, point->written, std::move(source));
+      if (!from_point) {
+        common::log(common::LogLevel::kWarn, "cannot resume: " + from_point.error().describe() + "; downloading the whole bundle");
+        resumable = false;
+        continue;
+      }
+      resumed = from_point->get();
+      source = std::move(*from_point);
+      common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + ", resumed: " +
+                                               std::to_string(point->written) + " bytes of the image are in slot " +
+                                               point->target_slot + ", downloading from byte " +
+                                               std::to_string(download.start_offset));
+    } else {
+      common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + " from " + url);
+    }
+    RecordingSource recording(*source);
+    ResumeRecorder recorder(state, config.state_dir, resuming ? *point : base, recording);
+    auto installed = agent_.install(recording, deployment, update.value("allow_downgrade", false), std::move(offered_bundle_id),
+                                    &recorder);
+    if (network->fell_back()) common::log(common::LogLevel::kInfo, "the bundle came from " + network->url() + " in the end");
+    (void)deliver_outbox();
+    if (installed) {
+      (void)clear_resume_point(state, config.state_dir);
+      return *installed;
+    }
+    bool interrupted = recorder.source_failed() && !(resumed && resumed->local_failed());
+    if (interrupted) {
+      common::log(common::LogLevel::kWarn, "deployment " + std::to_string(deployment) + " interrupted: " +
+                                               installed.error().describe() + "; it continues at the next offer");
+      return std::nullopt;
+    }
+    if (!resuming) {
+      (void)clear_resume_point(state, config.state_dir);
+      common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + " failed: " + installed.error().describe());
+      return std::nullopt;
+    }
+    common::log(common::LogLevel::kWarn, "the resumed download of deployment " + std::to_string(deployment) + " failed (" +
+                                             installed.error().describe() + "); downloading the whole bundle again");
+  }
+  return std::nullopt;
+}
+
 common::Result<std::optional<int>> Daemon::take_update(const common::Json& update) {
   auto current = agent_.state().update();
   if (!current) return std::unexpected(current.error());
@@ -290,7 +389,8 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   // the server has not received its final event yet (not taken: the event
   // is on its way), or as a retry the rollout allows (device_retries)
   // once the server has it: then it is taken like a new offer.
-  if (current->deployment_id == deployment && current->state != "downloading_installing") {
+  // An interrupted one (a power cut mid-download) is taken again at once.
+  if (current->deployment_id == deployment && current->state != "downloading_installing" && current->state != "interrupted") {
     // A retry follows a failure only, and only an offer made after the
     // server had the final event: the answer to a poll sent while the
     // event was still in the outbox offers what it believed in progress.
@@ -299,33 +399,8 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
     common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " offered again after " + current->state +
                                              ": trying again");
   }
-  DownloadOptions download{.url = bundle["url"].get<std::string>(),
-                           .headers = {"Authorization: Bearer " + *token_},
-                           .ca_file = agent_.config().server->ca_file,
-                           .size = bundle.value("size", std::uint64_t{0}),
-                           .bandwidth_limit = agent_.config().bandwidth_limit.value_or(0),
-                           .drop_first_connection_at = faults_.drop_download_at};
-  if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
-    // `url` is a mirror: it gets no credentials (it is not trusted, and a
-    // device token must not reach it) and the system's CAs; the server's
-    // own download, with both, is where the rest comes from if it fails.
-    download.fallback = DownloadOptions::Fallback{bundle["fallback_url"].get<std::string>(), std::move(download.headers),
-                                                  std::move(download.ca_file)};
-    download.headers.clear();
-    download.ca_file.reset();
-  }
-  std::optional<std::string> offered_bundle_id;
-  if (bundle.contains("bundle_id") && bundle["bundle_id"].is_string()) offered_bundle_id = bundle["bundle_id"].get<std::string>();
-  auto source = HttpSource::open(download);
-  if (!source) return std::unexpected(source.error());
-  common::log(common::LogLevel::kInfo, "installing deployment " + std::to_string(deployment) + " from " + download.url);
-  auto installed = agent_.install(**source, deployment, update.value("allow_downgrade", false), std::move(offered_bundle_id));
-  if ((*source)->fell_back()) common::log(common::LogLevel::kInfo, "the bundle came from " + (*source)->url() + " in the end");
-  (void)deliver_outbox();
-  if (!installed) {
-    common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + " failed: " + installed.error().describe());
-    return std::optional<int>{};
-  }
+  auto installed = download_and_install(update, deployment, *current);
+  if (!installed) return std::optional<int>{};
   if (!installed->needs_reboot) return std::optional<int>{};
   common::log(common::LogLevel::kInfo, "rebooting into slot " + installed->target_slot);
   return reboot();

@@ -59,6 +59,8 @@ class Daemon {
   common::Status deliver_outbox();
   common::Status follow_root(std::int64_t offered);
   common::Result<std::optional<int>> take_update(const common::Json& update);
+  std::optional<Agent::Installed> download_and_install(const common::Json& update, std::int64_t deployment,
+                                                       const UpdateState& current);
   std::optional<int> reboot();
   std::vector<std::string> signed_headers(const std::string& body) const;
   void restore();

@@ -138,16 +138,40 @@ class BackgroundWriter {
 // harms nothing: the bootloader is switched only after finish() and the
 // reader's digest check, and with `verify` only after the slot, read back
 // from the medium, matched too.
+//
+// With checkpoints (a download that can resume after a power cut), the
+// bytes written so far are made durable and reported every
+// kCheckpointBytes; a resumed download's first `skip` bytes are the slot's
+// own (read back to be hashed again) and are not written again.
 class SlotSink final : public artifacts::PayloadSink {
  public:
+  static constexpr std::uint64_t kCheckpointBytes = 1 << 20;
+
   static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(SlotTarget target, const fs::path& booted,
-                                                                      const artifacts::Payload& payload, bool verify) {
+                                                                      const artifacts::Payload& payload, bool verify,
+                                                                      InstallCheckpoints* checkpoints) {
     auto slot = OpenSlot::open(target, booted, payload.size);
     if (!slot) return std::unexpected(slot.error());
-    return std::unique_ptr<artifacts::PayloadSink>(new SlotSink(std::move(*slot), std::move(target), payload, verify));
+    std::uint64_t skip = checkpoints ? std::min(checkpoints->already_in_slot(), payload.size) : 0;
+    if (skip > 0 && ::lseek(slot->fd(), static_cast<off_t>(skip), SEEK_SET) < 0) {
+      return common::fail(common::Errc::kIo, "cannot seek in " + target.path.string() + ": " + std::strerror(errno));
+    }
+    return std::unique_ptr<artifacts::PayloadSink>(
+        new SlotSink(std::move(*slot), std::move(target), payload, verify, checkpoints, skip));
   }
   ~SlotSink() override { close(); }
-  common::Status write(std::span<const std::uint8_t> bytes) override { return writer_.append(bytes); }
+  common::Status write(std::span<const std::uint8_t> bytes) override {
+    if (received_ < skip_) {
+      auto already = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), skip_ - received_));
+      received_ += already;
+      bytes = bytes.subspan(already);
+    }
+    if (bytes.empty()) return {};
+    received_ += bytes.size();
+    if (auto ok = writer_.append(bytes); !ok) return ok;
+    if (checkpoints_ && received_ - checkpointed_ >= kCheckpointBytes) return checkpoint();
+    return {};
+  }
   common::Status finish() override {
     if (auto ok = writer_.drain(); !ok) return ok;
     if (auto ok = sync_fd(slot_.fd(), target_.path.string()); !ok) return ok;
@@ -162,9 +186,18 @@ class SlotSink final : public artifacts::PayloadSink {
   void abort() override { close(); }
 
  private:
-  SlotSink(OpenSlot slot, SlotTarget target, const artifacts::Payload& payload, bool verify)
-      : slot_(std::move(slot)), target_(std::move(target)), payload_(payload), verify_(verify),
-        writer_(slot_.fd(), target_.path.string()) {}
+  SlotSink(OpenSlot slot, SlotTarget target, const artifacts::Payload& payload, bool verify, InstallCheckpoints* checkpoints,
+           std::uint64_t skip)
+      : slot_(std::move(slot)), target_(std::move(target)), payload_(payload), verify_(verify), checkpoints_(checkpoints),
+        skip_(skip), checkpointed_(skip), writer_(slot_.fd(), target_.path.string()) {}
+  // Everything handed over so far is on the medium; then it is reported.
+  common::Status checkpoint() {
+    if (auto ok = writer_.drain(); !ok) return ok;
+    if (::fdatasync(slot_.fd()) != 0) return common::fail(common::Errc::kIo, "cannot sync " + target_.path.string() + ": " + std::strerror(errno));
+    checkpointed_ = received_;
+    checkpoints_->durable(received_);
+    return {};
+  }
   void close() {
     writer_.stop();
     slot_.close();
@@ -185,6 +218,10 @@ class SlotSink final : public artifacts::PayloadSink {
   SlotTarget target_;
   artifacts::Payload payload_;
   bool verify_;
+  InstallCheckpoints* checkpoints_;
+  std::uint64_t skip_;
+  std::uint64_t received_ = 0;      // payload bytes given to write(), skipped ones included
+  std::uint64_t checkpointed_ = 0;  // of them, reported durable
   BackgroundWriter writer_;
 };
 
@@ -300,7 +337,10 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
     case artifacts::PayloadType::kRawImage: {
       auto plan = slot_for(payload);
       if (!plan) return std::unexpected(plan.error());
-      return SlotSink::open(std::move(plan->target), plan->booted, payload, config_.verify_slots_after_write);
+      // Only the first payload resumes (docs/agent.md, "Power cuts").
+      bool first = &payload == manifest.payloads.data();
+      return SlotSink::open(std::move(plan->target), plan->booted, payload, config_.verify_slots_after_write,
+                            first ? checkpoints_ : nullptr);
     }
     case artifacts::PayloadType::kFile: {
       fs::path dest = payload.path;

@@ -9,6 +9,7 @@
 
 #include "artifacts/stream.hpp"
 #include "client/config.hpp"
+#include "client/download_resume.hpp"
 
 namespace flotilla::client {
 
@@ -18,8 +19,11 @@ inline constexpr std::string_view kBackupSuffix = ".flotilla-old";
 class InstallSinks final : public artifacts::SinkFactory {
  public:
   // `target_slot`: "a" or "b", the inactive one.
-  InstallSinks(const AgentConfig& config, std::string target_slot, std::filesystem::path module_workdir)
-      : config_(config), target_(std::move(target_slot)), module_workdir_(std::move(module_workdir)) {}
+  // `checkpoints` (optional): a download that can resume after a power cut.
+  InstallSinks(const AgentConfig& config, std::string target_slot, std::filesystem::path module_workdir,
+               InstallCheckpoints* checkpoints = nullptr)
+      : config_(config), target_(std::move(target_slot)), module_workdir_(std::move(module_workdir)),
+        checkpoints_(checkpoints) {}
   common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest& manifest,
                                                                const artifacts::Payload& payload) override;
   // Destination paths of file payloads, once committed.
@@ -36,6 +40,7 @@ class InstallSinks final : public artifacts::SinkFactory {
   const AgentConfig& config_;
   std::string target_;
   std::filesystem::path module_workdir_;
+  InstallCheckpoints* checkpoints_;
   std::vector<std::string> files_;
   bool checked_ = false;  // check_bundle passed (it runs before the first payload)
 };

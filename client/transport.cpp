@@ -80,6 +80,7 @@ common::Result<HttpResponse> Transport::request(const std::string& method, const
 common::Result<std::unique_ptr<HttpSource>> HttpSource::open(DownloadOptions options) {
   init_curl();
   std::unique_ptr<HttpSource> source(new HttpSource(std::move(options)));
+  source->offset_ = source->options_.start_offset;
   source->multi_ = curl_multi_init();
   if (!source->multi_) return common::fail(common::Errc::kIo, "cannot start a download");
   if (auto ok = source->start(); !ok) return std::unexpected(ok.error());

@@ -59,6 +59,9 @@ struct DownloadOptions {
   // A simulated fault (flotilla-fleet-sim --net-cut): the first connection
   // drops after this many bytes, so the resume path runs. 0 = never.
   std::uint64_t drop_first_connection_at = 0;
+  // The first byte wanted (a download resumed after a power cut): the
+  // first request asks for `Range: bytes=start_offset-`.
+  std::uint64_t start_offset = 0;
 };
 
 // Pulls the download through libcurl's multi interface: read() runs the

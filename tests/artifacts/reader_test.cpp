@@ -66,6 +66,34 @@ TEST_F(ReaderTest, DeliversEveryPayloadAndCommitsAfterTheEnd) {
   EXPECT_EQ(verified->bundle_id, signing::sha256_hex(verified->envelope.payload));
 }
 
+// A download resumes inside a payload from where its data starts in the
+// bundle's bytes: the offset must be exact, and absent when the bundle is
+// compressed (no byte of it is a payload byte).
+TEST_F(ReaderTest, NamesWhereEachPayloadsDataStartsInAnUncompressedBundle) {
+  std::string plain = bundle();
+  for (Compression compression : {Compression::kNone, Compression::kZstd}) {
+    std::string data = compression == Compression::kNone ? plain : bundle(testing::sample_manifest(), compression);
+    MemorySource source(data, 4096);
+    RecordingSinkFactory sinks;
+    auto o = options();
+    std::vector<std::pair<std::size_t, std::optional<std::uint64_t>>> seen;
+    o.on_payload = [&](std::size_t index, const Payload&, std::optional<std::uint64_t> offset) { seen.emplace_back(index, offset); };
+    ASSERT_TRUE(read_bundle(source, o, sinks));
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].first, 0u);
+    EXPECT_EQ(seen[1].first, 1u);
+    if (compression != Compression::kNone) {
+      EXPECT_FALSE(seen[0].second);
+      EXPECT_FALSE(seen[1].second);
+      continue;
+    }
+    ASSERT_TRUE(seen[0].second && seen[1].second);
+    EXPECT_EQ(*seen[0].second % 512, 0u);
+    EXPECT_EQ(data.substr(*seen[0].second, image.size()), image);
+    EXPECT_EQ(data.substr(*seen[1].second, driver.size()), driver);
+  }
+}
+
 TEST_F(ReaderTest, ReadsZstdGzipAndXzWholeArchiveCompression) {
   std::string zstd = bundle(testing::sample_manifest(), Compression::kZstd);
   EXPECT_LT(zstd.size(), image.size() / 10);

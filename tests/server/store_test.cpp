@@ -149,7 +149,7 @@ TEST_P(StoreTest, DeviceTokensExpireAndDieWithDecommission) {
   ASSERT_TRUE(store->issue_device_token("d1", hash("dev2"), at(600)));
   EXPECT_TRUE(*store->find_device_by_token(hash("dev"), at(0)));
   for (std::int64_t i = 3; i <= server::kLiveDeviceTokens; ++i) {
-    ASSERT_TRUE(store->issue_device_token("d1", hash("dev" + std::to_string(i)), at(600 + i)));
+    ASSERT_TRUE(store->issue_device_token("d1", hash("dev" + std::to_string(i)), at(600 + static_cast<int>(i))));
   }
   EXPECT_TRUE(*store->find_device_by_token(hash("dev"), at(0)));
   ASSERT_TRUE(store->issue_device_token("d1", hash("dev-newest"), at(700)));

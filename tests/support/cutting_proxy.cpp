@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace flotilla::testing {
@@ -54,6 +55,7 @@ void CuttingProxy::pump(int client) {
     return;
   }
   std::size_t sent_to_client = 0;
+  auto started = std::chrono::steady_clock::now();
   char buffer[8192];
   for (bool open = true; open && !stopping_;) {
     pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
@@ -73,6 +75,11 @@ void CuttingProxy::pump(int client) {
       }
       if (i == 1) {
         sent_to_client += static_cast<std::size_t>(n);
+        bytes_to_clients_ += static_cast<std::uint64_t>(n);
+        // A slow link: the next bytes leave when this connection's rate allows.
+        if (std::uint64_t rate = rate_to_clients_; rate > 0) {
+          std::this_thread::sleep_until(started + std::chrono::microseconds(sent_to_client * 1000000 / rate));
+        }
         if (sent_to_client >= cut_after_) open = false;  // the cut
       }
     }

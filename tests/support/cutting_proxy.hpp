@@ -21,6 +21,11 @@ class CuttingProxy {
   // The server behind it (set once it listens).
   void set_target(int port) { target_ = port; }
   int connections() const { return connections_; }
+  // A slow link: each connection forwards at most `bytes_per_s` towards
+  // its client (0: as fast as it can).
+  void set_rate_to_clients(std::uint64_t bytes_per_s) { rate_to_clients_ = bytes_per_s; }
+  // Bytes forwarded towards clients, over every connection.
+  std::uint64_t bytes_to_clients() const { return bytes_to_clients_; }
 
  private:
   void accept_loop();
@@ -32,6 +37,8 @@ class CuttingProxy {
   int port_ = 0;
   std::atomic<int> target_{0};
   std::atomic<int> connections_{0};
+  std::atomic<std::uint64_t> bytes_to_clients_{0};
+  std::atomic<std::uint64_t> rate_to_clients_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::vector<std::thread> pumps_;

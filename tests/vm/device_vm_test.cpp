@@ -268,8 +268,10 @@ TEST_F(DeviceVmTest, PowerCutsAtRandomInstantsNeverBrickTheDevice) {
   std::cout << "[ vm ] power-cut seed " << seed << "\n";
   std::mt19937 random(seed);
   auto deployment = boot_then_roll_out("good", 10);
-  // Where each cut falls: while the slot is written (the attempt fails
-  // and is retried), just after the trial was armed (it goes on), during
+  // Where each cut falls: while the slot is written (the update is
+  // interrupted, and the next start goes on from its resume point; the
+  // marker starts both a fresh and a resumed download), just after the
+  // trial was armed (it goes on), during
   // the trial boot before the commit (it falls back and is retried). The
   // delay after each phase's first line is random within the phase.
   struct Phase {
