@@ -54,7 +54,7 @@ common::Result<std::size_t> RecordingSource::read(std::span<std::uint8_t> buffer
     failed_ = true;
     return n;
   }
-  if (head_.size() < kMaxKept) {
+  if (keeping_ && head_.size() < kMaxKept) {
     std::size_t keep = std::min(*n, kMaxKept - head_.size());
     head_.append(reinterpret_cast<const char*>(buffer.data()), keep);
   }
@@ -104,14 +104,17 @@ void ResumeRecorder::payload_starts(std::size_t index, const artifacts::Payload&
   keeping_ = false;
   // Only a raw image first, in an uncompressed bundle whose bytes before
   // it were kept: anything else restarts its download after a cut.
-  if (payload.type != artifacts::PayloadType::kRawImage || !data_offset || *data_offset > recording_.head().size()) return;
+  bool usable = payload.type == artifacts::PayloadType::kRawImage && data_offset && *data_offset <= recording_.head().size();
+  std::string prefix = usable && already_ == 0 ? recording_.head().substr(0, *data_offset) : std::string();
+  recording_.stop_keeping();
+  if (!usable) return;
   if (already_ > 0) {
     keeping_ = point_.data_offset == *data_offset && point_.slot_class == payload.slot;
     return;
   }
   point_.data_offset = *data_offset;
   point_.slot_class = payload.slot;
-  auto kept = common::write_file_atomic(resume_prefix_path(state_dir_), recording_.head().substr(0, *data_offset), 0600);
+  auto kept = common::write_file_atomic(resume_prefix_path(state_dir_), prefix, 0600);
   if (!kept) {
     common::log(common::LogLevel::kWarn, "no resume point for this download: " + kept.error().describe());
     return;

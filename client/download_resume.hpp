@@ -51,19 +51,26 @@ class InstallCheckpoints {
   virtual bool source_failed() const = 0;
 };
 
-// Passes a source through, keeping its first kMaxKept bytes (the kept
-// prefix comes from them) and noting whether it failed.
+// Passes a source through, keeping its first bytes (the kept prefix comes
+// from them: a signed manifest and tar headers) until stop_keeping() or
+// kMaxKept, and noting whether it failed.
 class RecordingSource final : public artifacts::ByteSource {
  public:
-  static constexpr std::size_t kMaxKept = 4 << 20;
+  static constexpr std::size_t kMaxKept = 2 << 20;
   explicit RecordingSource(artifacts::ByteSource& inner) : inner_(inner) {}
   common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override;
   const std::string& head() const { return head_; }
+  // The prefix is known (or cannot be used): no more bytes are kept.
+  void stop_keeping() {
+    keeping_ = false;
+    std::string().swap(head_);
+  }
   bool failed() const { return failed_; }
 
  private:
   artifacts::ByteSource& inner_;
   std::string head_;
+  bool keeping_ = true;
   bool failed_ = false;
 };
 
@@ -96,7 +103,7 @@ class ResumeRecorder final : public InstallCheckpoints {
  public:
   // `base`: deployment, bundle and target side; `base.written` bytes are
   // in the slot already when this download resumes one.
-  ResumeRecorder(StateStore& state, std::filesystem::path state_dir, ResumePoint base, const RecordingSource& recording)
+  ResumeRecorder(StateStore& state, std::filesystem::path state_dir, ResumePoint base, RecordingSource& recording)
       : state_(state), state_dir_(std::move(state_dir)), point_(std::move(base)), recording_(recording),
         already_(point_.written) {}
   std::uint64_t already_in_slot() const override { return already_; }
@@ -108,7 +115,7 @@ class ResumeRecorder final : public InstallCheckpoints {
   StateStore& state_;
   std::filesystem::path state_dir_;
   ResumePoint point_;
-  const RecordingSource& recording_;
+  RecordingSource& recording_;
   std::uint64_t already_;
   bool keeping_ = false;  // the first payload is a raw image with a known offset
 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -145,7 +146,12 @@ class BackgroundWriter {
 // own (read back to be hashed again) and are not written again.
 class SlotSink final : public artifacts::PayloadSink {
  public:
+  // A checkpoint syncs the slot and writes the agent's state: at most
+  // every MiB and every quarter second, so a cut costs at most about that
+  // much download, and a fast link is not slowed by syncs. The first
+  // comes after the first MiB.
   static constexpr std::uint64_t kCheckpointBytes = 1 << 20;
+  static constexpr std::chrono::milliseconds kCheckpointInterval{250};
 
   static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(SlotTarget target, const fs::path& booted,
                                                                       const artifacts::Payload& payload, bool verify,
@@ -169,7 +175,10 @@ class SlotSink final : public artifacts::PayloadSink {
     if (bytes.empty()) return {};
     received_ += bytes.size();
     if (auto ok = writer_.append(bytes); !ok) return ok;
-    if (checkpoints_ && received_ - checkpointed_ >= kCheckpointBytes) return checkpoint();
+    if (checkpoints_ && received_ - checkpointed_ >= kCheckpointBytes &&
+        std::chrono::steady_clock::now() - checkpointed_at_ >= kCheckpointInterval) {
+      return checkpoint();
+    }
     return {};
   }
   common::Status finish() override {
@@ -195,6 +204,7 @@ class SlotSink final : public artifacts::PayloadSink {
     if (auto ok = writer_.drain(); !ok) return ok;
     if (::fdatasync(slot_.fd()) != 0) return common::fail(common::Errc::kIo, "cannot sync " + target_.path.string() + ": " + std::strerror(errno));
     checkpointed_ = received_;
+    checkpointed_at_ = std::chrono::steady_clock::now();
     checkpoints_->durable(received_);
     return {};
   }
@@ -222,6 +232,7 @@ class SlotSink final : public artifacts::PayloadSink {
   std::uint64_t skip_;
   std::uint64_t received_ = 0;      // payload bytes given to write(), skipped ones included
   std::uint64_t checkpointed_ = 0;  // of them, reported durable
+  std::chrono::steady_clock::time_point checkpointed_at_{};
   BackgroundWriter writer_;
 };
 
