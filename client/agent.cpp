@@ -12,10 +12,6 @@ namespace {
 
 std::string now_text() { return common::format_rfc3339(common::now_utc()); }
 
-bool waits_for_reboot(const std::string& state) {
-  return state == "installed" || state == "rebooting" || state == "verifying";
-}
-
 }  // namespace
 
 bool run_check(const CommandSpec& check, std::string& detail) {
@@ -43,49 +39,55 @@ common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
 common::Status Agent::resume() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
-  if (u->state == "downloading_installing") {
+  if (u->state == Stage::kDownloadingInstalling) {
     // Cut off mid-stream: the inactive slot holds a partial image, which
     // nothing boots; staged files were never renamed into place. A power
     // cut is not a failed update: the deployment stays in progress and the
     // download starts again when the server offers it again (at the next
     // poll, while it is active). Only verification, installation and
     // health checks fail an update.
-    u->state = "interrupted";
     u->error = "interrupted (power loss or kill) while downloading and installing; nothing was activated; "
                "the download starts again";
-    u->updated_at = now_text();
-    if (auto ok = state_.set_update(*u); !ok) return ok;
+    if (auto ok = advance(*u, Step::kCut); !ok) return ok;
     // and the running slot is good, as below: left unconfirmed, a boot
     // counter that ran out could give a later trial slot a second try.
-  } else if (u->state == "installed" && u->target_slot.empty()) {
+  } else if (u->state == Stage::kInstalled && u->target_slot.empty()) {
     // Cut off while an update module worked: it rolls back what it did.
     auto name = state_.setting("module");
     if (name && *name && config_.modules_dir) UpdateModule(*config_.modules_dir / **name, module_workdir()).abandon();
-    u->state = "failed";
     u->error = "the update module was interrupted (power loss or kill) and rolled back";
-    u->updated_at = now_text();
-    if (auto ok = state_.set_update(*u); !ok) return ok;
+    if (auto ok = advance(*u, Step::kRefuse); !ok) return ok;
   }
-  if (u->state == "installed") return arm_trial();
+  if (u->state == Stage::kInstalled) return arm_trial();
   if (waits_for_reboot(u->state)) return {};
   // No trial under way: the running slot is good, and its boot count is
   // renewed (like RAUC's mark-good at every start), unless it is the slot
   // just found bad and the reboot back has not happened yet.
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
-  if (u->state == "rolled_back" && *booted == u->target_slot) return {};
+  if (u->state == Stage::kRolledBack && *booted == u->target_slot) return {};
   return boot_->mark_good(*booted);
+}
+
+// The one way an update changes stage: the table (client/lifecycle.hpp)
+// decides, and the new stage is persisted (with its event) before the
+// caller acts on it. A commit advances the component in the same write.
+common::Status Agent::advance(UpdateState& u, Step step, const std::string& message) {
+  auto next = next_stage(u.state, step);
+  if (!next) return std::unexpected(next.error());
+  u.state = *next;
+  u.updated_at = now_text();
+  if (*next == Stage::kCommitted) return state_.commit_update(u);
+  return state_.set_update(u, message);
 }
 
 common::Status Agent::arm_trial() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
-  if (u->state != "installed" || u->target_slot.empty()) return {};
+  if (u->state != Stage::kInstalled || u->target_slot.empty()) return {};
   // Written and verified, trial not armed yet: arm it (idempotent).
   if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
-  u->state = "rebooting";
-  u->updated_at = now_text();
-  return state_.set_update(*u, "trial boot of slot " + u->target_slot + " armed");
+  return advance(*u, Step::kArm, "trial boot of slot " + u->target_slot + " armed");
 }
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
@@ -95,7 +97,8 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   if (!current) return std::unexpected(current.error());
   if (waits_for_reboot(current->state)) {
     return common::fail(common::Errc::kConflict, "an update of " + current->component + " to " + current->version +
-                                                     " waits for its trial boot (state " + current->state +
+                                                     " waits for its trial boot (state " +
+                                                     std::string(stage_name(current->state)) +
                                                      "): reboot and commit, or roll it back first");
   }
   auto root = current_root();
@@ -109,9 +112,8 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   auto trusted = state_.trusted_time();
   if (!trusted) return std::unexpected(trusted.error());
 
-  UpdateState u{.state = "downloading_installing", .deployment_id = deployment_id, .target_slot = other_slot(*booted),
-                .boot_id = *boot_id, .updated_at = now_text()};
-  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+  UpdateState u{.state = current->state, .deployment_id = deployment_id, .target_slot = other_slot(*booted), .boot_id = *boot_id};
+  if (auto ok = advance(u, Step::kStart); !ok) return std::unexpected(ok.error());
 
   artifacts::DeviceContext device{.device_type = config_.device_type, .allow_downgrade = allow_downgrade};
   for (const auto& [name, c] : *components) {
@@ -135,19 +137,15 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     // slot's kept bytes may be what changed): neither says anything about
     // the update, which is downloaded again. The inactive slot holds part
     // of an image nothing boots.
-    u.state = "interrupted";
     u.error = checkpoints->source_failed()
                   ? "the download was interrupted (" + verified.error().describe() + "); it continues at the next offer"
                   : "the resumed download did not verify (" + verified.error().describe() + "); downloading it again";
-    u.updated_at = now_text();
-    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    if (auto ok = advance(u, Step::kCut); !ok) return std::unexpected(ok.error());
     return std::unexpected(verified.error());
   }
   if (!verified) {
-    u.state = "failed";
     u.error = verified.error().describe();
-    u.updated_at = now_text();
-    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    if (auto ok = advance(u, Step::kRefuse); !ok) return std::unexpected(ok.error());
     return std::unexpected(verified.error());
   }
   const auto& m = verified->manifest;
@@ -167,20 +165,14 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
                       });
   if (!needs_reboot) {
     // Files only: in effect already; nothing to try.
-    u.state = "committed";
     u.target_slot.clear();
-    u.updated_at = now_text();
-    if (auto ok = state_.commit_update(u); !ok) return std::unexpected(ok.error());
+    if (auto ok = advance(u, Step::kFilesInPlace); !ok) return std::unexpected(ok.error());
     drop_backups(sinks.files());
     return Installed{u.version, false, ""};
   }
-  u.state = "installed";
-  u.updated_at = now_text();
-  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(u, Step::kWrite); !ok) return std::unexpected(ok.error());
   if (auto ok = boot_->try_once(u.target_slot); !ok) return std::unexpected(ok.error());
-  u.state = "rebooting";
-  u.updated_at = now_text();
-  if (auto ok = state_.set_update(u, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(u, Step::kArm, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
   return Installed{u.version, true, u.target_slot};
 }
 
@@ -189,11 +181,9 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
                                                              const std::vector<std::string>& files) {
   // Persisted first: a power cut while the module works makes the next
   // start roll the module back (resume()).
-  u.state = "installed";
   u.target_slot.clear();
-  u.updated_at = now_text();
   if (auto ok = state_.set_setting("module", module_name); !ok) return std::unexpected(ok.error());
-  if (auto ok = state_.set_update(u, "update module " + module_name); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(u, Step::kWrite, "update module " + module_name); !ok) return std::unexpected(ok.error());
   UpdateModule module(*config_.modules_dir / module_name, module_workdir());
   common::Result<bool> reboot = false;
   if (auto ok = module.prepare(m, config_.device_type); !ok) reboot = std::unexpected(ok.error());
@@ -201,9 +191,7 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
   common::Status done = reboot ? common::Status{} : common::Status(std::unexpected(reboot.error()));
   if (done && *reboot) {
     // The module's change takes effect at the reboot; the commit follows it.
-    u.state = "rebooting";
-    u.updated_at = now_text();
-    if (auto ok = state_.set_update(u, "update module " + module_name + " waits for a reboot"); !ok) {
+    if (auto ok = advance(u, Step::kArm, "update module " + module_name + " waits for a reboot"); !ok) {
       return std::unexpected(ok.error());
     }
     return Installed{u.version, true, ""};
@@ -211,15 +199,11 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
   if (done) done = module.commit(false);
   if (!done) {
     restore_files(files);
-    u.state = "failed";
     u.error = done.error().describe();
-    u.updated_at = now_text();
-    if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+    if (auto ok = advance(u, Step::kRefuse); !ok) return std::unexpected(ok.error());
     return std::unexpected(done.error());
   }
-  u.state = "committed";
-  u.updated_at = now_text();
-  if (auto ok = state_.commit_update(u); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(u, Step::kModuleDone); !ok) return std::unexpected(ok.error());
   drop_backups(files);
   return Installed{u.version, false, ""};
 }
@@ -234,17 +218,15 @@ common::Status Agent::undo(UpdateState u, const std::string& why) {
   auto files = state_.rollback_files();
   if (!files) return std::unexpected(files.error());
   restore_files(*files);
-  u.state = "rolled_back";
   u.error = why;
-  u.updated_at = now_text();
-  return state_.set_update(u, why);
+  return advance(u, Step::kRollBack, why);
 }
 
 common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
-  if (u->state != "rebooting" && u->state != "verifying") {
-    return common::fail(common::Errc::kConflict, "no update waits for a commit (state " + u->state + ")");
+  if (u->state != Stage::kRebooting && u->state != Stage::kVerifying) {
+    return common::fail(common::Errc::kConflict, "no update waits for a commit (state " + std::string(stage_name(u->state)) + ")");
   }
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
@@ -263,9 +245,7 @@ common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
     if (auto ok = undo(*u, detail); !ok) return std::unexpected(ok.error());
     return Verdict::kRolledBack;
   }
-  u->state = "verifying";
-  u->updated_at = now_text();
-  if (auto ok = state_.set_update(*u); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(*u, Step::kBoot); !ok) return std::unexpected(ok.error());
   for (const auto& check : config_.health_checks) {
     std::string why;
     if (!run_check(check, why)) {
@@ -275,9 +255,7 @@ common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
     }
   }
   if (auto ok = boot_->mark_good(u->target_slot); !ok) return std::unexpected(ok.error());
-  u->state = "committed";
-  u->updated_at = now_text();
-  if (auto ok = state_.commit_update(*u); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(*u, Step::kPass); !ok) return std::unexpected(ok.error());
   auto files = state_.rollback_files();
   if (files) drop_backups(*files);
   detail = u->component + " " + u->version + " committed in slot " + u->target_slot;
@@ -288,9 +266,7 @@ common::Result<Agent::Verdict> Agent::verify_module_after_reboot(UpdateState u, 
   auto name = state_.setting("module");
   if (!name) return std::unexpected(name.error());
   if (!*name || !config_.modules_dir) return common::fail(common::Errc::kConflict, "the update module of this update is unknown");
-  u.state = "verifying";
-  u.updated_at = now_text();
-  if (auto ok = state_.set_update(u); !ok) return std::unexpected(ok.error());
+  if (auto ok = advance(u, Step::kBoot); !ok) return std::unexpected(ok.error());
   UpdateModule module(*config_.modules_dir / **name, module_workdir());
   common::Status ok = {};
   for (const auto& check : config_.health_checks) {
@@ -306,15 +282,11 @@ common::Result<Agent::Verdict> Agent::verify_module_after_reboot(UpdateState u, 
     detail = ok.error().message();
     auto files = state_.rollback_files();
     if (files) restore_files(*files);
-    u.state = "rolled_back";
     u.error = detail;
-    u.updated_at = now_text();
-    if (auto saved = state_.set_update(u, detail); !saved) return std::unexpected(saved.error());
+    if (auto saved = advance(u, Step::kRollBack, detail); !saved) return std::unexpected(saved.error());
     return Verdict::kRolledBack;
   }
-  u.state = "committed";
-  u.updated_at = now_text();
-  if (auto saved = state_.commit_update(u); !saved) return std::unexpected(saved.error());
+  if (auto saved = advance(u, Step::kPass); !saved) return std::unexpected(saved.error());
   detail = u.component + " " + u.version + " committed by update module " + **name;
   return Verdict::kCommitted;
 }
@@ -323,7 +295,7 @@ common::Status Agent::rollback(const std::string& why) {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (!waits_for_reboot(u->state)) {
-    return common::fail(common::Errc::kConflict, "nothing to roll back (state " + u->state + ")");
+    return common::fail(common::Errc::kConflict, "nothing to roll back (state " + std::string(stage_name(u->state)) + ")");
   }
   return undo(*u, why);
 }
@@ -367,8 +339,8 @@ common::Result<common::Json> Agent::status() {
   for (const auto& [name, c] : *components) {
     out["components"][name] = {{"version", c.version}, {"security_version", c.security_version}};
   }
-  out["deployment"] = u->deployment_id ? common::Json{{"id", *u->deployment_id}, {"state", u->state}} : common::Json(nullptr);
-  out["update"] = {{"state", u->state},         {"component", u->component},   {"version", u->version},
+  out["deployment"] = u->deployment_id ? common::Json{{"id", *u->deployment_id}, {"state", stage_name(u->state)}} : common::Json(nullptr);
+  out["update"] = {{"state", stage_name(u->state)},         {"component", u->component},   {"version", u->version},
                    {"target_slot", u->target_slot}, {"previous_version", u->previous_version}, {"updated_at", u->updated_at}};
   out["last_error"] = u->error.empty() ? common::Json(nullptr) : common::Json(u->error);
   // Where an interrupted download would go on from (docs/agent.md, "Power cuts").

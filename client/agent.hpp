@@ -67,6 +67,7 @@ class Agent {
  private:
   Agent(AgentConfig config, StateStore state, std::unique_ptr<Bootloader> boot)
       : config_(std::move(config)), state_(std::move(state)), boot_(std::move(boot)) {}
+  common::Status advance(UpdateState& u, Step step, const std::string& message = "");
   common::Status undo(UpdateState u, const std::string& why);
   common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
                                                 const std::string& module_name, const std::vector<std::string>& files);

@@ -24,14 +24,6 @@ using std::chrono::seconds;
 
 constexpr std::int64_t kOutboxBatch = 50;
 
-// The agent's states as deployment events (docs/api.md).
-std::string event_state(const std::string& agent_state) {
-  // An interruption is reported as the download it returns to, with why.
-  if (agent_state == "downloading_installing" || agent_state == "interrupted") return "downloading";
-  if (agent_state == "installed") return "installing";
-  return agent_state;  // rebooting, verifying, committed, rolled_back, failed
-}
-
 std::string utc_offset_now() {
   std::time_t t = std::time(nullptr);
   std::tm local{};
@@ -299,7 +291,7 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
   ResumePoint base{.deployment_id = deployment, .file_sha256 = file_sha256, .target_slot = other_slot(*booted)};
   auto kept = load_resume_point(state);
   std::optional<ResumePoint> point = kept ? *kept : std::nullopt;
-  bool resumable = point && current.state == "interrupted" && current.deployment_id == deployment &&
+  bool resumable = point && current.state == Stage::kInterrupted && current.deployment_id == deployment &&
                    point->deployment_id == deployment && point->file_sha256 == file_sha256 &&
                    point->target_slot == base.target_slot && point->written > 0 && config.slots.count(point->slot_class) > 0 &&
                    std::filesystem::exists(resume_prefix_path(config.state_dir));
@@ -390,13 +382,15 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   // is on its way), or as a retry the rollout allows (device_retries)
   // once the server has it: then it is taken like a new offer.
   // An interrupted one (a power cut mid-download) is taken again at once.
-  if (current->deployment_id == deployment && current->state != "downloading_installing" && current->state != "interrupted") {
+  if (current->deployment_id == deployment && current->state != Stage::kDownloadingInstalling &&
+      current->state != Stage::kInterrupted) {
     // A retry follows a failure only, and only an offer made after the
     // server had the final event: the answer to a poll sent while the
     // event was still in the outbox offers what it believed in progress.
-    bool retry = (current->state == "failed" || current->state == "rolled_back") && !outbox_pending_at_poll_;
+    bool retry = (current->state == Stage::kFailed || current->state == Stage::kRolledBack) && !outbox_pending_at_poll_;
     if (!retry) return std::optional<int>{};
-    common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " offered again after " + current->state +
+    common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " offered again after " +
+                                             std::string(stage_name(current->state)) +
                                              ": trying again");
   }
   auto installed = download_and_install(update, deployment, *current);
@@ -411,7 +405,7 @@ common::Result<Daemon::Next> Daemon::cycle() {
   // After a trial boot: commit or roll back first, and say so.
   auto current = agent_.state().update();
   if (!current) return std::unexpected(current.error());
-  if (current->state == "installed" && !current->target_slot.empty()) {
+  if (current->state == Stage::kInstalled && !current->target_slot.empty()) {
     // Written and verified, but arming its trial boot failed (the boot
     // environment could not be written): arm it again, then reboot.
     if (auto ok = agent_.arm_trial(); !ok) return std::unexpected(ok.error());
@@ -420,7 +414,7 @@ common::Result<Daemon::Next> Daemon::cycle() {
     next.exit_code = reboot();
     return next;
   }
-  if (current->state == "rebooting" || current->state == "verifying") {
+  if (current->state == Stage::kRebooting || current->state == Stage::kVerifying) {
     std::string detail;
     auto verdict = agent_.verify_and_commit(detail);
     if (!verdict) return std::unexpected(verdict.error());

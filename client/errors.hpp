@@ -13,6 +13,7 @@ enum class Errc {
   kSlotInUse,           // the slot is mounted, attached to a loop device, or held exclusively
   kSlotTooSmall,        // the image is larger than the slot
   kSlotReadbackMismatch,  // the slot, read back after writing, does not hold the image
+  kBadTransition,         // a lifecycle step the update's stage does not allow (client/lifecycle.hpp)
 };
 
 }  // namespace flotilla::client

@@ -84,9 +84,9 @@ common::Result<StateStore> StateStore::open(const std::filesystem::path& state_d
     insert->bind(1, name).bind(2, c.version).bind(3, c.security_version);
     if (auto ok = insert->run(); !ok) return std::unexpected(ok.error());
   }
-  auto idle = store.db_.prepare("INSERT OR IGNORE INTO update_state (id, state, updated_at) VALUES (1, 'idle', ?)");
+  auto idle = store.db_.prepare("INSERT OR IGNORE INTO update_state (id, state, updated_at) VALUES (1, ?, ?)");
   if (!idle) return std::unexpected(idle.error());
-  idle->bind(1, common::format_rfc3339(common::now_utc()));
+  idle->bind(1, stage_name(Stage::kIdle)).bind(2, common::format_rfc3339(common::now_utc()));
   if (auto ok = idle->run(); !ok) return std::unexpected(ok.error());
   if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());
   return store;
@@ -109,12 +109,17 @@ common::Result<UpdateState> StateStore::update() {
       "SELECT state, deployment_id, bundle_id, component, version, security_version, target_slot, boot_id, previous_version, "
       "error, updated_at FROM update_state WHERE id = 1");
   if (!select) return std::unexpected(select.error());
-  auto row = common::first_row(*select, [](const common::Statement& r) {
-    return UpdateState{r.text(0), r.optional_int64(1), r.text(2), r.text(3), r.text(4), r.int64(5),
-                       r.text(6), r.text(7),           r.text(8), r.text(9), r.text(10)};
+  std::string stored;
+  auto row = common::first_row(*select, [&stored](const common::Statement& r) {
+    stored = r.text(0);
+    return UpdateState{Stage::kIdle, r.optional_int64(1), r.text(2), r.text(3), r.text(4), r.int64(5),
+                       r.text(6),    r.text(7),           r.text(8), r.text(9), r.text(10)};
   });
   if (!row) return std::unexpected(row.error());
   if (!*row) return common::fail(common::Errc::kDatabase, "the agent's state has no update row");
+  auto stage = parse_stage(stored);
+  if (!stage) return common::fail(common::Errc::kDatabase, "the agent's state holds an unknown update stage \"" + stored + "\"");
+  (*row)->state = *stage;
   return **row;
 }
 
@@ -127,9 +132,9 @@ common::Status StateStore::queue_event_locked(const UpdateState& u, const std::s
       "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox WHERE deployment_id IS ?1), ?2, ?3, ?4, ?5)");
   if (!insert) return std::unexpected(insert.error());
   std::optional<std::string> running;
-  if (u.state == "committed") running = u.version;
-  if ((u.state == "rolled_back" || u.state == "failed") && !u.previous_version.empty()) running = u.previous_version;
-  insert->bind(1, u.deployment_id).bind(2, u.state).bind(3, message.empty() ? u.error : message).bind(4, running)
+  if (u.state == Stage::kCommitted) running = u.version;
+  if ((u.state == Stage::kRolledBack || u.state == Stage::kFailed) && !u.previous_version.empty()) running = u.previous_version;
+  insert->bind(1, u.deployment_id).bind(2, stage_name(u.state)).bind(3, message.empty() ? u.error : message).bind(4, running)
       .bind(5, u.updated_at);
   return insert->run();
 }
@@ -141,13 +146,13 @@ common::Status StateStore::set_update(const UpdateState& u, const std::string& m
       "UPDATE update_state SET state = ?, deployment_id = ?, bundle_id = ?, component = ?, version = ?, "
       "security_version = ?, target_slot = ?, boot_id = ?, previous_version = ?, error = ?, updated_at = ? WHERE id = 1");
   if (!write) return std::unexpected(write.error());
-  write->bind(1, u.state).bind(2, u.deployment_id).bind(3, u.bundle_id).bind(4, u.component).bind(5, u.version)
+  write->bind(1, stage_name(u.state)).bind(2, u.deployment_id).bind(3, u.bundle_id).bind(4, u.component).bind(5, u.version)
       .bind(6, u.security_version).bind(7, u.target_slot).bind(8, u.boot_id).bind(9, u.previous_version).bind(10, u.error)
       .bind(11, u.updated_at);
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, message); !ok) return ok;
   if (auto ok = tx->commit(); !ok) return ok;
-  fault_point(u.state);
+  fault_point(std::string(stage_name(u.state)));
   return {};
 }
 
@@ -171,11 +176,11 @@ common::Status StateStore::commit_update(const UpdateState& u) {
   if (auto ok = set_component(u.component, {u.version, security}); !ok) return ok;
   auto write = db_.prepare("UPDATE update_state SET state = ?, error = '', updated_at = ? WHERE id = 1");
   if (!write) return std::unexpected(write.error());
-  write->bind(1, u.state).bind(2, u.updated_at);
+  write->bind(1, stage_name(u.state)).bind(2, u.updated_at);
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, "committed"); !ok) return ok;
   if (auto ok = tx->commit(); !ok) return ok;
-  fault_point(u.state);
+  fault_point(std::string(stage_name(u.state)));
   return {};
 }
 
@@ -201,8 +206,11 @@ common::Result<std::vector<StateStore::Event>> StateStore::pending_events(std::i
       "SELECT id, deployment_id, seq, state, message, time, running_version FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, limit);
+  // A stage this agent does not know (a row a newer agent wrote) reads as
+  // idle, which the server refuses: the row is then dropped, not resent forever.
   return common::collect(*select, [](const common::Statement& r) {
-    return Event{r.int64(0), r.int64(1), r.int64(2), r.text(3), r.text(4), r.text(5), r.optional_text(6)};
+    return Event{r.int64(0), r.int64(1), r.int64(2), parse_stage(r.text(3)).value_or(Stage::kIdle), r.text(4), r.text(5),
+                 r.optional_text(6)};
   });
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/lifecycle.hpp"
 #include "common/error.hpp"
 #include "common/sqlite.hpp"
 #include "common/time.hpp"
@@ -20,11 +21,10 @@ struct ComponentState {
   std::int64_t security_version = 0;
 };
 
-// The update in progress, or the last one's outcome. States:
-// idle, downloading_installing, installed, rebooting, verifying, committed,
-// rolled_back, failed (DESIGN.md §8).
+// The update in progress, or the last one's outcome; its stages and the
+// steps between them are client/lifecycle.hpp (DESIGN.md §8).
 struct UpdateState {
-  std::string state = "idle";
+  Stage state = Stage::kIdle;
   std::optional<std::int64_t> deployment_id;  // absent for a local install
   std::string bundle_id;
   std::string component;
@@ -60,7 +60,8 @@ class StateStore {
     std::int64_t id = 0;
     std::int64_t deployment_id = 0;
     std::int64_t seq = 0;
-    std::string state, message, time;
+    Stage state = Stage::kIdle;
+    std::string message, time;
     std::optional<std::string> running_version;
   };
   // Oldest first: events are delivered in order.

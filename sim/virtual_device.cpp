@@ -121,10 +121,10 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
   auto next = daemon->cycle();
   // What the device's own state says (its SQLite file; no trust-root work).
   if (auto update = (*agent)->state().update()) {
-    const auto& state = update->state;
-    bool final = state == "committed" || state == "rolled_back" || state == "failed";
-    view_.state = final ? "idle" : state;
-    if (final) view_.last_result = state;
+    auto stage = update->state;
+    bool final = stage == client::Stage::kCommitted || stage == client::Stage::kRolledBack || stage == client::Stage::kFailed;
+    view_.state = final ? std::string(client::stage_name(client::Stage::kIdle)) : std::string(client::stage_name(stage));
+    if (final) view_.last_result = client::stage_name(stage);
     trial_version_ = update->version;
   }
   if (auto components = (*agent)->state().components(); components && !settings_.initial_versions.empty()) {
@@ -145,7 +145,7 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
     // The agent asks for its trial boot. A health-failing device fails
     // only the version the fault is tied to.
     reboot_pending_ = true;
-    view_.state = "rebooting";
+    view_.state = client::stage_name(client::Stage::kRebooting);
     if (setup_.faults.health_fail && fault_applies(trial_version_)) {
       std::ofstream(dir_ / "unhealthy") << trial_version_ << "\n";
     } else {
