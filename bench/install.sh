@@ -6,7 +6,8 @@
 #   (2) streamed from the real server over loopback (`flotilla-agent run
 #       --once` taking a deployment) against `curl -o /dev/null` of the same
 #       bundle from the same server in the same run (net_ratio),
-# with the agent's peak RSS during (2), its idle RSS in `run` between polls,
+# with the agent's peak RSS during (2), its idle RSS (and PSS, and the
+# anonymous part) in `run` between polls,
 # the size of the stripped binary, (readback_ratio) what
 # slots.verify_after_write costs: the local install with read-back against
 # the same install without, and (resume_overhead) what going on from a
@@ -126,9 +127,16 @@ echo "install: idle RSS of run between polls"
 agent_pid=$!
 sleep 4
 idle_kib=$(awk '/VmRSS/ { print $2 }' "/proc/$agent_pid/status")
+# RSS counts shared-library pages a device shares with other processes:
+# PSS divides them among their users, and the anonymous part is the
+# agent's own memory.
+idle_pss_kib=$(awk '/^Pss:/ { print $2 }' "/proc/$agent_pid/smaps_rollup")
+idle_anon_kib=$(awk '/^Anonymous:/ { print $2 }' "/proc/$agent_pid/smaps_rollup")
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 stop_server
 idle_rss=$(awk -v k="$idle_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+idle_pss=$(awk -v k="$idle_pss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+idle_anon=$(awk -v k="$idle_anon_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 cp "$agent" agent.stripped && strip agent.stripped
 binary_mib=$(awk -v b="$(stat -c %s agent.stripped)" 'BEGIN { printf "%.2f", b / 1048576 }')
 
@@ -136,6 +144,6 @@ ratio=$(awk -v a="$local_s" -v b="$base_s" 'BEGIN { printf "%.3f", a / b }')
 net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
 readback_ratio=$(awk -v a="$verify_s" -v b="$local_s" 'BEGIN { printf "%.3f", a / b }')
 rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
-echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB; binary ${binary_mib} MiB"
+echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB (PSS ${idle_pss}, anonymous ${idle_anon}); binary ${binary_mib} MiB"
 echo "install: resumed after a cut at $written bytes in ${resume_s}s: ${resume_overhead}s per GiB read back"
-echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss idle_pss_mib=$idle_pss idle_anon_mib=$idle_anon binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written"
