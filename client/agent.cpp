@@ -14,14 +14,10 @@ std::string now_text() { return common::format_rfc3339(common::now_utc()); }
 
 }  // namespace
 
-bool run_check(const CommandSpec& check, std::string& detail) {
+CheckOutcome run_check(const CommandSpec& check) {
   auto result = run_process(check.argv, check.timeout);
-  if (!result) {
-    detail = result.error().message();
-    return false;
-  }
-  detail = result->detail;
-  return result->exit_code == 0;
+  if (!result) return {false, result.error().message()};
+  return {result->exit_code == 0, result->detail};
 }
 
 common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
@@ -222,7 +218,7 @@ common::Status Agent::undo(UpdateState u, const std::string& why) {
   return advance(u, Step::kRollBack, why);
 }
 
-common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
+common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (u->state != Stage::kRebooting && u->state != Stage::kVerifying) {
@@ -231,38 +227,36 @@ common::Result<Agent::Verdict> Agent::verify_and_commit(std::string& detail) {
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
   if (*boot_id == u->boot_id) {
-    detail = u->target_slot.empty() ? "not rebooted yet: the update module's change takes effect at the next boot"
-                                    : "not rebooted yet: the next boot tries slot " + u->target_slot;
-    return Verdict::kNotRebooted;
+    return TrialOutcome{Verdict::kNotRebooted, u->target_slot.empty()
+                                                   ? "not rebooted yet: the update module's change takes effect at the next boot"
+                                                   : "not rebooted yet: the next boot tries slot " + u->target_slot};
   }
-  if (u->target_slot.empty()) return verify_module_after_reboot(*u, detail);
+  if (u->target_slot.empty()) return verify_module_after_reboot(*u);
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
   if (*booted != u->target_slot) {
     // The boot counter fell back: the new slot never came up.
-    detail = "slot " + u->target_slot + " did not come up; running slot " + *booted + " with " + u->component + " " +
-             u->previous_version;
-    if (auto ok = undo(*u, detail); !ok) return std::unexpected(ok.error());
-    return Verdict::kRolledBack;
+    std::string why = "slot " + u->target_slot + " did not come up; running slot " + *booted + " with " + u->component + " " +
+                      u->previous_version;
+    if (auto ok = undo(*u, why); !ok) return std::unexpected(ok.error());
+    return TrialOutcome{Verdict::kRolledBack, why};
   }
   if (auto ok = advance(*u, Step::kBoot); !ok) return std::unexpected(ok.error());
   for (const auto& check : config_.health_checks) {
-    std::string why;
-    if (!run_check(check, why)) {
-      detail = "health check failed: " + why + "; the next boot returns to slot " + other_slot(u->target_slot);
-      if (auto ok = undo(*u, detail); !ok) return std::unexpected(ok.error());
-      return Verdict::kRolledBack;
+    if (auto checked = run_check(check); !checked.passed) {
+      std::string why = "health check failed: " + checked.detail + "; the next boot returns to slot " + other_slot(u->target_slot);
+      if (auto ok = undo(*u, why); !ok) return std::unexpected(ok.error());
+      return TrialOutcome{Verdict::kRolledBack, why};
     }
   }
   if (auto ok = boot_->mark_good(u->target_slot); !ok) return std::unexpected(ok.error());
   if (auto ok = advance(*u, Step::kPass); !ok) return std::unexpected(ok.error());
   auto files = state_.rollback_files();
   if (files) drop_backups(*files);
-  detail = u->component + " " + u->version + " committed in slot " + u->target_slot;
-  return Verdict::kCommitted;
+  return TrialOutcome{Verdict::kCommitted, u->component + " " + u->version + " committed in slot " + u->target_slot};
 }
 
-common::Result<Agent::Verdict> Agent::verify_module_after_reboot(UpdateState u, std::string& detail) {
+common::Result<Agent::TrialOutcome> Agent::verify_module_after_reboot(UpdateState u) {
   auto name = state_.setting("module");
   if (!name) return std::unexpected(name.error());
   if (!*name || !config_.modules_dir) return common::fail(common::Errc::kConflict, "the update module of this update is unknown");
@@ -270,25 +264,23 @@ common::Result<Agent::Verdict> Agent::verify_module_after_reboot(UpdateState u, 
   UpdateModule module(*config_.modules_dir / **name, module_workdir());
   common::Status ok = {};
   for (const auto& check : config_.health_checks) {
-    std::string why;
-    if (!run_check(check, why)) {
-      ok = common::fail(common::Errc::kIo, "health check failed: " + why);
+    if (auto checked = run_check(check); !checked.passed) {
+      ok = common::fail(common::Errc::kIo, "health check failed: " + checked.detail);
       module.abandon();
       break;
     }
   }
   if (ok) ok = module.commit(true);
   if (!ok) {
-    detail = ok.error().message();
+    std::string why = ok.error().message();
     auto files = state_.rollback_files();
     if (files) restore_files(*files);
-    u.error = detail;
-    if (auto saved = advance(u, Step::kRollBack, detail); !saved) return std::unexpected(saved.error());
-    return Verdict::kRolledBack;
+    u.error = why;
+    if (auto saved = advance(u, Step::kRollBack, why); !saved) return std::unexpected(saved.error());
+    return TrialOutcome{Verdict::kRolledBack, why};
   }
   if (auto saved = advance(u, Step::kPass); !saved) return std::unexpected(saved.error());
-  detail = u.component + " " + u.version + " committed by update module " + **name;
-  return Verdict::kCommitted;
+  return TrialOutcome{Verdict::kCommitted, u.component + " " + u.version + " committed by update module " + **name};
 }
 
 common::Status Agent::rollback(const std::string& why) {

@@ -39,10 +39,14 @@ class Agent {
                                     InstallCheckpoints* checkpoints = nullptr);
 
   enum class Verdict { kCommitted, kRolledBack, kNotRebooted };
+  struct TrialOutcome {
+    Verdict verdict = Verdict::kNotRebooted;
+    std::string detail;  // what happened, in words, for the log or the operator
+  };
   // After the trial boot: the expected slot runs and every health check
   // passes → commit (the security version advances only now); otherwise
   // roll back. kNotRebooted changes nothing.
-  common::Result<Verdict> verify_and_commit(std::string& detail);
+  common::Result<TrialOutcome> verify_and_commit();
   // An update written and verified whose trial boot is not armed yet
   // (a power cut, or a boot environment that could not be written): arms
   // it. Does nothing in any other state.
@@ -72,7 +76,7 @@ class Agent {
   common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
                                                 const std::string& module_name, const std::vector<std::string>& files);
   std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }
-  common::Result<Verdict> verify_module_after_reboot(UpdateState u, std::string& detail);
+  common::Result<TrialOutcome> verify_module_after_reboot(UpdateState u);
   // Finishes what a power cut interrupted: an unfinished install becomes
   // `interrupted` (taken again when offered), a verified one gets its
   // trial boot armed.
@@ -83,8 +87,12 @@ class Agent {
   std::unique_ptr<Bootloader> boot_;
 };
 
-// Runs one command with a timeout (killed when it expires). True when it
+// Runs one command with a timeout (killed when it expires): passed when it
 // exited 0; `detail` says what happened otherwise.
-bool run_check(const CommandSpec& check, std::string& detail);
+struct CheckOutcome {
+  bool passed = false;
+  std::string detail;
+};
+CheckOutcome run_check(const CommandSpec& check);
 
 }  // namespace flotilla::client

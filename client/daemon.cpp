@@ -266,8 +266,7 @@ std::optional<int> Daemon::reboot() {
   const auto& r = agent_.config().reboot;
   if (r.mode == AgentConfig::Reboot::Mode::kExit) return r.exit_code;
   CommandSpec command{r.command, seconds(60)};
-  std::string detail;
-  if (!run_check(command, detail)) common::log(common::LogLevel::kError, "reboot command failed: " + detail);
+  if (auto ran = run_check(command); !ran.passed) common::log(common::LogLevel::kError, "reboot command failed: " + ran.detail);
   return 0;
 }
 
@@ -415,18 +414,17 @@ common::Result<Daemon::Next> Daemon::cycle() {
     return next;
   }
   if (current->state == Stage::kRebooting || current->state == Stage::kVerifying) {
-    std::string detail;
-    auto verdict = agent_.verify_and_commit(detail);
-    if (!verdict) return std::unexpected(verdict.error());
-    common::log(common::LogLevel::kInfo, detail);
-    if (*verdict == Agent::Verdict::kNotRebooted) {
+    auto outcome = agent_.verify_and_commit();
+    if (!outcome) return std::unexpected(outcome.error());
+    common::log(common::LogLevel::kInfo, outcome->detail);
+    if (outcome->verdict == Agent::Verdict::kNotRebooted) {
       // The reboot an update waits for never came (a power cut before it,
       // a supervisor that only restarted the agent): ask for it again.
       if (token_ || authenticate()) (void)deliver_outbox();
       next.exit_code = reboot();
       return next;
     }
-    if (*verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
+    if (outcome->verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
       // Still running the bad slot: report if the server can be reached,
       // then reboot back into the good one either way.
       if (token_ || authenticate()) (void)deliver_outbox();

@@ -130,18 +130,17 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (commit->parsed()) {
-    std::string detail;
-    auto verdict = (*agent)->verify_and_commit(detail);
-    if (!verdict) return fail(verdict.error());
-    switch (*verdict) {
+    auto outcome = (*agent)->verify_and_commit();
+    if (!outcome) return fail(outcome.error());
+    switch (outcome->verdict) {
       case client::Agent::Verdict::kCommitted:
-        std::cout << detail << "\n";
+        std::cout << outcome->detail << "\n";
         return kExitOk;
       case client::Agent::Verdict::kNotRebooted:
-        std::cerr << "flotilla-agent: " << detail << "\n";
+        std::cerr << "flotilla-agent: " << outcome->detail << "\n";
         return kExitFailed;
       case client::Agent::Verdict::kRolledBack:
-        std::cerr << "flotilla-agent: rolled back: " << detail << "\n";
+        std::cerr << "flotilla-agent: rolled back: " << outcome->detail << "\n";
         return kExitFailed;
     }
   }
