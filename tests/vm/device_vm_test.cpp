@@ -120,18 +120,22 @@ class DeviceVmTest : public ::testing::Test {
   std::string guest_url() const { return "https://10.0.2.2:" + std::to_string(port); }
   std::string console() const { return testing::read_text(console_log); }
 
+  // The device's power: `device-image run` and the QEMU it starts (again
+  // after each guest reboot) share a process group of their own.
   void start_vm() {
     qemu = ::fork();
     if (qemu == 0) {
+      ::setpgid(0, 0);
       ::execl("/bin/bash", "bash", device_image().c_str(), "run", (dir / "device").c_str(), "--console-log",
               console_log.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
+    ::setpgid(qemu, qemu);  // as the child does: whichever runs first
   }
   // Power off without warning: nothing in the guest gets to flush.
   void power_cut() {
     if (qemu <= 0) return;
-    ::kill(qemu, SIGKILL);
+    ::kill(-qemu, SIGKILL);
     ::waitpid(qemu, nullptr, 0);
     qemu = -1;
   }
