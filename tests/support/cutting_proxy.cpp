@@ -69,7 +69,9 @@ void CuttingProxy::pump(int client) {
       if (i == 1 && n > 0 && corrupt_at_ >= sent_to_client && corrupt_at_ < sent_to_client + static_cast<std::size_t>(n)) {
         buffer[corrupt_at_ - sent_to_client] ^= 0x01;
       }
-      if (n <= 0 || ::write(to, buffer, static_cast<std::size_t>(n)) != n) {
+      // MSG_NOSIGNAL: a client killed mid-transfer (a power-cut test)
+      // must end this connection, not the test process with SIGPIPE.
+      if (n <= 0 || ::send(to, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) {
         open = false;
         break;
       }
