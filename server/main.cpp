@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
+#include "server/front/front.hpp"
 #include "server/http/listener.hpp"
 #include "server/scheduler/scheduler.hpp"
 #include "server/store/sql_store.hpp"
@@ -149,7 +150,8 @@ struct ServeOptions {
   std::string bundle_base_url;  // empty: devices download from this server
   server::http::ListenOptions listen;
   std::string public_url;
-  std::string tls_cert, tls_key;
+  std::string tls_cert, tls_key, tls_client_ca;
+  std::string front = "nginx";  // or "none": cpprest listens on --listen itself
   std::string accel_redirect;
   int poll_interval_s = 60;
   double scheduler_interval_s = 5;
@@ -167,8 +169,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "store", "store_connections", "bundle_dir", "bundle_base_url", "listen", "threads",
-                                   "public_url", "poll_interval", "debug", "tls_cert", "tls_key", "accel_redirect",
-                                   "scheduler_interval", "no_ui"});
+                                   "public_url", "poll_interval", "debug", "tls_cert", "tls_key", "tls_client_ca", "accel_redirect",
+                                   "scheduler_interval", "no_ui", "front"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -186,7 +188,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
       !take_string("bundle_dir", "--bundle-dir", o.bundle_dir) ||
       !take_string("bundle_base_url", "--bundle-base-url", o.bundle_base_url) || !take_string("listen", "--listen", o.listen.url) ||
       !take_string("public_url", "--public-url", o.public_url) || !take_string("tls_cert", "--tls-cert", o.tls_cert) ||
-      !take_string("tls_key", "--tls-key", o.tls_key) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
+      !take_string("tls_key", "--tls-key", o.tls_key) || !take_string("tls_client_ca", "--tls-client-ca", o.tls_client_ca) ||
+      !take_string("front", "--front", o.front) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
     return kExitUsage;
   }
   if (object->has("threads") && serve.count("--threads") == 0) {
@@ -217,9 +220,12 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   return kExitOk;
 }
 
-int run_serve(const ServeOptions& o) {
-  const fs::path data = o.data;
-  auto listen = o.listen;
+// Checks --front and the TLS flags; fills the PEMs for a direct listener.
+int check_transport(const ServeOptions& o, server::http::ListenOptions& listen) {
+  if (o.front != "nginx" && o.front != "none") {
+    std::cerr << "flotilla-server: --front: must be nginx or none, not " << o.front.substr(0, 64) << "\n";
+    return kExitUsage;
+  }
   if (!o.tls_cert.empty() || !o.tls_key.empty()) {
     if (o.tls_cert.empty() || o.tls_key.empty()) {
       std::cerr << "flotilla-server: --tls-cert and --tls-key go together\n";
@@ -233,6 +239,26 @@ int run_serve(const ServeOptions& o) {
     listen.tls_private_key_pem = *key;
     if (listen.url.starts_with("http://")) listen.url.replace(0, 7, "https://");
   }
+  if (!o.tls_client_ca.empty() && (o.tls_cert.empty() || o.front != "nginx")) {
+    std::cerr << "flotilla-server: --tls-client-ca needs --tls-cert/--tls-key and the nginx front\n";
+    return kExitUsage;
+  }
+  auto url = server::front::parse_listen_url(listen.url);
+  if (!url) {
+    std::cerr << "flotilla-server: " << url.error().message() << "\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host.starts_with("127.") || host == "[::1]";
+}
+
+int run_serve(const ServeOptions& o) {
+  const fs::path data = o.data;
+  auto listen = o.listen;
+  if (int rc = check_transport(o, listen); rc != kExitOk) return rc;
   bool debug = o.debug;
   if (debug) common::set_log_level(common::LogLevel::kDebug);
   const std::string location = store_location(data, o.store);
@@ -275,21 +301,91 @@ int run_serve(const ServeOptions& o) {
   app.set_rollouts_changed([&scheduler] { scheduler.wake(); });
   app.set_scheduler_role([&scheduler] { return scheduler.running_rollouts(); });
   scheduler.start();
+  // With the front, cpprest listens on a private loopback port; the
+  // front owns --listen and TLS.
+  const bool fronted = o.front == "nginx";
+  auto public_listen = *server::front::parse_listen_url(listen.url);
+  if (fronted) listen = {.url = "http://127.0.0.1:0", .threads = listen.threads};
+  if (!fronted && !is_loopback_host(public_listen.host)) {
+    common::log(common::LogLevel::kWarn, "--front none on " + public_listen.host + ": clients reach the server without the "
+                "front's limits (slow or oversized requests, connection floods); run it behind a proxy of your own "
+                "(docs/deploy-nginx.md)");
+  }
   auto http = server::http::HttpServer::start(listen, app);
   if (!http) return fail(http.error());
-  app.set_public_url(o.public_url.empty() ? (*http)->url() : o.public_url);
+  std::unique_ptr<server::front::Front> front;
+  if (fronted) {
+    std::string secret = server::api::new_token_secret();
+    app.set_front_secret(secret);
+    if (o.accel_redirect.empty()) app.set_accel_redirect(server::front::kBundleLocation);
+    server::front::FrontOptions options{.listen = public_listen, .tls_cert = o.tls_cert, .tls_key = o.tls_key,
+                                        .tls_client_ca = o.tls_client_ca,
+                                        .bundle_dir = o.bundle_dir.empty() ? data / "bundles" : fs::path(o.bundle_dir),
+                                        .prefix = data / "front"};
+    auto upstream = server::front::parse_listen_url((*http)->url());
+    auto started = server::front::Front::start(options, upstream ? upstream->port : 0, secret);
+    if (!started) {
+      (*http)->stop();
+      scheduler.stop();
+      return fail(started.error());
+    }
+    front = std::move(*started);
+  }
+  const std::string url = front ? front->url() : (*http)->url();
+  app.set_public_url(o.public_url.empty() ? url : o.public_url);
   // First line of stdout: the URL, for scripts and tests.
-  std::cout << (*http)->url() << std::endl;
-  common::log(common::LogLevel::kInfo, "serving " + (*http)->url() + " from " + data.string() + " with the store " +
-                                           server::sql::redacted(location));
-  if (!o.no_ui) common::log(common::LogLevel::kInfo, "dashboard at " + (*http)->url() + "/ui/");
+  std::cout << url << std::endl;
+  common::log(common::LogLevel::kInfo, "serving " + url + " from " + data.string() + " with the store " +
+                                           server::sql::redacted(location) +
+                                           (front ? " through its front (nginx, pid " + std::to_string(front->process().pid()) +
+                                                        ") on the private upstream " + (*http)->url()
+                                                  : std::string(" without a front")));
+  if (!o.no_ui) common::log(common::LogLevel::kInfo, "dashboard at " + url + "/ui/");
 
   int received = 0;
   sigwait(&signals, &received);
   common::log(common::LogLevel::kInfo, std::string("stopping on ") + (received == SIGINT ? "SIGINT" : "SIGTERM"));
+  if (front) front->stop();  // first: it finishes what it passes on, and accepts nothing new
   (*http)->stop();
   scheduler.stop();
   common::log(common::LogLevel::kInfo, "stopped");
+  return kExitOk;
+}
+
+struct NginxConfigOptions {
+  std::string data = "/var/lib/flotilla";
+  std::string listen = "https://0.0.0.0:443";
+  int upstream_port = 8080;
+  std::string tls_cert, tls_key, tls_client_ca, bundle_dir;
+};
+
+// The front's configuration as `serve` would generate it, for a site that
+// runs nginx itself (several servers, its own certificates): no secret,
+// because the site's server runs with --front none.
+int run_nginx_config(const NginxConfigOptions& o) {
+  auto url = server::front::parse_listen_url(o.listen);
+  if (!url) {
+    std::cerr << "flotilla-server: " << url.error().message() << "\n";
+    return kExitUsage;
+  }
+  if (url->port == 0) {
+    std::cerr << "flotilla-server: --listen: a site's nginx needs a fixed port, not 0\n";
+    return kExitUsage;
+  }
+  if (url->tls != !o.tls_cert.empty() || o.tls_cert.empty() != o.tls_key.empty()) {
+    std::cerr << "flotilla-server: https:// in --listen goes with --tls-cert and --tls-key\n";
+    return kExitUsage;
+  }
+  const fs::path data = o.data;
+  server::front::FrontOptions options{.listen = *url, .tls_cert = o.tls_cert, .tls_key = o.tls_key,
+                                      .tls_client_ca = o.tls_client_ca,
+                                      .bundle_dir = o.bundle_dir.empty() ? data / "bundles" : fs::path(o.bundle_dir),
+                                      .prefix = data / "front"};
+  auto settings = server::front::front_settings(options, url->host, url->port, o.upstream_port);
+  std::cout << "# For: flotilla-server serve --front none --listen http://127.0.0.1:" << o.upstream_port
+            << " --accel-redirect " << server::front::kBundleLocation << " --public-url " << url->with_port(url->port)
+            << " ...\n"
+            << server::front::nginx_config(settings);
   return kExitOk;
 }
 
@@ -325,7 +421,14 @@ int main(int argc, char** argv) {
   serve->add_option("--bundle-base-url", so.bundle_base_url,
                     "Tell devices to download bundles from URL/<file_sha256>.flb (a mirror or CDN filled by `flotilla "
                     "bundles sync-mirror`), with this server as their fallback");
-  serve->add_option("--listen", so.listen.url, "http://HOST:PORT to listen on; port 0 picks a free one")
+  serve->add_option("--listen", so.listen.url,
+                    "http://HOST:PORT (or https:// with --tls-cert/--tls-key) where clients connect; port 0 picks a free "
+                    "one. With the nginx front, the front listens here and the API on a private loopback port")
+      ->capture_default_str();
+  serve->add_option("--front", so.front,
+                    "nginx (default): a supervised nginx in front enforces timeouts, size limits, connection caps and "
+                    "rate limits and sends bundle files (docs/deploy-nginx.md); none: cpprest listens on --listen "
+                    "itself, for a site's own proxy or load balancer")
       ->capture_default_str();
   serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--public-url", so.public_url, "URL devices reach this server at (default: the listen URL)");
@@ -334,6 +437,10 @@ int main(int argc, char** argv) {
                     "(docs/deploy-nginx.md)");
   serve->add_option("--tls-cert", so.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
   serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  serve->add_option("--tls-client-ca", so.tls_client_ca,
+                    "PEM CA certificates: the front asks clients for a certificate and refuses one that does not "
+                    "verify against these (devices with certificates; nginx front only)")
+      ->check(CLI::ExistingFile);
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
       ->check(CLI::Range(5, 86400))->capture_default_str();
   serve->add_option("--scheduler-interval", so.scheduler_interval_s,
@@ -341,6 +448,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");
   serve->add_flag("--no-ui", so.no_ui, "Do not serve the operator dashboard at /ui/ (docs/dashboard.md)");
+  NginxConfigOptions nginx_options;
+  auto* nginx_config = app.add_subcommand(
+      "nginx-config", "Print the nginx configuration `serve` generates for its front, as a starting point for a site "
+                      "that runs nginx itself (docs/deploy-nginx.md)");
+  nginx_config->add_option("--data", nginx_options.data, "The server's data directory")->capture_default_str();
+  nginx_config->add_option("--listen", nginx_options.listen, "http(s)://HOST:PORT nginx listens on")->capture_default_str();
+  nginx_config->add_option("--upstream-port", nginx_options.upstream_port, "The loopback port of `serve --front none`")
+      ->check(CLI::Range(1, 65535))->capture_default_str();
+  nginx_config->add_option("--tls-cert", nginx_options.tls_cert, "PEM certificate chain (https://)");
+  nginx_config->add_option("--tls-key", nginx_options.tls_key, "PEM private key of --tls-cert");
+  nginx_config->add_option("--tls-client-ca", nginx_options.tls_client_ca, "PEM CA certificates of device certificates");
+  nginx_config->add_option("--bundle-dir", nginx_options.bundle_dir, "Where bundle files live (default: DATA/bundles)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -350,6 +469,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (*init) return run_init(data, root, init_store);
+  if (*nginx_config) return run_nginx_config(nginx_options);
   if (!config_file.empty()) {
     if (int rc = apply_config(config_file, *serve, serve_options); rc != kExitOk) return rc;
   }

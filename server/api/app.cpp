@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <openssl/crypto.h>
 
 #include "common/log.hpp"
 #include "server/api/reply.hpp"
 #include "server/api/request_checks.hpp"
 #include "server/api/ui_routes.hpp"
+#include "server/front/nginx_config.hpp"
 
 namespace flotilla::server::api {
 namespace {
@@ -164,6 +166,14 @@ http::Response ServerApp::handle(http::Request& request) {
 }
 
 http::Response ServerApp::dispatch(http::Request& request, std::string& route_label) {
+  if (!front_secret_.empty()) {
+    auto sent = request.header(front::kFrontHeader);
+    if (!sent || sent->size() != front_secret_.size() ||
+        CRYPTO_memcmp(sent->data(), front_secret_.data(), front_secret_.size()) != 0) {
+      return problem(403, "this is the server's private port; connect through its front at " + public_url_);
+    }
+    if (auto client = request.header("X-Real-IP")) request.remote_address = *client;
+  }
   // Limits a front proxy would also enforce (the embedded server cannot
   // rely on one being there), and text that is UTF-8, for every route.
   if (auto refused = refuse_malformed_request(request)) return *refused;

@@ -166,11 +166,15 @@ class ServerApp final : public http::Application {
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
-  // Behind nginx: bundle downloads are authorised here and sent by nginx
-  // from an internal location with this prefix (X-Accel-Redirect).
   // Serve the dashboard at /ui/ (the default); off, those paths are 404.
   void set_ui_enabled(bool enabled) { ui_enabled_ = enabled; }
+  // Behind nginx: bundle downloads are authorised here and sent by nginx
+  // from an internal location with this prefix (X-Accel-Redirect).
   void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
+  // Behind the server's own front: only requests carrying the front's
+  // secret (front::kFrontHeader) are answered, and the client address is
+  // the one the front saw (X-Real-IP). Empty: every request, its peer.
+  void set_front_secret(std::string secret) { front_secret_ = std::move(secret); }
   // Called after an operator changed a rollout: wakes the scheduler.
   void set_rollouts_changed(std::function<void()> notify) { rollouts_changed_ = std::move(notify); }
   // Whether this server's scheduler runs the rollouts (several servers
@@ -192,6 +196,7 @@ class ServerApp final : public http::Application {
   std::function<bool()> scheduler_running_;
   bool ui_enabled_ = true;
   std::string accel_redirect_;
+  std::string front_secret_;
   std::function<void()> rollouts_changed_;
   std::mutex rollout_cache_mutex_;
   std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;

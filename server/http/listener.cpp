@@ -204,7 +204,9 @@ struct HttpServer::Impl {
       }
     }
     if (common::log_enabled(common::LogLevel::kDebug)) {
-      common::log(common::LogLevel::kDebug, request.method + " " + request.path + " " + std::to_string(response.status));
+      // The client address is the front's X-Real-IP when there is one (set by the application).
+      common::log(common::LogLevel::kDebug, request.method + " " + request.path + " " + std::to_string(response.status) +
+                                                " from " + request.remote_address);
     }
     if (!request.body_file.empty()) {
       std::error_code ec;

@@ -41,7 +41,7 @@ class ScaleOutTest : public testing::FleetTest {
 
   std::vector<std::string> serve_args() const override {
     return {"--scheduler-interval", "1", "--bundle-dir", (dir / "bundles").string(), "--public-url",
-            "http://127.0.0.1:" + std::to_string(front_port), "--accel-redirect", "/_flotilla_bundles/"};
+            "http://127.0.0.1:" + std::to_string(front_port), "--front", "none", "--accel-redirect", "/_flotilla_bundles/"};
   }
   std::string api_url() const override { return nginx->url(); }
 

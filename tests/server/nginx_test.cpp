@@ -23,7 +23,7 @@ class NginxTest : public testing::RunningServer {
   std::unique_ptr<testing::NginxProcess> nginx;
   std::string front;
 
-  std::vector<std::string> serve_args() const override { return {"--accel-redirect", "/_flotilla_bundles/"}; }
+  std::vector<std::string> serve_args() const override { return {"--front", "none", "--accel-redirect", "/_flotilla_bundles/"}; }
 
   void SetUp() override {
     RunningServer::SetUp();
