@@ -69,6 +69,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("GET", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::list_enrollment_tokens);
   route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);
   route("GET", "/api/v1/me", Permission::kReadTrust, &ServerApp::show_caller);
+  open_route("GET", "/api/v1/me/upload-permission", Access::kPublic, &ServerApp::check_upload_permission);
   route("GET", "/api/v1/devices", Permission::kReadDevices, &ServerApp::list_devices);
   // Before /devices/{}: "summary" is never a device id (ids are 64 hex digits).
   route("GET", "/api/v1/devices/summary", Permission::kReadDevices, &ServerApp::fleet_summary);
@@ -165,15 +166,19 @@ http::Response ServerApp::handle(http::Request& request) {
   return response;
 }
 
-http::Response ServerApp::dispatch(http::Request& request, std::string& route_label) {
-  if (!front_secret_.empty()) {
-    auto sent = request.header(front::kFrontHeader);
-    if (!sent || sent->size() != front_secret_.size() ||
-        CRYPTO_memcmp(sent->data(), front_secret_.data(), front_secret_.size()) != 0) {
-      return problem(403, "this is the server's private port; connect through its front at " + public_url_);
-    }
-    if (auto client = request.header("X-Real-IP")) request.remote_address = *client;
+std::optional<http::Response> ServerApp::refuse_without_front(http::Request& request) const {
+  if (front_secret_.empty()) return std::nullopt;
+  auto sent = request.header(front::kFrontHeader);
+  if (!sent || sent->size() != front_secret_.size() ||
+      CRYPTO_memcmp(sent->data(), front_secret_.data(), front_secret_.size()) != 0) {
+    return problem(403, "this is the server's private port; connect through its front at " + public_url_);
   }
+  if (auto client = request.header("X-Real-IP")) request.remote_address = *client;
+  return std::nullopt;
+}
+
+http::Response ServerApp::dispatch(http::Request& request, std::string& route_label) {
+  if (auto refused = refuse_without_front(request)) return *refused;
   // Limits a front proxy would also enforce (the embedded server cannot
   // rely on one being there), and text that is UTF-8, for every route.
   if (auto refused = refuse_malformed_request(request)) return *refused;

@@ -54,6 +54,9 @@ class ServerApp final : public http::Application {
     std::string label;  // the pattern as text, for metrics
   };
   http::Response dispatch(http::Request& request, std::string& route_label);
+  // Behind the front: a request without its secret is refused; with it,
+  // the client address becomes the one the front saw.
+  std::optional<http::Response> refuse_without_front(http::Request& request) const;
 
   std::expected<Caller, http::Response> authenticate(const http::Request& request);
   // A device's bearer token (from device/auth) to its accepted device.
@@ -80,6 +83,9 @@ class ServerApp final : public http::Application {
   http::Response verify_audit(http::Request&, const Params&, const Caller&);
   http::Response show_audit_head(http::Request&, const Params&, const Caller&);
   http::Response show_caller(http::Request&, const Params&, const Caller&);
+  // For the front, before it passes an upload's body on (auth_request):
+  // 204 when the method is not POST or the caller may upload.
+  http::Response check_upload_permission(http::Request&, const Params&, const Caller&);
   http::Response export_audit(http::Request&, const Params&, const Caller&);
   common::Status for_each_audit_entry(const std::function<common::Status(const signing::AuditEntry&)>& each);
   http::Response show_trust(http::Request&, const Params&, const Caller&);

@@ -2,6 +2,7 @@
 
 #include "artifacts/manifest.hpp"
 #include "server/api/app.hpp"
+#include "server/front/nginx_config.hpp"
 #include "server/api/reply.hpp"
 
 namespace flotilla::server::api {
@@ -78,6 +79,18 @@ http::Response ServerApp::show_caller(http::Request&, const Params&, const Calle
   common::Json out = {{"actor", caller.actor}, {"role", role_name(caller.role)}, {"permissions", permissions}};
   if (caller.token) out["token"] = token_json(*caller.token);
   return json_reply(200, out);
+}
+
+http::Response ServerApp::check_upload_permission(http::Request& request, const Params&, const Caller&) {
+  // The front asks before every request to /api/v1/bundles: only an
+  // upload's body is worth stopping early; the route itself checks the rest.
+  if (request.header(front::kOriginalMethodHeader).value_or("POST") != "POST") return http::Response{.status = 204};
+  auto caller = authenticate(request);
+  if (!caller) return caller.error();
+  if (!allowed(caller->role, Permission::kUploadBundles)) {
+    return problem(403, "the " + std::string(role_name(caller->role)) + " role may not upload bundles");
+  }
+  return http::Response{.status = 204};
 }
 
 }  // namespace flotilla::server::api

@@ -106,6 +106,9 @@ common::Status check_config(const fs::path& nginx, const fs::path& config, const
     return common::fail(common::Errc::kNotFound, nginx.string() + " is missing: install nginx (apt-get install nginx-light), "
                                                  "or serve with --front none behind a proxy of your own");
   }
+  // nginx -t creates the temporary directories the configuration names.
+  std::error_code ec;
+  fs::create_directories(prefix / "tmp", ec);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return common::fail(common::Errc::kIo, "pipe: cannot run nginx -t");
   int devnull = moved_high(::open("/dev/null", O_RDWR | O_CLOEXEC));

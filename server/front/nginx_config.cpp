@@ -19,11 +19,14 @@ struct FrontError {
 constexpr FrontError kFrontErrors[] = {
     {400, 400, "Bad Request", "the request is malformed"},
     {494, 400, "Bad Request", "a request header line is too long or the headers are too large"},
+    {401, 401, "Unauthorized", "send an API token allowed to do this as Authorization: Bearer TOKEN"},
+    {403, 403, "Forbidden", "this token may not do this"},
     {408, 408, "Request Timeout", "the request was not sent in time"},
     {413, 413, "Payload Too Large", "the body is larger than this route accepts"},
     {414, 414, "URI Too Long", "the request line is too long"},
     {416, 416, "Range Not Satisfiable", "the range is outside the file"},
     {429, 429, "Too Many Requests", "too many requests or connections from this address; retry later"},
+    {500, 500, "Internal Server Error", "the front failed; see the server log"},
     {502, 502, "Bad Gateway", "the server behind the front is not answering; retry later"},
     {504, 504, "Gateway Timeout", "the server behind the front did not answer in time; retry later"},
 };
@@ -70,6 +73,7 @@ std::string nginx_config(const FrontSettings& s) {
       << "  send_timeout " << l.send_timeout_s << "s;\n"
       << "  keepalive_timeout " << l.keepalive_timeout_s << "s;\n"
       << "  reset_timedout_connection on;\n"
+      << "  lingering_time " << l.header_timeout_s << "s;\n"
       << "  client_header_buffer_size 1k;\n"
       << "  large_client_header_buffers " << l.header_buffers << " " << l.header_buffer_kib << "k;\n"
       << "  client_max_body_size " << l.max_body_kib << "k;\n"
@@ -111,10 +115,24 @@ std::string nginx_config(const FrontSettings& s) {
       << "    proxy_intercept_errors off;\n";
   error_pages(out);
   out << "\n    # Bundle uploads: large, streamed to the server as they arrive.\n"
+      << "    # The server is asked first whether the caller may upload: the\n"
+      << "    # body of a caller who may not is never read.\n"
       << "    location = /api/v1/bundles {\n"
       << "      client_max_body_size 16g;\n"
-      << "      proxy_request_buffering off;\n";
+      << "      proxy_request_buffering off;\n"
+      << "      auth_request /_flotilla_upload_permission;\n";
   proxy(out, "      ");
+  out << "    }\n"
+      << "    location = /_flotilla_upload_permission {\n"
+      << "      internal;\n"
+      << "      client_max_body_size 16g;  # the size was checked by the upload's location\n"
+      << "      proxy_pass http://flotilla" << kUploadPermissionPath << ";\n"
+      << "      proxy_pass_request_body off;\n"
+      << "      proxy_set_header Content-Length \"\";\n"
+      << "      proxy_set_header " << kOriginalMethodHeader << " $request_method;\n"
+      << "      proxy_set_header Connection \"\";\n"
+      << "      proxy_set_header X-Real-IP $remote_addr;\n";
+  if (s.front_secret) out << "      proxy_set_header " << kFrontHeader << " " << *s.front_secret << ";\n";
   out << "    }\n"
       << "    location = /api/v1/device/auth {\n"
       << "      client_max_body_size " << l.max_device_body_kib << "k;\n"

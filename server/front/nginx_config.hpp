@@ -18,6 +18,11 @@ inline constexpr const char* kBundleLocation = "/_flotilla_bundles/";
 // process cannot bypass the front's limits or forge a client address.
 inline constexpr const char* kFrontHeader = "X-Flotilla-Front";
 
+// The front asks the server whether an upload may proceed before it reads
+// the body (auth_request), naming the request's method in this header.
+inline constexpr const char* kOriginalMethodHeader = "X-Flotilla-Method";
+inline constexpr const char* kUploadPermissionPath = "/api/v1/me/upload-permission";
+
 // What the front enforces. The values are documented, with the reason for
 // each, in docs/deploy-nginx.md; tests read them from here.
 struct FrontLimits {
