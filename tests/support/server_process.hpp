@@ -41,6 +41,7 @@ class ServerProcess {
   void listen_on(std::string url) { listen_ = std::move(url); }
   std::string admin_token() const;
   const std::filesystem::path& data() const { return data_; }
+  pid_t pid() const { return pid_; }
   // What --store names: a postgres:// URL, or DATA/flotilla.db.
   std::string store_location() const;
   // The PostgreSQL database this server made for itself, or null.
