@@ -166,6 +166,12 @@ http::Response ServerApp::handle(http::Request& request) {
   return response;
 }
 
+AuditDraft ServerApp::Caller::audit(std::string action, std::string object, std::string outcome,
+                                    common::Json details) const {
+  if (!client.empty() && details.is_object()) details["client"] = client;
+  return {actor, std::move(action), std::move(object), std::move(outcome), std::move(details)};
+}
+
 std::optional<http::Response> ServerApp::refuse_without_front(http::Request& request) const {
   if (front_secret_.empty()) return std::nullopt;
   auto sent = request.header(front::kFrontHeader);
@@ -209,6 +215,7 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
       if (!authenticated) return authenticated.error();
       caller = *authenticated;
     }
+    caller.client = request.remote_address;
     return (this->*route.handler)(request, params, caller);
   }
   if (!allow.empty()) {

@@ -41,6 +41,12 @@ class ServerApp final : public http::Application {
     Role role = Role::kAuditor;
     std::optional<DeviceRecord> device;  // for device routes
     std::optional<TokenRecord> token;    // for operator routes
+    std::string client;                  // the client's address (the front's X-Real-IP behind it)
+
+    // What this caller did, for the audit log; the client address goes
+    // into its details.
+    AuditDraft audit(std::string action, std::string object, std::string outcome = "ok",
+                     common::Json details = common::Json::object()) const;
   };
   using Params = std::vector<std::string>;
   using Handler = http::Response (ServerApp::*)(http::Request&, const Params&, const Caller&);

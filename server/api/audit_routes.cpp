@@ -130,8 +130,8 @@ http::Response ServerApp::upload_trust(http::Request& request, const Params&, co
   // Stored only if the root it rotates from is still the stored one.
   auto ok = store_.set_settings_if(kTrustRootSetting, *stored,
                                    {{kTrustRootSetting, request.body}, {trust_root_version_setting(next->version()), request.body}},
-                                   {caller.actor, current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
-                                    "ok", {{"version", next->version()}}});
+                                   caller.audit(current ? "trust.rotate" : "trust.set", "root:" + std::to_string(next->version()),
+                                    "ok", {{"version", next->version()}}));
   if (!ok && ok.error().is(common::Errc::kConflict)) {
     return problem(409, "the trust root changed while this one was checked; fetch the current root and rotate from it");
   }

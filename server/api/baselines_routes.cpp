@@ -30,8 +30,8 @@ http::Response ServerApp::put_baseline(http::Request& request, const Params& par
     return problem(422, "the name in the path and in the document differ", {{"/name", "must be " + params[0].substr(0, 64)}});
   }
   BaselineRecord record{parsed->name, doc.dump(), caller.actor, common::format_rfc3339(clock_())};
-  auto created = store_.put_baseline(record, {caller.actor, "baseline.put", "baseline:" + record.name, "ok",
-                                              {{"rules", parsed->rules.size()}}});
+  auto created = store_.put_baseline(record, caller.audit("baseline.put", "baseline:" + record.name, "ok",
+                                              {{"rules", parsed->rules.size()}}));
   if (!created) return problem_from(created.error());
   return json_reply(*created ? 201 : 200, baseline_json(record));
 }
@@ -52,7 +52,7 @@ http::Response ServerApp::show_baseline(http::Request&, const Params& params, co
 }
 
 http::Response ServerApp::delete_baseline(http::Request&, const Params& params, const Caller& caller) {
-  auto ok = store_.delete_baseline(params[0], {caller.actor, "baseline.delete", "baseline:" + params[0].substr(0, 128)});
+  auto ok = store_.delete_baseline(params[0], caller.audit("baseline.delete", "baseline:" + params[0].substr(0, 128)));
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"deleted", params[0]}});
 }

@@ -114,8 +114,8 @@ http::Response ServerApp::upload_bundle(http::Request& request, const Params&, c
   artifacts::DiscardSinkFactory discard;
   auto verified = artifacts::read_bundle(source, options, discard);
   if (!verified) {
-    (void)store_.append_audit({caller.actor, "bundle.upload", "bundle:?", "refused",
-                               {{"reason", verified.error().describe()}, {"size", request.body_size}}});
+    (void)store_.append_audit(caller.audit("bundle.upload", "bundle:?", "refused",
+                               {{"reason", verified.error().describe()}, {"size", request.body_size}}));
     return problem(422, "the bundle was refused: " + verified.error().describe());
   }
   auto file_sha256 = source.finish();
@@ -146,8 +146,8 @@ http::Response ServerApp::upload_bundle(http::Request& request, const Params&, c
   // file, never a row without its file.
   if (auto ok = move_into_place(request.body_file, bundle_path(record.file_sha256)); !ok) return problem_from(ok.error());
   auto inserted = store_.insert_bundle(
-      record, {caller.actor, "bundle.upload", "bundle:" + record.file_sha256, "ok",
-               {{"name", m.name}, {"version", m.version.text()}, {"bundle_id", record.bundle_id}}});
+      record, caller.audit("bundle.upload", "bundle:" + record.file_sha256, "ok",
+               {{"name", m.name}, {"version", m.version.text()}, {"bundle_id", record.bundle_id}}));
   if (!inserted) return problem_from(inserted.error());
   return json_reply(*inserted ? 201 : 200, bundle_json(record));
 }
@@ -179,8 +179,8 @@ http::Response ServerApp::delete_bundle(http::Request&, const Params& params, co
   auto used = store_.bundle_in_use(b.file_sha256);
   if (!used) return problem_from(used.error());
   if (*used) return problem(409, "the bundle is used by a deployment and cannot be deleted");
-  auto ok = store_.delete_bundle(b.file_sha256, {caller.actor, "bundle.delete", "bundle:" + b.file_sha256, "ok",
-                                                 {{"name", b.name}, {"version", b.version}}});
+  auto ok = store_.delete_bundle(b.file_sha256, caller.audit("bundle.delete", "bundle:" + b.file_sha256, "ok",
+                                                 {{"name", b.name}, {"version", b.version}}));
   if (!ok) return problem_from(ok.error());
   std::error_code ec;
   std::filesystem::remove(bundle_path(b.file_sha256), ec);

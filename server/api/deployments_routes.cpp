@@ -84,8 +84,8 @@ http::Response ServerApp::create_deployment(http::Request& request, const Params
   }
   if (!errors.empty()) return problem(422, "some devices cannot take this deployment", errors);
   auto id = store_.create_deployment(deployment, ids,
-                                     {caller.actor, "deployment.create", "bundle:" + deployment.bundle, "ok",
-                                      {{"devices", ids.size()}, {"name", (*bundle)->name}, {"version", (*bundle)->version}}});
+                                     caller.audit("deployment.create", "bundle:" + deployment.bundle, "ok",
+                                      {{"devices", ids.size()}, {"name", (*bundle)->name}, {"version", (*bundle)->version}}));
   if (!id) return problem_from(id.error());
   deployment.id = *id;
   auto out = deployment_json(deployment);

@@ -65,8 +65,8 @@ http::Response ServerApp::create_enrollment_token(http::Request& request, const 
                               .expires_at = common::format_rfc3339(*expires), .created_at = common::format_rfc3339(clock_())};
   std::string secret = "enr_" + common::to_hex(signing::random_bytes(32));
   auto id = store_.create_enrollment_token(token, token_hash(secret),
-                                           {caller.actor, "enrollment_token.create", "enrollment_token:" + token.name, "ok",
-                                            {{"device_types", **types}, {"max_uses", *max_uses}, {"expires_at", token.expires_at}}});
+                                           caller.audit("enrollment_token.create", "enrollment_token:" + token.name, "ok",
+                                            {{"device_types", **types}, {"max_uses", *max_uses}, {"expires_at", token.expires_at}}));
   if (!id) return problem_from(id.error());
   return json_reply(201, {{"id", *id}, {"name", token.name}, {"device_types", **types}, {"max_uses", token.max_uses},
                           {"expires_at", token.expires_at}, {"token", secret}});
@@ -86,7 +86,7 @@ http::Response ServerApp::list_enrollment_tokens(http::Request&, const Params&, 
 http::Response ServerApp::revoke_enrollment_token(http::Request&, const Params& params, const Caller& caller) {
   auto id = parse_positive(params[0]);
   if (!id) return problem(400, "an enrollment token id is a positive integer");
-  auto ok = store_.revoke_enrollment_token(*id, {caller.actor, "enrollment_token.revoke", "enrollment_token:" + params[0]});
+  auto ok = store_.revoke_enrollment_token(*id, caller.audit("enrollment_token.revoke", "enrollment_token:" + params[0]));
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", *id}, {"revoked", true}});
 }
@@ -215,7 +215,7 @@ http::Response ServerApp::change_device_status(const std::string& id, const std:
   if (!*device) return problem(404, "no such device");
   if ((*device)->status == "decommissioned") return problem(409, "the device was decommissioned; it must enroll anew");
   std::string action = status == "accepted" ? "device.accept" : status == "rejected" ? "device.reject" : "device.decommission";
-  auto ok = store_.set_device_status(id, status, {caller.actor, action, "device:" + id, "ok", {{"from", (*device)->status}}});
+  auto ok = store_.set_device_status(id, status, caller.audit(action, "device:" + id, "ok", {{"from", (*device)->status}}));
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", id}, {"status", status}});
 }
@@ -244,7 +244,7 @@ http::Response ServerApp::label_device(http::Request& request, const Params& par
     }
   }
   auto ok = store_.set_device_labels(params[0], labels->json().dump(),
-                                     {caller.actor, "device.label", "device:" + params[0], "ok", {{"labels", labels->json()}}});
+                                     caller.audit("device.label", "device:" + params[0], "ok", {{"labels", labels->json()}}));
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", params[0]}, {"labels", labels->json()}});
 }

@@ -109,8 +109,8 @@ http::Response ServerApp::create_rollout(http::Request& request, const Params&, 
                               .allow_downgrade = policy.allow_downgrade, .created_by = caller.actor, .created_at = now};
   if (policy.deadline) deployment.deadline = common::format_rfc3339(*policy.deadline);
   auto id = store_.create_rollout(rollout, deployment,
-                                  {caller.actor, "rollout.create", "bundle:" + checked->bundle.file_sha256, "ok",
-                                   {{"name", policy.name}, {"version", checked->bundle.version}}});
+                                  caller.audit("rollout.create", "bundle:" + checked->bundle.file_sha256, "ok",
+                                   {{"name", policy.name}, {"version", checked->bundle.version}}));
   if (!id) return problem_from(id.error());
   if (rollouts_changed_) rollouts_changed_();
   auto stored = store_.find_rollout(*id);
@@ -187,8 +187,8 @@ http::Response ServerApp::change_rollout(const Params& params, const Caller& cal
   auto rollout = rollout_of(params);
   if (!rollout) return rollout.error();
   transition.rollout_id = rollout->id;
-  auto ok = store_.transition_rollout(transition, {caller.actor, action, "rollout:" + std::to_string(rollout->id), "ok",
-                                                   {{"cause", "operator"}}});
+  auto ok = store_.transition_rollout(transition, caller.audit(action, "rollout:" + std::to_string(rollout->id), "ok",
+                                                   {{"cause", "operator"}}));
   if (!ok) return problem_from(ok.error());
   if (rollouts_changed_) rollouts_changed_();
   auto stored = store_.find_rollout(rollout->id);
@@ -273,8 +273,8 @@ http::Response ServerApp::approve_rollout(http::Request& request, const Params& 
     return problem(422, "wave " + policy->waves[static_cast<std::size_t>(*wave)].name + " needs no approval");
   }
   auto ok = store_.approve_wave(rollout->id, *wave,
-                                {caller.actor, "rollout.approve", "rollout:" + std::to_string(rollout->id), "ok",
-                                 {{"wave", policy->waves[static_cast<std::size_t>(*wave)].name}, {"cause", "operator"}}});
+                                caller.audit("rollout.approve", "rollout:" + std::to_string(rollout->id), "ok",
+                                 {{"wave", policy->waves[static_cast<std::size_t>(*wave)].name}, {"cause", "operator"}}));
   if (!ok) return problem_from(ok.error());
   if (rollouts_changed_) rollouts_changed_();
   return json_reply(200, {{"rollout_id", rollout->id}, {"approved_wave", policy->waves[static_cast<std::size_t>(*wave)].name}});

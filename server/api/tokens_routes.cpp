@@ -43,7 +43,7 @@ http::Response ServerApp::create_token(http::Request& request, const Params&, co
   }
   std::string secret = new_token_secret();
   auto id = store_.create_token(token, token_hash(secret),
-                                {caller.actor, "token.create", "token:" + token.name, "ok", {{"role", token.role}}});
+                                caller.audit("token.create", "token:" + token.name, "ok", {{"role", token.role}}));
   if (!id) return problem_from(id.error());
   token.id = *id;
   auto out = token_json(token);
@@ -63,7 +63,7 @@ http::Response ServerApp::revoke_token(http::Request&, const Params& params, con
   auto parsed_id = parse_positive(params[0]);
   if (!parsed_id) return problem(400, "a token id is a positive integer");
   std::int64_t id = *parsed_id;
-  auto ok = store_.revoke_token(id, {caller.actor, "token.revoke", "token:" + std::to_string(id)});
+  auto ok = store_.revoke_token(id, caller.audit("token.revoke", "token:" + std::to_string(id)));
   if (!ok) return problem_from(ok.error());
   return json_reply(200, {{"id", id}, {"revoked", true}});
 }

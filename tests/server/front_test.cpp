@@ -76,6 +76,18 @@ TEST_F(FrontTest, TheApiListensPrivatelyAndAnswersOnlyItsFront) {
   EXPECT_TRUE(eventually([&] { return server->log().find("GET /healthz 200 from 127.0.0.7") != std::string::npos; }))
       << server->log();
   EXPECT_EQ(server->log().find("from 10.9.9.9"), std::string::npos);
+
+  // And so do audit entries of what that client did.
+  testing::RawConnection operator_call(port_of(server->url()), "127.0.0.7");
+  std::string body = R"({"name": "ci", "role": "auditor"})";
+  ASSERT_TRUE(operator_call.send("POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + server->admin_token() +
+                                 "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                                 "\r\nX-Real-IP: 10.9.9.9\r\n\r\n" + body));
+  ASSERT_EQ(operator_call.status(5s), 201);
+  auto entries = admin_client().request("GET", "/api/v1/audit?limit=1000")->json()["entries"];
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.back()["action"], "token.create");
+  EXPECT_EQ(entries.back()["details"]["client"], "127.0.0.7") << entries.back().dump();
 }
 
 TEST_F(FrontTest, AKilledFrontIsStartedAgainOnTheSamePort) {
