@@ -2,7 +2,9 @@
 # poll: device polls per second against flotilla-server with POLL_DEVICES
 # (default 100,000) enrolled devices, next to a bare cpprest listener that
 # returns a fixed body, measured in the same run with the same load (wrk,
-# loopback, bounded by POLL_SECONDS). ratio = ours / bare.
+# loopback, bounded by POLL_SECONDS). ratio = ours / bare, the server
+# listening directly (--front none); front_polls_per_s is the same server
+# behind its default nginx front, front_ratio = through the front / direct.
 # Then the same load against PostgreSQL (a durable throwaway cluster on
 # loopback, docs/scale-out.md): one server, and two servers on the one
 # database with the 32 connections split between them. pg_ratio and
@@ -43,18 +45,29 @@ load "http://127.0.0.1:$port" "$work/bare.txt"
 kill $bare_pid; wait $bare_pid 2>/dev/null || true
 read -r bare_rps bare_p50 bare_p99 bare_errors < <(summarise "$work/bare.txt")
 
-echo "poll: flotilla-server, ${seconds}s"
-start_server "$work/data" "$work/server" --threads "$threads"
+echo "poll: flotilla-server without its front, ${seconds}s"
+start_server "$work/data" "$work/server" --threads "$threads" --front none
 url=$server_url
 load "$url" "$work/server.txt"
 rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
 stop_server
 read -r rps p50 p99 errors < <(summarise "$work/server.txt")
+refuse_errors "poll (direct)" "$rps" "$seconds" "$errors"
+
+echo "poll: flotilla-server through its nginx front (the default), ${seconds}s"
+start_server "$work/data" "$work/front" --threads "$threads"
+load "$server_url" "$work/front.txt"
+stop_server
+read -r front_rps front_p50 front_p99 front_errors < <(summarise "$work/front.txt")
+refuse_errors "poll (through the front)" "$front_rps" "$seconds" "$front_errors"
+front_ratio=$(awk -v a="$front_rps" -v b="$rps" 'BEGIN { printf "%.3f", a / b }')
 
 ratio=$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN { printf "%.3f", a / b }')
 rss=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 echo "poll: bare ${bare_rps}/s (p99 ${bare_p99} ms), flotilla ${rps}/s (p50 ${p50} ms, p99 ${p99} ms), errors ${errors}, server peak RSS ${rss} MiB"
+echo "poll: through the front ${front_rps}/s (p50 ${front_p50} ms, p99 ${front_p99} ms), errors ${front_errors}: ${front_ratio}x direct"
 result="RESULT name=poll polls_per_s=$rps ratio=$ratio p50_ms=$p50 p99_ms=$p99 rss_mib=$rss baseline_polls_per_s=$bare_rps errors=$errors devices=$devices"
+result+=" front_polls_per_s=$front_rps front_ratio=$front_ratio front_p50_ms=$front_p50 front_p99_ms=$front_p99 front_errors=$front_errors"
 
 pg_info="$work/postgres.info"
 if [[ "${POLL_POSTGRES:-1}" == 1 ]] && POSTGRES_DURABLE=1 tests/support/postgres-cluster start "$pg_info" > /dev/null; then
@@ -71,13 +84,14 @@ if [[ "${POLL_POSTGRES:-1}" == 1 ]] && POSTGRES_DURABLE=1 tests/support/postgres
   cp "$work/pg-first/report.key" "$work/pg-first/report.pub" "$work/pg-second/"
 
   echo "poll: flotilla-server on PostgreSQL, ${seconds}s"
-  start_server "$work/pg-first" "$work/pg-first/server" --store "$store" --threads "$pg_threads"
+  start_server "$work/pg-first" "$work/pg-first/server" --store "$store" --threads "$pg_threads" --front none
   first_pid=$server_pid first_url=$server_url
   load "$first_url" "$work/pg-one.txt"
   read -r pg_rps pg_p50 pg_p99 pg_errors < <(summarise "$work/pg-one.txt")
+  refuse_errors "poll (PostgreSQL)" "$pg_rps" "$seconds" "$pg_errors"
 
   echo "poll: two flotilla-servers on one PostgreSQL, ${seconds}s"
-  start_server "$work/pg-second" "$work/pg-second/server" --store "$store" --threads "$pg_threads"
+  start_server "$work/pg-second" "$work/pg-second/server" --store "$store" --threads "$pg_threads" --front none
   poll_load "$first_url" "$seconds" "$devices" "$work/pg-two-a.txt" 16 &
   first_load=$!
   poll_load "$server_url" "$seconds" "$devices" "$work/pg-two-b.txt" 16

@@ -13,6 +13,15 @@ summarise() {
     END { printf "%s %.3f %.3f %d\n", rps, ms(p50), ms(p99), errors + 0 }' "$1"
 }
 
+# refuse_errors WHAT RPS SECONDS ERRORS: a load whose answers were more
+# than 1 % errors measured a failure, not the server: stop with a message.
+refuse_errors() {
+  if awk -v e="$4" -v r="$2" -v s="$3" 'BEGIN { exit !(e * 100 > r * s) }'; then
+    echo "$1: $4 of about $(awk -v r="$2" -v s="$3" 'BEGIN { printf "%d", r * s }') answers were errors; the benchmark measured nothing (see its server log)" >&2
+    exit 1
+  fi
+}
+
 # poll_load URL SECONDS DEVICES OUTFILE [CONNECTIONS]: device polls from
 # seeded devices, over CONNECTIONS (default 32) keep-alive connections.
 poll_load() {
