@@ -52,6 +52,7 @@ std::string describe_status(int status) {
 
 // A descriptor at kHighFd or above, close-on-exec; the original is closed.
 int moved_high(int fd) {
+  if (fd < 0) return -1;
   int high = ::fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
   ::close(fd);
   return high;
@@ -113,6 +114,12 @@ common::Status check_config(const fs::path& nginx, const fs::path& config, const
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return common::fail(common::Errc::kIo, "pipe: cannot run nginx -t");
   int devnull = moved_high(::open("/dev/null", O_RDWR | O_CLOEXEC));
   int read_fd = pipe_fds[0], write_fd = moved_high(pipe_fds[1]);
+  if (devnull < 0 || write_fd < 0) {
+    for (int fd : {devnull, read_fd, write_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return common::fail(common::Errc::kIo, "out of file descriptors: cannot run nginx -t");
+  }
   Command command({nginx.string(), "-t", "-q", "-e", "stderr", "-p", prefix.string(), "-c", config.string()},
                   environment_with(""));
   pid_t parent = ::getpid();
@@ -163,11 +170,17 @@ common::Status FrontProcess::spawn() {
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return common::fail(common::Errc::kIo, "pipe: cannot start the front");
   int devnull = moved_high(::open("/dev/null", O_RDWR | O_CLOEXEC));
   int read_fd = pipe_fds[0], write_fd = moved_high(pipe_fds[1]);
+  int listen_fd = ::fcntl(listen_fd_, F_DUPFD_CLOEXEC, kHighFd);
+  if (devnull < 0 || write_fd < 0 || listen_fd < 0) {
+    for (int fd : {devnull, read_fd, write_fd, listen_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return common::fail(common::Errc::kIo, "out of file descriptors: cannot start the front");
+  }
   // NGINX=3; makes nginx take over the inherited socket instead of binding.
   Command command({nginx_.string(), "-e", "stderr", "-p", prefix_.string(), "-c", (prefix_ / "nginx.conf").string(), "-g",
                    "daemon off;"},
                   environment_with("NGINX=" + std::to_string(kInheritedFd) + ";"));
-  int listen_fd = ::fcntl(listen_fd_, F_DUPFD_CLOEXEC, kHighFd);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) exec_child(command, parent, devnull, write_fd, listen_fd);
