@@ -408,8 +408,8 @@ int main(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "Serve the API until SIGTERM or SIGINT, then drain and exit 0");
   auto& so = serve_options;
-  serve->add_option("--config", config_file, "JSON file with the same settings (data, listen, threads, public_url, "
-                                             "poll_interval, scheduler_interval, debug, ...); flags win")->check(CLI::ExistingFile);
+  serve->add_option("--config", config_file, "JSON file with the same settings (data, listen, front, threads, public_url, "
+                                             "tls_cert, tls_key, tls_client_ca, poll_interval, scheduler_interval, debug, ...); flags win")->check(CLI::ExistingFile);
   serve->add_option("--data", so.data, "Data directory made by init");
   serve->add_option("--store", so.store,
                     "postgres://USER@HOST/DB (libpq URI; keep the password in ~/.pgpass or PGPASSWORD): share one "
@@ -433,8 +433,8 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", so.listen.threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--public-url", so.public_url, "URL devices reach this server at (default: the listen URL)");
   serve->add_option("--accel-redirect", so.accel_redirect,
-                    "Behind nginx: let it send bundle files from this internal location prefix, e.g. /_flotilla_bundles/ "
-                    "(docs/deploy-nginx.md)");
+                    "With --front none behind a site's own nginx: let it send bundle files from this internal location "
+                    "prefix, e.g. /_flotilla_bundles/ (docs/deploy-nginx.md; the default front does this by itself)");
   serve->add_option("--tls-cert", so.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
   serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   serve->add_option("--tls-client-ca", so.tls_client_ca,
