@@ -47,6 +47,11 @@ std::string render_status(const common::Json& r) {
     out << "\n";
   }
   out << "  skipped " << json_text(s, "skipped") << ", blocked " << json_text(s, "blocked");
+  if (s.value("interruptions", 0) > 0) {
+    // Power or network cuts the devices rode out: not failures.
+    out << ", interrupted " << json_text(s, "interruptions") << " times on " << json_text(s, "interrupted_devices")
+        << " devices";
+  }
   if (s.contains("wake_at")) out << ", soak ends " << s["wake_at"].get<std::string>();
   if (!s.value("held_by", "").empty()) out << ", held: " << s["held_by"].get<std::string>();
   out << "\n";

@@ -59,10 +59,11 @@ bool waits_for_reboot(Stage stage) {
 
 std::string_view event_state(Stage stage) {
   switch (stage) {
-    case Stage::kDownloadingInstalling:
-    case Stage::kInterrupted: return "downloading";
+    case Stage::kDownloadingInstalling: return "downloading";
     case Stage::kInstalled: return "installing";
-    default: return stage_name(stage);  // rebooting, verifying, committed, failed, rolled_back
+    // interrupted (the server counts it and expects the download again),
+    // rebooting, verifying, committed, failed, rolled_back
+    default: return stage_name(stage);
   }
 }
 

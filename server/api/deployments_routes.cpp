@@ -112,14 +112,19 @@ http::Response ServerApp::show_deployment(http::Request&, const Params& params, 
   if (!members) return problem_from(members.error());
   auto out = deployment_json(**deployment);
   std::map<std::string, int> counts;
+  std::int64_t interruptions = 0, interrupted_devices = 0;
   out["devices"] = common::Json::array();
   for (const auto& m : *members) {
     ++counts[m.state];
+    interruptions += m.interruptions;
+    interrupted_devices += m.interruptions > 0 ? 1 : 0;
     out["devices"].push_back({{"device_id", m.device_id}, {"state", m.state}, {"progress", m.progress}, {"message", m.message},
                               {"running_version", m.running_version ? common::Json(*m.running_version) : common::Json(nullptr)},
-                              {"updated_at", m.updated_at}});
+                              {"updated_at", m.updated_at}, {"interruptions", m.interruptions}});
   }
   out["counts"] = counts;
+  // Attempts cut short and taken again: apart from the states, never failures.
+  out["interruptions"] = {{"devices", interrupted_devices}, {"total", interruptions}};
   return json_reply(200, out);
 }
 

@@ -321,7 +321,7 @@ http::Response ServerApp::device_event(http::Request& request, const Params& par
   if (!reported) return problem_from(reported.error());
   auto state = state_from_device_report(*reported);
   if (!state) {
-    return problem(400, "invalid state", {{"/state", "must be downloading, installing, rebooting, verifying, committed, failed or rolled_back"}});
+    return problem(400, "invalid state", {{"/state", "must be downloading, installing, rebooting, verifying, committed, failed, rolled_back or interrupted"}});
   }
   event.state = *state;
   if (body->has("progress")) {

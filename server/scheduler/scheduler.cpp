@@ -57,7 +57,13 @@ common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, c
                                                  .allow_downgrade = true, .created_by = "system:scheduler",
                                                  .created_at = common::format_rfc3339(now)};
   }
-  pass.status_json = status_of(*loaded, snapshot, evaluation, pass.offers, now).dump();
+  auto status = status_of(*loaded, snapshot, evaluation, pass.offers, now);
+  // Interruptions are shown apart: the guard and the rates count failures only.
+  auto interrupted = store.count_interruptions(rollout.deployment_id);
+  if (!interrupted) return std::unexpected(interrupted.error());
+  status["interrupted_devices"] = interrupted->devices;
+  status["interruptions"] = interrupted->total;
+  pass.status_json = status.dump();
   if (summary) {
     summary->offers += static_cast<std::int64_t>(pass.offers.size());
     summary->devices += static_cast<std::int64_t>(snapshot.fleet.size());

@@ -15,7 +15,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE DOMAIN ctext AS text COLLATE "C";
@@ -212,6 +212,10 @@ CREATE TABLE baselines (
     // 5: several live tokens per device; the newest are kept (issue order).
     R"sql(
 ALTER TABLE device_tokens ADD COLUMN issued BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 6: attempts cut short (power, network) counted apart from failures.
+    R"sql(
+ALTER TABLE deployment_devices ADD COLUMN interruptions BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -19,11 +19,11 @@ DeploymentRecord deployment_from_row(const sql::Statement& row, int first = 0) {
 }
 
 constexpr std::string_view kDeploymentDeviceColumns =
-    "deployment_id, device_id, state, active, last_seq, progress, message, running_version, updated_at";
+    "deployment_id, device_id, state, active, last_seq, progress, message, running_version, updated_at, interruptions";
 
 DeploymentDevice deployment_device_from_row(const sql::Statement& row) {
   return {row.int64(0), row.text(1), row.text(2), row.int64(3) != 0, row.int64(4),
-          row.int64(5), row.text(6), row.optional_text(7), row.text(8)};
+          row.int64(5), row.text(6), row.optional_text(7), row.text(8), row.int64(9)};
 }
 
 }  // namespace
@@ -214,6 +214,10 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (event.state != state && !can_transition(state, event.state)) {
     return common::fail(Errc::kBadTransition, "a deployment in state " + state + " cannot become " + event.state);
   }
+  // An interruption is recorded as an event; the deployment goes back to
+  // downloading (the device takes it again) and counts it, not a failure.
+  const bool interruption = is_interruption(event.state);
+  const std::string stored_state = interruption ? std::string(kStateAfterInterruption) : event.state;
   auto insert = db->prepare(
       "INSERT INTO deployment_events (deployment_id, device_id, seq, state, progress, message, time, body, signature, received_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -223,11 +227,12 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (auto ok = insert->run(); !ok) return std::unexpected(ok.error());
   auto update = db->prepare(
       "UPDATE deployment_devices SET state = ?, active = ?, last_seq = ?, progress = ?, message = ?, "
-      "running_version = COALESCE(?, running_version), updated_at = ? WHERE deployment_id = ? AND device_id = ?");
+      "running_version = COALESCE(?, running_version), updated_at = ?, interruptions = interruptions + ? "
+      "WHERE deployment_id = ? AND device_id = ?");
   if (!update) return std::unexpected(update.error());
-  update->bind(1, event.state).bind(2, std::int64_t{is_final_state(event.state) ? 0 : 1}).bind(3, event.seq)
+  update->bind(1, stored_state).bind(2, std::int64_t{is_final_state(stored_state) ? 0 : 1}).bind(3, event.seq)
       .bind(4, event.progress).bind(5, event.message).bind(6, event.running_version).bind(7, now)
-      .bind(8, deployment_id).bind(9, device_id);
+      .bind(8, std::int64_t{interruption ? 1 : 0}).bind(9, deployment_id).bind(10, device_id);
   if (auto ok = update->run(); !ok) return std::unexpected(ok.error());
   if (event.state != state) {
     common::Json details = {{"device", device_id}, {"from", state}, {"to", event.state}, {"seq", event.seq}};
@@ -269,6 +274,17 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::counts(std::
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_devices_by_status() {
   return counts("SELECT status, count(*) FROM devices GROUP BY status ORDER BY status");
+}
+
+Result<InterruptionCount> SqlStore::count_interruptions(std::int64_t deployment_id) {
+  auto db = pool_->acquire();
+  auto select = db->prepare(
+      "SELECT count(*), COALESCE(sum(interruptions), 0) FROM deployment_devices WHERE deployment_id = ? AND interruptions > 0");
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, deployment_id);
+  auto row = common::first_row(*select, [](const sql::Statement& r) { return InterruptionCount{r.int64(0), r.int64(1)}; });
+  if (!row) return std::unexpected(row.error());
+  return row->value_or(InterruptionCount{});
 }
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_deployment_states() {

@@ -143,6 +143,13 @@ struct DeploymentDevice {
   std::string message;
   std::optional<std::string> running_version;
   std::string updated_at;
+  std::int64_t interruptions = 0;  // attempts cut short (power, network): not failures
+};
+
+// A deployment's interruptions: devices that had at least one, and all.
+struct InterruptionCount {
+  std::int64_t devices = 0;
+  std::int64_t total = 0;
 };
 
 // What a device is offered when it polls.
@@ -355,6 +362,7 @@ class Store {
   // For /metrics: devices by status, device deployments by state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() = 0;
+  virtual common::Result<InterruptionCount> count_interruptions(std::int64_t deployment_id) = 0;
   // Every device in one pass, grouped for the fleet overview; `now` in
   // Unix seconds.
   virtual common::Result<std::vector<FleetCount>> count_fleet(std::int64_t now) = 0;

@@ -415,6 +415,9 @@ TEST_F(AgentPowerCutDownloadTest, ThirtyRandomCutsDuringA64MiBDownloadResumeToAC
   auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
   EXPECT_EQ(shown["devices"][0]["state"], "succeeded") << shown.dump();
   EXPECT_EQ(shown["counts"].value("failed", 0), 0) << shown.dump();
+  // Every cut that the agent lived to report is an interruption, not a failure.
+  EXPECT_GE(shown["interruptions"]["total"].get<int>(), 1) << shown.dump();
+  EXPECT_EQ(shown["devices"][0]["interruptions"], shown["interruptions"]["total"]);
   auto events = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment) + "/devices/" +
                                device["id"].get<std::string>() + "/events")->json()["events"];
   for (const auto& e : events) EXPECT_NE(e["state"], "failed") << e.dump();

@@ -38,7 +38,7 @@ TEST(Lifecycle, NamesRoundTripAndUnknownOnesAreRefused) {
   EXPECT_FALSE(parse_stage("downloading"));
   EXPECT_FALSE(parse_stage(""));
   // The server hears an interruption as the download it goes back to.
-  EXPECT_EQ(event_state(Stage::kInterrupted), "downloading");
+  EXPECT_EQ(event_state(Stage::kInterrupted), "interrupted");
   EXPECT_EQ(event_state(Stage::kInstalled), "installing");
   EXPECT_EQ(event_state(Stage::kRolledBack), "rolled_back");
 }

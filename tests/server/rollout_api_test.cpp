@@ -61,6 +61,10 @@ class RolloutApiTest : public testing::RunningServer {
 
   // Polls every device once; those offered something walk it to the end.
   // Returns how many took an offer.
+  // Devices in `interrupted` lose power (or the network) twice while
+  // downloading, then take the update again and finish it.
+  std::set<std::string> interrupted;
+
   int poll_all(const std::set<std::string>& failing = {}) {
     int taken = 0;
     for (auto& d : fleet) {
@@ -70,6 +74,11 @@ class RolloutApiTest : public testing::RunningServer {
       std::int64_t id = update["deployment_id"];
       d.offered.push_back(id);
       bool fail = failing.contains(d.api->id());
+      if (interrupted.contains(d.api->id())) {
+        for (const char* state : {"downloading", "interrupted", "downloading", "interrupted"}) {
+          EXPECT_EQ(d.api->event(id, ++d.seq[id], state).status, 200) << state;
+        }
+      }
       for (const char* state : {"downloading", "installing", "rebooting", "verifying"}) {
         EXPECT_EQ(d.api->event(id, ++d.seq[id], state).status, 200);
       }
@@ -184,6 +193,21 @@ TEST_F(RolloutApiTest, InvalidPoliciesAreRefusedWithEveryPointer) {
   EXPECT_EQ(paths_of(response), std::set<std::string>{"/schedule/windows/0/tz"}) << response.body;
   EXPECT_EQ(post("/api/v1/rollouts", "{\"name\": ").status, 400);
   EXPECT_TRUE(admin->request("GET", "/api/v1/rollouts")->json()["rollouts"].empty());
+}
+
+TEST_F(RolloutApiTest, InterruptionsAreShownApartAndAreNeverFailures) {
+  upload_bundle("2.4.0");
+  enroll(12);
+  for (const auto& d : fleet) interrupted.insert(d.api->id());
+  auto id = create(policy());
+  drive(id);
+  auto view = wait_for(id, [](const common::Json& v) {
+    return v["state"] == "completed" && v["status"].value("interruptions", 0) == 24;
+  });
+  EXPECT_EQ(view["status"]["interrupted_devices"], 12) << view.dump();
+  EXPECT_EQ(view["status"]["success_rate"], 1.0);
+  EXPECT_EQ(view["status"]["failure_rate"], 0.0);
+  EXPECT_FALSE(view["status"]["guard_tripped"].get<bool>());
 }
 
 TEST_F(RolloutApiTest, DryRunShowsWavesSkippedAndTheirReasons) {

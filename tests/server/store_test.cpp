@@ -269,6 +269,42 @@ TEST_P(StoreTest, OneActiveDeploymentPerComponentAndEventsAreIdempotent) {
   EXPECT_TRUE(deploy(digest, {"d1"}) > 0);  // free again after the final state
 }
 
+// A power cut or a lost network: recorded and counted, back to
+// downloading, never a failure; not once the new version is activated.
+TEST_P(StoreTest, InterruptionsGoBackToDownloadingAndAreCountedApart) {
+  for (const char* id : {"d1", "d2"}) {
+    enroll(id);
+    ASSERT_TRUE(store->set_device_status(id, "accepted", {"t", "device.accept", id}));
+  }
+  auto digest = bundle("ab");
+  auto id = deploy(digest, {"d1", "d2"});
+  ASSERT_TRUE(*store->take_offer("d1", at(0)));
+  ASSERT_TRUE(*store->take_offer("d2", at(0)));
+  EXPECT_EQ(store->count_interruptions(id)->total, 0);
+
+  EXPECT_TRUE(*store->record_event(id, "d1", event(1, "installing"), at(1)));
+  EXPECT_TRUE(*store->record_event(id, "d1", event(2, "interrupted"), at(2)));
+  EXPECT_TRUE(*store->record_event(id, "d1", event(3, "interrupted"), at(3)));
+  auto members = *store->deployment_devices(id);
+  auto d1 = std::find_if(members.begin(), members.end(), [](const DeploymentDevice& m) { return m.device_id == "d1"; });
+  ASSERT_NE(d1, members.end());
+  EXPECT_EQ(d1->state, "downloading");
+  EXPECT_EQ(d1->interruptions, 2);
+  EXPECT_TRUE(d1->active);
+  EXPECT_TRUE(*store->record_event(id, "d1", event(4, "downloading"), at(4)));  // taken again
+  EXPECT_TRUE(*store->record_event(id, "d1", event(5, "succeeded"), at(5)));
+
+  EXPECT_TRUE(*store->record_event(id, "d2", event(1, "verifying"), at(1)));
+  EXPECT_TRUE(store->record_event(id, "d2", event(2, "interrupted"), at(2)).error().is(Errc::kBadTransition));
+
+  auto count = *store->count_interruptions(id);
+  EXPECT_EQ(count.devices, 1);
+  EXPECT_EQ(count.total, 2);
+  auto events = *store->deployment_events(id, "d1");
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[1].state, "interrupted");
+}
+
 TEST_P(StoreTest, SettingsAreWrittenTogether) {
   ASSERT_TRUE(store->set_settings({{"a", "1"}, {"b", "2"}}, {"t", "trust.set", "root:1"}));
   EXPECT_EQ(**store->setting("b"), "2");

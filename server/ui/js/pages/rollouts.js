@@ -93,6 +93,7 @@ async function renderOne(ctx, id) {
         facts([
           ['Success rate', percent(st.success_rate)],
           ['Failure rate', percent(st.failure_rate)],
+          ['Interruptions', `${st.interruptions ?? 0} on ${st.interrupted_devices ?? 0} devices (not failures)`],
           ['Guard', st.guard_tripped ? badge('failed', 'tripped') : 'not tripped'],
           ['Skipped / blocked', `${st.skipped ?? 0} / ${st.blocked ?? 0}`],
           ['Evaluated', when(st.evaluated_at)],
