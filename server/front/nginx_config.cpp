@@ -44,6 +44,16 @@ void error_pages(std::ostream& out) {
   }
 }
 
+// A path as one nginx argument: quoted, so spaces and ';' stay in it.
+std::string quoted(const std::string& path) {
+  std::string out = "\"";
+  for (char c : path) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 void proxy(std::ostream& out, const std::string& indent) { out << indent << "proxy_pass http://flotilla;\n"; }
 
 }  // namespace
@@ -57,7 +67,7 @@ std::string nginx_config(const FrontSettings& s) {
   if (!s.user.empty()) out << "user " << s.user << ";\n";
   out << "worker_processes " << l.worker_processes << ";\n";
   if (s.open_files > 0) out << "worker_rlimit_nofile " << s.open_files << ";\n";
-  out << "pid " << prefix << "/nginx.pid;\n"
+  out << "pid " << quoted(prefix + "/nginx.pid") << ";\n"
       << "error_log stderr warn;\n"
       << "events { worker_connections " << l.worker_connections << "; }\n\n"
       << "http {\n"
@@ -65,7 +75,7 @@ std::string nginx_config(const FrontSettings& s) {
       << "  server_tokens off;\n"
       << "  default_type application/octet-stream;\n";
   for (const char* kind : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
-    out << "  " << kind << "_temp_path " << prefix << "/tmp/" << kind << ";\n";
+    out << "  " << kind << "_temp_path " << quoted(prefix + "/tmp/" + kind) << ";\n";
   }
   out << "\n  # Slow and oversized clients.\n"
       << "  client_header_timeout " << l.header_timeout_s << "s;\n"
@@ -90,15 +100,15 @@ std::string nginx_config(const FrontSettings& s) {
       << "  server {\n"
       << "    listen " << s.listen_address << ":" << s.listen_port << (s.tls ? " ssl" : "") << ";\n";
   if (s.tls) {
-    out << "    ssl_certificate " << s.tls_cert << ";\n"
-        << "    ssl_certificate_key " << s.tls_key << ";\n"
+    out << "    ssl_certificate " << quoted(s.tls_cert) << ";\n"
+        << "    ssl_certificate_key " << quoted(s.tls_key) << ";\n"
         << "    ssl_protocols TLSv1.2 TLSv1.3;\n"
         << "    ssl_prefer_server_ciphers on;\n"
         << "    ssl_session_cache shared:flotilla_tls:1m;\n";
     if (!s.tls_client_ca.empty()) {
       // Devices may present a certificate; one that does not verify is
       // refused here, before the server sees the request.
-      out << "    ssl_client_certificate " << s.tls_client_ca << ";\n"
+      out << "    ssl_client_certificate " << quoted(s.tls_client_ca) << ";\n"
           << "    ssl_verify_client optional;\n";
     }
   }
@@ -152,7 +162,7 @@ std::string nginx_config(const FrontSettings& s) {
       << "    # says it (If-Range of a resumed download is checked against it).\n"
       << "    location ~ \"^" << kBundleLocation << "(?<flotilla_digest>[0-9a-f]{64})\\.flb$\" {\n"
       << "      internal;\n"
-      << "      alias " << s.bundle_dir.string() << "/$flotilla_digest.flb;\n"
+      << "      alias " << quoted(s.bundle_dir.string() + "/$flotilla_digest.flb") << ";\n"
       << "      types { }\n"
       << "      default_type application/octet-stream;\n"
       << "      etag off;\n"
