@@ -2,6 +2,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <exception>
+#include <utility>
 #include <vector>
 
 #include "artifacts/errors.hpp"
@@ -22,6 +24,10 @@ struct TarStream::Impl {
                                                                 &archive_read_free};
   bool source_ended = false;
   std::optional<common::Error> source_error;
+  // An exception from the source (a test's simulated power cut) cannot
+  // cross libarchive's C frames: it waits here and is rethrown once
+  // libarchive has returned.
+  std::exception_ptr source_threw;
   bool opened = false;
   std::int64_t expected_offset = 0;
 
@@ -29,7 +35,13 @@ struct TarStream::Impl {
 
   static la_ssize_t on_read(archive*, void* self_ptr, const void** out) {
     auto* self = static_cast<Impl*>(self_ptr);
-    auto n = self->source.read(std::span<std::uint8_t>(self->buffer.get(), kReadBufferBytes));
+    common::Result<std::size_t> n = 0;
+    try {
+      n = self->source.read(std::span<std::uint8_t>(self->buffer.get(), kReadBufferBytes));
+    } catch (...) {
+      self->source_threw = std::current_exception();
+      return -1;
+    }
     if (!n) {
       self->source_error = n.error();
       return -1;
@@ -42,6 +54,7 @@ struct TarStream::Impl {
   // Turns a libarchive failure into an error: the source's own error if it
   // failed, "truncated" if it ended, otherwise libarchive's reason.
   std::unexpected<common::Error> failure(std::string_view what) {
+    if (source_threw) std::rethrow_exception(std::exchange(source_threw, nullptr));
     if (source_error) return std::unexpected(source_error->with_context(what));
     if (source_ended) {
       return common::fail(Errc::kTruncated, std::string(what) + ": the bundle ends too early");

@@ -8,26 +8,20 @@
 
 namespace flotilla::client {
 
-namespace {
-
-std::string now_text() { return common::format_rfc3339(common::now_utc()); }
-
-}  // namespace
-
-CheckOutcome run_check(const CommandSpec& check) {
-  auto result = run_process(check.argv, check.timeout);
+CheckOutcome run_check(Env& env, const CommandSpec& check) {
+  auto result = env.run(check.argv, check.timeout);
   if (!result) return {false, result.error().message()};
   return {result->exit_code == 0, result->detail};
 }
 
-common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config) {
+common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config, Env& env) {
   std::map<std::string, ComponentState> initial;
   for (const auto& [name, c] : config.initial_versions) initial[name] = {c.version, c.security_version};
-  auto state = StateStore::open(config.state_dir, initial);
+  auto state = StateStore::open(config.state_dir, initial, env);
   if (!state) return std::unexpected(state.error());
-  auto boot = open_bootloader(config);
+  auto boot = open_bootloader(config, env);
   if (!boot) return std::unexpected(boot.error());
-  std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*state), std::move(*boot)));
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), env, std::move(*state), std::move(*boot)));
   if (auto ok = agent->resume(); !ok) return std::unexpected(ok.error());
   return agent;
 }
@@ -50,7 +44,7 @@ common::Status Agent::resume() {
   } else if (u->state == Stage::kInstalled && u->target_slot.empty()) {
     // Cut off while an update module worked: it rolls back what it did.
     auto name = state_.setting("module");
-    if (name && *name && config_.modules_dir) UpdateModule(*config_.modules_dir / **name, module_workdir()).abandon();
+    if (name && *name && config_.modules_dir) UpdateModule(*config_.modules_dir / **name, module_workdir(), env_).abandon();
     u->error = "the update module was interrupted (power loss or kill) and rolled back";
     if (auto ok = advance(*u, Step::kRefuse); !ok) return ok;
   }
@@ -72,7 +66,7 @@ common::Status Agent::advance(UpdateState& u, Step step, const std::string& mess
   auto next = next_stage(u.state, step);
   if (!next) return std::unexpected(next.error());
   u.state = *next;
-  u.updated_at = now_text();
+  u.updated_at = common::format_rfc3339(env_.now());
   if (*next == Stage::kCommitted) return state_.commit_update(u);
   return state_.set_update(u, message);
 }
@@ -81,7 +75,13 @@ common::Status Agent::arm_trial() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (u->state != Stage::kInstalled || u->target_slot.empty()) return {};
-  // Written and verified, trial not armed yet: arm it (idempotent).
+  // Written and verified, trial not armed yet: arm it (idempotent). The
+  // trial is the first boot after this one: a power cut between the write
+  // and this arming has already rebooted the device once, into the old
+  // slot, and that boot must not count as the trial.
+  auto boot_id = boot_->boot_id();
+  if (!boot_id) return std::unexpected(boot_id.error());
+  u->boot_id = *boot_id;
   if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
   return advance(*u, Step::kArm, "trial boot of slot " + u->target_slot + " armed");
 }
@@ -116,7 +116,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     if (auto version = common::Version::parse(c.version)) device.installed[name] = {*version, c.security_version};
   }
   // The clock is never taken to be behind the latest trusted time.
-  artifacts::VerifyOptions options{.root = &*root, .now = std::max(common::now_utc(), *trusted), .device = device,
+  artifacts::VerifyOptions options{.root = &*root, .now = std::max(env_.now(), *trusted), .device = device,
                                    .expected_bundle_id = std::move(offered_bundle_id)};
   // One update at a time: the module work directory starts empty.
   std::error_code ec;
@@ -126,7 +126,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
       checkpoints->payload_starts(index, p, offset);
     };
   }
-  InstallSinks sinks(config_, u.target_slot, module_workdir(), checkpoints);
+  InstallSinks sinks(config_, u.target_slot, module_workdir(), env_, checkpoints);
   auto verified = artifacts::read_bundle(source, options, sinks);
   if (!verified && checkpoints && (checkpoints->source_failed() || checkpoints->already_in_slot() > 0)) {
     // The bytes stopped coming, or a resumed download did not verify (the
@@ -180,7 +180,7 @@ common::Result<Agent::Installed> Agent::install_with_module(UpdateState u, const
   u.target_slot.clear();
   if (auto ok = state_.set_setting("module", module_name); !ok) return std::unexpected(ok.error());
   if (auto ok = advance(u, Step::kWrite, "update module " + module_name); !ok) return std::unexpected(ok.error());
-  UpdateModule module(*config_.modules_dir / module_name, module_workdir());
+  UpdateModule module(*config_.modules_dir / module_name, module_workdir(), env_);
   common::Result<bool> reboot = false;
   if (auto ok = module.prepare(m, config_.device_type); !ok) reboot = std::unexpected(ok.error());
   if (reboot) reboot = module.install();
@@ -208,7 +208,7 @@ common::Status Agent::undo(UpdateState u, const std::string& why) {
   if (!u.target_slot.empty()) {
     if (auto ok = boot_->mark_bad(u.target_slot); !ok) return ok;
   } else if (auto name = state_.setting("module"); name && *name && config_.modules_dir) {
-    UpdateModule module(*config_.modules_dir / **name, module_workdir());
+    UpdateModule module(*config_.modules_dir / **name, module_workdir(), env_);
     if (module.exists()) module.abandon();
   }
   auto files = state_.rollback_files();
@@ -235,6 +235,17 @@ common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
   auto booted = boot_->booted_slot();
   if (!booted) return std::unexpected(booted.error());
   if (*booted != u->target_slot) {
+    if (u->state == Stage::kVerifying) {
+      // The new slot came up (the agent began its checks there), but that
+      // boot ended before the verdict: a power cut or a reset, and the
+      // bootloader fell back. One more trial; a second such end rolls back.
+      auto retried = retry_trial(*u);
+      if (!retried) return std::unexpected(retried.error());
+      if (*retried) {
+        return TrialOutcome{Verdict::kNotRebooted, "the trial boot of slot " + u->target_slot +
+                                                       " ended before its checks did; the next boot tries it once more"};
+      }
+    }
     // The boot counter fell back: the new slot never came up.
     std::string why = "slot " + u->target_slot + " did not come up; running slot " + *booted + " with " + u->component + " " +
                       u->previous_version;
@@ -243,7 +254,7 @@ common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
   }
   if (auto ok = advance(*u, Step::kBoot); !ok) return std::unexpected(ok.error());
   for (const auto& check : config_.health_checks) {
-    if (auto checked = run_check(check); !checked.passed) {
+    if (auto checked = run_check(env_, check); !checked.passed) {
       std::string why = "health check failed: " + checked.detail + "; the next boot returns to slot " + other_slot(u->target_slot);
       if (auto ok = undo(*u, why); !ok) return std::unexpected(ok.error());
       return TrialOutcome{Verdict::kRolledBack, why};
@@ -256,15 +267,33 @@ common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
   return TrialOutcome{Verdict::kCommitted, u->component + " " + u->version + " committed in slot " + u->target_slot};
 }
 
+common::Result<bool> Agent::retry_trial(UpdateState& u) {
+  std::string trial = u.bundle_id + "@" + std::to_string(u.deployment_id.value_or(0)) + "/" + u.target_slot;
+  auto retried = state_.setting("trial_retried");
+  if (!retried) return std::unexpected(retried.error());
+  if (*retried && **retried == trial) return false;
+  auto boot_id = boot_->boot_id();
+  if (!boot_id) return std::unexpected(boot_id.error());
+  // Armed first (idempotent), then recorded: a cut in between leaves the
+  // stage `verifying`, and the armed slot's boot continues the checks.
+  if (auto ok = boot_->try_once(u.target_slot); !ok) return std::unexpected(ok.error());
+  u.boot_id = *boot_id;
+  if (auto ok = advance(u, Step::kRetryTrial, "trial boot of slot " + u.target_slot + " armed again"); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = state_.set_setting("trial_retried", trial); !ok) return std::unexpected(ok.error());
+  return true;
+}
+
 common::Result<Agent::TrialOutcome> Agent::verify_module_after_reboot(UpdateState u) {
   auto name = state_.setting("module");
   if (!name) return std::unexpected(name.error());
   if (!*name || !config_.modules_dir) return common::fail(common::Errc::kConflict, "the update module of this update is unknown");
   if (auto ok = advance(u, Step::kBoot); !ok) return std::unexpected(ok.error());
-  UpdateModule module(*config_.modules_dir / **name, module_workdir());
+  UpdateModule module(*config_.modules_dir / **name, module_workdir(), env_);
   common::Status ok = {};
   for (const auto& check : config_.health_checks) {
-    if (auto checked = run_check(check); !checked.passed) {
+    if (auto checked = run_check(env_, check); !checked.passed) {
       ok = common::fail(common::Errc::kIo, "health check failed: " + checked.detail);
       module.abandon();
       break;

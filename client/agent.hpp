@@ -19,7 +19,7 @@ namespace flotilla::client {
 
 class Agent {
  public:
-  static common::Result<std::unique_ptr<Agent>> open(AgentConfig config);
+  static common::Result<std::unique_ptr<Agent>> open(AgentConfig config, Env& env = system_env());
 
   struct Installed {
     std::string version;
@@ -67,32 +67,36 @@ class Agent {
   Bootloader& bootloader() { return *boot_; }
   StateStore& state() { return state_; }
   const AgentConfig& config() const { return config_; }
+  Env& env() { return env_; }
 
  private:
-  Agent(AgentConfig config, StateStore state, std::unique_ptr<Bootloader> boot)
-      : config_(std::move(config)), state_(std::move(state)), boot_(std::move(boot)) {}
+  Agent(AgentConfig config, Env& env, StateStore state, std::unique_ptr<Bootloader> boot)
+      : config_(std::move(config)), env_(env), state_(std::move(state)), boot_(std::move(boot)) {}
   common::Status advance(UpdateState& u, Step step, const std::string& message = "");
   common::Status undo(UpdateState u, const std::string& why);
   common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
                                                 const std::string& module_name, const std::vector<std::string>& files);
   std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }
   common::Result<TrialOutcome> verify_module_after_reboot(UpdateState u);
+  // Arms the trial of `u` once more, unless it was retried already (false).
+  common::Result<bool> retry_trial(UpdateState& u);
   // Finishes what a power cut interrupted: an unfinished install becomes
   // `interrupted` (taken again when offered), a verified one gets its
   // trial boot armed.
   common::Status resume();
 
   AgentConfig config_;
+  Env& env_;
   StateStore state_;
   std::unique_ptr<Bootloader> boot_;
 };
 
-// Runs one command with a timeout (killed when it expires): passed when it
-// exited 0; `detail` says what happened otherwise.
+// Runs one command through `env` with a timeout (killed when it expires):
+// passed when it exited 0; `detail` says what happened otherwise.
 struct CheckOutcome {
   bool passed = false;
   std::string detail;
 };
-CheckOutcome run_check(const CommandSpec& check);
+CheckOutcome run_check(Env& env, const CommandSpec& check);
 
 }  // namespace flotilla::client

@@ -10,7 +10,6 @@
 #include <sstream>
 #include <utility>
 
-#include "client/process.hpp"
 #include "common/file.hpp"
 
 namespace flotilla::client {
@@ -63,8 +62,8 @@ Vars parse_lines(const std::string& text) {
   return vars;
 }
 
-common::Status run_tool(const std::vector<std::string>& argv, std::string* output = nullptr) {
-  auto result = run_process(argv, kToolTimeout);
+common::Status run_tool(Env& env, const std::vector<std::string>& argv, std::string* output = nullptr) {
+  auto result = env.run(argv, kToolTimeout);
   if (!result) return std::unexpected(result.error());
   if (result->exit_code != 0) return common::fail(common::Errc::kIo, "bootloader: " + result->detail);
   if (output) *output = std::move(result->output);
@@ -129,12 +128,12 @@ class TempFile {
 // reads as the scheme's defaults and gets them on the first write (-f).
 class UbootEnv final : public BootEnv {
  public:
-  explicit UbootEnv(fs::path config) : config_(std::move(config)) {}
+  UbootEnv(fs::path config, Env& env) : config_(std::move(config)), env_(env) {}
   common::Result<Vars> read() override {
     auto defaults = TempFile::write(kDefaults);
     if (!defaults) return std::unexpected(defaults.error());
     std::string output;
-    if (auto ok = run_tool({"fw_printenv", "-c", config_.string(), "-f", defaults->path()}, &output); !ok) {
+    if (auto ok = run_tool(env_, {"fw_printenv", "-c", config_.string(), "-f", defaults->path()}, &output); !ok) {
       return std::unexpected(ok.error());
     }
     return parse_lines(output);
@@ -147,12 +146,13 @@ class UbootEnv final : public BootEnv {
     if (!script) return std::unexpected(script.error());
     auto defaults = TempFile::write(kDefaults);
     if (!defaults) return std::unexpected(defaults.error());
-    return run_tool({"fw_setenv", "-c", config_.string(), "-f", defaults->path(), "-s", script->path()});
+    return run_tool(env_, {"fw_setenv", "-c", config_.string(), "-f", defaults->path(), "-s", script->path()});
   }
 
  private:
   static constexpr const char* kDefaults = "BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n";
   fs::path config_;
+  Env& env_;
 };
 
 // GRUB's environment block (grub-editenv's and save_env's format: 1024
@@ -325,14 +325,14 @@ class GrubBootloader final : public Bootloader {
 // answer on stdout, every command exits 0 on success (docs/agent.md).
 class CustomBootloader final : public Bootloader {
  public:
-  explicit CustomBootloader(std::vector<std::string> script) : script_(std::move(script)) {}
+  CustomBootloader(std::vector<std::string> script, Env& env) : script_(std::move(script)), env_(env) {}
   common::Result<std::string> booted_slot() override { return slot_answer({"booted-slot"}); }
   common::Status try_once(const std::string& slot) override { return command({"try-once", slot}); }
   common::Status mark_good(const std::string& slot) override { return command({"mark-good", slot}); }
   common::Status mark_bad(const std::string& slot) override { return command({"mark-bad", slot}); }
   common::Result<std::string> boot_id() override {
     std::string output;
-    if (auto ok = run_tool(argv({"boot-id"}), &output); !ok) return std::unexpected(ok.error());
+    if (auto ok = run_tool(env_, argv({"boot-id"}), &output); !ok) return std::unexpected(ok.error());
     while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
     if (output.empty()) return common::fail(common::Errc::kBadField, "bootloader script: boot-id printed nothing");
     return output;
@@ -347,11 +347,11 @@ class CustomBootloader final : public Bootloader {
   }
   common::Status command(std::vector<std::string> args) {
     if (args.size() > 1 && !is_slot(args[1])) return common::fail(common::Errc::kBadField, "no slot " + args[1]);
-    return run_tool(argv(std::move(args)));
+    return run_tool(env_, argv(std::move(args)));
   }
   common::Result<std::string> slot_answer(std::vector<std::string> args) {
     std::string output;
-    if (auto ok = run_tool(argv(std::move(args)), &output); !ok) return std::unexpected(ok.error());
+    if (auto ok = run_tool(env_, argv(std::move(args)), &output); !ok) return std::unexpected(ok.error());
     std::istringstream words(output);
     std::string slot;
     words >> slot;
@@ -361,23 +361,24 @@ class CustomBootloader final : public Bootloader {
     return slot;
   }
   std::vector<std::string> script_;
+  Env& env_;
 };
 
 }  // namespace
 
 std::string other_slot(const std::string& slot) { return slot == "a" ? "b" : "a"; }
 
-common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& config) {
+common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& config, Env& env) {
   using Type = AgentConfig::Bootloader::Type;
   switch (config.bootloader.type) {
     case Type::kFile:
       return std::make_unique<FileBootloader>(config.bootloader.path);
     case Type::kUboot:
-      return std::make_unique<CountingBootloader>(std::make_unique<UbootEnv>(config.bootloader.path), true);
+      return std::make_unique<CountingBootloader>(std::make_unique<UbootEnv>(config.bootloader.path, env), true);
     case Type::kGrub:
       return std::make_unique<GrubBootloader>(config.bootloader.path);
     case Type::kCustom:
-      return std::make_unique<CustomBootloader>(config.bootloader.script);
+      return std::make_unique<CustomBootloader>(config.bootloader.script, env);
   }
   return common::fail(common::Errc::kBadField, "/bootloader/type: unknown bootloader");
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "client/config.hpp"
+#include "client/env.hpp"
 #include "common/error.hpp"
 
 namespace flotilla::client {
@@ -50,7 +51,8 @@ class BootEnv {
   virtual common::Status write(const std::map<std::string, std::string>& values) = 0;
 };
 
-common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& config);
+// Helper programs (fw_setenv, a site's script) run through `env`.
+common::Result<std::unique_ptr<Bootloader>> open_bootloader(const AgentConfig& config, Env& env = system_env());
 
 // U-Boot's counting scheme over any environment. `upper` names the slots
 // A and B in variables (U-Boot, RAUC's convention) instead of a and b.

@@ -9,7 +9,6 @@
 #include <random>
 #include <thread>
 
-#include "client/process.hpp"
 #include "common/decimal.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"
@@ -80,7 +79,7 @@ std::vector<std::string> Daemon::signed_headers(const std::string& body) const {
   return {"X-Flotilla-Key-Id: " + key_.key_id(), "X-Flotilla-Signature: " + (signature ? common::to_base64(*signature) : "")};
 }
 
-common::TimePoint Daemon::request_time() const { return common::now_utc() + faults_.clock_error + server_offset_; }
+common::TimePoint Daemon::request_time() const { return agent_.env().now() + server_offset_; }
 
 common::Status Daemon::authenticate() {
   const auto& config = agent_.config();
@@ -167,7 +166,7 @@ common::Status Daemon::report_inventory(bool required) {
   // The tamper check's verdict travels with the inventory: exit 0 is
   // intact, anything else flags the device (its first output line says why).
   if (const auto& check = agent_.config().tamper_check) {
-    auto result = run_process(check->argv, check->timeout);
+    auto result = agent_.env().run(check->argv, check->timeout);
     bool ok = result && result->exit_code == 0;
     std::string detail = result ? result->output.substr(0, result->output.find('\n')).substr(0, 200) : "cannot run";
     if (detail.empty() && result) detail = result->detail;
@@ -266,7 +265,7 @@ std::optional<int> Daemon::reboot() {
   const auto& r = agent_.config().reboot;
   if (r.mode == AgentConfig::Reboot::Mode::kExit) return r.exit_code;
   CommandSpec command{r.command, seconds(60)};
-  if (auto ran = run_check(command); !ran.passed) common::log(common::LogLevel::kError, "reboot command failed: " + ran.detail);
+  if (auto ran = run_check(agent_.env(), command); !ran.passed) common::log(common::LogLevel::kError, "reboot command failed: " + ran.detail);
   return 0;
 }
 
@@ -302,7 +301,6 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
                              .ca_file = config.server->ca_file,
                              .size = bundle.value("size", std::uint64_t{0}),
                              .bandwidth_limit = config.bandwidth_limit.value_or(0),
-                             .drop_first_connection_at = faults_.drop_download_at,
                              .start_offset = resuming ? point->data_offset + point->written : 0};
     if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
       // `url` is a mirror: it gets no credentials (it is not trusted, and a
@@ -316,7 +314,7 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
     std::optional<std::string> offered_bundle_id;
     if (bundle.contains("bundle_id") && bundle["bundle_id"].is_string()) offered_bundle_id = bundle["bundle_id"].get<std::string>();
     std::string url = download.url;
-    auto http = HttpSource::open(download);
+    auto http = HttpSource::open(download, agent_.env());
     if (!http) {
       common::log(common::LogLevel::kError, "deployment " + std::to_string(deployment) + ": " + http.error().describe());
       return std::nullopt;

@@ -42,13 +42,6 @@ class Daemon {
   };
   common::Result<Next> cycle();
 
-  // Simulated faults (flotilla-fleet-sim only; no configuration sets them).
-  struct Faults {
-    std::uint64_t drop_download_at = 0;  // the first connection of a download drops after N bytes
-    std::chrono::seconds clock_error{0};  // the device's clock is this far off
-  };
-  void set_faults(Faults faults) { faults_ = faults; }
-
  private:
   Daemon(Agent& agent, signing::PrivateKey key, Transport transport)
       : agent_(agent), key_(std::move(key)), transport_(std::move(transport)) {}
@@ -75,7 +68,6 @@ class Daemon {
   std::string inventory_digest_;
   std::int64_t inventory_report_counter_ = 0;
   int poll_interval_s_ = 60;
-  Faults faults_;
   std::chrono::seconds server_offset_{0};
   bool correcting_clock_ = false;  // one retry per refusal
   // Events were still unsent when the last poll went out: its offer of a

@@ -1,7 +1,6 @@
 #include "client/install_sinks.hpp"
 
 #include "client/bootloader.hpp"
-#include "client/fault.hpp"
 #include "client/slot_device.hpp"
 
 #include <fcntl.h>
@@ -50,7 +49,9 @@ void sync_dir(const fs::path& dir) {
 // their sum. A few fixed buffers bound the memory.
 class BackgroundWriter {
  public:
-  BackgroundWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)), thread_([this] { loop(); }) {}
+  // Writes from the descriptor's position, `offset`, on.
+  BackgroundWriter(int fd, std::string path, std::uint64_t offset, Env& env)
+      : fd_(fd), path_(std::move(path)), offset_(offset), env_(env), thread_([this] { loop(); }) {}
   ~BackgroundWriter() { stop(); }
 
   common::Status append(std::span<const std::uint8_t> bytes) {
@@ -73,6 +74,10 @@ class BackgroundWriter {
     changed_.wait(lock, [this] { return queue_.empty() || !error_.empty(); });
     if (!error_.empty()) return common::fail(common::Errc::kIo, error_);
     return {};
+  }
+  std::size_t buffers_written() {
+    std::lock_guard lock(mutex_);
+    return written_;
   }
   void stop() {
     {
@@ -111,8 +116,12 @@ class BackgroundWriter {
       std::vector<std::uint8_t> buffer = std::move(queue_.front());
       lock.unlock();
       auto ok = error_.empty() ? write_all(fd_, buffer, path_) : common::Status{};
-      if (ok && written_++ == 0) fault_point("writing_slot");  // after the first buffer: mid-image when it is large
+      if (ok) {
+        env_.slot_written(path_, offset_, buffer.size());
+        offset_ += buffer.size();
+      }
       lock.lock();
+      if (ok) ++written_;
       if (!ok && error_.empty()) error_ = ok.error().message();
       queue_.pop_front();
       spare_.push_back(std::move(buffer));
@@ -125,6 +134,8 @@ class BackgroundWriter {
   std::vector<std::uint8_t> filling_;
   std::deque<std::vector<std::uint8_t>> queue_;
   std::vector<std::vector<std::uint8_t>> spare_;
+  std::uint64_t offset_;
+  Env& env_;
   std::string error_;
   std::size_t written_ = 0;  // buffers written
   bool stopping_ = false;
@@ -155,7 +166,7 @@ class SlotSink final : public artifacts::PayloadSink {
 
   static common::Result<std::unique_ptr<artifacts::PayloadSink>> open(SlotTarget target, const fs::path& booted,
                                                                       const artifacts::Payload& payload, bool verify,
-                                                                      InstallCheckpoints* checkpoints) {
+                                                                      InstallCheckpoints* checkpoints, Env& env) {
     auto slot = OpenSlot::open(target, booted, payload.size);
     if (!slot) return std::unexpected(slot.error());
     std::uint64_t skip = checkpoints ? std::min(checkpoints->already_in_slot(), payload.size) : 0;
@@ -163,7 +174,7 @@ class SlotSink final : public artifacts::PayloadSink {
       return common::fail(common::Errc::kIo, "cannot seek in " + target.path.string() + ": " + std::strerror(errno));
     }
     return std::unique_ptr<artifacts::PayloadSink>(
-        new SlotSink(std::move(*slot), std::move(target), payload, verify, checkpoints, skip));
+        new SlotSink(std::move(*slot), std::move(target), payload, verify, checkpoints, skip, env));
   }
   ~SlotSink() override { close(); }
   common::Status write(std::span<const std::uint8_t> bytes) override {
@@ -175,8 +186,12 @@ class SlotSink final : public artifacts::PayloadSink {
     if (bytes.empty()) return {};
     received_ += bytes.size();
     if (auto ok = writer_.append(bytes); !ok) return ok;
+    if (!reached_writing_ && writer_.buffers_written() > 0) {
+      reached_writing_ = true;
+      env_.reached("writing_slot");  // mid-image when it is large
+    }
     if (checkpoints_ && received_ - checkpointed_ >= kCheckpointBytes &&
-        std::chrono::steady_clock::now() - checkpointed_at_ >= kCheckpointInterval) {
+        env_.steady_now() - checkpointed_at_ >= kCheckpointInterval) {
       return checkpoint();
     }
     return {};
@@ -184,7 +199,8 @@ class SlotSink final : public artifacts::PayloadSink {
   common::Status finish() override {
     if (auto ok = writer_.drain(); !ok) return ok;
     if (auto ok = sync_fd(slot_.fd(), target_.path.string()); !ok) return ok;
-    if (fault_requested("lose-slot-write")) lose_first_byte();
+    env_.slot_synced(target_.path);
+    if (env_.requested("lose-slot-write")) lose_first_byte();
     if (!verify_) return {};
     return verify_slot_readback(target_, payload_.size, payload_.sha256);
   }
@@ -196,15 +212,16 @@ class SlotSink final : public artifacts::PayloadSink {
 
  private:
   SlotSink(OpenSlot slot, SlotTarget target, const artifacts::Payload& payload, bool verify, InstallCheckpoints* checkpoints,
-           std::uint64_t skip)
+           std::uint64_t skip, Env& env)
       : slot_(std::move(slot)), target_(std::move(target)), payload_(payload), verify_(verify), checkpoints_(checkpoints),
-        skip_(skip), checkpointed_(skip), writer_(slot_.fd(), target_.path.string()) {}
+        skip_(skip), checkpointed_(skip), env_(env), writer_(slot_.fd(), target_.path.string(), skip, env) {}
   // Everything handed over so far is on the medium; then it is reported.
   common::Status checkpoint() {
     if (auto ok = writer_.drain(); !ok) return ok;
     if (::fdatasync(slot_.fd()) != 0) return common::fail(common::Errc::kIo, "cannot sync " + target_.path.string() + ": " + std::strerror(errno));
+    env_.slot_synced(target_.path);
     checkpointed_ = received_;
-    checkpointed_at_ = std::chrono::steady_clock::now();
+    checkpointed_at_ = env_.steady_now();
     checkpoints_->durable(received_);
     return {};
   }
@@ -233,6 +250,8 @@ class SlotSink final : public artifacts::PayloadSink {
   std::uint64_t received_ = 0;      // payload bytes given to write(), skipped ones included
   std::uint64_t checkpointed_ = 0;  // of them, reported durable
   std::chrono::steady_clock::time_point checkpointed_at_{};
+  bool reached_writing_ = false;
+  Env& env_;
   BackgroundWriter writer_;
 };
 
@@ -351,7 +370,7 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
       // Only the first payload resumes (docs/agent.md, "Power cuts").
       bool first = &payload == manifest.payloads.data();
       return SlotSink::open(std::move(plan->target), plan->booted, payload, config_.verify_slots_after_write,
-                            first ? checkpoints_ : nullptr);
+                            first ? checkpoints_ : nullptr, env_);
     }
     case artifacts::PayloadType::kFile: {
       fs::path dest = payload.path;

@@ -10,6 +10,7 @@
 #include "artifacts/stream.hpp"
 #include "client/config.hpp"
 #include "client/download_resume.hpp"
+#include "client/env.hpp"
 
 namespace flotilla::client {
 
@@ -20,9 +21,10 @@ class InstallSinks final : public artifacts::SinkFactory {
  public:
   // `target_slot`: "a" or "b", the inactive one.
   // `checkpoints` (optional): a download that can resume after a power cut.
-  InstallSinks(const AgentConfig& config, std::string target_slot, std::filesystem::path module_workdir,
+  // Slot writes and syncs are told to `env`.
+  InstallSinks(const AgentConfig& config, std::string target_slot, std::filesystem::path module_workdir, Env& env,
                InstallCheckpoints* checkpoints = nullptr)
-      : config_(config), target_(std::move(target_slot)), module_workdir_(std::move(module_workdir)),
+      : config_(config), target_(std::move(target_slot)), module_workdir_(std::move(module_workdir)), env_(env),
         checkpoints_(checkpoints) {}
   common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest& manifest,
                                                                const artifacts::Payload& payload) override;
@@ -40,6 +42,7 @@ class InstallSinks final : public artifacts::SinkFactory {
   const AgentConfig& config_;
   std::string target_;
   std::filesystem::path module_workdir_;
+  Env& env_;
   InstallCheckpoints* checkpoints_;
   std::vector<std::string> files_;
   bool checked_ = false;  // check_bundle passed (it runs before the first payload)

@@ -37,6 +37,7 @@ std::string_view step_name(Step step) {
     case Step::kArm: return "arm";
     case Step::kModuleDone: return "module-done";
     case Step::kBoot: return "boot";
+    case Step::kRetryTrial: return "retry-trial";
     case Step::kPass: return "pass";
     case Step::kRollBack: return "roll-back";
   }

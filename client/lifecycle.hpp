@@ -38,6 +38,7 @@ enum class Step : std::uint8_t {
   kArm,           // the one-time trial boot is armed (or the module waits for a reboot)
   kModuleDone,    // the update module finished without needing a reboot
   kBoot,          // the device came up again: check the new version
+  kRetryTrial,    // the new slot came up, but that boot was cut before the verdict: one more trial
   kPass,          // the new slot runs and every health check passed
   kRollBack,      // the new version is given up: fell back, a check failed, or by hand
 };
@@ -48,7 +49,7 @@ struct Transition {
   Stage to;
 };
 
-inline constexpr std::array<Transition, 18> kLifecycle = {{
+inline constexpr std::array<Transition, 19> kLifecycle = {{
     {Stage::kIdle, Step::kStart, Stage::kDownloadingInstalling},
     {Stage::kCommitted, Step::kStart, Stage::kDownloadingInstalling},
     {Stage::kFailed, Step::kStart, Stage::kDownloadingInstalling},
@@ -65,6 +66,7 @@ inline constexpr std::array<Transition, 18> kLifecycle = {{
     {Stage::kRebooting, Step::kBoot, Stage::kVerifying},
     {Stage::kRebooting, Step::kRollBack, Stage::kRolledBack},
     {Stage::kVerifying, Step::kBoot, Stage::kVerifying},
+    {Stage::kVerifying, Step::kRetryTrial, Stage::kRebooting},
     {Stage::kVerifying, Step::kPass, Stage::kCommitted},
     {Stage::kVerifying, Step::kRollBack, Stage::kRolledBack},
 }};
@@ -72,8 +74,9 @@ inline constexpr std::array<Transition, 18> kLifecycle = {{
 inline constexpr std::array<Stage, 9> kStages = {Stage::kIdle,      Stage::kDownloadingInstalling, Stage::kInterrupted,
                                                  Stage::kInstalled, Stage::kRebooting,             Stage::kVerifying,
                                                  Stage::kCommitted, Stage::kFailed,                Stage::kRolledBack};
-inline constexpr std::array<Step, 10> kSteps = {Step::kStart, Step::kCut,        Step::kRefuse, Step::kWrite, Step::kFilesInPlace,
-                                                Step::kArm,   Step::kModuleDone, Step::kBoot,   Step::kPass,  Step::kRollBack};
+inline constexpr std::array<Step, 11> kSteps = {Step::kStart,      Step::kCut,  Step::kRefuse,     Step::kWrite,
+                                                Step::kFilesInPlace, Step::kArm,  Step::kModuleDone, Step::kBoot,
+                                                Step::kRetryTrial,   Step::kPass, Step::kRollBack};
 
 std::string_view stage_name(Stage stage);
 std::optional<Stage> parse_stage(std::string_view name);

@@ -1,10 +1,7 @@
 #include "client/state_store.hpp"
 
-#include "client/fault.hpp"
 
 #include <array>
-#include <csignal>
-#include <cstdlib>
 
 #include "common/json.hpp"
 
@@ -54,27 +51,15 @@ CREATE TABLE settings (
 
 }  // namespace
 
-// A state is a fault point the moment it is durable, before the action it
-// announces.
-void fault_point(const std::string& point) {
-  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
-  if (fault && std::string_view(fault) == "crash-after:" + point) ::raise(SIGKILL);
-}
-
-bool fault_requested(std::string_view name) {
-  static const char* fault = std::getenv("FLOTILLA_AGENT_FAULT");
-  return fault && std::string_view(fault) == name;
-}
-
 common::Result<StateStore> StateStore::open(const std::filesystem::path& state_dir,
-                                            const std::map<std::string, ComponentState>& initial) {
+                                            const std::map<std::string, ComponentState>& initial, Env& env) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) return common::fail(common::Errc::kIo, "cannot create " + state_dir.string() + ": " + ec.message());
   auto db = common::Database::open((state_dir / "agent.db").string());
   if (!db) return std::unexpected(db.error());
   if (auto ok = db->migrate(kMigrations); !ok) return std::unexpected(ok.error());
-  StateStore store(std::move(*db));
+  StateStore store(std::move(*db), env);
   auto tx = common::Transaction::begin(store.db_);
   if (!tx) return std::unexpected(tx.error());
   auto insert = store.db_.prepare("INSERT OR IGNORE INTO components (name, version, security_version) VALUES (?, ?, ?)");
@@ -86,7 +71,7 @@ common::Result<StateStore> StateStore::open(const std::filesystem::path& state_d
   }
   auto idle = store.db_.prepare("INSERT OR IGNORE INTO update_state (id, state, updated_at) VALUES (1, ?, ?)");
   if (!idle) return std::unexpected(idle.error());
-  idle->bind(1, stage_name(Stage::kIdle)).bind(2, common::format_rfc3339(common::now_utc()));
+  idle->bind(1, stage_name(Stage::kIdle)).bind(2, common::format_rfc3339(env.now()));
   if (auto ok = idle->run(); !ok) return std::unexpected(ok.error());
   if (auto ok = tx->commit(); !ok) return std::unexpected(ok.error());
   return store;
@@ -152,7 +137,8 @@ common::Status StateStore::set_update(const UpdateState& u, const std::string& m
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, message); !ok) return ok;
   if (auto ok = tx->commit(); !ok) return ok;
-  fault_point(std::string(stage_name(u.state)));
+  // A stage is a fault point the moment it is durable, before its action.
+  env_->reached(stage_name(u.state));
   return {};
 }
 
@@ -180,7 +166,7 @@ common::Status StateStore::commit_update(const UpdateState& u) {
   if (auto ok = write->run(); !ok) return ok;
   if (auto ok = queue_event_locked(u, "committed"); !ok) return ok;
   if (auto ok = tx->commit(); !ok) return ok;
-  fault_point(std::string(stage_name(u.state)));
+  env_->reached(stage_name(u.state));
   return {};
 }
 

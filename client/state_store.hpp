@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/env.hpp"
 #include "client/lifecycle.hpp"
 #include "common/error.hpp"
 #include "common/sqlite.hpp"
@@ -31,7 +32,7 @@ struct UpdateState {
   std::string version;            // being installed
   std::int64_t security_version = 0;
   std::string target_slot;        // "a" or "b"; empty when no reboot is needed
-  std::string boot_id;            // of the boot that installed it
+  std::string boot_id;            // of the boot that armed its trial (before: that installed it)
   std::string previous_version;   // what ran before
   std::string error;
   std::string updated_at;
@@ -40,9 +41,10 @@ struct UpdateState {
 class StateStore {
  public:
   // Opens (creating) state_dir/agent.db; the first open records the
-  // factory image's versions.
+  // factory image's versions. Each stage written is a point `env` is told
+  // of (Env::reached) once it is durable.
   static common::Result<StateStore> open(const std::filesystem::path& state_dir,
-                                         const std::map<std::string, ComponentState>& initial);
+                                         const std::map<std::string, ComponentState>& initial, Env& env = system_env());
 
   common::Result<std::map<std::string, ComponentState>> components();
   common::Result<UpdateState> update();
@@ -77,9 +79,10 @@ class StateStore {
   common::Status raise_trusted_time(common::TimePoint seen);
 
  private:
-  explicit StateStore(common::Database db) : db_(std::move(db)) {}
+  StateStore(common::Database db, Env& env) : db_(std::move(db)), env_(&env) {}
   common::Status queue_event_locked(const UpdateState& update, const std::string& message);
   common::Database db_;
+  Env* env_;
 };
 
 }  // namespace flotilla::client

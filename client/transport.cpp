@@ -79,9 +79,9 @@ common::Result<HttpResponse> Transport::request(const std::string& method, const
   return response;
 }
 
-common::Result<std::unique_ptr<HttpSource>> HttpSource::open(DownloadOptions options) {
+common::Result<std::unique_ptr<HttpSource>> HttpSource::open(DownloadOptions options, Env& env) {
   init_curl();
-  std::unique_ptr<HttpSource> source(new HttpSource(std::move(options)));
+  std::unique_ptr<HttpSource> source(new HttpSource(std::move(options), env));
   source->offset_ = source->options_.start_offset;
   source->multi_ = curl_multi_init();
   if (!source->multi_) return common::fail(common::Errc::kIo, "cannot start a download");
@@ -114,10 +114,7 @@ std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count,
     self->refused_ = "the server sent more than the offered " + std::to_string(self->options_.size) + " bytes";
     return 0;
   }
-  if (!self->simulated_cut_ && self->options_.drop_first_connection_at > 0 && total > self->options_.drop_first_connection_at) {
-    self->simulated_cut_ = true;
-    return 0;  // the simulated cut: libcurl ends this transfer, read() resumes it
-  }
+  if (self->env_.drops_connection(self->connections_ - 1, total)) return 0;  // libcurl ends this transfer, read() resumes it
   self->pending_.append(data, n);
   self->attempt_bytes_ += n;
   return n;
@@ -133,6 +130,7 @@ common::Status HttpSource::start() {
   CURL* easy = curl_easy_init();
   if (!easy) return common::fail(common::Errc::kIo, "cannot start a download");
   easy_ = easy;
+  ++connections_;
   curl_slist* list = nullptr;
   for (const auto& h : options_.headers) list = curl_slist_append(list, h.c_str());
   headers_ = list;
@@ -242,6 +240,7 @@ common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
     pending_.clear();
     pending_at_ = 0;
   }
+  env_.downloaded(offset_);
   return n;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "artifacts/stream.hpp"
+#include "client/env.hpp"
 #include "common/error.hpp"
 
 namespace flotilla::client {
@@ -56,9 +57,6 @@ struct DownloadOptions {
   std::chrono::milliseconds resume_backoff{500};
   std::chrono::milliseconds max_resume_backoff{30000};
   std::int64_t bandwidth_limit = 0;  // bytes per second, 0 = none
-  // A simulated fault (flotilla-fleet-sim --net-cut): the first connection
-  // drops after this many bytes, so the resume path runs. 0 = never.
-  std::uint64_t drop_first_connection_at = 0;
   // The first byte wanted (a download resumed after a power cut): the
   // first request asks for `Range: bytes=start_offset-`.
   std::uint64_t start_offset = 0;
@@ -71,7 +69,8 @@ struct DownloadOptions {
 // reached or refuses hands over to the fallback at once.
 class HttpSource final : public artifacts::ByteSource {
  public:
-  static common::Result<std::unique_ptr<HttpSource>> open(DownloadOptions options);
+  // `env` hears of every byte read and may drop a connection (faults).
+  static common::Result<std::unique_ptr<HttpSource>> open(DownloadOptions options, Env& env = system_env());
   ~HttpSource() override;
   common::Result<std::size_t> read(std::span<std::uint8_t> buffer) override;
   std::uint64_t offset() const { return offset_; }
@@ -81,12 +80,13 @@ class HttpSource final : public artifacts::ByteSource {
   bool fell_back() const { return fell_back_; }
 
  private:
-  explicit HttpSource(DownloadOptions options) : options_(std::move(options)) {}
+  HttpSource(DownloadOptions options, Env& env) : options_(std::move(options)), env_(env) {}
   common::Status start();
   void stop();
   static std::size_t on_data(char* data, std::size_t size, std::size_t count, void* self);
 
   DownloadOptions options_;
+  Env& env_;
   void* multi_ = nullptr;
   void* easy_ = nullptr;
   void* headers_ = nullptr;
@@ -101,7 +101,7 @@ class HttpSource final : public artifacts::ByteSource {
   std::uint64_t attempt_bytes_ = 0;  // received by the current connection
   int empty_attempts_ = 0;           // connections in a row that delivered nothing
   bool fell_back_ = false;
-  bool simulated_cut_ = false;
+  int connections_ = 0;  // started so far, the fallback's included
 };
 
 }  // namespace flotilla::client

@@ -1,6 +1,5 @@
 #include "client/update_module.hpp"
 
-#include "client/fault.hpp"
 #include "client/process.hpp"
 #include "common/file.hpp"
 #include "common/json.hpp"
@@ -50,7 +49,7 @@ common::Status UpdateModule::prepare(const artifacts::Manifest& m, const std::st
 }
 
 common::Result<std::string> UpdateModule::call(const std::string& state) {
-  auto result = run_process({executable_.string(), state, workdir_.string()}, kModuleTimeout);
+  auto result = env_.run({executable_.string(), state, workdir_.string()}, kModuleTimeout);
   if (!result) return std::unexpected(result.error());
   if (result->exit_code != 0) {
     return common::fail(common::Errc::kIo, "update module " + executable_.filename().string() + " " + state + ": " +
@@ -71,7 +70,7 @@ common::Result<bool> UpdateModule::install() {
     fail_and_clean();
     return std::unexpected(ok.error());
   }
-  fault_point("module_installed");
+  env_.reached("module_installed");
   auto reboot = call("NeedsArtifactReboot");
   if (!reboot) {
     fail_and_clean();

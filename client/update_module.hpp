@@ -16,14 +16,15 @@
 #include <string>
 
 #include "artifacts/manifest.hpp"
+#include "client/env.hpp"
 #include "common/error.hpp"
 
 namespace flotilla::client {
 
 class UpdateModule {
  public:
-  UpdateModule(std::filesystem::path executable, std::filesystem::path workdir)
-      : executable_(std::move(executable)), workdir_(std::move(workdir)) {}
+  UpdateModule(std::filesystem::path executable, std::filesystem::path workdir, Env& env)
+      : executable_(std::move(executable)), workdir_(std::move(workdir)), env_(env) {}
 
   // Lays out version, current_* and header/ for `manifest`; files/ holds
   // the payloads already.
@@ -48,6 +49,7 @@ class UpdateModule {
 
   std::filesystem::path executable_;
   std::filesystem::path workdir_;
+  Env& env_;
 };
 
 }  // namespace flotilla::client

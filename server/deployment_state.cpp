@@ -1,42 +1,85 @@
 #include "server/deployment_state.hpp"
 
-#include <array>
+#include <algorithm>
 
 namespace flotilla::server {
-namespace {
 
-// Active states in the order they happen.
-constexpr std::array<std::string_view, 6> kActive = {"pending", "offered", "downloading",
-                                                     "installing", "rebooting", "verifying"};
-
-int rank(std::string_view state) {
-  for (std::size_t i = 0; i < kActive.size(); ++i) {
-    if (kActive[i] == state) return static_cast<int>(i);
+std::string_view state_name(DeploymentState state) {
+  switch (state) {
+    case DeploymentState::kPending: return "pending";
+    case DeploymentState::kOffered: return "offered";
+    case DeploymentState::kDownloading: return "downloading";
+    case DeploymentState::kInstalling: return "installing";
+    case DeploymentState::kRebooting: return "rebooting";
+    case DeploymentState::kVerifying: return "verifying";
+    case DeploymentState::kSucceeded: return "succeeded";
+    case DeploymentState::kFailed: return "failed";
+    case DeploymentState::kRolledBack: return "rolled_back";
+    case DeploymentState::kTimedOut: return "timed_out";
   }
-  return -1;
+  return "?";
 }
 
-}  // namespace
-
-bool is_final_state(std::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "rolled_back" || state == "timed_out";
-}
-
-std::optional<std::string> state_from_device_report(std::string_view reported) {
-  if (reported == "committed") return "succeeded";
-  if (reported == "failed" || reported == "rolled_back" || is_interruption(reported)) return std::string(reported);
-  if (rank(reported) >= 2) return std::string(reported);  // downloading .. verifying
+std::optional<DeploymentState> parse_deployment_state(std::string_view name) {
+  for (auto s : kDeploymentStates) {
+    if (state_name(s) == name) return s;
+  }
   return std::nullopt;
 }
 
-bool can_transition(std::string_view from, std::string_view to) {
-  int from_rank = rank(from);
-  if (from_rank < 0) return false;  // final states stay final
-  // Cut short before anything was activated: taken again from the download.
-  if (is_interruption(to)) return from_rank >= 1 && from_rank <= rank("installing");
-  if (is_final_state(to)) return to != "succeeded" || from_rank >= 1;
-  int to_rank = rank(to);
-  return to_rank > from_rank;
+bool is_final(DeploymentState state) {
+  return state == DeploymentState::kSucceeded || state == DeploymentState::kFailed || state == DeploymentState::kRolledBack ||
+         state == DeploymentState::kTimedOut;
+}
+
+std::string_view report_word(DeviceReport report) {
+  switch (report) {
+    case DeviceReport::kDownloading: return "downloading";
+    case DeviceReport::kInstalling: return "installing";
+    case DeviceReport::kRebooting: return "rebooting";
+    case DeviceReport::kVerifying: return "verifying";
+    case DeviceReport::kCommitted: return "committed";
+    case DeviceReport::kFailed: return "failed";
+    case DeviceReport::kRolledBack: return "rolled_back";
+    case DeviceReport::kInterrupted: return "interrupted";
+  }
+  return "?";
+}
+
+std::string_view recorded_name(DeviceReport report) {
+  return report == DeviceReport::kCommitted ? state_name(DeploymentState::kSucceeded) : report_word(report);
+}
+
+std::optional<DeviceReport> parse_device_report(std::string_view word) {
+  for (auto r : kDeviceReports) {
+    if (report_word(r) == word) return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<DeviceReport> parse_recorded_report(std::string_view name) {
+  for (auto r : kDeviceReports) {
+    if (recorded_name(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<DeploymentState> apply_report(DeploymentState from, DeviceReport report) {
+  auto row = std::find_if(kReportRules.begin(), kReportRules.end(),
+                          [&](const ReportRule& r) { return r.report == report && r.from.contains(from); });
+  if (row == kReportRules.end()) return std::nullopt;
+  return row->to;
+}
+
+bool is_final_state(std::string_view state) {
+  auto parsed = parse_deployment_state(state);
+  return parsed && is_final(*parsed);
+}
+
+std::optional<std::string> state_from_device_report(std::string_view reported) {
+  auto report = parse_device_report(reported);
+  if (!report) return std::nullopt;
+  return std::string(recorded_name(*report));
 }
 
 }  // namespace flotilla::server

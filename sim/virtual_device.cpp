@@ -25,7 +25,7 @@ std::string serial_of(int index) {
 }  // namespace
 
 VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
-    : settings_(settings), setup_(std::move(setup)), dir_(settings.root_dir / serial_of(setup_.index)) {
+    : settings_(settings), setup_(std::move(setup)), env_(setup_.faults), dir_(settings.root_dir / serial_of(setup_.index)) {
   config_.server = client::AgentConfig::Server{settings.server_url, std::nullopt};
   config_.device_type = setup_.device_type;
   config_.identity = {{"serial", "SIM-" + std::to_string(settings.seed) + "-" + serial_of(setup_.index)}};
@@ -61,6 +61,14 @@ void VirtualDevice::prepare_files() {
   prepared_ = true;
 }
 
+common::TimePoint DeviceEnv::now() {
+  return faults_.clock_skew ? Env::now() - std::chrono::hours(24) : Env::now();
+}
+
+bool DeviceEnv::drops_connection(int connection, std::uint64_t offset) {
+  return faults_.net_cut && connection == 0 && offset > 4096;
+}
+
 bool VirtualDevice::fault_applies(const std::string& version) const {
   return !settings_.bad_version || *settings_.bad_version == version;
 }
@@ -94,7 +102,7 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
   if (!prepared_) prepare_files();
   if (reboot_pending_) reboot();
   ++cycles_;
-  auto agent = client::Agent::open(config_);
+  auto agent = client::Agent::open(config_, env_);
   if (!agent) {
     view_.state = "error";
     ++failures_;
@@ -114,10 +122,6 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
     key_ = daemon->key();
     view_.id = key_->key_id();
   }
-  client::Daemon::Faults faults;
-  if (setup_.faults.net_cut) faults.drop_download_at = 4096;
-  if (setup_.faults.clock_skew) faults.clock_error = -std::chrono::hours(24);
-  daemon->set_faults(faults);
   auto next = daemon->cycle();
   // What the device's own state says (its SQLite file; no trust-root work).
   if (auto update = (*agent)->state().update()) {

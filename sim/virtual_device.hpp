@@ -13,6 +13,7 @@
 #include <string>
 
 #include "client/config.hpp"
+#include "client/env.hpp"
 #include "signing/key.hpp"
 
 namespace flotilla::sim {
@@ -59,6 +60,18 @@ struct DeviceView {
   std::string id;             // device key id, once it exists
 };
 
+// A simulated device's surroundings: a clock a day behind, a link that
+// drops the first connection of each download.
+class DeviceEnv final : public client::Env {
+ public:
+  explicit DeviceEnv(const Faults& faults) : faults_(faults) {}
+  common::TimePoint now() override;
+  bool drops_connection(int connection, std::uint64_t offset) override;
+
+ private:
+  Faults faults_;
+};
+
 class VirtualDevice {
  public:
   VirtualDevice(const FleetSettings& settings, DeviceSetup setup);
@@ -78,6 +91,7 @@ class VirtualDevice {
 
   const FleetSettings& settings_;
   DeviceSetup setup_;
+  DeviceEnv env_;
   client::AgentConfig config_;
   std::filesystem::path dir_;
   bool prepared_ = false, reboot_pending_ = false, labelled_ = false;

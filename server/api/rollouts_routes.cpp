@@ -17,7 +17,7 @@ constexpr std::size_t kMaxListedDevices = 1000;
 common::Json rollout_json(const RolloutRecord& r, bool with_details) {
   common::Json out = {{"id", r.id},
                       {"name", r.name},
-                      {"state", r.state},
+                      {"state", rollout_state_name(r.state)},
                       {"reason", r.reason},
                       {"bundle", r.bundle},
                       {"deployment_id", r.deployment_id},
@@ -197,13 +197,13 @@ http::Response ServerApp::change_rollout(const Params& params, const Caller& cal
 }
 
 http::Response ServerApp::pause_rollout(http::Request&, const Params& params, const Caller& caller) {
-  return change_rollout(params, caller, {.from = {"scheduled", "running"}, .to = "paused", .reason = "paused by " + caller.actor,
+  return change_rollout(params, caller, {.event = RolloutEvent::kPause, .reason = "paused by " + caller.actor,
                                          .withdraw_unfetched = true},
                         "rollout.pause");
 }
 
 http::Response ServerApp::resume_rollout(http::Request&, const Params& params, const Caller& caller) {
-  return change_rollout(params, caller, {.from = {"paused"}, .to = "running", .reason = "resumed by " + caller.actor,
+  return change_rollout(params, caller, {.event = RolloutEvent::kResume, .reason = "resumed by " + caller.actor,
                                          .acknowledge_failures = true},
                         "rollout.resume");
 }
@@ -220,8 +220,7 @@ http::Response ServerApp::abort_rollout(http::Request& request, const Params& pa
       rollback = doc["rollback"].get<bool>();
     }
   }
-  RolloutTransition t{.from = {"scheduled", "running", "paused", "completed"}, .to = "aborted",
-                      .reason = "aborted by " + caller.actor, .withdraw_unfetched = true};
+  RolloutTransition t{.event = RolloutEvent::kAbort, .reason = "aborted by " + caller.actor, .withdraw_unfetched = true};
   if (rollback) {
     auto rollout = rollout_of(params);
     if (!rollout) return rollout.error();
@@ -240,8 +239,8 @@ http::Response ServerApp::abort_rollout(http::Request& request, const Params& pa
 http::Response ServerApp::approve_rollout(http::Request& request, const Params& params, const Caller& caller) {
   auto rollout = rollout_of(params);
   if (!rollout) return rollout.error();
-  if (rollout->state == "completed" || rollout->state == "aborted") {
-    return problem(409, "rollout " + std::to_string(rollout->id) + " is " + rollout->state);
+  if (rollout->state == RolloutState::kCompleted || rollout->state == RolloutState::kAborted) {
+    return problem(409, "rollout " + std::to_string(rollout->id) + " is " + std::string(rollout_state_name(rollout->state)));
   }
   auto cached = cached_rollout(rollout->id);
   if (!cached) return problem(500, "the stored policy cannot be read; see the server log");

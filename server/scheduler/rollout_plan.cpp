@@ -111,22 +111,23 @@ std::int64_t unix_seconds(common::TimePoint t) {
 std::optional<RolloutTransition> next_state(const RolloutRecord& rollout, const LoadedRollout& loaded,
                                             const policy::Evaluation& e, common::TimePoint now, std::string& cause) {
   const auto& p = loaded.policy;
-  std::string state = rollout.state;
-  if (state == "scheduled" && (!p.schedule.not_before || now >= *p.schedule.not_before)) {
+  if (rollout.state == RolloutState::kScheduled && (!p.schedule.not_before || now >= *p.schedule.not_before)) {
     cause = "schedule";
-    return RolloutTransition{rollout.id, {"scheduled"}, "running", "not_before reached"};
+    return RolloutTransition{.rollout_id = rollout.id, .event = RolloutEvent::kStart, .reason = "not_before reached"};
   }
-  if (state != "running") return std::nullopt;
+  if (rollout.state != RolloutState::kRunning) return std::nullopt;
   if (e.gates.guard_tripped) {
     cause = "guard";
     auto action = p.failure ? p.failure->action : policy::FailureAction::kPause;
-    RolloutTransition t{rollout.id, {"running"}, action == policy::FailureAction::kPause ? "paused" : "aborted",
-                        "failure guard: " + e.gates.reason, true, std::nullopt};
-    return t;  // a rollback deployment is added by the caller, which knows the bundle
+    // A rollback deployment is added by the caller, which knows the bundle.
+    return RolloutTransition{.rollout_id = rollout.id,
+                             .event = action == policy::FailureAction::kPause ? RolloutEvent::kGuardPause : RolloutEvent::kGuardAbort,
+                             .reason = "failure guard: " + e.gates.reason,
+                             .withdraw_unfetched = true};
   }
   if (e.gates.waiting == policy::Waiting::kFinished) {
     cause = "gate";
-    return RolloutTransition{rollout.id, {"running"}, "completed", "every wave finished"};
+    return RolloutTransition{.rollout_id = rollout.id, .event = RolloutEvent::kFinish, .reason = "every wave finished"};
   }
   return std::nullopt;
 }
@@ -147,10 +148,10 @@ RolloutPass plan_pass(const RolloutRecord& rollout, const LoadedRollout& loaded,
     if (w.complete && !snapshot.completed_at.contains(w.wave)) pass.completed_waves.push_back(w.wave);
   }
   pass.transition = next_state(rollout, loaded, e, now, pass.cause);
-  std::string state = pass.transition ? pass.transition->to : rollout.state;
+  auto state = pass.transition ? rollout_event_target(pass.transition->event) : rollout.state;
   // Late joiners of a completed rollout are still offered the update.
-  if (state == "running" || state == "completed") pass.offers = e.offer;
-  if (state == "aborted") {
+  if (state == RolloutState::kRunning || state == RolloutState::kCompleted) pass.offers = e.offer;
+  if (state == RolloutState::kAborted) {
     for (const auto& [id, progress] : snapshot.progress) {
       if (progress.state == DeviceState::kSucceeded) pass.rollback_offers.push_back(id);
     }

@@ -9,7 +9,7 @@ namespace {
 
 // Aborted rollouts stay live while they have a rollback to hand out;
 // completed ones, to let devices that join later catch up.
-const std::vector<std::string> kLiveStates = {"scheduled", "running", "paused", "completed", "aborted"};
+const std::vector<RolloutState> kLiveStates(kRolloutStates.begin(), kRolloutStates.end());
 constexpr std::int64_t kMaxLiveRollouts = 10000;
 
 }  // namespace
@@ -43,7 +43,7 @@ std::optional<common::TimePoint> next_due(const LoadedRollout& loaded, const pol
 
 common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, const RolloutRecord& rollout,
                                                                  common::TimePoint now, PassSummary* summary) {
-  if (rollout.state == "aborted" && !rollout.rollback_deployment_id) return now + kHeartbeat;
+  if (rollout.state == RolloutState::kAborted && !rollout.rollback_deployment_id) return now + kHeartbeat;
   auto loaded = load_rollout(store, rollout);
   if (!loaded) return std::unexpected(loaded.error());
   auto loaded_snapshot = load_snapshot(store, rollout, *loaded);
@@ -51,7 +51,7 @@ common::Result<std::optional<common::TimePoint>> advance_rollout(Store& store, c
   const auto& snapshot = *loaded_snapshot;
   auto evaluation = policy::evaluate(loaded->policy, snapshot, now);
   auto pass = plan_pass(rollout, *loaded, snapshot, evaluation, now);
-  if (pass.transition && pass.transition->to == "aborted" && loaded->policy.failure &&
+  if (pass.transition && pass.transition->event == RolloutEvent::kGuardAbort && loaded->policy.failure &&
       loaded->policy.failure->action == policy::FailureAction::kAbortAndRollback && rollout.rollback_bundle) {
     pass.transition->rollback = DeploymentRecord{.bundle = *rollout.rollback_bundle, .component = loaded->bundle.component,
                                                  .allow_downgrade = true, .created_by = "system:scheduler",

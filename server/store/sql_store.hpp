@@ -82,7 +82,7 @@ class SqlStore final : public Store {
                                               const AuditDraft& audit) override;
   common::Result<std::int64_t> next_rollout_id() override;
   common::Result<std::optional<RolloutRecord>> find_rollout(std::int64_t id) override;
-  common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states, std::int64_t limit) override;
+  common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<RolloutState>& states, std::int64_t limit) override;
   common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) override;
   common::Status scan_rollout_devices(const RolloutRecord& rollout, const std::string& component,
                                       const std::vector<std::string>& device_types,

@@ -208,16 +208,19 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (event.seq <= last_seq) {
     return common::fail(Errc::kBadTransition, "event seq " + std::to_string(event.seq) + " is not above " + std::to_string(last_seq));
   }
-  if (is_final_state(state)) {
+  auto from = parse_deployment_state(state);
+  auto report = parse_recorded_report(event.state);
+  if (!from || !report) return common::fail(Errc::kBadTransition, "unknown state " + (from ? event.state : state));
+  // The table (server/deployment_state.hpp) decides.
+  if (is_final(*from)) {
     return common::fail(Errc::kBadTransition, "the deployment is already " + state + " on this device; it takes no new events");
   }
-  if (event.state != state && !can_transition(state, event.state)) {
-    return common::fail(Errc::kBadTransition, "a deployment in state " + state + " cannot become " + event.state);
-  }
+  auto to = apply_report(*from, *report);
+  if (!to) return common::fail(Errc::kBadTransition, "a deployment in state " + state + " cannot become " + event.state);
   // An interruption is recorded as an event; the deployment goes back to
   // downloading (the device takes it again) and counts it, not a failure.
-  const bool interruption = is_interruption(event.state);
-  const std::string stored_state = interruption ? std::string(kStateAfterInterruption) : event.state;
+  const bool interruption = *report == DeviceReport::kInterrupted;
+  const std::string stored_state(state_name(*to));
   auto insert = db->prepare(
       "INSERT INTO deployment_events (deployment_id, device_id, seq, state, progress, message, time, body, signature, received_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -230,7 +233,7 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
       "running_version = COALESCE(?, running_version), updated_at = ?, interruptions = interruptions + ? "
       "WHERE deployment_id = ? AND device_id = ?");
   if (!update) return std::unexpected(update.error());
-  update->bind(1, stored_state).bind(2, std::int64_t{is_final_state(stored_state) ? 0 : 1}).bind(3, event.seq)
+  update->bind(1, stored_state).bind(2, std::int64_t{is_final(*to) ? 0 : 1}).bind(3, event.seq)
       .bind(4, event.progress).bind(5, event.message).bind(6, event.running_version).bind(7, now)
       .bind(8, std::int64_t{interruption ? 1 : 0}).bind(9, deployment_id).bind(10, device_id);
   if (auto ok = update->run(); !ok) return std::unexpected(ok.error());
@@ -239,7 +242,7 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
     if (event.running_version) details["running_version"] = *event.running_version;
     auto entry = append_audit_locked(*db, {"device:" + device_id, "deployment.transition",
                                            "deployment:" + std::to_string(deployment_id),
-                                           event.state == "failed" || event.state == "rolled_back" ? "failed" : "ok", details});
+                                           *to == DeploymentState::kFailed || *to == DeploymentState::kRolledBack ? "failed" : "ok", details});
     if (!entry) return std::unexpected(entry.error());
   }
   if (auto ok = commit_change(*db, *tx); !ok) return std::unexpected(ok.error());

@@ -16,8 +16,11 @@ constexpr std::string_view kRolloutColumns =
     "acknowledged_failed, acknowledged_finished, created_by, created_at, updated_at";
 
 RolloutRecord rollout_from_row(const sql::Statement& row) {
+  // A state this version does not know (a newer server wrote it) reads as
+  // aborted: such a rollout is shown, never advanced.
+  auto state = parse_rollout_state(row.text(7)).value_or(RolloutState::kAborted);
   return {row.int64(0),  row.text(1),  row.text(2),  row.text(3),  row.optional_text(4),
-          row.int64(5),  row.optional_int64(6), row.text(7), row.text(8), row.text(9),
+          row.int64(5),  row.optional_int64(6), state, row.text(8), row.text(9),
           row.int64(10), row.int64(11), row.text(12), row.text(13), row.text(14)};
 }
 
@@ -41,7 +44,7 @@ Result<std::int64_t> SqlStore::create_rollout(const RolloutRecord& r, const Depl
         "RETURNING id");
     if (!insert) return std::unexpected(insert.error());
     insert->bind(1, r.name).bind(2, r.policy_json).bind(3, r.bundle).bind(4, r.rollback_bundle).bind(5, *deployment_id)
-        .bind(6, r.state).bind(7, r.reason).bind(8, r.created_by).bind(9, r.created_at).bind(10, r.created_at);
+        .bind(6, rollout_state_name(r.state)).bind(7, r.reason).bind(8, r.created_by).bind(9, r.created_at).bind(10, r.created_at);
     auto inserted = insert->run_returning_int64();
     if (!inserted) return std::unexpected(inserted.error());
     id = *inserted;
@@ -71,7 +74,7 @@ Result<std::optional<RolloutRecord>> SqlStore::find_rollout(std::int64_t id) {
   return common::first_row(*select, rollout_from_row);
 }
 
-Result<std::vector<RolloutRecord>> SqlStore::list_rollouts(const std::vector<std::string>& states, std::int64_t limit) {
+Result<std::vector<RolloutRecord>> SqlStore::list_rollouts(const std::vector<RolloutState>& states, std::int64_t limit) {
   auto db = pool_->acquire();
   auto select = db->prepare("SELECT " + std::string(kRolloutColumns) + " FROM rollouts ORDER BY id DESC");
   if (!select) return std::unexpected(select.error());
@@ -168,13 +171,17 @@ Status SqlStore::transition_rollout_locked(Db& db, const RolloutTransition& t, c
   if (!*row) return common::fail(common::Errc::kNotFound, "no rollout " + std::to_string(t.rollout_id));
   std::string state = current->text(0);
   std::int64_t deployment_id = current->int64(1);
-  if (std::find(t.from.begin(), t.from.end(), state) == t.from.end()) {
-    return common::fail(common::Errc::kConflict, "rollout " + std::to_string(t.rollout_id) + " is " + state);
+  // The table (server/rollout_state.hpp) decides.
+  auto from = parse_rollout_state(state);
+  auto to = from ? apply_rollout_event(*from, t.event) : std::nullopt;
+  if (!to) {
+    return common::fail(common::Errc::kConflict, "rollout " + std::to_string(t.rollout_id) + " is " + state + "; it cannot " +
+                                                     std::string(rollout_event_name(t.event)));
   }
   std::string now = common::format_rfc3339(clock_());
   common::Json details = audit.details;
   details["from"] = state;
-  details["to"] = t.to;
+  details["to"] = rollout_state_name(*to);
   if (!t.reason.empty()) details["reason"] = t.reason;
   if (t.withdraw_unfetched) {
     // Offers no device has fetched yet are taken back: a first attempt
@@ -217,7 +224,7 @@ Status SqlStore::transition_rollout_locked(Db& db, const RolloutTransition& t, c
       "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, "
       "rollback_deployment_id = COALESCE(?, rollback_deployment_id) WHERE id = ?");
   if (!update) return std::unexpected(update.error());
-  update->bind(1, t.to).bind(2, t.reason).bind(3, now).bind(4, rollback_id).bind(5, t.rollout_id);
+  update->bind(1, rollout_state_name(*to)).bind(2, t.reason).bind(3, now).bind(4, rollback_id).bind(5, t.rollout_id);
   if (auto ok = update->run(); !ok) return ok;
   AuditDraft entry = audit;
   entry.details = details;
@@ -281,7 +288,7 @@ Status SqlStore::apply_rollout_pass(const RolloutPass& pass) {
   auto row = current->step();
   if (!row) return std::unexpected(row.error());
   if (!*row) return common::fail(common::Errc::kNotFound, "no rollout " + std::to_string(pass.rollout_id));
-  if (current->text(0) != pass.expected_state) {
+  if (current->text(0) != rollout_state_name(pass.expected_state)) {
     return common::fail(common::Errc::kConflict, "rollout " + std::to_string(pass.rollout_id) + " changed state to " +
                                                      current->text(0) + " during the pass");
   }
@@ -366,7 +373,7 @@ Status SqlStore::apply_rollout_pass(const RolloutPass& pass) {
   }
 
   if (pass.transition) {
-    if (auto ok = transition_rollout_locked(*db, *pass.transition, {"system:scheduler", "rollout." + pass.transition->to, object,
+    if (auto ok = transition_rollout_locked(*db, *pass.transition, {"system:scheduler", "rollout." + std::string(rollout_state_name(rollout_event_target(pass.transition->event))), object,
                                                                "ok", {{"cause", pass.cause}}});
         !ok) {
       return ok;

@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "common/time.hpp"
+#include "server/rollout_state.hpp"
 #include "signing/audit_chain.hpp"
 
 namespace flotilla::server {
@@ -180,7 +181,7 @@ struct RolloutRecord {
   std::optional<std::string> rollback_bundle;
   std::int64_t deployment_id = 0;
   std::optional<std::int64_t> rollback_deployment_id;
-  std::string state = "scheduled";  // scheduled | running | paused | completed | aborted
+  RolloutState state = RolloutState::kScheduled;
   std::string reason;          // why it is paused, aborted or waiting
   std::string status_json = "{}";  // the scheduler's last evaluation
   // Failed and finished devices when an operator last resumed: the
@@ -214,11 +215,11 @@ struct BaselineRecord {
   std::string updated_by, updated_at;
 };
 
-// A change of a rollout's state, checked against the state it had.
+// A change of a rollout's state: the store applies `event` to the state
+// the rollout has (server/rollout_state.hpp) or refuses it.
 struct RolloutTransition {
   std::int64_t rollout_id = 0;
-  std::vector<std::string> from;  // allowed current states
-  std::string to;
+  RolloutEvent event = RolloutEvent::kPause;
   std::string reason;
   // Pause and abort take back offers no device has fetched yet.
   bool withdraw_unfetched = false;
@@ -232,7 +233,7 @@ struct RolloutTransition {
 // transaction, so a crash leaves either all of it or none.
 struct RolloutPass {
   std::int64_t rollout_id = 0;
-  std::string expected_state;  // the state it was computed in: dropped if that changed
+  RolloutState expected_state = RolloutState::kScheduled;  // the state it was computed in: dropped if that changed
   std::int64_t now = 0;  // Unix seconds
   std::vector<std::pair<std::string, int>> placed;   // new wave assignments
   std::vector<std::string> timed_out;
@@ -375,7 +376,7 @@ class Store {
   virtual common::Result<std::int64_t> next_rollout_id() = 0;
   virtual common::Result<std::optional<RolloutRecord>> find_rollout(std::int64_t id) = 0;
   // Newest first; with `states`, only those.
-  virtual common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<std::string>& states,
+  virtual common::Result<std::vector<RolloutRecord>> list_rollouts(const std::vector<RolloutState>& states,
                                                                    std::int64_t limit) = 0;
   virtual common::Result<std::vector<RolloutWaveRecord>> rollout_waves(std::int64_t rollout_id) = 0;
   // Calls `each` for every accepted device of those types with what the

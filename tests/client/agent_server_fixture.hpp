@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "tests/support/server_fixture.hpp"
 
 namespace flotilla {
@@ -58,6 +61,24 @@ class AgentServerTest : public testing::RunningServer {
     auto view = admin->request("GET", "/api/v1/devices/" + device["id"].get<std::string>())->json();
     EXPECT_EQ(view["inventory"]["booted_slot"], "a");
     return view;
+  }
+  // Random bytes: a resume at a wrong offset cannot go unnoticed.
+  static std::string random_image(std::size_t size, std::uint64_t seed) {
+    std::string image(size, '\0');
+    std::independent_bits_engine<std::mt19937, 8, unsigned> bytes(static_cast<std::uint32_t>(seed));
+    std::generate(image.begin(), image.end(), [&] { return static_cast<char>(bytes()); });
+    return image;
+  }
+  // Uploads a bundle of `image` (one raw image for slot class rootfs);
+  // returns its file digest.
+  std::string upload_image(const std::string& image) {
+    testing::write_text(dir / "big.img", image);
+    artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
+    EXPECT_TRUE(artifacts::write_bundle({testing::sample_manifest(), {{raw, dir / "big.img"}}}, {&trust.release_key},
+                                        dir / "big.flb"));
+    auto uploaded = admin->upload("/api/v1/bundles", dir / "big.flb");
+    EXPECT_EQ(uploaded->status, 201) << uploaded->body;
+    return uploaded->json()["file_sha256"];
   }
   common::Json only_device() {
     auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];

@@ -361,23 +361,6 @@ class AgentPowerCutDownloadTest : public AgentBehindProxyTest {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
   }
-  // Random bytes: a resume at a wrong offset cannot go unnoticed.
-  static std::string random_image(std::size_t size, std::uint32_t seed) {
-    std::string image(size, '\0');
-    std::independent_bits_engine<std::mt19937_64, 8, unsigned> bytes(seed);
-    std::generate(image.begin(), image.end(), [&] { return static_cast<char>(bytes()); });
-    return image;
-  }
-  // Uploads a bundle of `image`; returns its file digest.
-  std::string upload_image(const std::string& image) {
-    write_text(dir / "big.img", image);
-    artifacts::Payload raw{.name = "rootfs.img", .type = artifacts::PayloadType::kRawImage, .slot = "rootfs"};
-    EXPECT_TRUE(artifacts::write_bundle({testing::sample_manifest(), {{raw, dir / "big.img"}}}, {&trust.release_key},
-                                        dir / "big.flb"));
-    auto uploaded = admin->upload("/api/v1/bundles", dir / "big.flb");
-    EXPECT_EQ(uploaded->status, 201) << uploaded->body;
-    return uploaded->json()["file_sha256"];
-  }
 };
 
 TEST_F(AgentPowerCutDownloadTest, ThirtyRandomCutsDuringA64MiBDownloadResumeToACommit) {

@@ -72,6 +72,10 @@ TEST(Lifecycle, RandomWalksKeepTheInvariants) {
       if (step == Step::kArm) {
         EXPECT_TRUE(written);
       }
+      // A trial is armed again only for a slot that was written and came up.
+      if (step == Step::kRetryTrial) {
+        EXPECT_TRUE(written && booted);
+      }
       if (step == Step::kStart) written = booted = false;
       if (step == Step::kWrite) written = true;
       if (step == Step::kBoot) booted = true;

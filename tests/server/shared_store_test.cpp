@@ -53,7 +53,7 @@ class SharedStoreTest : public ::testing::Test {
                    .version = "2.4.0", .manifest_json = "{}", .signer_keyids_json = "[]", .uploaded_at = at(0),
                    .uploaded_by = "t"};
     EXPECT_TRUE(store.insert_bundle(b, {"t", "bundle.upload", "bundle:b1"}));
-    RolloutRecord r{.name = "r", .policy_json = "{}", .bundle = "b1", .state = "running", .created_by = "t",
+    RolloutRecord r{.name = "r", .policy_json = "{}", .bundle = "b1", .state = RolloutState::kRunning, .created_by = "t",
                     .created_at = at(0), .updated_at = at(0)};
     DeploymentRecord d{.bundle = "b1", .component = "rootfs", .created_by = "t", .created_at = at(0)};
     auto id = store.create_rollout(r, d, {"t", "rollout.create", "rollout"});
@@ -62,7 +62,7 @@ class SharedStoreTest : public ::testing::Test {
   }
 
   static RolloutPass offer_pass(const RolloutRecord& r, std::vector<std::string> devices) {
-    RolloutPass pass{.rollout_id = r.id, .expected_state = "running", .now = 1000, .offers = std::move(devices),
+    RolloutPass pass{.rollout_id = r.id, .expected_state = RolloutState::kRunning, .now = 1000, .offers = std::move(devices),
                      .status_json = "{}"};
     for (const auto& d : pass.offers) pass.placed.emplace_back(d, 0);
     return pass;
@@ -136,7 +136,7 @@ TEST_F(SharedStoreTest, AnOfferFetchedThroughOneServerIsNeverWithdrawnByAnother)
   auto offer = *second->take_offer("d1", at(1));
   ASSERT_TRUE(offer);
   EXPECT_EQ(offer->state, "offered");
-  ASSERT_TRUE(first->transition_rollout({.rollout_id = r.id, .from = {"running"}, .to = "paused", .reason = "p",
+  ASSERT_TRUE(first->transition_rollout({.rollout_id = r.id, .event = RolloutEvent::kPause, .reason = "p",
                                          .withdraw_unfetched = true},
                                         {"t", "rollout.pause", "rollout"}));
   auto rows = *second->deployment_devices(r.deployment_id);

@@ -321,7 +321,7 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
     enroll(id);
     ASSERT_TRUE(store->set_device_status(id, "accepted", {"t", "device.accept", std::string("device:") + id}));
   }
-  RolloutRecord r{.name = "r", .policy_json = "{}", .bundle = digest, .state = "running", .created_by = "t",
+  RolloutRecord r{.name = "r", .policy_json = "{}", .bundle = digest, .state = RolloutState::kRunning, .created_by = "t",
                   .created_at = at(0), .updated_at = at(0)};
   DeploymentRecord d{.bundle = digest, .component = "rootfs", .created_by = "t", .created_at = at(0)};
   auto id = store->create_rollout(r, d, {"t", "rollout.create", "bundle:" + digest});
@@ -330,7 +330,7 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
   EXPECT_EQ(*store->next_rollout_id(), *id + 1);
   EXPECT_EQ(store->find_deployment(rollout.deployment_id)->value().rollout_id, *id);
 
-  RolloutPass pass{.rollout_id = *id, .expected_state = "running", .now = 1000, .placed = {{"d1", 0}, {"d2", 0}},
+  RolloutPass pass{.rollout_id = *id, .expected_state = RolloutState::kRunning, .now = 1000, .placed = {{"d1", 0}, {"d2", 0}},
                    .offers = {"d1", "d2"}, .completed_waves = {}, .status_json = R"({"waves": []})"};
   ASSERT_TRUE(*store->hold_scheduler_lease());
   ASSERT_TRUE(store->apply_rollout_pass(pass));
@@ -352,7 +352,7 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
 
   // d1 fetched its offer; pausing takes back only d2's.
   ASSERT_TRUE(*store->take_offer("d1", at(1)));
-  ASSERT_TRUE(store->transition_rollout({.rollout_id = *id, .from = {"running"}, .to = "paused", .reason = "p",
+  ASSERT_TRUE(store->transition_rollout({.rollout_id = *id, .event = RolloutEvent::kPause, .reason = "p",
                                          .withdraw_unfetched = true},
                                         {"t", "rollout.pause", "rollout:1"}));
   rows = *store->deployment_devices(rollout.deployment_id);
@@ -365,10 +365,10 @@ TEST_P(StoreTest, RolloutPassesTransitionsAndWithdrawals) {
   EXPECT_TRUE(stale.error().is(common::Errc::kConflict));
   EXPECT_EQ(store->deployment_devices(rollout.deployment_id)->size(), 1u);
   // Transitions are checked against the state.
-  auto again = store->transition_rollout({.rollout_id = *id, .from = {"running"}, .to = "paused"}, {"t", "rollout.pause", "r"});
+  auto again = store->transition_rollout({.rollout_id = *id, .event = RolloutEvent::kPause}, {"t", "rollout.pause", "r"});
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error().is(common::Errc::kConflict));
-  EXPECT_TRUE(store->transition_rollout({.rollout_id = 999, .from = {"running"}, .to = "paused"}, {"t", "x", "r"})
+  EXPECT_TRUE(store->transition_rollout({.rollout_id = 999, .event = RolloutEvent::kPause}, {"t", "x", "r"})
                   .error().is(common::Errc::kNotFound));
   ASSERT_TRUE(store->approve_wave(*id, 1, {"t", "rollout.approve", "rollout:1"}));
   ASSERT_TRUE(store->approve_wave(*id, 1, {"u", "rollout.approve", "rollout:1"}));  // idempotent: the first approver stays
