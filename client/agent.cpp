@@ -1,4 +1,5 @@
 #include "client/agent.hpp"
+#include "client/errors.hpp"
 
 #include "artifacts/reader.hpp"
 #include "client/install_sinks.hpp"
@@ -18,11 +19,11 @@ common::Result<std::unique_ptr<Agent>> Agent::open(AgentConfig config, Env& env)
   std::map<std::string, ComponentState> initial;
   for (const auto& [name, c] : config.initial_versions) initial[name] = {c.version, c.security_version};
   auto state = StateStore::open(config.state_dir, initial, env);
-  if (!state) return std::unexpected(state.error());
+  if (!state) return common::propagate(state, "opening the agent's state in " + config.state_dir.string());
   auto boot = open_bootloader(config, env);
-  if (!boot) return std::unexpected(boot.error());
+  if (!boot) return common::propagate(boot, "opening the boot environment");
   std::unique_ptr<Agent> agent(new Agent(std::move(config), env, std::move(*state), std::move(*boot)));
-  if (auto ok = agent->resume(); !ok) return std::unexpected(ok.error());
+  if (auto ok = agent->resume(); !ok) return common::propagate(ok, "finishing what the last run left (a power cut?)");
   return agent;
 }
 
@@ -67,8 +68,9 @@ common::Status Agent::advance(UpdateState& u, Step step, const std::string& mess
   if (!next) return std::unexpected(next.error());
   u.state = *next;
   u.updated_at = common::format_rfc3339(env_.now());
-  if (*next == Stage::kCommitted) return state_.commit_update(u);
-  return state_.set_update(u, message);
+  auto saved = *next == Stage::kCommitted ? state_.commit_update(u) : state_.set_update(u, message);
+  if (!saved) return common::propagate(saved, "recording stage " + std::string(stage_name(*next)));
+  return saved;
 }
 
 common::Status Agent::arm_trial() {
@@ -82,7 +84,7 @@ common::Status Agent::arm_trial() {
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
   u->boot_id = *boot_id;
-  if (auto ok = boot_->try_once(u->target_slot); !ok) return ok;
+  if (auto ok = boot_->try_once(u->target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u->target_slot);
   return advance(*u, Step::kArm, "trial boot of slot " + u->target_slot + " armed");
 }
 
@@ -92,7 +94,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   auto current = state_.update();
   if (!current) return std::unexpected(current.error());
   if (waits_for_reboot(current->state)) {
-    return common::fail(common::Errc::kConflict, "an update of " + current->component + " to " + current->version +
+    return common::fail(Errc::kWaitsForReboot, "an update of " + current->component + " to " + current->version +
                                                      " waits for its trial boot (state " +
                                                      std::string(stage_name(current->state)) +
                                                      "): reboot and commit, or roll it back first");
@@ -167,7 +169,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     return Installed{u.version, false, ""};
   }
   if (auto ok = advance(u, Step::kWrite); !ok) return std::unexpected(ok.error());
-  if (auto ok = boot_->try_once(u.target_slot); !ok) return std::unexpected(ok.error());
+  if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot);
   if (auto ok = advance(u, Step::kArm, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
   return Installed{u.version, true, u.target_slot};
 }
@@ -222,7 +224,7 @@ common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (u->state != Stage::kRebooting && u->state != Stage::kVerifying) {
-    return common::fail(common::Errc::kConflict, "no update waits for a commit (state " + std::string(stage_name(u->state)) + ")");
+    return common::fail(Errc::kNothingToCommit, "no update waits for a commit (state " + std::string(stage_name(u->state)) + ")");
   }
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
@@ -260,7 +262,7 @@ common::Result<Agent::TrialOutcome> Agent::verify_and_commit() {
       return TrialOutcome{Verdict::kRolledBack, why};
     }
   }
-  if (auto ok = boot_->mark_good(u->target_slot); !ok) return std::unexpected(ok.error());
+  if (auto ok = boot_->mark_good(u->target_slot); !ok) return common::propagate(ok, "marking slot " + u->target_slot + " good");
   if (auto ok = advance(*u, Step::kPass); !ok) return std::unexpected(ok.error());
   auto files = state_.rollback_files();
   if (files) drop_backups(*files);
@@ -276,7 +278,7 @@ common::Result<bool> Agent::retry_trial(UpdateState& u) {
   if (!boot_id) return std::unexpected(boot_id.error());
   // Armed first (idempotent), then recorded: a cut in between leaves the
   // stage `verifying`, and the armed slot's boot continues the checks.
-  if (auto ok = boot_->try_once(u.target_slot); !ok) return std::unexpected(ok.error());
+  if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot + " again");
   u.boot_id = *boot_id;
   if (auto ok = advance(u, Step::kRetryTrial, "trial boot of slot " + u.target_slot + " armed again"); !ok) {
     return std::unexpected(ok.error());
@@ -288,7 +290,7 @@ common::Result<bool> Agent::retry_trial(UpdateState& u) {
 common::Result<Agent::TrialOutcome> Agent::verify_module_after_reboot(UpdateState u) {
   auto name = state_.setting("module");
   if (!name) return std::unexpected(name.error());
-  if (!*name || !config_.modules_dir) return common::fail(common::Errc::kConflict, "the update module of this update is unknown");
+  if (!*name || !config_.modules_dir) return common::fail(Errc::kModuleMissing, "the update module of this update is unknown");
   if (auto ok = advance(u, Step::kBoot); !ok) return std::unexpected(ok.error());
   UpdateModule module(*config_.modules_dir / **name, module_workdir(), env_);
   common::Status ok = {};
@@ -316,7 +318,7 @@ common::Status Agent::rollback(const std::string& why) {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (!waits_for_reboot(u->state)) {
-    return common::fail(common::Errc::kConflict, "nothing to roll back (state " + std::string(stage_name(u->state)) + ")");
+    return common::fail(Errc::kNothingToRollBack, "nothing to roll back (state " + std::string(stage_name(u->state)) + ")");
   }
   return undo(*u, why);
 }

@@ -1,4 +1,5 @@
 #include "client/bootloader.hpp"
+#include "client/errors.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -79,7 +80,7 @@ class JsonEnv final : public BootEnv {
     auto text = common::read_file(path_, kMaxEnvBytes);
     if (!text) return std::unexpected(text.error());
     auto doc = common::parse_json_strict(*text);
-    if (!doc || !doc->is_object()) return common::fail(common::Errc::kBadField, path_.string() + ": not a boot environment");
+    if (!doc || !doc->is_object()) return common::fail(Errc::kBootEnvironment, path_.string() + ": not a boot environment");
     Vars vars;
     for (const auto& [key, value] : doc->items()) vars[key] = value.is_string() ? value.get<std::string>() : value.dump();
     return vars;
@@ -178,7 +179,7 @@ class GrubEnv final : public BootEnv {
     auto text = common::read_file(file_, kMaxEnvBytes);
     if (!text) return std::unexpected(text.error());
     if (!text->starts_with(kHeader)) {
-      return common::fail(common::Errc::kBadField, file_.string() + " is not a GRUB environment block");
+      return common::fail(Errc::kBootEnvironment, file_.string() + " is not a GRUB environment block");
     }
     return decode(std::string_view(*text).substr(kHeader.size()));
   }
@@ -334,7 +335,7 @@ class CustomBootloader final : public Bootloader {
     std::string output;
     if (auto ok = run_tool(env_, argv({"boot-id"}), &output); !ok) return std::unexpected(ok.error());
     while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-    if (output.empty()) return common::fail(common::Errc::kBadField, "bootloader script: boot-id printed nothing");
+    if (output.empty()) return common::fail(Errc::kBootScript, "bootloader script: boot-id printed nothing");
     return output;
   }
   common::Result<std::string> power_on() override { return slot_answer({"power-on"}); }
@@ -357,7 +358,7 @@ class CustomBootloader final : public Bootloader {
     words >> slot;
     if (slot == "A") slot = "a";
     if (slot == "B") slot = "b";
-    if (!is_slot(slot)) return common::fail(common::Errc::kBadField, "bootloader script printed no slot (a or b)");
+    if (!is_slot(slot)) return common::fail(Errc::kBootScript, "bootloader script printed no slot (a or b)");
     return slot;
   }
   std::vector<std::string> script_;
@@ -409,7 +410,7 @@ common::Result<std::string> CountingBootloader::booted_slot() {
   auto vars = load();
   if (!vars) return std::unexpected(vars.error());
   std::string booted = value(*vars, "BOOTED", "a");
-  if (!is_slot(booted)) return common::fail(common::Errc::kBadField, "the boot environment names no slot in BOOTED");
+  if (!is_slot(booted)) return common::fail(Errc::kBootEnvironment, "the boot environment names no slot in BOOTED");
   return booted;
 }
 

@@ -1,4 +1,5 @@
 #include "client/daemon.hpp"
+#include "client/errors.hpp"
 
 #include <charconv>
 
@@ -90,7 +91,10 @@ common::Status Daemon::authenticate() {
                        {"nonce", common::to_hex(signing::random_bytes(16))}};
   if (config.enrollment_token_file) {
     auto token = common::read_file(*config.enrollment_token_file, 4096);
-    if (token) {
+    if (!token) {
+      common::log(common::LogLevel::kWarn, "enrolling without a token: " + token.error().describe() +
+                                               " (an operator must accept the device, or fix enrollment_token_file)");
+    } else {
       std::string secret = *token;
       while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
       if (!secret.empty()) body["enrollment_token"] = secret;
@@ -98,9 +102,9 @@ common::Status Daemon::authenticate() {
   }
   std::string text = body.dump();
   auto response = transport_.request("POST", "/api/v1/device/auth", text, signed_headers(text));
-  if (!response) return std::unexpected(response.error());
+  if (!response) return common::propagate(response, "enrolling with the server");
   if (response->status == 202) {
-    return common::fail(common::Errc::kConflict, "device " + key_.key_id() + " waits for an operator to accept it");
+    return common::fail(Errc::kNotAccepted, "device " + key_.key_id() + " waits for an operator to accept it");
   }
   auto answer = common::Json::parse(response->body, nullptr, false);
   if (response->status == 401 && answer.is_object() && answer.contains("server_time") && answer["server_time"].is_string()) {
@@ -122,7 +126,10 @@ common::Status Daemon::authenticate() {
     }
   }
   if (response->status != 200 || !answer.contains("token") || !answer["token"].is_string()) {
-    return common::fail(common::Errc::kIo, "enrollment refused (HTTP " + std::to_string(response->status) + ")");
+    std::string why = answer.is_object() && answer.contains("detail") && answer["detail"].is_string()
+                          ? ": " + answer["detail"].get<std::string>().substr(0, 300)
+                          : "";
+    return common::fail(Errc::kEnrollmentRefused, "enrollment refused (HTTP " + std::to_string(response->status) + ")" + why);
   }
   token_ = answer["token"].get<std::string>();
   // Kept in the state database, next to the device key, so a
@@ -372,7 +379,7 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   std::int64_t deployment = update.value("deployment_id", std::int64_t{0});
   const auto& bundle = update["bundle"];
   if (deployment <= 0 || !bundle.is_object() || !bundle.contains("url") || !bundle["url"].is_string()) {
-    return common::fail(common::Errc::kBadField, "the server offered an update without a usable bundle");
+    return common::fail(Errc::kBadOffer, "the server offered an update without a usable bundle");
   }
   // An update this agent already finished is offered again either because
   // the server has not received its final event yet (not taken: the event

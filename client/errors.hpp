@@ -14,6 +14,19 @@ enum class Errc {
   kSlotTooSmall,        // the image is larger than the slot
   kSlotReadbackMismatch,  // the slot, read back after writing, does not hold the image
   kBadTransition,         // a lifecycle step the update's stage does not allow (client/lifecycle.hpp)
+  kWaitsForReboot,        // an install while another update waits for (or is in) its trial boot
+  kNothingToCommit,       // a commit asked for while no update waits for one
+  kNothingToRollBack,     // a rollback asked for while no update is in its trial
+  kNotAccepted,           // the server has the device waiting for an operator to accept it
+  kEnrollmentRefused,     // the server refused the device (token, type, identity, key)
+  kBadOffer,              // the server offered an update without a usable bundle
+  kNoSlotClass,           // a raw image for a slot class the device does not have
+  kUnsupportedPayloads,   // payloads this device cannot take together (two modules, images with a module)
+  kModuleMissing,         // the update module a bundle needs is not installed, or is not known any more
+  kModuleAnswer,          // an update module answered something the protocol does not allow
+  kBootEnvironment,       // the boot environment is unreadable, or names no slot
+  kBootScript,            // a site's bootloader script answered nothing usable
+  kInsecureUrl,           // plain http:// to another machine
 };
 
 }  // namespace flotilla::client

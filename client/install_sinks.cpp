@@ -1,4 +1,5 @@
 #include "client/install_sinks.hpp"
+#include "client/errors.hpp"
 
 #include "client/bootloader.hpp"
 #include "client/slot_device.hpp"
@@ -318,7 +319,7 @@ class StagedFileSink final : public artifacts::PayloadSink {
 common::Result<InstallSinks::SlotPlan> InstallSinks::slot_for(const artifacts::Payload& payload) const {
   auto pair = config_.slots.find(payload.slot);
   if (pair == config_.slots.end()) {
-    return common::fail(common::Errc::kBadField, "the device has no slot class " + payload.slot + " (config /slots)");
+    return common::fail(Errc::kNoSlotClass, "the device has no slot class " + payload.slot + " (config /slots)");
   }
   return SlotPlan{{payload.slot + "/" + target_, pair->second.side(target_), pair->second.kind},
                   pair->second.side(other_slot(target_))};
@@ -342,20 +343,20 @@ common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) {
     }
     if (p.type != artifacts::PayloadType::kModule) continue;
     if (!module.empty() && p.module != module) {
-      return common::fail(common::Errc::kBadField, "payloads for two update modules (" + module + ", " + p.module +
+      return common::fail(Errc::kUnsupportedPayloads, "payloads for two update modules (" + module + ", " + p.module +
                                                         ") in one bundle are not supported");
     }
     module = p.module;
   }
   checked_ = true;
   if (module.empty()) return {};
-  if (raw) return common::fail(common::Errc::kBadField, "a bundle may not mix raw images and update-module payloads");
+  if (raw) return common::fail(Errc::kUnsupportedPayloads, "a bundle may not mix raw images and update-module payloads");
   if (!config_.modules_dir) {
-    return common::fail(common::Errc::kBadField, "payloads need update module " + module + " but the config names no modules_dir");
+    return common::fail(Errc::kModuleMissing, "payloads need update module " + module + " but the config names no modules_dir");
   }
   auto executable = *config_.modules_dir / module;
   if (::access(executable.c_str(), X_OK) != 0) {
-    return common::fail(common::Errc::kBadField, "update module " + module + " is not installed in " + config_.modules_dir->string());
+    return common::fail(Errc::kModuleMissing, "update module " + module + " is not installed in " + config_.modules_dir->string());
   }
   return {};
 }

@@ -1,4 +1,5 @@
 #include "client/update_module.hpp"
+#include "client/errors.hpp"
 
 #include "client/process.hpp"
 #include "common/file.hpp"
@@ -79,7 +80,7 @@ common::Result<bool> UpdateModule::install() {
   if (*reboot == "No" || reboot->empty()) return false;
   if (*reboot != "Yes" && *reboot != "Automatic") {
     fail_and_clean();
-    return common::fail(common::Errc::kBadField, "update module " + executable_.filename().string() +
+    return common::fail(Errc::kModuleAnswer, "update module " + executable_.filename().string() +
                                                       " answered NeedsArtifactReboot with \"" + reboot->substr(0, 40) + "\"");
   }
   // "Yes": the module prepares (or performs) the reboot itself.

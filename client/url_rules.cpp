@@ -1,4 +1,5 @@
 #include "client/url_rules.hpp"
+#include "client/errors.hpp"
 
 #include <curl/curl.h>
 
@@ -50,7 +51,7 @@ bool is_loopback_host(std::string_view host) {
 common::Status require_tls_unless_loopback(std::string_view url, std::string_view what) {
   if (url.starts_with("https://")) return {};
   if (url.starts_with("http://") && is_loopback_host(url_host(url))) return {};
-  return common::fail(common::Errc::kBadField,
+  return common::fail(Errc::kInsecureUrl,
                       std::string(what) + ": " + std::string(url.substr(0, std::min<std::size_t>(url.size(), 200))) +
                           " is not https://; plain http:// is allowed only to this machine (localhost, 127.0.0.1, ::1)");
 }

@@ -14,12 +14,12 @@ std::expected<Baseline, PolicyErrors> parse_baseline(const Json& doc) {
   if (!v.object(doc, "", {"name", "rules", "max_staleness"})) return std::unexpected(v.errors());
   Baseline baseline;
   if (auto name = v.string(doc, "", "name", true, 128)) {
-    if (!is_plain_name(*name)) v.fail("/name", "must match [A-Za-z0-9._-]{1,128}");
+    if (!is_plain_name(*name)) v.fail(Errc::kBadName, "/name", "must match [A-Za-z0-9._-]{1,128}");
     baseline.name = *name;
   }
   if (auto staleness = v.parsed<std::chrono::seconds>(doc, "", "max_staleness", false, parse_duration,
                                                       "a duration such as \"48h\"")) {
-    if (staleness->count() == 0) v.fail("/max_staleness", "must be more than 0");
+    if (staleness->count() == 0) v.fail(Errc::kOutOfRange, "/max_staleness", "must be more than 0");
     baseline.max_staleness = *staleness;
   }
   std::set<std::pair<std::string, std::string>> covered;  // (device type, component)
@@ -30,7 +30,7 @@ std::expected<Baseline, PolicyErrors> parse_baseline(const Json& doc) {
       if (!v.object(r, here, {"device_types", "component", "min_version", "min_security_version", "deadline"})) continue;
       BaselineRule rule;
       if (auto component = v.string(r, here, "component", true, 64)) {
-        if (!is_plain_name(*component, 64)) v.fail(pointer_join(here, "component"), "must match [A-Za-z0-9._-]{1,64}");
+        if (!is_plain_name(*component, 64)) v.fail(Errc::kBadName, pointer_join(here, "component"), "must match [A-Za-z0-9._-]{1,64}");
         rule.component = *component;
       }
       if (const Json* types = v.array(r, here, "device_types", true, 64)) {
@@ -38,13 +38,13 @@ std::expected<Baseline, PolicyErrors> parse_baseline(const Json& doc) {
           std::string where = pointer_join(pointer_join(here, "device_types"), t);
           const Json& type = (*types)[t];
           if (!type.is_string() || !is_plain_name(type.get_ref<const std::string&>(), 64)) {
-            v.fail(where, "must be a device type");
+            v.fail(Errc::kBadValue, where, "must be a device type");
             continue;
           }
           // Two rules for one type and component would make the verdict
           // depend on rule order.
           if (!rule.component.empty() && !covered.insert({type.get<std::string>(), rule.component}).second) {
-            v.fail(where, type.get<std::string>() + " / " + rule.component + " is covered by an earlier rule");
+            v.fail(Errc::kDuplicate, where, type.get<std::string>() + " / " + rule.component + " is covered by an earlier rule");
           }
           rule.device_types.push_back(type.get<std::string>());
         }
@@ -58,7 +58,7 @@ std::expected<Baseline, PolicyErrors> parse_baseline(const Json& doc) {
           "a SemVer 2.0 version");
       rule.min_security_version = v.integer(r, here, "min_security_version", false, 0, std::int64_t{1} << 53);
       if (!rule.min_version && !rule.min_security_version) {
-        v.fail(here, "needs min_version or min_security_version");
+        v.fail(Errc::kMissing, here, "needs min_version or min_security_version");
       }
       rule.deadline = v.parsed<common::TimePoint>(
           r, here, "deadline", false,

@@ -16,12 +16,12 @@ bool is_plain_name(std::string_view text, std::size_t max_length) {
 
 bool Validator::object(const Json& value, const std::string& pointer, std::initializer_list<std::string_view> allowed) {
   if (!value.is_object()) {
-    fail(pointer, "must be an object");
+    fail(Errc::kNotObject, pointer, "must be an object");
     return false;
   }
   for (const auto& [key, member] : value.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      fail(pointer_join(pointer, key), "unknown key (a typo?)");
+      fail(Errc::kUnknownKey, pointer_join(pointer, key), "unknown key (a typo?)");
     }
   }
   return true;
@@ -31,16 +31,16 @@ std::optional<std::string> Validator::string(const Json& object, const std::stri
                                              bool required, std::size_t max_length) {
   auto it = object.find(key);
   if (it == object.end()) {
-    if (required) fail(pointer_join(pointer, key), "is required");
+    if (required) fail(Errc::kMissing, pointer_join(pointer, key), "is required");
     return std::nullopt;
   }
   if (!it->is_string()) {
-    fail(pointer_join(pointer, key), "must be a string");
+    fail(Errc::kWrongType, pointer_join(pointer, key), "must be a string");
     return std::nullopt;
   }
   const auto& text = it->get_ref<const std::string&>();
   if (text.size() > max_length) {
-    fail(pointer_join(pointer, key), "is longer than " + std::to_string(max_length) + " characters");
+    fail(Errc::kTooLong, pointer_join(pointer, key), "is longer than " + std::to_string(max_length) + " characters");
     return std::nullopt;
   }
   return text;
@@ -50,12 +50,12 @@ std::optional<std::int64_t> Validator::integer(const Json& object, const std::st
                                                bool required, std::int64_t min, std::int64_t max) {
   auto it = object.find(key);
   if (it == object.end()) {
-    if (required) fail(pointer_join(pointer, key), "is required");
+    if (required) fail(Errc::kMissing, pointer_join(pointer, key), "is required");
     return std::nullopt;
   }
   if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) ||
       it->get<std::int64_t>() < min || it->get<std::int64_t>() > max) {
-    fail(pointer_join(pointer, key), "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    fail(Errc::kOutOfRange, pointer_join(pointer, key), "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
     return std::nullopt;
   }
   return it->get<std::int64_t>();
@@ -65,7 +65,7 @@ std::optional<bool> Validator::boolean(const Json& object, const std::string& po
   auto it = object.find(key);
   if (it == object.end()) return std::nullopt;
   if (!it->is_boolean()) {
-    fail(pointer_join(pointer, key), "must be true or false");
+    fail(Errc::kWrongType, pointer_join(pointer, key), "must be true or false");
     return std::nullopt;
   }
   return it->get<bool>();
@@ -75,11 +75,11 @@ const Json* Validator::array(const Json& object, const std::string& pointer, std
                              std::size_t max_items) {
   auto it = object.find(key);
   if (it == object.end()) {
-    if (required) fail(pointer_join(pointer, key), "is required");
+    if (required) fail(Errc::kMissing, pointer_join(pointer, key), "is required");
     return nullptr;
   }
   if (!it->is_array() || it->empty() || it->size() > max_items) {
-    fail(pointer_join(pointer, key), "must be an array of 1 to " + std::to_string(max_items) + " items");
+    fail(Errc::kOutOfRange, pointer_join(pointer, key), "must be an array of 1 to " + std::to_string(max_items) + " items");
     return nullptr;
   }
   return &*it;

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "common/json.hpp"
+#include "policy/errors.hpp"
 
 namespace flotilla::policy {
 
 struct PolicyError {
-  std::string pointer;  // JSON Pointer of the offending value ("" = the document)
+  Errc code = Errc::kBadValue;  // which rule refused it
+  std::string pointer;          // JSON Pointer of the offending value ("" = the document)
   std::string message;
   bool operator==(const PolicyError&) const = default;
 };
@@ -25,7 +27,9 @@ class Validator {
  public:
   const PolicyErrors& errors() const { return errors_; }
   bool ok() const { return errors_.empty(); }
-  void fail(std::string pointer, std::string message) { errors_.push_back({std::move(pointer), std::move(message)}); }
+  void fail(Errc code, std::string pointer, std::string message) {
+    errors_.push_back({code, std::move(pointer), std::move(message)});
+  }
 
   // `value` must be an object with only `allowed` keys (each stray key is
   // an error of its own). False when it is not an object at all.
@@ -46,7 +50,7 @@ class Validator {
     auto text = string(object, pointer, key, required);
     if (!text) return std::nullopt;
     auto value = parse(*text);
-    if (!value) fail(common::pointer_join(pointer, key), "\"" + text->substr(0, 64) + "\" is not " + std::string(what));
+    if (!value) fail(Errc::kBadValue, common::pointer_join(pointer, key), "\"" + text->substr(0, 64) + "\" is not " + std::string(what));
     return value;
   }
   // A JSON array member with 1..max items (or nullopt).

@@ -24,14 +24,14 @@ std::optional<BundleRef> bundle_ref(Validator& v, const Json& parent, const std:
                                     bool required) {
   auto it = parent.find(key);
   if (it == parent.end()) {
-    if (required) v.fail(pointer_join(pointer, key), "is required");
+    if (required) v.fail(Errc::kMissing, pointer_join(pointer, key), "is required");
     return std::nullopt;
   }
   std::string here = pointer_join(pointer, key);
   if (!v.object(*it, here, {"name", "version"})) return std::nullopt;
   auto name = v.string(*it, here, "name", true, 128);
   auto version = v.parsed<common::Version>(*it, here, "version", true, version_of, "a SemVer 2.0 version");
-  if (name && !is_plain_name(*name)) v.fail(pointer_join(here, "name"), "must match [A-Za-z0-9._-]{1,128}");
+  if (name && !is_plain_name(*name)) v.fail(Errc::kBadName, pointer_join(here, "name"), "must match [A-Za-z0-9._-]{1,128}");
   if (!name || !version) return std::nullopt;
   return BundleRef{*name, *version};
 }
@@ -42,12 +42,12 @@ std::map<std::string, std::string> labels(Validator& v, const Json& parent, cons
   if (it == parent.end()) return out;
   std::string here = pointer_join(pointer, key);
   if (!it->is_object() || it->size() > 64) {
-    v.fail(here, "must be an object of at most 64 labels");
+    v.fail(Errc::kWrongType, here, "must be an object of at most 64 labels");
     return out;
   }
   for (const auto& [name, value] : it->items()) {
     if (!is_plain_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
-      v.fail(pointer_join(here, name), "must be a label name with a string value of at most 256 characters");
+      v.fail(Errc::kWrongType, pointer_join(here, name), "must be a label name with a string value of at most 256 characters");
       continue;
     }
     out[name] = value.get<std::string>();
@@ -59,7 +59,7 @@ Target parse_target(Validator& v, const Json& doc) {
   Target target;
   auto it = doc.find("target");
   if (it == doc.end()) {
-    v.fail("/target", "is required");
+    v.fail(Errc::kMissing, "/target", "is required");
     return target;
   }
   if (!v.object(*it, "/target", {"device_types", "labels", "exclude_labels", "exclude_tampered"})) return target;
@@ -69,9 +69,9 @@ Target parse_target(Validator& v, const Json& doc) {
       const Json& t = (*types)[i];
       std::string where = pointer_join("/target/device_types", i);
       if (!t.is_string() || !is_plain_name(t.get_ref<const std::string&>(), 64)) {
-        v.fail(where, "must be a device type");
+        v.fail(Errc::kBadValue, where, "must be a device type");
       } else if (!seen.insert(t.get<std::string>()).second) {
-        v.fail(where, "is listed twice");
+        v.fail(Errc::kDuplicate, where, "is listed twice");
       } else {
         target.device_types.push_back(t.get<std::string>());
       }
@@ -96,17 +96,17 @@ std::vector<Wave> parse_waves(Validator& v, const Json& doc) {
     Wave wave;
     if (auto name = v.string(w, here, "name", true, 64)) {
       if (!is_plain_name(*name, 64)) {
-        v.fail(pointer_join(here, "name"), "must match [A-Za-z0-9._-]{1,64}");
+        v.fail(Errc::kBadName, pointer_join(here, "name"), "must match [A-Za-z0-9._-]{1,64}");
       } else if (!names.insert(*name).second) {
-        v.fail(pointer_join(here, "name"), "\"" + *name + "\" names an earlier wave too");
+        v.fail(Errc::kDuplicate, pointer_join(here, "name"), "\"" + *name + "\" names an earlier wave too");
       }
       wave.name = *name;
     }
     if (auto size = v.parsed<Percent>(w, here, "size", true, percent_of, "a percentage such as \"10%\"")) {
       if (size->ppm == 0) {
-        v.fail(pointer_join(here, "size"), "must be more than 0%");
+        v.fail(Errc::kOutOfRange, pointer_join(here, "size"), "must be more than 0%");
       } else if (previous && *size < *previous) {
-        v.fail(pointer_join(here, "size"), format_percent(*size) + " is smaller than the wave before it (" +
+        v.fail(Errc::kInconsistent, pointer_join(here, "size"), format_percent(*size) + " is smaller than the wave before it (" +
                                                format_percent(*previous) + "); sizes are cumulative");
       }
       wave.size = *size;
@@ -119,7 +119,7 @@ std::vector<Wave> parse_waves(Validator& v, const Json& doc) {
         v.parsed<Percent>(w, here, "success_threshold", false, percent_of, "a percentage such as \"98%\"")
             .value_or(Percent{1000000});
     if (auto approval = v.string(w, here, "approval", false, 16)) {
-      if (*approval != "manual" && *approval != "auto") v.fail(pointer_join(here, "approval"), "must be \"manual\" or \"auto\"");
+      if (*approval != "manual" && *approval != "auto") v.fail(Errc::kBadValue, pointer_join(here, "approval"), "must be \"manual\" or \"auto\"");
       wave.manual_approval = *approval == "manual";
     }
     waves.push_back(std::move(wave));
@@ -144,7 +144,7 @@ std::optional<FailureGuard> parse_failure(Validator& v, const Json& doc) {
     } else if (*action == "abort_and_rollback") {
       guard.action = FailureAction::kAbortAndRollback;
     } else {
-      v.fail("/failure/action", "must be \"pause\", \"abort\" or \"abort_and_rollback\"");
+      v.fail(Errc::kBadValue, "/failure/action", "must be \"pause\", \"abort\" or \"abort_and_rollback\"");
     }
   }
   return guard;
@@ -167,9 +167,9 @@ Schedule parse_schedule(Validator& v, const Json& doc) {
         for (std::size_t d = 0; d < days->size(); ++d) {
           auto day = (*days)[d].is_string() ? parse_weekday((*days)[d].get_ref<const std::string&>()) : std::nullopt;
           if (!day) {
-            v.fail(pointer_join(pointer_join(here, "days"), d), "must be one of mon, tue, wed, thu, fri, sat, sun");
+            v.fail(Errc::kBadValue, pointer_join(pointer_join(here, "days"), d), "must be one of mon, tue, wed, thu, fri, sat, sun");
           } else if (!seen.insert(*day).second) {
-            v.fail(pointer_join(pointer_join(here, "days"), d), "is listed twice");
+            v.fail(Errc::kDuplicate, pointer_join(pointer_join(here, "days"), d), "is listed twice");
           } else {
             window.days.push_back(*day);
           }
@@ -179,7 +179,7 @@ Schedule parse_schedule(Validator& v, const Json& doc) {
                          .value_or(std::chrono::minutes(0));
       if (auto duration = v.parsed<std::chrono::seconds>(w, here, "duration", true, duration_of, "a duration such as \"4h\"")) {
         if (duration->count() == 0 || *duration > std::chrono::hours(24 * 7)) {
-          v.fail(pointer_join(here, "duration"), "must be more than 0 and at most 7d");
+          v.fail(Errc::kOutOfRange, pointer_join(here, "duration"), "must be more than 0 and at most 7d");
         }
         window.duration = *duration;
       }
@@ -195,7 +195,7 @@ Schedule parse_schedule(Validator& v, const Json& doc) {
     } else if (*applies == "activate") {
       schedule.applies_to = Schedule::AppliesTo::kActivate;
     } else {
-      v.fail("/schedule/windows_apply_to", "must be \"all\" or \"activate\"");
+      v.fail(Errc::kBadValue, "/schedule/windows_apply_to", "must be \"all\" or \"activate\"");
     }
   }
   return schedule;
@@ -232,7 +232,7 @@ std::expected<RolloutPolicy, PolicyErrors> parse_rollout_policy(const Json& doc)
   }
   RolloutPolicy policy;
   if (auto name = v.string(doc, "", "name", true, 128)) {
-    if (!is_plain_name(*name)) v.fail("/name", "must match [A-Za-z0-9._-]{1,128}");
+    if (!is_plain_name(*name)) v.fail(Errc::kBadName, "/name", "must match [A-Za-z0-9._-]{1,128}");
     policy.name = *name;
   }
   if (auto bundle = bundle_ref(v, doc, "", "bundle", true)) policy.bundle = *bundle;
@@ -247,7 +247,7 @@ std::expected<RolloutPolicy, PolicyErrors> parse_rollout_policy(const Json& doc)
   policy.deadline = v.parsed<common::TimePoint>(doc, "", "deadline", false, time_of, "an RFC 3339 time");
   policy.enforce_after_deadline = v.boolean(doc, "", "enforce_after_deadline").value_or(false);
   if (policy.enforce_after_deadline && !policy.deadline) {
-    v.fail("/enforce_after_deadline", "needs a /deadline");
+    v.fail(Errc::kMissing, "/enforce_after_deadline", "needs a /deadline");
   }
   policy.device_timeout = v.parsed<std::chrono::seconds>(doc, "", "device_timeout", false, duration_of, "a duration such as \"6h\"");
   policy.device_retries = v.integer(doc, "", "device_retries", false, 0, 10).value_or(0);
@@ -256,10 +256,10 @@ std::expected<RolloutPolicy, PolicyErrors> parse_rollout_policy(const Json& doc)
     policy.rollback_bundle = bundle_ref(v, *on_abort, "/on_abort", "rollback_bundle", true);
   }
   if (policy.failure && policy.failure->action == FailureAction::kAbortAndRollback && !doc.contains("on_abort")) {
-    v.fail("/on_abort/rollback_bundle", "is required when /failure/action is abort_and_rollback");
+    v.fail(Errc::kMissing, "/on_abort/rollback_bundle", "is required when /failure/action is abort_and_rollback");
   }
   if (policy.schedule.not_before && policy.deadline && *policy.deadline <= *policy.schedule.not_before) {
-    v.fail("/deadline", "is not after /schedule/not_before");
+    v.fail(Errc::kInconsistent, "/deadline", "is not after /schedule/not_before");
   }
   if (!v.ok()) return std::unexpected(v.errors());
   return policy;

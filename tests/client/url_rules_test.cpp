@@ -2,6 +2,8 @@
 // URL rules, and the transport refusing before any connection is made.
 #include <gtest/gtest.h>
 
+#include "client/errors.hpp"
+
 #include "client/transport.hpp"
 #include "client/url_rules.hpp"
 
@@ -35,6 +37,7 @@ TEST(UrlRules, PlainHttpOnlyToThisMachine) {
   EXPECT_TRUE(require_tls_unless_loopback("http://[::1]:8080/api", "server.url"));
   auto refused = require_tls_unless_loopback("http://updates.example.com", "server.url");
   ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(Errc::kInsecureUrl));
   EXPECT_NE(refused.error().describe().find("server.url"), std::string::npos);
   EXPECT_NE(refused.error().describe().find("https://"), std::string::npos);
   EXPECT_FALSE(require_tls_unless_loopback("ftp://127.0.0.1", "server.url"));

@@ -59,7 +59,7 @@ TEST(RolloutPolicy, WaveSizesAreCumulative) {
   doc["waves"] = Json::parse(R"([{"name": "a", "size": "2%"}, {"name": "b", "size": "10%"}, {"name": "c", "size": "5%"}])");
   auto errors = errors_of(doc);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0], (PolicyError{"/waves/2/size", "5% is smaller than the wave before it (10%); sizes are cumulative"}));
+  EXPECT_EQ(errors[0], (PolicyError{Errc::kInconsistent, "/waves/2/size", "5% is smaller than the wave before it (10%); sizes are cumulative"}));
 }
 
 TEST(RolloutPolicy, ReportsEveryErrorAtOnce) {
@@ -79,6 +79,11 @@ TEST(RolloutPolicy, ReportsEveryErrorAtOnce) {
                                                 "/schedule/windows/0/tz"}));
   EXPECT_EQ(errors[0].message, "unknown key (a typo?)");
   EXPECT_EQ(errors[1].message, "is required");
+  // Each refusal names its rule.
+  std::vector<Errc> codes;
+  for (const auto& e : errors) codes.push_back(e.code);
+  EXPECT_EQ(codes, (std::vector<Errc>{Errc::kUnknownKey, Errc::kMissing, Errc::kBadValue, Errc::kDuplicate, Errc::kBadValue,
+                                      Errc::kBadValue, Errc::kBadValue}));
 }
 
 TEST(RolloutPolicy, CrossFieldRules) {
@@ -91,10 +96,12 @@ TEST(RolloutPolicy, CrossFieldRules) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].pointer, "/enforce_after_deadline");
   EXPECT_EQ(errors[1].pointer, "/on_abort/rollback_bundle");
+  EXPECT_EQ(errors[1].code, Errc::kMissing);
 
   auto early = Json::parse(kDesignExample);
   early["deadline"] = "2026-11-01T00:00:00Z";
   EXPECT_EQ(errors_of(early)[0].pointer, "/deadline");
+  EXPECT_EQ(errors_of(early)[0].code, Errc::kInconsistent);
 }
 
 TEST(RolloutPolicy, RangesAndTypes) {
@@ -107,9 +114,12 @@ TEST(RolloutPolicy, RangesAndTypes) {
   doc["target"]["device_types"] = Json::array();
   auto errors = errors_of(doc);
   EXPECT_EQ(errors.size(), 6u);
+  for (const auto& e : errors) {
+    EXPECT_TRUE(e.code == Errc::kOutOfRange || e.code == Errc::kWrongType) << e.pointer << ": " << e.message;
+  }
   auto not_object = parse_rollout_policy(Json::array());
   ASSERT_FALSE(not_object);
-  EXPECT_EQ(not_object.error()[0], (PolicyError{"", "must be an object"}));
+  EXPECT_EQ(not_object.error()[0], (PolicyError{Errc::kNotObject, "", "must be an object"}));
 }
 
 TEST(TimeZones, AllFourKinds) {
@@ -139,7 +149,8 @@ TEST(Baseline, ParsesTheDesignExampleAndRefusesAmbiguity) {
   ASSERT_FALSE(overlapping);
   ASSERT_EQ(overlapping.error().size(), 2u);
   EXPECT_EQ(overlapping.error()[0].pointer, "/rules/1/device_types/1");
-  EXPECT_EQ(overlapping.error()[1], (PolicyError{"/rules/2", "needs min_version or min_security_version"}));
+  EXPECT_EQ(overlapping.error()[0].code, Errc::kDuplicate);
+  EXPECT_EQ(overlapping.error()[1], (PolicyError{Errc::kMissing, "/rules/2", "needs min_version or min_security_version"}));
 }
 
 }  // namespace
