@@ -48,11 +48,20 @@ void sync_dir(const fs::path& dir) {
 // Writes on a thread of its own, so hashing (the reader's thread) and
 // writing overlap: an install then costs about the larger of the two, not
 // their sum. A few fixed buffers bound the memory.
+//
+// An image is written once and not read again soon, so it should not fill
+// the page cache: each window of kFlushWindow bytes is handed to the
+// device as soon as it is written (sync_file_range), and the window
+// before it, on the medium by then, leaves the cache. The device writes
+// while the next window is hashed; the final sync finds little left to do;
+// a device with little RAM does not evict its running system's pages for
+// an image nobody reads. (Not a durability point: checkpoints and finish()
+// still sync.)
 class BackgroundWriter {
  public:
   // Writes from the descriptor's position, `offset`, on.
   BackgroundWriter(int fd, std::string path, std::uint64_t offset, Env& env)
-      : fd_(fd), path_(std::move(path)), offset_(offset), env_(env), thread_([this] { loop(); }) {}
+      : fd_(fd), path_(std::move(path)), window_start_(offset), offset_(offset), env_(env), thread_([this] { loop(); }) {}
   ~BackgroundWriter() { stop(); }
 
   common::Status append(std::span<const std::uint8_t> bytes) {
@@ -120,6 +129,7 @@ class BackgroundWriter {
       if (ok) {
         env_.slot_written(path_, offset_, buffer.size());
         offset_ += buffer.size();
+        if (offset_ - window_start_ >= kFlushWindow) flush_window();
       }
       lock.lock();
       if (ok) ++written_;
@@ -130,8 +140,29 @@ class BackgroundWriter {
     }
   }
 
+  // Starts writeback of the window just written; waits for the one
+  // before it and drops it from the cache. Best effort: a file system
+  // without these calls gets the plain page cache.
+  void flush_window() {
+    auto length = static_cast<off_t>(offset_ - window_start_);
+    (void)::sync_file_range(fd_, static_cast<off_t>(window_start_), length, SYNC_FILE_RANGE_WRITE);
+    if (previous_window_length_ > 0) {
+      (void)::sync_file_range(fd_, previous_window_start_, previous_window_length_,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      (void)::posix_fadvise(fd_, previous_window_start_, previous_window_length_, POSIX_FADV_DONTNEED);
+    }
+    previous_window_start_ = static_cast<off_t>(window_start_);
+    previous_window_length_ = length;
+    window_start_ = offset_;
+  }
+
+  static constexpr std::uint64_t kFlushWindow = 8 << 20;
+
   int fd_;
   std::string path_;
+  std::uint64_t window_start_ = 0;
+  off_t previous_window_start_ = 0;
+  off_t previous_window_length_ = 0;
   std::vector<std::uint8_t> filling_;
   std::deque<std::vector<std::uint8_t>> queue_;
   std::vector<std::vector<std::uint8_t>> spare_;

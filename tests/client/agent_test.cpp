@@ -9,7 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <fstream>
+#include <thread>
 
 #include "client/bootloader.hpp"
 #include "client/config.hpp"
@@ -597,6 +600,38 @@ TEST(FileBootloaderTest, BootCountSemantics) {
   EXPECT_EQ(*boot.power_on(), "a");
   EXPECT_FALSE(boot.try_once("c"));
   EXPECT_NE(*boot.boot_id(), "0");
+}
+
+}  // namespace
+}  // namespace flotilla
+
+namespace flotilla {
+namespace {
+
+// The idle daemon maps what polling needs, not the install pipeline's
+// libarchive and what it links (docs/agent.md, "Footprint"): libarchive is
+// loaded when a bundle is first read.
+TEST_F(AgentTest, TheIdleDaemonDoesNotMapTheInstallPipelinesLibraries) {
+  config["server"] = {{"url", "http://127.0.0.1:" + std::to_string(testing::free_port())}};  // nobody there: it waits
+  write_config();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(FLOTILLA_AGENT, FLOTILLA_AGENT, "run", "--config", (dir / "agent.json").c_str(), nullptr);
+    ::_exit(127);
+  }
+  // A second in: enrolment tried (and failed), the poll loop waiting.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::string maps = testing::read_text("/proc/" + std::to_string(pid) + "/maps");
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_NE(maps.find("libcurl"), std::string::npos) << "the agent's mappings could not be read:\n" << maps;
+  for (const char* library : {"libarchive", "libxml2", "libicu", "liblzma", "libbz2"}) {
+    EXPECT_EQ(maps.find(library), std::string::npos) << library << " is mapped in the idle agent";
+  }
 }
 
 }  // namespace
