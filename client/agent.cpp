@@ -1,9 +1,8 @@
 #include "client/agent.hpp"
-#include "client/errors.hpp"
 
 #include "artifacts/reader.hpp"
+#include "client/errors.hpp"
 #include "client/install_sinks.hpp"
-#include "client/process.hpp"
 #include "client/update_module.hpp"
 #include "common/file.hpp"
 
@@ -77,15 +76,21 @@ common::Status Agent::arm_trial() {
   auto u = state_.update();
   if (!u) return std::unexpected(u.error());
   if (u->state != Stage::kInstalled || u->target_slot.empty()) return {};
-  // Written and verified, trial not armed yet: arm it (idempotent). The
-  // trial is the first boot after this one: a power cut between the write
-  // and this arming has already rebooted the device once, into the old
-  // slot, and that boot must not count as the trial.
+  // Written and verified, trial not armed yet (a power cut came between).
+  return arm(*u, Step::kArm);
+}
+
+// The trial is the first boot after this one: its boot id is taken now,
+// not at the install (a power cut between the write and the arming has
+// rebooted the device once, into the old slot, and that boot is not the
+// trial). Armed first (idempotent), then recorded: a cut in between
+// leaves the stage as it was, and the next start arms it again.
+common::Status Agent::arm(UpdateState& u, Step step) {
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
-  u->boot_id = *boot_id;
-  if (auto ok = boot_->try_once(u->target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u->target_slot);
-  return advance(*u, Step::kArm, "trial boot of slot " + u->target_slot + " armed");
+  u.boot_id = *boot_id;
+  if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot);
+  return advance(u, step, "trial boot of slot " + u.target_slot + " armed");
 }
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
@@ -169,8 +174,7 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     return Installed{u.version, false, ""};
   }
   if (auto ok = advance(u, Step::kWrite); !ok) return std::unexpected(ok.error());
-  if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot);
-  if (auto ok = advance(u, Step::kArm, "trial boot of slot " + u.target_slot + " armed"); !ok) return std::unexpected(ok.error());
+  if (auto ok = arm(u, Step::kArm); !ok) return std::unexpected(ok.error());
   return Installed{u.version, true, u.target_slot};
 }
 
@@ -274,15 +278,9 @@ common::Result<bool> Agent::retry_trial(UpdateState& u) {
   auto retried = state_.setting("trial_retried");
   if (!retried) return std::unexpected(retried.error());
   if (*retried && **retried == trial) return false;
-  auto boot_id = boot_->boot_id();
-  if (!boot_id) return std::unexpected(boot_id.error());
-  // Armed first (idempotent), then recorded: a cut in between leaves the
-  // stage `verifying`, and the armed slot's boot continues the checks.
-  if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot + " again");
-  u.boot_id = *boot_id;
-  if (auto ok = advance(u, Step::kRetryTrial, "trial boot of slot " + u.target_slot + " armed again"); !ok) {
-    return std::unexpected(ok.error());
-  }
+  // The mark follows the arming: a cut between the two costs at most one
+  // more retry, never the one owed.
+  if (auto ok = arm(u, Step::kRetryTrial); !ok) return std::unexpected(ok.error());
   if (auto ok = state_.set_setting("trial_retried", trial); !ok) return std::unexpected(ok.error());
   return true;
 }

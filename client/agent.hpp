@@ -74,6 +74,8 @@ class Agent {
       : config_(std::move(config)), env_(env), state_(std::move(state)), boot_(std::move(boot)) {}
   common::Status advance(UpdateState& u, Step step, const std::string& message = "");
   common::Status undo(UpdateState u, const std::string& why);
+  // Arms the one-time trial boot of u.target_slot and records it (`step`).
+  common::Status arm(UpdateState& u, Step step);
   common::Result<Installed> install_with_module(UpdateState u, const artifacts::Manifest& manifest,
                                                 const std::string& module_name, const std::vector<std::string>& files);
   std::filesystem::path module_workdir() const { return config_.state_dir / "module"; }

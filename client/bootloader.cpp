@@ -1,5 +1,4 @@
 #include "client/bootloader.hpp"
-#include "client/errors.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "client/errors.hpp"
 #include "common/file.hpp"
 
 namespace flotilla::client {

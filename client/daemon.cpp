@@ -1,5 +1,4 @@
 #include "client/daemon.hpp"
-#include "client/errors.hpp"
 
 #include <charconv>
 
@@ -10,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "client/errors.hpp"
 #include "common/decimal.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"

@@ -1,7 +1,7 @@
 #include "client/install_sinks.hpp"
-#include "client/errors.hpp"
 
 #include "client/bootloader.hpp"
+#include "client/errors.hpp"
 #include "client/slot_device.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,5 @@
 #include "client/state_store.hpp"
 
-
 #include <array>
 
 #include "common/json.hpp"

@@ -1,7 +1,6 @@
 #include "client/update_module.hpp"
-#include "client/errors.hpp"
 
-#include "client/process.hpp"
+#include "client/errors.hpp"
 #include "common/file.hpp"
 #include "common/json.hpp"
 

@@ -1,11 +1,12 @@
 #include "client/url_rules.hpp"
-#include "client/errors.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
+
+#include "client/errors.hpp"
 
 namespace flotilla::client {
 

@@ -71,11 +71,6 @@ std::optional<DeploymentState> apply_report(DeploymentState from, DeviceReport r
   return row->to;
 }
 
-bool is_final_state(std::string_view state) {
-  auto parsed = parse_deployment_state(state);
-  return parsed && is_final(*parsed);
-}
-
 std::optional<std::string> state_from_device_report(std::string_view reported) {
   auto report = parse_device_report(reported);
   if (!report) return std::nullopt;

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "server/enum_set.hpp"
+
 namespace flotilla::server {
 
 enum class DeploymentState : std::uint8_t {
@@ -46,49 +48,31 @@ enum class DeviceReport : std::uint8_t {
   kInterrupted,
 };
 
-// A set of states, for the table's rows.
-class StateSet {
- public:
-  constexpr StateSet(std::initializer_list<DeploymentState> states) {
-    for (auto s : states) bits_ |= static_cast<std::uint16_t>(1u << static_cast<unsigned>(s));
-  }
-  constexpr bool contains(DeploymentState s) const { return (bits_ >> static_cast<unsigned>(s)) & 1u; }
-
- private:
-  std::uint16_t bits_ = 0;
-};
-
 struct ReportRule {
   DeviceReport report;
-  StateSet from;
+  EnumSet<DeploymentState> from;
   DeploymentState to;
 };
-
-namespace detail {
-using S = DeploymentState;
-inline constexpr StateSet kActive = {S::kPending, S::kOffered, S::kDownloading, S::kInstalling, S::kRebooting, S::kVerifying};
-}  // namespace detail
 
 // Each report moves a deployment in a `from` state to `to`; any other
 // (state, report) pair is refused. A report of the state it is in is a
 // progress event.
-inline constexpr std::array<ReportRule, 9> kReportRules = {{
-    {DeviceReport::kDownloading, {detail::S::kPending, detail::S::kOffered, detail::S::kDownloading}, DeploymentState::kDownloading},
-    {DeviceReport::kInstalling, {detail::S::kPending, detail::S::kOffered, detail::S::kDownloading, detail::S::kInstalling},
-     DeploymentState::kInstalling},
-    {DeviceReport::kRebooting,
-     {detail::S::kPending, detail::S::kOffered, detail::S::kDownloading, detail::S::kInstalling, detail::S::kRebooting},
-     DeploymentState::kRebooting},
-    {DeviceReport::kRebooting, {detail::S::kVerifying}, DeploymentState::kRebooting},  // the trial is tried once more
-    {DeviceReport::kVerifying, detail::kActive, DeploymentState::kVerifying},
-    {DeviceReport::kCommitted,
-     {detail::S::kOffered, detail::S::kDownloading, detail::S::kInstalling, detail::S::kRebooting, detail::S::kVerifying},
-     DeploymentState::kSucceeded},
-    {DeviceReport::kFailed, detail::kActive, DeploymentState::kFailed},
-    {DeviceReport::kRolledBack, detail::kActive, DeploymentState::kRolledBack},
-    {DeviceReport::kInterrupted, {detail::S::kOffered, detail::S::kDownloading, detail::S::kInstalling},
-     DeploymentState::kDownloading},
-}};
+inline constexpr std::array<ReportRule, 9> kReportRules = [] {
+  using enum DeploymentState;
+  using Report = DeviceReport;
+  constexpr EnumSet<DeploymentState> active = {kPending, kOffered, kDownloading, kInstalling, kRebooting, kVerifying};
+  return std::array<ReportRule, 9>{{
+      {Report::kDownloading, {kPending, kOffered, kDownloading}, kDownloading},
+      {Report::kInstalling, {kPending, kOffered, kDownloading, kInstalling}, kInstalling},
+      {Report::kRebooting, {kPending, kOffered, kDownloading, kInstalling, kRebooting}, kRebooting},
+      {Report::kRebooting, {kVerifying}, kRebooting},  // the trial's boot was cut: tried once more
+      {Report::kVerifying, active, kVerifying},
+      {Report::kCommitted, {kOffered, kDownloading, kInstalling, kRebooting, kVerifying}, kSucceeded},
+      {Report::kFailed, active, kFailed},
+      {Report::kRolledBack, active, kRolledBack},
+      {Report::kInterrupted, {kOffered, kDownloading, kInstalling}, kDownloading},
+  }};
+}();
 
 inline constexpr std::array<DeploymentState, 10> kDeploymentStates = {
     DeploymentState::kPending,   DeploymentState::kOffered,   DeploymentState::kDownloading, DeploymentState::kInstalling,
@@ -113,8 +97,6 @@ std::optional<DeviceReport> parse_recorded_report(std::string_view name);
 // nullopt when the table has no row for the pair (refused).
 std::optional<DeploymentState> apply_report(DeploymentState from, DeviceReport report);
 
-// Names at the store's boundary.
-bool is_final_state(std::string_view state);
 // The name an event a device reports is recorded under, or nullopt if
 // devices may not report it.
 std::optional<std::string> state_from_device_report(std::string_view reported);

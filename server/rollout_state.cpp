@@ -1,7 +1,5 @@
 #include "server/rollout_state.hpp"
 
-#include <algorithm>
-
 namespace flotilla::server {
 
 std::string_view rollout_state_name(RolloutState state) {
@@ -44,7 +42,7 @@ RolloutState rollout_event_target(RolloutEvent event) {
 
 std::optional<RolloutState> apply_rollout_event(RolloutState from, RolloutEvent event) {
   for (const auto& rule : kRolloutRules) {
-    if (rule.event == event && std::find(rule.from.begin(), rule.from.end(), from) != rule.from.end()) return rule.to;
+    if (rule.event == event && rule.from.contains(from)) return rule.to;
   }
   return std::nullopt;
 }

@@ -18,6 +18,8 @@
 #include <optional>
 #include <string_view>
 
+#include "server/enum_set.hpp"
+
 namespace flotilla::server {
 
 enum class RolloutState : std::uint8_t { kScheduled, kRunning, kPaused, kCompleted, kAborted };
@@ -34,20 +36,23 @@ enum class RolloutEvent : std::uint8_t {
 
 struct RolloutRule {
   RolloutEvent event;
-  std::array<std::optional<RolloutState>, 4> from;  // the states it applies in
+  EnumSet<RolloutState> from;  // the states it applies in
   RolloutState to;
 };
 
-inline constexpr std::array<RolloutRule, 7> kRolloutRules = {{
-    {RolloutEvent::kStart, {RolloutState::kScheduled}, RolloutState::kRunning},
-    {RolloutEvent::kPause, {RolloutState::kScheduled, RolloutState::kRunning}, RolloutState::kPaused},
-    {RolloutEvent::kResume, {RolloutState::kPaused}, RolloutState::kRunning},
-    {RolloutEvent::kGuardPause, {RolloutState::kRunning}, RolloutState::kPaused},
-    {RolloutEvent::kGuardAbort, {RolloutState::kRunning}, RolloutState::kAborted},
-    {RolloutEvent::kFinish, {RolloutState::kRunning}, RolloutState::kCompleted},
-    {RolloutEvent::kAbort, {RolloutState::kScheduled, RolloutState::kRunning, RolloutState::kPaused, RolloutState::kCompleted},
-     RolloutState::kAborted},
-}};
+inline constexpr std::array<RolloutRule, 7> kRolloutRules = [] {
+  using enum RolloutState;
+  using Event = RolloutEvent;
+  return std::array<RolloutRule, 7>{{
+      {Event::kStart, {kScheduled}, kRunning},
+      {Event::kPause, {kScheduled, kRunning}, kPaused},
+      {Event::kResume, {kPaused}, kRunning},
+      {Event::kGuardPause, {kRunning}, kPaused},
+      {Event::kGuardAbort, {kRunning}, kAborted},
+      {Event::kFinish, {kRunning}, kCompleted},
+      {Event::kAbort, {kScheduled, kRunning, kPaused, kCompleted}, kAborted},
+  }};
+}();
 
 inline constexpr std::array<RolloutState, 5> kRolloutStates = {RolloutState::kScheduled, RolloutState::kRunning,
                                                                RolloutState::kPaused, RolloutState::kCompleted,

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "client/errors.hpp"
-
 #include "client/transport.hpp"
 #include "client/url_rules.hpp"
 

@@ -44,10 +44,14 @@ TEST(DeploymentState, EveryPairHasAtMostOneRowAndFinalStaysFinal) {
       int rows = 0;
       for (const auto& rule : kReportRules) rows += rule.report == r && rule.from.contains(s);
       EXPECT_LE(rows, 1) << state_name(s) << " / " << report_word(r);
-      if (is_final(s)) EXPECT_FALSE(apply_report(s, r)) << state_name(s) << " / " << report_word(r);
+      if (is_final(s)) {
+        EXPECT_FALSE(apply_report(s, r)) << state_name(s) << " / " << report_word(r);
+      }
     }
   }
-  for (const char* final_state : {"succeeded", "failed", "rolled_back", "timed_out"}) EXPECT_TRUE(is_final_state(final_state));
+  for (const char* final_state : {"succeeded", "failed", "rolled_back", "timed_out"}) {
+    EXPECT_TRUE(is_final(*parse_deployment_state(final_state))) << final_state;
+  }
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ TEST(RolloutState, AbortedIsFinalAndEveryEventHasOneTarget) {
   for (auto e : {E::kStart, E::kPause, E::kResume, E::kGuardPause, E::kGuardAbort, E::kFinish, E::kAbort}) {
     EXPECT_FALSE(apply_rollout_event(S::kAborted, e)) << rollout_event_name(e);
     for (auto s : kRolloutStates) {
-      if (auto to = apply_rollout_event(s, e)) EXPECT_EQ(*to, rollout_event_target(e)) << rollout_event_name(e);
+      if (auto to = apply_rollout_event(s, e)) {
+        EXPECT_EQ(*to, rollout_event_target(e)) << rollout_event_name(e);
+      }
     }
   }
 }
