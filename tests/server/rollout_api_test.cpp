@@ -3,9 +3,11 @@
 // expectation is read back through the API or the audit log.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "tests/support/server_fixture.hpp"
@@ -24,12 +26,18 @@ struct ScriptedDevice {
   std::int64_t counter = 0;
   std::map<std::int64_t, std::int64_t> seq;  // per deployment
   std::vector<std::int64_t> offered;         // deployments offered, in order
+  // When, on the test's one step counter, the device was last offered an
+  // update and last reported its outcome: orders offers against outcomes
+  // exactly, whichever poll round they fell in.
+  std::int64_t offered_at = 0;
+  std::int64_t finished_at = 0;
 };
 
 class RolloutApiTest : public testing::RunningServer {
  protected:
   std::unique_ptr<cli::ApiClient> admin;
   std::vector<ScriptedDevice> fleet;
+  std::int64_t step = 0;
 
   std::vector<std::string> serve_args() const override { return {"--scheduler-interval", "0.2"}; }
 
@@ -73,6 +81,7 @@ class RolloutApiTest : public testing::RunningServer {
       ++taken;
       std::int64_t id = update["deployment_id"];
       d.offered.push_back(id);
+      d.offered_at = ++step;
       bool fail = failing.contains(d.api->id());
       if (interrupted.contains(d.api->id())) {
         for (const char* state : {"downloading", "interrupted", "downloading", "interrupted"}) {
@@ -83,6 +92,7 @@ class RolloutApiTest : public testing::RunningServer {
         EXPECT_EQ(d.api->event(id, ++d.seq[id], state).status, 200);
       }
       EXPECT_EQ(d.api->event(id, ++d.seq[id], fail ? "failed" : "committed", fail ? "2.3.0" : "2.4.0").status, 200);
+      d.finished_at = ++step;
     }
     return taken;
   }
@@ -99,24 +109,21 @@ class RolloutApiTest : public testing::RunningServer {
     return view;
   }
 
-  // Polls the fleet until the rollout leaves `running` (bounded); each
-  // device remembers the round in which it was offered the update.
-  std::map<std::string, int> drive(std::int64_t id, const std::set<std::string>& failing = {}) {
-    std::map<std::string, int> round_of;
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (int round = 0; std::chrono::steady_clock::now() < deadline; ++round) {
-      std::vector<std::size_t> before;
-      for (const auto& d : fleet) before.push_back(d.offered.size());
+  // Polls the fleet until the rollout leaves `running` (bounded).
+  void drive(std::int64_t id, const std::set<std::string>& failing = {}) {
+    for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
       if (poll_all(failing) == 0) {
         auto state = show(id)["state"];
         if (state != "running" && state != "scheduled") break;
         std::this_thread::sleep_for(50ms);
       }
-      for (std::size_t i = 0; i < fleet.size(); ++i) {
-        if (fleet[i].offered.size() > before[i]) round_of[fleet[i].api->id()] = round;
-      }
     }
-    return round_of;
+  }
+
+  const ScriptedDevice& device(const std::string& id) const {
+    auto found = std::find_if(fleet.begin(), fleet.end(), [&](const ScriptedDevice& d) { return d.api->id() == id; });
+    if (found == fleet.end()) throw std::runtime_error("no device " + id + " in the fleet");
+    return *found;
   }
 
   // The dry run's wave lists (the create that follows gets the same id).
@@ -239,18 +246,21 @@ TEST_F(RolloutApiTest, WalksCanaryEarlyAllAndCompletes) {
   EXPECT_GE(planned[0].size(), 2u);
   EXPECT_LE(planned[0].size(), 3u);
   auto id = create(policy());
-  auto round_of = drive(id);
+  drive(id);
   auto view = wait_for(id, [](const common::Json& v) { return v["state"] == "completed"; });
   EXPECT_EQ(view["status"]["success_rate"], 1.0);
   // Every device was offered exactly once, in the wave the dry run showed,
-  // and no device of a wave before every device of the wave before it.
+  // and no device of a wave before every device of the wave before it had
+  // finished (the next wave opens when the one before completes).
   std::size_t total = 0;
   for (std::size_t k = 0; k < planned.size(); ++k) {
     total += planned[k].size();
-    for (const auto& device : planned[k]) {
-      ASSERT_TRUE(round_of.contains(device)) << device;
+    for (const auto& id_k : planned[k]) {
+      ASSERT_GT(device(id_k).offered_at, 0) << id_k << " was never offered";
       if (k == 0) continue;
-      for (const auto& earlier : planned[k - 1]) EXPECT_GT(round_of[device], round_of[earlier]);
+      for (const auto& earlier : planned[k - 1]) {
+        EXPECT_GT(device(id_k).offered_at, device(earlier).finished_at) << id_k << " offered before " << earlier << " finished";
+      }
     }
   }
   EXPECT_EQ(total, 30u);
