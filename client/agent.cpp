@@ -85,10 +85,19 @@ common::Status Agent::arm_trial() {
 // rebooted the device once, into the old slot, and that boot is not the
 // trial). Armed first (idempotent), then recorded: a cut in between
 // leaves the stage as it was, and the next start arms it again.
+// The running slot is marked good first: this boot may have used its try
+// (it is the fall-back from an earlier trial, and this run took a retry
+// without a restart), and with every good slot's try used, GRUB's
+// renewal would boot the trial slot a second time.
 common::Status Agent::arm(UpdateState& u, Step step) {
   auto boot_id = boot_->boot_id();
   if (!boot_id) return std::unexpected(boot_id.error());
   u.boot_id = *boot_id;
+  auto running = boot_->booted_slot();
+  if (!running) return std::unexpected(running.error());
+  if (*running != u.target_slot) {
+    if (auto ok = boot_->mark_good(*running); !ok) return common::propagate(ok, "marking the running slot " + *running + " good");
+  }
   if (auto ok = boot_->try_once(u.target_slot); !ok) return common::propagate(ok, "arming the trial boot of slot " + u.target_slot);
   return advance(u, step, "trial boot of slot " + u.target_slot + " armed");
 }

@@ -289,17 +289,26 @@ class GrubBootloader final : public Bootloader {
   common::Result<std::string> power_on() override {
     auto vars = load();
     if (!vars) return std::unexpected(vars.error());
-    std::istringstream order(value(*vars, "ORDER", "A B"));
-    std::string slot, booted;
+    // As examples/boot/grub/grub.cfg: the first good slot of ORDER with
+    // its try left; when every good slot has used its try, their tries are
+    // renewed and the first good one boots; nothing good: the factory slot.
     Vars changes;
-    while (order >> slot) {
-      if (number(*vars, slot + "_OK", 0) == 1 && number(*vars, slot + "_TRY", 0) == 0) {
-        changes[slot + "_TRY"] = "1";
-        booted = slot == "A" ? "a" : "b";
-        break;
+    auto choose = [&](bool renewed) {
+      std::istringstream order(value(*vars, "ORDER", "A B"));
+      for (std::string slot; order >> slot;) {
+        if (number(*vars, slot + "_OK", 0) == 1 && (renewed || number(*vars, slot + "_TRY", 0) == 0)) {
+          changes[slot + "_TRY"] = "1";
+          return std::string(slot == "A" ? "a" : "b");
+        }
       }
+      return std::string();
+    };
+    std::string booted = choose(false);
+    if (booted.empty()) {
+      changes = {{"A_TRY", "0"}, {"B_TRY", "0"}};
+      booted = choose(true);
     }
-    if (booted.empty()) booted = "a";  // nothing bootable: the factory slot
+    if (booted.empty()) booted = "a";
     changes["BOOTED"] = booted;
     changes["BOOT_COUNT"] = std::to_string(number(*vars, "BOOT_COUNT", 0) + 1);
     if (auto ok = env_->write(changes); !ok) return std::unexpected(ok.error());

@@ -12,8 +12,8 @@ mount -t tmpfs run /run
 # The boot partition holds GRUB's environment; the data partition the
 # device's identity, its trust root and the agent's state. Both outlive
 # every slot.
-mount -t ext2 /dev/nvme0n1p1 /boot
-mount -t ext4 /dev/nvme0n1p4 /data
+mount -t ext2 /dev/vda1 /boot
+mount -t ext4 /dev/vda4 /data
 for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
   insmod /lib/modules/$module.ko 2>/dev/null
 done

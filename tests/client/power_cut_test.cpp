@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "client/agent.hpp"
 #include "client/bootloader.hpp"
@@ -38,6 +39,7 @@ std::uint64_t fault_seed() {
 
 class InProcessPowerCutTest : public AgentServerTest {
  protected:
+  std::vector<std::string> serve_args() const override { return {"--scheduler-interval", "0.2"}; }
   std::string image;
   std::string bundle;  // file digest
 
@@ -67,9 +69,11 @@ class InProcessPowerCutTest : public AgentServerTest {
 
   enum class BootEnd { kCut, kReboot, kDone };
   // One boot: the agent starts on `env` and runs its cycles until it asks
-  // for a reboot, has run `cycles`, or the power goes off. Then, as after
-  // any reboot or cut, the boot firmware powers on (a trial boots here).
-  BootEnd boot(const fs::path& config_path, FaultEnv& env, int cycles = 3) {
+  // for a reboot, has run `cycles` (`pause` apart: time for the server's
+  // scheduler), or the power goes off. Then, as after any reboot or cut,
+  // the boot firmware powers on (a trial boots here).
+  BootEnd boot(const fs::path& config_path, FaultEnv& env, int cycles = 3,
+               std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
     auto loaded = client::load_agent_config(config_path);
     EXPECT_TRUE(loaded) << loaded.error().describe();
     if (!loaded) return BootEnd::kDone;
@@ -82,6 +86,7 @@ class InProcessPowerCutTest : public AgentServerTest {
       EXPECT_TRUE(daemon) << daemon.error().describe();
       if (!daemon) return BootEnd::kDone;
       for (int i = 0; i < cycles && end == BootEnd::kDone; ++i) {
+        if (i > 0) std::this_thread::sleep_for(pause);
         auto next = (*daemon)->cycle();
         EXPECT_TRUE(next) << next.error().describe();
         if (next && next->exit_code) end = BootEnd::kReboot;
@@ -201,6 +206,44 @@ TEST_F(InProcessPowerCutTest, TwoHundredCutsAtSeededDownloadOffsetsResumeToAComm
   // The agent reported most cuts when it came back: interruptions, apart from failures.
   EXPECT_GE(shown["interruptions"]["total"].get<int>(), 100) << shown.dump();
   std::cout << "[ faults ] " << cuts << " cuts, " << shown["interruptions"]["total"] << " interruptions reported\n";
+}
+
+// A trial boot cut before the agent starts uses the new slot's try, and
+// GRUB falls back to the running slot (using that one's try too). A retry
+// taken in the same run arms a new trial; cut the same way, it must fall
+// back the same way. Had the agent not renewed the running slot's try
+// before arming, every good slot would have used its try, and the boot
+// script's renewal (examples/boot/grub/grub.cfg) would boot the new slot a
+// second time — forever, for an image that panics before the agent.
+TEST_F(InProcessPowerCutTest, EachTrialCutBeforeTheAgentStartsFallsBackToTheRunningSlot) {
+  auto device = make_device("device");
+  auto own = common::Json::parse(testing::read_text(device));
+  own["bootloader"] = {{"type", "grub"}, {"path", (device.parent_path() / "grubenv").string()}};
+  testing::write_text(device, own.dump());
+  FaultEnv env(1);
+  boot(device, env, 1);  // enrolls
+  auto created = admin->request("POST", "/api/v1/rollouts", R"({"name": "r", "bundle": {"name": "gw-os", "version": "2.4.0"},
+      "target": {"device_types": ["gw-x1"]}, "waves": [{"name": "all", "size": "100%"}], "device_retries": 2})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::int64_t deployment = created->json()["deployment_id"];
+  auto loaded = client::load_agent_config(device);
+  ASSERT_TRUE(loaded);
+  auto firmware = client::open_bootloader(*loaded);
+  ASSERT_TRUE(firmware);
+  // Boots until the scheduler's offer is taken and a trial armed (the
+  // firmware then powers on into slot b), then cuts that trial boot. One
+  // agent run finds the trial rolled back and takes the retry.
+  auto armed_then_cut = [&] {
+    if (boot(device, env, 40, std::chrono::milliseconds(250)) != BootEnd::kReboot) return std::string("no trial armed");
+    auto fell_back = (*firmware)->power_on();
+    return fell_back ? *fell_back : fell_back.error().describe();
+  };
+  EXPECT_EQ(armed_then_cut(), "a");
+  EXPECT_EQ(armed_then_cut(), "a") << "the new slot was booted a second time";
+  boot(device, env);
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_EQ(shown["devices"][0]["state"], "rolled_back") << shown.dump();
+  EXPECT_EQ(shown["devices"][0]["running_version"], "2.3.0") << shown.dump();
 }
 
 // A helper program that cannot start (here the health check, in the trial

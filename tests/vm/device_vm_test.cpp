@@ -299,9 +299,11 @@ TEST_F(DeviceVmTest, PowerCutsAtRandomInstantsNeverBrickTheDevice) {
       if (!reached && console().find("rootfs 2.0.0 committed") != std::string::npos) break;
     }
     if (!reached) break;  // committed already, or the device went quiet (checked below)
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, phase.max_delay_ms)(random)));
+    int delay_ms = std::uniform_int_distribution<int>(0, phase.max_delay_ms)(random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     power_cut();
     ++cuts;
+    std::cout << "[ vm ] cut " << cuts << ": " << delay_ms << " ms after \"" << phase.marker << "\" #" << before + 1 << "\n";
     auto row = device_row(deployment);
     if (row.is_object() && row["state"] == "succeeded") {
       EXPECT_NE(console().find("rootfs 2.0.0 committed"), std::string::npos) << "a success the device never committed";
