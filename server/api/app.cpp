@@ -59,7 +59,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   open_route("GET", "/healthz", Access::kPublic, &ServerApp::health);
   route("GET", "/metrics", Permission::kReadTrust, &ServerApp::metrics);
   open_route("POST", "/api/v1/device/auth", Access::kPublic, &ServerApp::device_auth);
-  open_route("POST", "/api/v1/device/poll", Access::kDevice, &ServerApp::device_poll);
+  open_route("POST", "/api/v1/device/poll", Access::kDevicePoll, &ServerApp::device_poll);
   open_route("PUT", "/api/v1/device/inventory", Access::kDevice, &ServerApp::device_inventory);
   open_route("POST", "/api/v1/device/deployments/{}/events", Access::kDevice, &ServerApp::device_event);
   open_route("GET", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
@@ -210,8 +210,8 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
       if (!allowed(caller.role, route.permission)) {
         return problem(403, "the " + std::string(role_name(caller.role)) + " role may not do this");
       }
-    } else if (route.access == Access::kDevice) {
-      auto authenticated = authenticate_device(request);
+    } else if (route.access == Access::kDevice || route.access == Access::kDevicePoll) {
+      auto authenticated = authenticate_device(request, route.access == Access::kDevicePoll);
       if (!authenticated) return authenticated.error();
       caller = *authenticated;
     }

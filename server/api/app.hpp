@@ -42,6 +42,9 @@ class ServerApp final : public http::Application {
     std::optional<DeviceRecord> device;  // for device routes
     std::optional<TokenRecord> token;    // for operator routes
     std::string client;                  // the client's address (the front's X-Real-IP behind it)
+    // The device's offer, read with it (Access::kDevicePoll) and not yet
+    // marked fetched: the handler passes it to Store::take_offer.
+    std::optional<std::optional<Offer>> offer;
 
     // What this caller did, for the audit log; the client address goes
     // into its details.
@@ -50,7 +53,9 @@ class ServerApp final : public http::Application {
   };
   using Params = std::vector<std::string>;
   using Handler = http::Response (ServerApp::*)(http::Request&, const Params&, const Caller&);
-  enum class Access { kPublic, kOperator, kDevice };
+  // kDevicePoll: a device route whose caller is read together with the
+  // device's offer, in one database round trip.
+  enum class Access { kPublic, kOperator, kDevice, kDevicePoll };
   struct Route {
     std::string method;
     std::vector<std::string> pattern;  // "{}" matches one segment
@@ -65,8 +70,9 @@ class ServerApp final : public http::Application {
   std::optional<http::Response> refuse_without_front(http::Request& request) const;
 
   std::expected<Caller, http::Response> authenticate(const http::Request& request);
-  // A device's bearer token (from device/auth) to its accepted device.
-  std::expected<Caller, http::Response> authenticate_device(const http::Request& request);
+  // A device's bearer token (from device/auth) to its accepted device,
+  // and with `with_offer` the device's offer in the same round trip.
+  std::expected<Caller, http::Response> authenticate_device(const http::Request& request, bool with_offer = false);
   // Checks X-Flotilla-Key-Id / X-Flotilla-Signature over the exact body.
   // Records an authenticated device's contact as last_seen (batched).
   common::Status note_contact(const DeviceRecord& device);

@@ -85,18 +85,34 @@ std::optional<http::Response> check_body_signature(const http::Request& request,
 
 }  // namespace
 
-std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(const http::Request& request) {
+std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(const http::Request& request,
+                                                                                bool with_offer) {
   auto header = request.header("Authorization");
   if (!header || !header->starts_with("Bearer ") || header->size() > 512) {
     return std::unexpected(problem(401, "send the device token from device/auth as 'Authorization: Bearer <token>'"));
   }
-  auto device = store_.find_device_by_token(token_hash(header->substr(7)), common::format_rfc3339(clock_()));
-  if (!device) return std::unexpected(problem_from(device.error()));
-  if (!*device) return std::unexpected(problem(401, "the device token is unknown, expired or revoked; authenticate again"));
+  auto hash = token_hash(header->substr(7));
+  auto now = common::format_rfc3339(clock_());
+  Caller caller;
+  if (with_offer) {
+    auto polled = store_.find_device_and_offer(hash, now);
+    if (!polled) return std::unexpected(problem_from(polled.error()));
+    if (*polled) {
+      caller.device = std::move((*polled)->device);
+      caller.offer = std::move((*polled)->offer);
+    }
+  } else {
+    auto device = store_.find_device_by_token(hash, now);
+    if (!device) return std::unexpected(problem_from(device.error()));
+    caller.device = std::move(*device);
+  }
+  if (!caller.device) return std::unexpected(problem(401, "the device token is unknown, expired or revoked; authenticate again"));
   // Every authenticated request is contact (docs/device-protocol.md):
   // a device that only reports is heard from as much as one that polls.
-  if (auto ok = note_contact(**device); !ok) return std::unexpected(problem_from(ok.error()));
-  return Caller{"device:" + (*device)->id, Role::kAuditor, std::move(**device)};
+  if (auto ok = note_contact(*caller.device); !ok) return std::unexpected(problem_from(ok.error()));
+  caller.actor = "device:" + caller.device->id;
+  caller.role = Role::kAuditor;
+  return caller;
 }
 
 common::Status ServerApp::note_contact(const DeviceRecord& device) {
@@ -221,7 +237,7 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
                          {"root_version", root ? root->version() : 0},
                          {"inventory_required", inventory_required},
                          {"update", nullptr}};
-  auto offer = store_.take_offer(device.id, now_text);
+  auto offer = store_.take_offer(device.id, now_text, caller.offer);
   if (!offer) return problem_from(offer.error());
   if (*offer) {
     const auto& o = **offer;

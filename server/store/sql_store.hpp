@@ -68,7 +68,10 @@ class SqlStore final : public Store {
   common::Result<std::vector<DeploymentDevice>> deployment_devices(std::int64_t deployment_id) override;
   common::Result<std::vector<DeploymentDevice>> device_deployments(const std::string& device_id) override;
   common::Result<std::vector<DeploymentEvent>> deployment_events(std::int64_t deployment_id, const std::string& device_id) override;
-  common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now) override;
+  common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now,
+                                                  std::optional<std::optional<Offer>> read = std::nullopt) override;
+  common::Result<std::optional<PolledDevice>> find_device_and_offer(const std::string& token_hash,
+                                                                    const std::string& now) override;
   common::Result<bool> record_event(std::int64_t deployment_id, const std::string& device_id, const DeploymentEvent& event,
                                     const std::string& now) override;
   common::Result<bool> device_may_download(const std::string& device_id, const std::string& file_sha256) override;
@@ -149,6 +152,11 @@ class SqlStore final : public Store {
   // store other servers share cannot keep it in a batch). False when the
   // offer was no longer pending: withdrawn, or marked by another server.
   common::Result<bool> mark_fetched(Db& db, std::int64_t deployment_id, const std::string& device_id, const std::string& now);
+  // The offer a device read, with a pending one marked fetched (in the
+  // batch, or at once in a shared store); nullopt when another server
+  // changed it meanwhile and it must be read again.
+  common::Result<std::optional<std::optional<Offer>>> settle_offer(Db& db, std::optional<Offer> found,
+                                                                   const std::string& device_id, const std::string& now);
   // Fails with kNotScheduler unless this process holds the scheduler
   // lease; inside the pass's transaction.
   common::Status check_scheduler_lease(Db& db);

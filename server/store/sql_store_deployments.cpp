@@ -1,6 +1,7 @@
 // SqlStore: deployments, offers and device events.
 #include "server/deployment_state.hpp"
 #include "server/errors.hpp"
+#include "server/store/sql_offer_row.hpp"
 #include "server/store/sql_store.hpp"
 
 namespace flotilla::server {
@@ -115,47 +116,67 @@ Result<std::vector<DeploymentEvent>> SqlStore::deployment_events(std::int64_t de
   });
 }
 
-Result<std::optional<Offer>> SqlStore::take_offer(const std::string& device_id, const std::string& now) {
+std::optional<Offer> offer_from_row(const sql::Statement& row, int first) {
+  auto state = row.optional_text(first);
+  if (!state) return std::nullopt;
+  return Offer{deployment_from_row(row, first + 1),
+               {row.text(first + 9), row.text(first + 10), row.text(first + 11), row.text(first + 12), row.text(first + 13),
+                row.text(first + 14), row.int64(first + 15), row.int64(first + 16), "", "", row.text(first + 17),
+                row.text(first + 18)},
+               *state};
+}
+
+Result<std::optional<Offer>> SqlStore::take_offer(const std::string& device_id, const std::string& now,
+                                                  std::optional<std::optional<Offer>> read) {
+  // Read with the device, and nothing to mark: no connection needed.
+  if (read && (!*read || (*read)->state != "pending")) return std::move(*read);
   auto db = pool_->acquire();
   // The hot path: one indexed lookup of the device's active deployments.
   // A second round only when another server changed the offer meanwhile.
   for (int round = 0;; ++round) {
-    auto select = db->prepare(
-        "SELECT dd.state, d.id, d.bundle, d.component, d.allow_downgrade, d.deadline, d.created_by, d.created_at, "
-        "d.rollout_id, b.file_sha256, b.bundle_id, b.name, b.kind, b.component, b.version, b.security_version, b.size, "
-        "b.uploaded_at, b.uploaded_by "
-        "FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id JOIN bundles b ON b.file_sha256 = d.bundle "
-        "WHERE dd.device_id = ? AND dd.active = 1 ORDER BY d.id LIMIT 1");
-    if (!select) return std::unexpected(select.error());
-    select->bind(1, device_id);
-    auto found = common::first_row(*select, [](const sql::Statement& row) {
-      return Offer{deployment_from_row(row, 1),
-                   {row.text(9), row.text(10), row.text(11), row.text(12), row.text(13), row.text(14), row.int64(15),
-                    row.int64(16), "", "", row.text(17), row.text(18)},
-                   row.text(0)};
-    });
-    if (!found || !*found || (*found)->state != "pending") return found;
-    auto& offer = **found;
-    if (!shared_) {
-      // Marked fetched in batches, like last_seen: a wave opening to
-      // 10,000 devices must not cost 10,000 synchronous commits on the
-      // poll path. Anything that reads or changes these rows flushes first.
-      {
-        std::lock_guard lock(batch_mutex_);
-        pending_fetched_.push_back({offer.deployment.id, device_id, now});
-      }
-      offer.state = "offered";
-      if (auto ok = maybe_flush(*db); !ok) return std::unexpected(ok.error());
-      return found;
+    std::optional<Offer> found;
+    if (round == 0 && read) {
+      found = std::move(*read);
+    } else {
+      auto select = db->prepare("SELECT " + std::string(kOfferColumns) +
+                                " FROM deployment_devices dd JOIN deployments dep ON dep.id = dd.deployment_id "
+                                "JOIN bundles b ON b.file_sha256 = dep.bundle "
+                                "WHERE dd.device_id = ? AND dd.active = 1 ORDER BY dep.id LIMIT 1");
+      if (!select) return std::unexpected(select.error());
+      select->bind(1, device_id);
+      auto row = common::first_row(*select, [](const sql::Statement& r) { return offer_from_row(r, 0); });
+      if (!row) return std::unexpected(row.error());
+      found = row->value_or(std::nullopt);
     }
-    auto marked = mark_fetched(*db, offer.deployment.id, device_id, now);
-    if (!marked) return std::unexpected(marked.error());
-    if (*marked) {
-      offer.state = "offered";
-      return found;
-    }
+    auto settled = settle_offer(*db, std::move(found), device_id, now);
+    if (!settled) return std::unexpected(settled.error());
+    if (*settled) return std::move(**settled);
     if (round > 0) return std::optional<Offer>{};  // still changing: the next poll sees it settled
   }
+}
+
+Result<std::optional<std::optional<Offer>>> SqlStore::settle_offer(Db& db, std::optional<Offer> found,
+                                                                   const std::string& device_id, const std::string& now) {
+  using Settled = std::optional<std::optional<Offer>>;
+  if (!found || found->state != "pending") return Settled(std::move(found));
+  auto& offer = *found;
+  if (!shared_) {
+    // Marked fetched in batches, like last_seen: a wave opening to
+    // 10,000 devices must not cost 10,000 synchronous commits on the
+    // poll path. Anything that reads or changes these rows flushes first.
+    {
+      std::lock_guard lock(batch_mutex_);
+      pending_fetched_.push_back({offer.deployment.id, device_id, now});
+    }
+    offer.state = "offered";
+    if (auto ok = maybe_flush(db); !ok) return std::unexpected(ok.error());
+    return Settled(std::move(found));
+  }
+  auto marked = mark_fetched(db, offer.deployment.id, device_id, now);
+  if (!marked) return std::unexpected(marked.error());
+  if (!*marked) return Settled();
+  offer.state = "offered";
+  return Settled(std::move(found));
 }
 
 Result<bool> SqlStore::mark_fetched(Db& db, std::int64_t deployment_id, const std::string& device_id, const std::string& now) {

@@ -322,9 +322,19 @@ class Store {
   // own expiry, except that only the newest kLiveDeviceTokens are kept.
   virtual common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,
                                             const std::string& expires_at) = 0;
-  // The accepted device a bearer token belongs to; nullopt if unknown or expired.
+  // The accepted device a bearer token belongs to; nullopt if unknown or
+  // expired. The hot path: the record has neither inventory nor last_seen.
   virtual common::Result<std::optional<DeviceRecord>> find_device_by_token(const std::string& token_hash,
                                                                            const std::string& now) = 0;
+  // A poll's read in one round trip: the device of a bearer token (as
+  // find_device_by_token) and its offer as it stands (hand it to
+  // take_offer, which then reads nothing unless the offer is pending).
+  struct PolledDevice {
+    DeviceRecord device;
+    std::optional<Offer> offer;
+  };
+  virtual common::Result<std::optional<PolledDevice>> find_device_and_offer(const std::string& token_hash,
+                                                                            const std::string& now) = 0;
   virtual common::Result<std::optional<DeviceRecord>> find_device(const std::string& id) = 0;
   virtual common::Result<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) = 0;
   // kNotFound; decommissioning also revokes the device's tokens.
@@ -352,8 +362,10 @@ class Store {
   virtual common::Result<std::vector<DeploymentEvent>> deployment_events(std::int64_t deployment_id,
                                                                          const std::string& device_id) = 0;
   // The active deployment a polling device should work on, if any; marks a
-  // pending one offered (audited).
-  virtual common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now) = 0;
+  // pending one offered (audited). `read`: the offer find_device_and_offer
+  // read for this device, used instead of reading it again.
+  virtual common::Result<std::optional<Offer>> take_offer(const std::string& device_id, const std::string& now,
+                                                          std::optional<std::optional<Offer>> read = std::nullopt) = 0;
   // Applies an event: a seq seen before is a no-op (false), a new one must
   // be above the last and a legal transition (kBadTransition). Audited.
   virtual common::Result<bool> record_event(std::int64_t deployment_id, const std::string& device_id,

@@ -404,14 +404,16 @@ TEST_F(AgentPowerCutDownloadTest, ThirtyRandomCutsDuringA64MiBDownloadResumeToAC
   auto events = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment) + "/devices/" +
                                device["id"].get<std::string>() + "/events")->json()["events"];
   for (const auto& e : events) EXPECT_NE(e["state"], "failed") << e.dump();
-  // Progress carried across the cuts: a start went on from well inside the image.
+  // Progress carried across the cuts: a start went on from further inside
+  // the image than one run can fetch (at most 600 ms at 4 MiB/s = 2.4 MiB;
+  // how far all of them get depends on the machine's load).
   std::string log = read_text(dir / "agent.log");
   std::uint64_t furthest = 0;
   for (auto at = log.find(", resumed: "); at != std::string::npos; at = log.find(", resumed: ", at + 1)) {
     auto number = at + 11;
     furthest = std::max<std::uint64_t>(furthest, std::stoull(log.substr(number, log.find(' ', number) - number)));
   }
-  EXPECT_GE(furthest, 8u << 20) << log;
+  EXPECT_GE(furthest, 4u << 20) << log;
   std::uint64_t sent = proxy->bytes_to_clients() - before;
   std::cout << "[ power cuts ] " << sent << " bytes sent for a bundle of " << bundle_bytes << "\n";
   EXPECT_LT(sent, 2 * bundle_bytes);

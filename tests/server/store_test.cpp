@@ -269,6 +269,46 @@ TEST_P(StoreTest, OneActiveDeploymentPerComponentAndEventsAreIdempotent) {
   EXPECT_TRUE(deploy(digest, {"d1"}) > 0);  // free again after the final state
 }
 
+// The poll's one-statement read: the token's device and its offer as it
+// stands, which take_offer then marks fetched without reading it again;
+// unknown and expired tokens find nothing, a device without a deployment
+// has no offer.
+TEST_P(StoreTest, ThePollReadsTheDeviceAndItsOfferInOneStatement) {
+  for (const char* id : {"d1", "d2"}) {
+    enroll(id);
+    ASSERT_TRUE(store->set_device_status(id, "accepted", {"t", "device.accept", id}));
+  }
+  ASSERT_TRUE(store->issue_device_token("d1", hash("one"), at(60)));
+  ASSERT_TRUE(store->issue_device_token("d2", hash("two"), at(60)));
+  EXPECT_FALSE(*store->find_device_and_offer(hash("nobody"), at(0)));
+  EXPECT_FALSE(*store->find_device_and_offer(hash("one"), at(61)));
+  auto idle = *store->find_device_and_offer(hash("two"), at(0));
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(idle->device.id, "d2");
+  EXPECT_FALSE(idle->offer);
+
+  auto digest = bundle("ac");
+  auto id = deploy(digest, {"d1"});
+  auto polled = *store->find_device_and_offer(hash("one"), at(1));
+  ASSERT_TRUE(polled && polled->offer);
+  EXPECT_EQ(polled->device.id, "d1");
+  EXPECT_EQ(polled->offer->state, "pending");
+  EXPECT_EQ(polled->offer->deployment.id, id);
+  EXPECT_EQ(polled->offer->bundle.file_sha256, digest);
+  auto taken = *store->take_offer("d1", at(1), polled->offer);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->state, "offered");
+  EXPECT_EQ(store->deployment_devices(id)->at(0).state, "offered");
+  // As read again: offered now, and what take_offer reads the same.
+  polled = *store->find_device_and_offer(hash("one"), at(2));
+  ASSERT_TRUE(polled && polled->offer);
+  EXPECT_EQ(polled->offer->state, "offered");
+  auto direct = *store->take_offer("d1", at(2));
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->deployment.id, polled->offer->deployment.id);
+  EXPECT_EQ(direct->bundle.bundle_id, polled->offer->bundle.bundle_id);
+}
+
 // A power cut or a lost network: recorded and counted, back to
 // downloading, never a failure; not once the new version is activated.
 TEST_P(StoreTest, InterruptionsGoBackToDownloadingAndAreCountedApart) {
