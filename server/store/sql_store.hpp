@@ -152,6 +152,9 @@ class SqlStore final : public Store {
   // store other servers share cannot keep it in a batch). False when the
   // offer was no longer pending: withdrawn, or marked by another server.
   common::Result<bool> mark_fetched(Db& db, std::int64_t deployment_id, const std::string& device_id, const std::string& now);
+  // After a write that added `rows_added` offers: ANALYZE on PostgreSQL
+  // when they are many, so that cached poll plans are made again.
+  common::Status refresh_offer_statistics(Db& db, std::size_t rows_added);
   // The offer a device read, with a pending one marked fetched (in the
   // batch, or at once in a shared store); nullopt when another server
   // changed it meanwhile and it must be read again.

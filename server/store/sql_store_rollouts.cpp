@@ -386,7 +386,8 @@ Status SqlStore::apply_rollout_pass(const RolloutPass& pass) {
   if (!status) return std::unexpected(status.error());
   status->bind(1, pass.status_json).bind(2, pass.reason).bind(3, pass.rollout_id);
   if (auto ok = status->run(); !ok) return ok;
-  return tx->commit();
+  if (auto ok = tx->commit(); !ok) return ok;
+  return refresh_offer_statistics(*db, offered.size() + rolled_back.size());
 }
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_rollouts_by_state() {

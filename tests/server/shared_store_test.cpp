@@ -186,6 +186,32 @@ TEST_F(SharedStoreTest, TheAuditLogRefusesChangesInTheDatabaseItself) {
   EXPECT_EQ(store->list_audit(0, 10)->at(0).actor, "a");
 }
 
+// A first big rollout turns an empty deployment_devices into a large one,
+// and every server's poll statement was planned for the empty table: a
+// bulk offer is analysed at once, so those plans are made again
+// (docs/scale-out.md); a small one is left to autovacuum.
+TEST_F(SharedStoreTest, ABulkOfferRefreshesTheStatisticsThePollIsPlannedFrom) {
+  auto store = open_server();
+  database->query(
+      "INSERT INTO devices (id, device_type, identity, public_key, status, created_at) "
+      "SELECT 'bulk-' || n, 'gw-x1', '{}', 'pem', 'accepted', 't' FROM generate_series(1, 1200) AS n");
+  BundleRecord b{.file_sha256 = "b1", .bundle_id = "i1", .name = "gw-os", .kind = "os", .component = "rootfs",
+                 .version = "2.4.0", .manifest_json = "{}", .signer_keyids_json = "[]", .uploaded_at = at(0),
+                 .uploaded_by = "t"};
+  ASSERT_TRUE(store->insert_bundle(b, {"t", "bundle.upload", "bundle:b1"}));
+  auto analysed = [&] {
+    auto count = database->query("SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'deployment_devices' AND last_analyze IS NOT NULL");
+    return count.substr(0, count.find('\n'));
+  };
+  DeploymentRecord d{.bundle = "b1", .component = "rootfs", .created_by = "t", .created_at = at(0)};
+  ASSERT_TRUE(store->create_deployment(d, {"bulk-1", "bulk-2"}, {"t", "deployment.create", "x"}));
+  EXPECT_EQ(analysed(), "0");
+  std::vector<std::string> many;
+  for (int n = 3; n <= 1200; ++n) many.push_back("bulk-" + std::to_string(n));
+  ASSERT_TRUE(store->create_deployment(d, many, {"t", "deployment.create", "x"}));
+  EXPECT_EQ(analysed(), "1");
+}
+
 // A database outage as the store sees it: every call fails as
 // kUnavailable (answered 503, retried by clients), nothing half written,
 // and the first call after it reconnects.
