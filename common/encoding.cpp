@@ -116,24 +116,27 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 std::string to_base64(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  // Written through a pointer into a string sized once: a push_back per
+  // digit (not inlined) was a fifth of a signed compliance export's time.
+  std::string out((bytes.size() + 2) / 3 * 4, '\0');
+  char* at = out.data();
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t v = std::uint32_t{bytes[i]} << 16 | std::uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
-    out.push_back(kStandardDigits[v >> 18 & 63]);
-    out.push_back(kStandardDigits[v >> 12 & 63]);
-    out.push_back(kStandardDigits[v >> 6 & 63]);
-    out.push_back(kStandardDigits[v & 63]);
+    at[0] = kStandardDigits[v >> 18 & 63];
+    at[1] = kStandardDigits[v >> 12 & 63];
+    at[2] = kStandardDigits[v >> 6 & 63];
+    at[3] = kStandardDigits[v & 63];
+    at += 4;
   }
   std::size_t rest = bytes.size() - i;
   if (rest > 0) {
     std::uint32_t v = std::uint32_t{bytes[i]} << 16;
     if (rest == 2) v |= std::uint32_t{bytes[i + 1]} << 8;
-    out.push_back(kStandardDigits[v >> 18 & 63]);
-    out.push_back(kStandardDigits[v >> 12 & 63]);
-    out.push_back(rest == 2 ? kStandardDigits[v >> 6 & 63] : '=');
-    out.push_back('=');
+    at[0] = kStandardDigits[v >> 18 & 63];
+    at[1] = kStandardDigits[v >> 12 & 63];
+    at[2] = rest == 2 ? kStandardDigits[v >> 6 & 63] : '=';
+    at[3] = '=';
   }
   return out;
 }
