@@ -186,6 +186,26 @@ TEST_F(SharedStoreTest, TheAuditLogRefusesChangesInTheDatabaseItself) {
   EXPECT_EQ(store->list_audit(0, 10)->at(0).actor, "a");
 }
 
+// No server keeps tokens in memory: a device decommissioned or rejected
+// through one server is refused by the other at its next request, by the
+// poll's one-statement read as by the plain token lookup.
+TEST_F(SharedStoreTest, ADeviceRevokedThroughOneServerIsRefusedByTheOtherAtOnce) {
+  auto first = open_server(), second = open_server();
+  auto hash = [](const char* id) { return signing::sha256_hex("token-" + std::string(id)); };
+  for (const char* id : {"d1", "d2"}) {
+    enroll(*first, id);
+    ASSERT_TRUE(first->issue_device_token(id, hash(id), at(600)));
+  }
+  ASSERT_TRUE(*second->find_device_and_offer(hash("d1"), at(0)));
+  ASSERT_TRUE(*second->find_device_by_token(hash("d2"), at(0)));
+  ASSERT_TRUE(first->set_device_status("d1", "decommissioned", {"t", "device.decommission", "d1"}));
+  ASSERT_TRUE(first->set_device_status("d2", "rejected", {"t", "device.reject", "d2"}));
+  EXPECT_FALSE(*second->find_device_and_offer(hash("d1"), at(0)));
+  EXPECT_FALSE(*second->find_device_by_token(hash("d1"), at(0)));
+  EXPECT_FALSE(*second->find_device_and_offer(hash("d2"), at(0)));
+  EXPECT_FALSE(*second->find_device_by_token(hash("d2"), at(0)));
+}
+
 // A first big rollout turns an empty deployment_devices into a large one,
 // and every server's poll statement was planned for the empty table: a
 // bulk offer is analysed at once, so those plans are made again
