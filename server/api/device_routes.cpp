@@ -115,6 +115,8 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(
   return caller;
 }
 
+// A record read by token carries no last_seen (the hot path's read): it
+// is always noted, in memory, and the batch keeps one time per device.
 common::Status ServerApp::note_contact(const DeviceRecord& device) {
   auto now = clock_();
   if (device.last_seen && *device.last_seen >= common::format_rfc3339(now - kLastSeenGranularity)) return {};

@@ -13,8 +13,9 @@ using common::Status;
 
 namespace {
 
-// Every device query reads `devices d` joined with its last_seen (Unix
-// seconds, formatted here: the engines format times differently).
+// Device queries read `devices d` joined with its last_seen (Unix seconds,
+// formatted here: the engines format times differently); the token
+// lookups of the hot path pass NULL for it and for the inventory.
 #define FLOTILLA_DEVICE_COLUMNS(LAST_SEEN, INVENTORY)                                                          \
   "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
   LAST_SEEN ", d.report_counter, " INVENTORY ", d.inventory_digest, d.inventory_at, d.tampered, d.utc_offset "
