@@ -55,7 +55,12 @@ common::Result<ListenSocket> ListenSocket::bind(const std::string& host, int por
   }
   std::string why = "no address";
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    // Non-blocking, as nginx makes the sockets it opens itself: it takes an
+    // inherited one as it is, and both workers wake for one connection, so
+    // on a blocking socket the worker that loses the race waits in
+    // accept() for the next client with every request it holds (measured:
+    // downloads stalled 30 s and more until another client came).
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) continue;
     int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);

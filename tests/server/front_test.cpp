@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fcntl.h>
 #include <regex>
 #include <sys/wait.h>
 #include <thread>
@@ -40,12 +41,18 @@ class FrontTest : public testing::RunningServer {
  protected:
   std::vector<std::string> serve_args() const override { return {"--debug"}; }
   std::filesystem::path front_dir() const { return server->data() / "front"; }
-  pid_t front_pid() const {
+  pid_t pid_in_file() const {
     try {
       return std::stoi(read_text(front_dir() / "nginx.pid"));
     } catch (...) {
       return -1;
     }
+  }
+  // nginx writes its pid file once it runs, which may be after the server
+  // printed its URL (clients wait in the socket's backlog meanwhile).
+  pid_t front_pid() const {
+    eventually([&] { return alive(pid_in_file()); }, 5s);
+    return pid_in_file();
   }
   int upstream_port() const {
     std::smatch port;
@@ -90,12 +97,26 @@ TEST_F(FrontTest, TheApiListensPrivatelyAndAnswersOnlyItsFront) {
   EXPECT_EQ(entries.back()["details"]["client"], "127.0.0.7") << entries.back().dump();
 }
 
+// nginx takes an inherited socket as it is; its workers race for each
+// connection, and on a blocking socket the loser sleeps in accept() until
+// the next client comes, holding every request it serves (seen: downloads
+// stalled for 30 s).
+TEST_F(FrontTest, TheSocketTheFrontInheritsIsNonBlocking) {
+  pid_t front = front_pid();
+  ASSERT_TRUE(alive(front));
+  std::string info = read_text("/proc/" + std::to_string(front) + "/fdinfo/3");
+  std::smatch flags;
+  ASSERT_TRUE(std::regex_search(info, flags, std::regex(R"(flags:\s*([0-7]+))"))) << info;
+  EXPECT_NE(std::stoul(flags[1].str(), nullptr, 8) & O_NONBLOCK, 0u) << info;
+  EXPECT_NE(server->log().find("using inherited sockets from \"3;\""), std::string::npos) << server->log();
+}
+
 TEST_F(FrontTest, AKilledFrontIsStartedAgainOnTheSamePort) {
   pid_t first = front_pid();
   ASSERT_TRUE(alive(first));
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   auto killed = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return healthz(server->url()) == 200 && front_pid() != first; }));
+  ASSERT_TRUE(eventually([&] { return healthz(server->url()) == 200 && pid_in_file() != first; }));
   EXPECT_LT(std::chrono::steady_clock::now() - killed, 5s) << "polls failed for more than a few seconds";
   EXPECT_TRUE(alive(front_pid()));
   EXPECT_NE(server->log().find("starting it again"), std::string::npos) << server->log();

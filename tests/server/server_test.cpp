@@ -304,11 +304,12 @@ TEST_F(ServerTest, ManyConcurrentDownloadsFinish) {
   std::string url = server->url() + "/api/v1/bundles/" + uploaded->json()["file_sha256"].get<std::string>() + "/file";
   auto size = std::filesystem::file_size(bundle);
   for (int round = 0; round < 3; ++round) {
-    std::string command;
+    std::string command = "failed=0; pids=; ";
     for (int i = 0; i < 48; ++i) {
-      command += curl("-s -o '" + (dir / ("d" + std::to_string(i))).string() + "' '" + url + "'") + " & ";
+      command += curl("-s -o '" + (dir / ("d" + std::to_string(i))).string() + "' '" + url + "'") + " & pids=\"$pids $!\"; ";
     }
-    ASSERT_EQ(run_shell(command + "wait", 60), 0) << "downloads hung in round " << round;
+    command += "for p in $pids; do wait $p || failed=1; done; exit $failed";
+    ASSERT_EQ(run_shell(command, 60), 0) << "downloads failed in round " << round << "; the server's log:\n" << server->log();
     for (int i = 0; i < 48; ++i) EXPECT_EQ(std::filesystem::file_size(dir / ("d" + std::to_string(i))), size);
   }
   EXPECT_EQ(admin().request("GET", "/healthz")->status, 200);
