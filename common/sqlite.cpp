@@ -1,6 +1,11 @@
 #include "common/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 namespace flotilla::common {
@@ -197,6 +202,59 @@ Status Transaction::commit() {
   auto ok = db_->exec("COMMIT");
   if (ok) db_ = nullptr;
   return ok;
+}
+
+Result<OnlineCopy> OnlineCopy::start(Database& source, const std::string& path) {
+  // Created here, exclusively: SQLite would open an existing file and
+  // copy over it. An empty file is an empty database.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(Errc::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  ::close(fd);
+  sqlite3* destination = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &destination, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc != SQLITE_OK) {
+    auto failed = db_error(destination, "creating " + path);
+    sqlite3_close_v2(destination);
+    return failed;
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(destination, "main", source.db_.get(), "main");
+  if (backup == nullptr) {
+    auto failed = db_error(destination, "starting a copy into " + path);
+    sqlite3_close_v2(destination);
+    return failed;
+  }
+  return OnlineCopy(destination, backup, path);
+}
+
+OnlineCopy::OnlineCopy(OnlineCopy&& other) noexcept
+    : destination_(std::exchange(other.destination_, nullptr)),
+      backup_(std::exchange(other.backup_, nullptr)),
+      path_(std::move(other.path_)),
+      left_(other.left_),
+      total_(other.total_) {}
+
+OnlineCopy::~OnlineCopy() {
+  if (backup_ != nullptr) sqlite3_backup_finish(backup_);
+  if (destination_ != nullptr) sqlite3_close_v2(destination_);
+}
+
+Result<bool> OnlineCopy::step(int pages) {
+  if (backup_ == nullptr) return true;
+  int rc = sqlite3_backup_step(backup_, pages);
+  left_ = sqlite3_backup_remaining(backup_);
+  total_ = sqlite3_backup_pagecount(backup_);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return false;  // more to copy, or try again
+  sqlite3_backup_finish(std::exchange(backup_, nullptr));
+  if (rc != SQLITE_DONE) return db_error(destination_, "copying into " + path_);
+  // The copy is a database of its own: journal mode WAL like its source,
+  // everything on disk before it is called done.
+  char* message = nullptr;
+  if (sqlite3_exec(destination_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, &message) != SQLITE_OK) {
+    sqlite3_free(message);
+    return db_error(destination_, "finishing the copy " + path_);
+  }
+  sqlite3_close_v2(std::exchange(destination_, nullptr));
+  return true;
 }
 
 }  // namespace flotilla::common

@@ -20,6 +20,7 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct sqlite3_backup;
 
 namespace flotilla::common {
 
@@ -90,9 +91,39 @@ class Database {
   Result<std::int64_t> user_version();
 
  private:
+  friend class OnlineCopy;
   explicit Database(sqlite3* db);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, nullptr};
   std::shared_ptr<StatementCache> cache_;
+};
+
+// An online copy of a database into a new file (SQLite's backup API),
+// made a few pages per step so that the source serves other work between
+// steps. Writes made through the source connection between steps are
+// carried into the copy, so the finished copy is the database as of the
+// last step. Each step must run where the source may be used (its one
+// thread at a time).
+class OnlineCopy {
+ public:
+  // `path` must not exist.
+  static Result<OnlineCopy> start(Database& source, const std::string& path);
+  OnlineCopy(OnlineCopy&& other) noexcept;
+  OnlineCopy& operator=(OnlineCopy&&) = delete;
+  ~OnlineCopy();
+  // Copies up to `pages` more pages; true when the copy is complete (and
+  // its file closed and synced).
+  Result<bool> step(int pages);
+  int pages_left() const { return left_; }
+  int pages_total() const { return total_; }
+
+ private:
+  OnlineCopy(sqlite3* destination, sqlite3_backup* backup, std::string path)
+      : destination_(destination), backup_(backup), path_(std::move(path)) {}
+  sqlite3* destination_ = nullptr;
+  sqlite3_backup* backup_ = nullptr;
+  std::string path_;
+  int left_ = 0;
+  int total_ = 0;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.

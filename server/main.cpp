@@ -11,6 +11,9 @@
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
+#include "server/backup/backup.hpp"
+#include "server/backup/commands.hpp"
+#include "server/control/control_socket.hpp"
 #include "server/front/front.hpp"
 #include "server/http/listener.hpp"
 #include "server/scheduler/scheduler.hpp"
@@ -285,6 +288,20 @@ int run_serve(const ServeOptions& o) {
   auto store = server::SqlStore::open(location, common::now_utc, static_cast<std::size_t>(connections));
   if (!store) return fail(store.error());
   if (int rc = check_report_key(**store, data); rc != kExitOk) return rc;
+  // `flotilla-server backup` asks this server for an online copy of its store.
+  auto control = server::control::ControlSocket::start(
+      data / server::control::kSocketName, [&store, &data](const std::string& request, const auto& reply) {
+        if (request != "copy-store") return reply("error unknown request " + request.substr(0, 64));
+        auto copy = server::backup::copy_store(**store, data, "local:backup",
+                                               [&reply](const std::string&, std::int64_t done, std::int64_t total) {
+                                                 reply("progress pages " + std::to_string(done) + " " + std::to_string(total));
+                                               });
+        common::log(copy ? common::LogLevel::kInfo : common::LogLevel::kError,
+                    copy ? "copied the store for a backup into " + copy->string() : "a backup's copy failed: " + copy.error().describe());
+        reply(copy ? "ok " + copy->string() : "error " + copy.error().describe());
+      });
+  if (!control && control.error().is(common::Errc::kConflict)) return fail(control.error());
+  if (!control) common::log(common::LogLevel::kWarn, "no control socket, so `flotilla-server backup` cannot copy the store while this server runs: " + control.error().describe());
   server::api::ServerApp app(**store, data);
   if (!o.bundle_dir.empty()) {
     if (auto ok = app.set_bundle_dir(o.bundle_dir); !ok) return fail(ok.error().with_context("--bundle-dir"));
@@ -448,6 +465,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");
   serve->add_flag("--no-ui", so.no_ui, "Do not serve the operator dashboard at /ui/ (docs/dashboard.md)");
+  auto run_backup_command = server::backup::add_commands(app);
   NginxConfigOptions nginx_options;
   auto* nginx_config = app.add_subcommand(
       "nginx-config", "Print the nginx configuration `serve` generates for its front, as a starting point for a site "
@@ -470,6 +488,7 @@ int main(int argc, char** argv) {
   }
   if (*init) return run_init(data, root, init_store);
   if (*nginx_config) return run_nginx_config(nginx_options);
+  if (int rc = run_backup_command(); rc >= 0) return rc;
   if (!config_file.empty()) {
     if (int rc = apply_config(config_file, *serve, serve_options); rc != kExitOk) return rc;
   }

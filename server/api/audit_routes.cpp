@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "server/api/app.hpp"
 #include "server/api/reply.hpp"
+#include "server/store/audit_walk.hpp"
 #include "signing/audit_chain.hpp"
 #include "signing/digest.hpp"
 #include "signing/errors.hpp"
@@ -39,16 +40,7 @@ common::Json entry_json(const signing::AuditEntry& e) {
 
 // Calls `each` for every audit entry, oldest first, a page at a time.
 common::Status ServerApp::for_each_audit_entry(const std::function<common::Status(const signing::AuditEntry&)>& each) {
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = store_.list_audit(after, kAuditPage);
-    if (!page) return std::unexpected(page.error());
-    if (page->empty()) return {};
-    for (const auto& e : *page) {
-      if (auto ok = each(e); !ok) return ok;
-      after = e.seq;
-    }
-  }
+  return server::for_each_audit_entry(store_, each);
 }
 
 http::Response ServerApp::list_audit(http::Request& request, const Params&, const Caller&) {

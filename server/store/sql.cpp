@@ -59,4 +59,9 @@ std::string redacted(std::string_view location) {
   return std::string(location.substr(0, colon + 1)) + "***" + std::string(location.substr(at));
 }
 
+common::Result<std::unique_ptr<Connection::Copy>> Connection::start_copy(const std::string&) {
+  return common::fail(common::Errc::kBadField,
+                      "a PostgreSQL store is backed up with pg_dump, not by flotilla-server (docs/operations.md)");
+}
+
 }  // namespace flotilla::server::sql

@@ -126,6 +126,19 @@ class Connection {
   virtual std::string json_text_member(std::string_view json_sql, std::string_view key_sql) const = 0;
   // The aggregate joining strings with a separator: f(value, separator).
   virtual std::string_view string_agg() const = 0;
+
+  // An online copy of the whole database into the new file `path`, a few
+  // pages per step (common::OnlineCopy); SQLite only: a PostgreSQL
+  // database is copied with its own tools (docs/operations.md).
+  class Copy {
+   public:
+    virtual ~Copy() = default;
+    // True when complete. Runs on this connection: call it under a lease.
+    virtual common::Result<bool> step(int pages) = 0;
+    virtual int pages_left() const = 0;
+    virtual int pages_total() const = 0;
+  };
+  virtual common::Result<std::unique_ptr<Copy>> start_copy(const std::string& path);
 };
 
 // A write transaction: begun on construction, rolled back unless

@@ -1,5 +1,7 @@
 #include "server/store/sql_store.hpp"
 
+#include <thread>
+
 #include "common/log.hpp"
 #include "server/errors.hpp"
 #include "server/store/schema.hpp"
@@ -107,6 +109,31 @@ Result<bool> SqlStore::hold_scheduler_lease() {
   if (!*row || take->int64(0) == 0) return false;
   lease_pid_ = take->int64(1);
   return true;
+}
+
+Status SqlStore::copy_to(const std::string& path, const std::function<void(int, int)>& progress) {
+  // 256 pages (1 MiB) per step: a poll waits at most one step's copy.
+  constexpr int kPagesPerStep = 256;
+  std::unique_ptr<sql::Connection::Copy> copy;
+  {
+    auto db = pool_->acquire();
+    // Batched last_seen and offer marks are part of what is copied.
+    if (auto ok = flush_batched(*db); !ok) return ok;
+    auto started = db->start_copy(path);
+    if (!started) return std::unexpected(started.error());
+    copy = std::move(*started);
+  }
+  for (;;) {
+    Result<bool> done = false;
+    {
+      auto db = pool_->acquire();
+      done = copy->step(kPagesPerStep);
+    }
+    if (!done) return std::unexpected(done.error());
+    if (progress) progress(copy->pages_total() - copy->pages_left(), copy->pages_total());
+    if (*done) return {};
+    std::this_thread::yield();
+  }
 }
 
 Status SqlStore::check_scheduler_lease(Db& db) {

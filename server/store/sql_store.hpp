@@ -95,6 +95,7 @@ class SqlStore final : public Store {
   common::Status apply_rollout_pass(const RolloutPass& pass) override;
   std::int64_t change_generation() override;
   common::Result<bool> hold_scheduler_lease() override;
+  common::Status copy_to(const std::string& path, const std::function<void(int, int)>& progress) override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() override;
 

@@ -47,8 +47,23 @@ class SqliteConnection final : public Connection {
     return "json_extract(" + std::string(json_sql) + ", '$.' || json_quote(" + std::string(key_sql) + "))";
   }
   std::string_view string_agg() const override { return "group_concat"; }
+  common::Result<std::unique_ptr<Copy>> start_copy(const std::string& path) override {
+    auto copy = common::OnlineCopy::start(db_, path);
+    if (!copy) return std::unexpected(copy.error());
+    return std::unique_ptr<Copy>(new SqliteCopy(std::move(*copy)));
+  }
 
  private:
+  class SqliteCopy final : public Copy {
+   public:
+    explicit SqliteCopy(common::OnlineCopy copy) : copy_(std::move(copy)) {}
+    common::Result<bool> step(int pages) override { return copy_.step(pages); }
+    int pages_left() const override { return copy_.pages_left(); }
+    int pages_total() const override { return copy_.pages_total(); }
+
+   private:
+    common::OnlineCopy copy_;
+  };
   common::Database db_;
 };
 

@@ -415,6 +415,10 @@ class Store {
   // call before every pass. A pass applied without the lease fails with
   // Errc::kNotScheduler.
   virtual common::Result<bool> hold_scheduler_lease() = 0;
+  // An online copy of the whole store into the new file `path`, made a
+  // few pages at a time while requests go on; consistent as of its end.
+  // `progress(pages copied, pages in all)` after each step. SQLite only.
+  virtual common::Status copy_to(const std::string& path, const std::function<void(int, int)>& progress) = 0;
   // For /metrics: rollouts by state, and rollout devices by deployment state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollouts_by_state() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_rollout_device_states() = 0;

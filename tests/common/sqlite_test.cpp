@@ -82,5 +82,46 @@ TEST(Sqlite, TransactionRollsBackUnlessCommitted) {
   EXPECT_EQ(count.text(0), "kept");
 }
 
+
+// A copy made a few pages at a time while the same connection keeps
+// writing ends up holding every write made before its last step.
+TEST(Sqlite, AnOnlineCopyCarriesTheWritesMadeBetweenItsSteps) {
+  testing::TempDir dir;
+  auto db = Database::open((dir / "source.sqlite").string());
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)"));
+  auto insert = *db->prepare("INSERT INTO t (payload) VALUES (?)");
+  auto add_rows = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      insert.reset();
+      ASSERT_TRUE(insert.bind(1, std::string(500, static_cast<char>('a' + i % 26))).run());
+    }
+  };
+  add_rows(2000);
+  auto copy = OnlineCopy::start(*db, (dir / "copy.sqlite").string());
+  ASSERT_TRUE(copy) << copy.error().describe();
+  int steps = 0;
+  for (;;) {
+    auto done = copy->step(16);
+    ASSERT_TRUE(done) << done.error().describe();
+    if (*done) break;
+    add_rows(10);  // between steps, as polls go on between a backup's steps
+    ++steps;
+    ASSERT_LT(steps, 10000) << "the copy never finished";
+  }
+  EXPECT_GT(steps, 1);
+  auto count = [](Database& d) {
+    auto select = *d.prepare("SELECT count(*) FROM t");
+    EXPECT_TRUE(*select.step());
+    return select.int64(0);
+  };
+  auto copied = Database::open((dir / "copy.sqlite").string());
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(count(*copied), count(*db));
+  EXPECT_EQ(count(*copied), 2000 + 10 * steps);
+  // The file a copy would go to must be new.
+  EXPECT_FALSE(OnlineCopy::start(*db, (dir / "copy.sqlite").string()));
+}
+
 }  // namespace
 }  // namespace flotilla::common
