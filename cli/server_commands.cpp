@@ -97,10 +97,11 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
   add_mirror_command(*bundles, exit_code, server);
 
   // tokens
-  auto* tokens = app.add_subcommand("tokens", "Operator API tokens (admin): create, list, revoke");
+  auto* tokens = app.add_subcommand("tokens", "Operator API tokens (admin): create, list, rotate, revoke");
   tokens->require_subcommand(1);
   struct TokenOptions {
     std::string name, role, expires, id;
+    std::optional<std::int64_t> grace_seconds;
   };
   auto t = std::make_shared<TokenOptions>();
   auto* create = tokens->add_subcommand("create", "Create a token; its secret is printed once");
@@ -124,6 +125,24 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
                         k.value("revoked", false) ? "revoked" : "active"});
       }
       print_table(std::cout, {"ID", "NAME", "ROLE", "CREATED", "EXPIRES", "STATE"}, rows);
+    });
+  });
+  auto* rotate = tokens->add_subcommand(
+      "rotate", "Give a token a new secret (printed once); the old secret keeps working for --grace seconds, so whatever "
+                "uses it can be given the new one first. Both are in the audit log");
+  rotate->add_option("ID", t->id, "Token id")->required();
+  rotate->add_option("--grace", t->grace_seconds, "Seconds the old secret stays valid (default 86400, at most 30 days)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{30} * 24 * 3600));
+  rotate->add_option("--expires", t->expires, "RFC 3339 expiry of the new secret (default: never)");
+  on_run(*rotate, exit_code, [&server, t] {
+    common::Json body = common::Json::object();
+    if (t->grace_seconds) body["grace_seconds"] = *t->grace_seconds;
+    if (!t->expires.empty()) body["expires_at"] = t->expires;
+    return call(server, "POST", "/api/v1/tokens/" + t->id + "/rotate", body.dump(), [](const common::Json& j) {
+      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role")
+                << ") replaces token " << json_text(j["previous"], "id") << ", whose secret works until "
+                << json_text(j["previous"], "valid_until") << ":\n"
+                << json_text(j, "token") << "\n(shown once: store it now)\n";
     });
   });
   auto* revoke = tokens->add_subcommand("revoke", "Revoke a token");

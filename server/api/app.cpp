@@ -101,6 +101,7 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("POST", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::create_token);
   route("GET", "/api/v1/tokens", Permission::kManageTokens, &ServerApp::list_tokens);
   route("DELETE", "/api/v1/tokens/{}", Permission::kManageTokens, &ServerApp::revoke_token);
+  route("POST", "/api/v1/tokens/{}/rotate", Permission::kManageTokens, &ServerApp::rotate_token);
   route("POST", "/api/v1/bundles", Permission::kUploadBundles, &ServerApp::upload_bundle);
   route("GET", "/api/v1/bundles", Permission::kReadBundles, &ServerApp::list_bundles);
   route("GET", "/api/v1/bundles/{}", Permission::kReadBundles, &ServerApp::show_bundle);

@@ -86,6 +86,7 @@ class ServerApp final : public http::Application {
   http::Response create_token(http::Request&, const Params&, const Caller&);
   http::Response list_tokens(http::Request&, const Params&, const Caller&);
   http::Response revoke_token(http::Request&, const Params&, const Caller&);
+  http::Response rotate_token(http::Request&, const Params&, const Caller&);
   http::Response upload_bundle(http::Request&, const Params&, const Caller&);
   http::Response list_bundles(http::Request&, const Params&, const Caller&);
   http::Response show_bundle(http::Request&, const Params&, const Caller&);

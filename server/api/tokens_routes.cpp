@@ -15,6 +15,21 @@ common::Json token_json(const TokenRecord& t) {
   return out;
 }
 
+// "expires_at" of a body, if it has one: a time in the future.
+std::expected<std::optional<std::string>, http::Response> optional_expiry(const common::JsonObject& body, common::TimePoint now) {
+  if (!body.has("expires_at")) return std::nullopt;
+  auto text = body.string("expires_at", 64);
+  if (!text) return std::unexpected(problem_from(text.error()));
+  auto when = common::parse_rfc3339(*text);
+  if (!when) return std::unexpected(problem(400, "invalid expiry", {{"/expires_at", when.error().message()}}));
+  if (*when <= now) return std::unexpected(problem(400, "invalid expiry", {{"/expires_at", "is in the past"}}));
+  return common::format_rfc3339(*when);
+}
+
+// How long a rotated token's old secret keeps working by default, and at most.
+constexpr std::int64_t kDefaultGraceSeconds = 24 * 3600;
+constexpr std::int64_t kMaxGraceSeconds = 30 * 24 * 3600;
+
 }  // namespace
 
 http::Response ServerApp::create_token(http::Request& request, const Params&, const Caller& caller) {
@@ -33,13 +48,10 @@ http::Response ServerApp::create_token(http::Request& request, const Params&, co
     return problem(400, "invalid role", {{"/role", "must be admin, operator, publisher or auditor"}});
   }
   TokenRecord token{.name = *name, .role = *role_text, .created_at = common::format_rfc3339(clock_())};
-  if (body->has("expires_at")) {
-    auto text = body->string("expires_at", 64);
-    if (!text) return problem_from(text.error());
-    auto when = common::parse_rfc3339(*text);
-    if (!when) return problem(400, "invalid expiry", {{"/expires_at", when.error().message()}});
-    if (*when <= clock_()) return problem(400, "invalid expiry", {{"/expires_at", "is in the past"}});
-    token.expires_at = common::format_rfc3339(*when);
+  if (auto expiry = optional_expiry(*body, clock_()); !expiry) {
+    return expiry.error();
+  } else {
+    token.expires_at = *expiry;
   }
   std::string secret = new_token_secret();
   auto id = store_.create_token(token, token_hash(secret),
@@ -68,6 +80,45 @@ http::Response ServerApp::revoke_token(http::Request&, const Params& params, con
   return json_reply(200, {{"id", id}, {"revoked", true}});
 }
 
+// A new secret for a token, the old one valid for a grace period (default
+// a day) so that whatever uses it can be given the new one first.
+http::Response ServerApp::rotate_token(http::Request& request, const Params& params, const Caller& caller) {
+  auto parsed_id = parse_positive(params[0]);
+  if (!parsed_id) return problem(400, "a token id is a positive integer");
+  common::Json doc = common::Json::object();
+  std::optional<common::JsonObject> body;
+  if (!request.body.empty()) {  // a body is optional: every field has a default
+    auto parsed = json_body(request, doc);
+    if (!parsed) return parsed.error();
+    body = *parsed;
+  } else {
+    body = *common::JsonObject::of(doc, "");
+  }
+  if (auto ok = body->only_keys({"grace_seconds", "expires_at"}); !ok) return problem_from(ok.error());
+  std::int64_t grace = kDefaultGraceSeconds;
+  if (body->has("grace_seconds")) {
+    auto given = body->integer("grace_seconds", 0, kMaxGraceSeconds);
+    if (!given) return problem_from(given.error());
+    grace = *given;
+  }
+  auto now = clock_();
+  TokenRecord token{.created_at = common::format_rfc3339(now)};
+  if (auto expiry = optional_expiry(*body, now); !expiry) {
+    return expiry.error();
+  } else {
+    token.expires_at = *expiry;
+  }
+  std::string old_valid_until = common::format_rfc3339(now + std::chrono::seconds(grace));
+  std::string secret = new_token_secret();
+  auto made = store_.rotate_token(*parsed_id, token, token_hash(secret), token.created_at, old_valid_until,
+                                  caller.audit("token.rotate", "token:" + std::to_string(*parsed_id), "ok",
+                                               {{"from", *parsed_id}, {"grace_seconds", grace}, {"old_valid_until", old_valid_until}}));
+  if (!made) return problem_from(made.error());
+  auto out = token_json(*made);
+  out["token"] = secret;  // shown once, never stored
+  out["previous"] = {{"id", *parsed_id}, {"valid_until", old_valid_until}};
+  return json_reply(201, out);
+}
 
 // Who the token is and what it may do: a client (the dashboard) shows only
 // the actions the role allows; the server still checks every call.

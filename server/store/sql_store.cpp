@@ -254,6 +254,41 @@ Status SqlStore::revoke_token(std::int64_t id, const AuditDraft& audit) {
   return revoke_row("tokens", id, "token", audit);
 }
 
+Result<TokenRecord> SqlStore::rotate_token(std::int64_t id, const TokenRecord& token, const std::string& token_hash,
+                                           const std::string& now, const std::string& old_valid_until,
+                                           const AuditDraft& audit) {
+  auto db = pool_->acquire();
+  TokenRecord made = token;
+  AuditDraft entry = audit;  // completed with the new id before it is appended
+  auto ok = in_transaction(*db, entry, [&]() -> Status {
+    auto old = db->prepare(
+        "SELECT id, name, role, created_at, expires_at, revoked FROM tokens WHERE id = ? AND revoked = 0 "
+        "AND (expires_at IS NULL OR expires_at > ?)");
+    if (!old) return std::unexpected(old.error());
+    old->bind(1, id).bind(2, now);
+    auto found = common::first_row(*old, token_from_row);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return common::fail(common::Errc::kNotFound, "no active token " + std::to_string(id));
+    made.name = (*found)->name;
+    made.role = (*found)->role;
+    auto insert = db->prepare(
+        "INSERT INTO tokens (name, role, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id");
+    if (!insert) return std::unexpected(insert.error());
+    insert->bind(1, made.name).bind(2, made.role).bind(3, token_hash).bind(4, made.created_at).bind(5, made.expires_at);
+    auto inserted = insert->run_returning_int64();
+    if (!inserted) return std::unexpected(inserted.error());
+    made.id = *inserted;
+    auto shorten = db->prepare("UPDATE tokens SET expires_at = ? WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)");
+    if (!shorten) return std::unexpected(shorten.error());
+    shorten->bind(1, old_valid_until).bind(2, id).bind(3, old_valid_until);
+    if (auto run = shorten->run(); !run) return run;
+    entry.details["to"] = made.id;
+    return {};
+  });
+  if (!ok) return std::unexpected(ok.error());
+  return made;
+}
+
 Status SqlStore::revoke_row(const char* table, std::int64_t id, const std::string& what, const AuditDraft& audit) {
   auto db = pool_->acquire();
   return in_transaction(*db, audit, [&]() -> Status {

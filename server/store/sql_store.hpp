@@ -35,6 +35,9 @@ class SqlStore final : public Store {
   common::Result<std::optional<TokenRecord>> find_token(const std::string& token_hash) override;
   common::Result<std::vector<TokenRecord>> list_tokens() override;
   common::Status revoke_token(std::int64_t id, const AuditDraft& audit) override;
+  common::Result<TokenRecord> rotate_token(std::int64_t id, const TokenRecord& token, const std::string& token_hash,
+                                           const std::string& now, const std::string& old_valid_until,
+                                           const AuditDraft& audit) override;
 
   common::Result<bool> insert_bundle(const BundleRecord& bundle, const AuditDraft& audit) override;
   common::Result<std::vector<BundleRecord>> list_bundles() override;

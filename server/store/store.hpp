@@ -292,6 +292,14 @@ class Store {
   virtual common::Result<std::vector<TokenRecord>> list_tokens() = 0;
   // kNotFound if there is no such token.
   virtual common::Status revoke_token(std::int64_t id, const AuditDraft& audit) = 0;
+  // A new secret for token `id`: a token of the same name and role is
+  // made (`token` gives its times), and the old one stays valid until
+  // `old_valid_until` (RFC 3339; never later than its own expiry). The
+  // audit entry gets the new id as details.to. kNotFound unless `id` is
+  // active at `now`.
+  virtual common::Result<TokenRecord> rotate_token(std::int64_t id, const TokenRecord& token, const std::string& token_hash,
+                                                   const std::string& now, const std::string& old_valid_until,
+                                                   const AuditDraft& audit) = 0;
 
   // False (and no audit entry) when a bundle with that file digest exists.
   virtual common::Result<bool> insert_bundle(const BundleRecord& bundle, const AuditDraft& audit) = 0;

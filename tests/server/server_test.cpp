@@ -183,6 +183,47 @@ TEST_F(ServerTest, TokensCreateListRevoke) {
   EXPECT_EQ(admin().request("DELETE", "/api/v1/tokens/abc")->status, 400);
 }
 
+// Rotation: a new secret at once, the old one until its grace ends, then
+// refused; every step in the audit log, the new token linked to the old.
+TEST_F(ServerTest, ARotatedTokensOldSecretWorksForItsGraceThenNot) {
+  auto created = admin().request("POST", "/api/v1/tokens", R"({"name": "ci", "role": "publisher"})");
+  ASSERT_EQ(created->status, 201);
+  std::string old_secret = created->json()["token"];
+  auto id = std::to_string(created->json()["id"].get<int>());
+  auto rotated = admin().request("POST", "/api/v1/tokens/" + id + "/rotate", R"({"grace_seconds": 4})");
+  ASSERT_EQ(rotated->status, 201) << rotated->body;
+  auto answer = rotated->json();
+  std::string new_secret = answer["token"];
+  EXPECT_NE(new_secret, old_secret);
+  EXPECT_EQ(answer["name"], "ci");
+  EXPECT_EQ(answer["role"], "publisher");
+  EXPECT_EQ(answer["previous"]["id"].get<int>(), std::stoi(id));
+  EXPECT_EQ(client(new_secret).request("GET", "/api/v1/trust")->status, 200);
+  EXPECT_EQ(client(old_secret).request("GET", "/api/v1/trust")->status, 200) << "the old secret works in its grace";
+  // The listing shows when the old one ends.
+  auto list = admin().request("GET", "/api/v1/tokens")->json()["tokens"];
+  auto old_row = std::find_if(list.begin(), list.end(), [&](const auto& t) { return std::to_string(t["id"].template get<int>()) == id; });
+  ASSERT_NE(old_row, list.end());
+  EXPECT_EQ((*old_row)["expires_at"], answer["previous"]["valid_until"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  auto refused = client(old_secret).request("GET", "/api/v1/trust");
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_NE(refused->body.find("expired"), std::string::npos) << refused->body;
+  EXPECT_EQ(client(new_secret).request("GET", "/api/v1/trust")->status, 200);
+  // An expired or revoked token cannot be rotated back to life; bad fields are named.
+  EXPECT_EQ(admin().request("POST", "/api/v1/tokens/" + id + "/rotate", "")->status, 404);
+  auto too_long = admin().request("POST", "/api/v1/tokens/" + std::to_string(answer["id"].get<int>()) + "/rotate",
+                                  R"({"grace_seconds": 99999999})");
+  EXPECT_EQ(too_long->status, 400);
+  EXPECT_EQ(too_long->json()["errors"][0]["path"], "/grace_seconds") << too_long->body;
+  auto audit = admin().request("GET", "/api/v1/audit?limit=1000")->json()["entries"];
+  auto rotation = std::find_if(audit.begin(), audit.end(), [](const auto& e) { return e["action"] == "token.rotate"; });
+  ASSERT_NE(rotation, audit.end());
+  EXPECT_EQ((*rotation)["object"], "token:" + id);
+  EXPECT_EQ((*rotation)["details"]["to"], answer["id"]);
+  EXPECT_EQ((*rotation)["details"]["old_valid_until"], answer["previous"]["valid_until"]);
+}
+
 TEST_F(ServerTest, BadBodiesAreRefusedByFieldWithoutEchoingInput) {
   auto api = admin();
   auto not_json = api.request("POST", "/api/v1/tokens", "<script>alert(1)</script>");
