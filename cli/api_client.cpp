@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/command.hpp"
+#include "common/time.hpp"
 
 namespace flotilla::cli {
 namespace {
@@ -60,6 +61,19 @@ std::size_t save(char* data, std::size_t size, std::size_t count, void* user) {
   return size * count;
 }
 
+// Once per process, on stderr: a token that stops working within a week
+// is better replaced before it does.
+void warn_if_token_expires_soon(const std::string& expires_at) {
+  static bool warned = false;
+  auto when = common::parse_rfc3339(expires_at);
+  if (warned || !when) return;
+  auto left = std::chrono::duration_cast<std::chrono::hours>(*when - common::now_utc());
+  if (left > std::chrono::hours(24 * 7)) return;
+  warned = true;
+  std::cerr << "warning: the API token in use expires at " << expires_at << " (in " << left.count() / 24 << " days "
+            << left.count() % 24 << " hours); an admin gives it a new secret with `flotilla tokens rotate ID`\n";
+}
+
 common::Result<ApiResponse> perform(CURL* curl, const std::string& url, DownloadState* download = nullptr) {
   ApiResponse response;
   char error[CURL_ERROR_SIZE] = {};
@@ -85,6 +99,11 @@ common::Result<ApiResponse> perform(CURL* curl, const std::string& url, Download
   char* type = nullptr;
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type) response.content_type = type;
+  curl_header* expires = nullptr;
+  if (curl_easy_header(curl, "X-Flotilla-Token-Expires", 0, CURLH_HEADER, -1, &expires) == CURLHE_OK && expires) {
+    response.token_expires = expires->value;
+    warn_if_token_expires_soon(response.token_expires);
+  }
   return response;
 }
 

@@ -18,6 +18,7 @@ struct ApiResponse {
   long status = 0;
   std::string body;
   std::string content_type;
+  std::string token_expires;  // the server's X-Flotilla-Token-Expires: when the token used runs out
 
   bool ok() const { return status >= 200 && status < 300; }
   // The body parsed as JSON (null when it is not JSON).

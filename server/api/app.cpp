@@ -217,7 +217,10 @@ http::Response ServerApp::dispatch(http::Request& request, std::string& route_la
       caller = *authenticated;
     }
     caller.client = request.remote_address;
-    return (this->*route.handler)(request, params, caller);
+    auto response = (this->*route.handler)(request, params, caller);
+    // Clients warn their user before the token they use runs out.
+    if (caller.token && caller.token->expires_at) response.headers["X-Flotilla-Token-Expires"] = *caller.token->expires_at;
+    return response;
   }
   if (!allow.empty()) {
     auto response = problem(405, "this resource does not support " + request.method.substr(0, 16));

@@ -35,6 +35,35 @@ class CliServerTest : public testing::RunningServer {
   }
 };
 
+// The CLI warns once when the token it uses runs out within a week, and
+// rotating the token gives a secret that works at once.
+TEST_F(CliServerTest, ATokenThatExpiresSoonIsWarnedAboutAndRotated) {
+  auto soon = common::format_rfc3339(common::now_utc() + std::chrono::hours(50));
+  auto created = flotilla("tokens create --name soon --role admin --expires " + soon);
+  ASSERT_EQ(created.code, 0) << created.err;
+  auto token_line = created.out.substr(created.out.find('\n') + 1);
+  write_text(dir / "soon.token", token_line.substr(0, token_line.find('\n')) + "\n");
+  auto with_soon_token = [&](const std::string& args) {
+    std::string command = std::string(FLOTILLA_CLI) + " --server " + server->url() + " --token-file '" +
+                          (dir / "soon.token").string() + "' " + args + " > '" + (dir / "out").string() + "' 2> '" +
+                          (dir / "err").string() + "'";
+    int code = testing::run_shell(command);
+    return Output{code, read_text(dir / "out"), read_text(dir / "err")};
+  };
+  auto listed = with_soon_token("tokens list");
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_NE(listed.err.find("warning: the API token in use expires at " + soon + " (in 2 days"), std::string::npos) << listed.err;
+  auto quiet = flotilla("tokens list");
+  EXPECT_EQ(quiet.err.find("warning"), std::string::npos) << "a token without expiry is not warned about: " << quiet.err;
+
+  std::string id = created.out.substr(6, created.out.find(' ', 6) - 6);
+  auto rotated = flotilla("tokens rotate " + id + " --grace 60");
+  ASSERT_EQ(rotated.code, 0) << rotated.err;
+  EXPECT_NE(rotated.out.find("replaces token " + id + ", whose secret works until"), std::string::npos) << rotated.out;
+  EXPECT_EQ(flotilla("tokens rotate " + id + " --grace 99999999").code, 2) << "the grace is bounded";
+  EXPECT_EQ(flotilla("tokens rotate 9999").code, 1);
+}
+
 TEST_F(CliServerTest, OperatorWorkflow) {
   auto enrollment = flotilla("enrollment-tokens create --name line1 --device-type gw-x1 --max-uses 5 --expires 2099-01-01T00:00:00Z");
   ASSERT_EQ(enrollment.code, 0) << enrollment.err;
