@@ -329,7 +329,7 @@ constexpr std::size_t kFlushBatch = 5000;
 Status upsert_last_seen(sql::Connection& db, const std::unordered_map<std::int64_t, std::int64_t>& touches) {
   std::vector<std::pair<std::int64_t, std::int64_t>> rows(touches.begin(), touches.end());
   std::size_t done = 0;
-  for (std::size_t size : {256, 16, 1}) {
+  for (std::size_t size : {std::size_t{256}, std::size_t{16}, std::size_t{1}}) {
     if (rows.size() - done < size) continue;
     std::string sql = "INSERT INTO device_seen (device, last_seen) VALUES (?, ?)";
     for (std::size_t i = 1; i < size; ++i) sql += ", (?, ?)";
