@@ -6,6 +6,8 @@
 
 #include "server/backup/backup.hpp"
 #include "server/control/control_socket.hpp"
+#include "common/sqlite.hpp"
+#include "server/store/schema.hpp"
 #include "server/store/sql.hpp"
 #include "server/store/sql_store.hpp"
 
@@ -43,7 +45,26 @@ common::Result<fs::path> copy_of_store(const fs::path& data, const Progress& pro
   });
   if (answer) return fs::path(*answer);
   if (!answer.error().is(common::Errc::kNotFound)) return std::unexpected(answer.error());
-  auto store = SqlStore::open((data / "flotilla.db").string());
+  // Opening the store would migrate it: a backup taken before an upgrade
+  // must hold the store as the old program left it, so only a store of
+  // this program's schema is opened here.
+  const std::string path = (data / "flotilla.db").string();
+  {
+    auto raw = common::Database::open(path);
+    if (!raw) return std::unexpected(raw.error());
+    auto version = raw->user_version();
+    if (!version) return std::unexpected(version.error());
+    auto known = static_cast<std::int64_t>(sqlite_migrations().size());
+    if (*version != known) {
+      return common::fail(common::Errc::kConflict,
+                          "the store's schema is version " + std::to_string(*version) + ", this program's " +
+                              std::to_string(known) + "; no server runs on it, and backing it up here would " +
+                              (*version < known ? "migrate it first" : "need a newer program") +
+                              ": back it up with the flotilla-server that made it, or copy the stopped server's data "
+                              "directory as files");
+    }
+  }
+  auto store = SqlStore::open(path);
   if (!store) {
     return std::unexpected(store.error().with_context("no server answers at " + (data / control::kSocketName).string() +
                                                       ", and the store could not be opened here"));

@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include "common/sqlite.hpp"
+#include "server/store/schema.hpp"
 #include "tests/support/server_fixture.hpp"
 #include "tests/support/test_device.hpp"
 
@@ -126,6 +128,29 @@ TEST_F(BackupTest, ABackupAlteredOrCutShortIsRefusedAndLeavesNothing) {
   EXPECT_EQ(flotilla_server("backup --data '" + server->data().string() + "' --out '" + (dir / "pg").string() +
                             "' --store postgres://u@127.0.0.1/db", &output), 2);
   EXPECT_NE(output.find("pg_dump"), std::string::npos) << output;
+}
+
+// With no server running, the command opens the store itself, but never
+// migrates it: a store of another schema version is refused untouched.
+TEST_F(BackupTest, AStoppedServersStoreIsBackedUpAsItIsOrNotAtAll) {
+  ASSERT_EQ(server->stop(), 0);
+  std::string output;
+  ASSERT_EQ(flotilla_server("backup --data '" + server->data().string() + "' --out '" + backup_path() + "'", &output), 0) << output;
+  EXPECT_NE(output.find("backup written to"), std::string::npos) << output;
+
+  auto store = (server->data() / "flotilla.db").string();
+  const auto current = static_cast<std::int64_t>(server::sqlite_migrations().size());
+  {
+    auto db = common::Database::open(store);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("PRAGMA user_version = " + std::to_string(current - 1)));  // as an older program left it
+  }
+  auto older = dir / "older.backup";
+  EXPECT_EQ(flotilla_server("backup --data '" + server->data().string() + "' --out '" + older.string() + "'", &output), 1);
+  EXPECT_NE(output.find("schema is version " + std::to_string(current - 1)), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(older));
+  auto db = common::Database::open(store);
+  EXPECT_EQ(*db->user_version(), current - 1) << "the refused backup migrated the store";
 }
 
 }  // namespace
