@@ -10,6 +10,21 @@
 namespace flotilla::cli {
 namespace {
 
+// --expires of the token commands: a time, "never" (an explicit null), or
+// nothing (the server's default lifetime).
+void set_expiry(common::Json& body, const std::string& expires) {
+  if (expires == "never") {
+    body["expires_at"] = nullptr;
+  } else if (!expires.empty()) {
+    body["expires_at"] = expires;
+  }
+}
+
+std::string expiry_text(const common::Json& token) {
+  return token.contains("expires_at") && token["expires_at"].is_string() ? "expires " + token["expires_at"].get<std::string>()
+                                                                         : "never expires";
+}
+
 }  // namespace
 
 common::Result<ApiClient> connect(const ServerOptions& options) {
@@ -107,12 +122,14 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
   auto* create = tokens->add_subcommand("create", "Create a token; its secret is printed once");
   create->add_option("--name", t->name, "A name for people")->required();
   create->add_option("--role", t->role, "Role")->required()->check(CLI::IsMember({"admin", "operator", "publisher", "auditor"}));
-  create->add_option("--expires", t->expires, "RFC 3339 expiry (default: never)");
+  create->add_option("--expires", t->expires,
+                     "RFC 3339 expiry, or never (default: the server's token lifetime, 90 days unless it is configured otherwise)");
   on_run(*create, exit_code, [&server, t] {
     common::Json body = {{"name", t->name}, {"role", t->role}};
-    if (!t->expires.empty()) body["expires_at"] = t->expires;
+    set_expiry(body, t->expires);
     return call(server, "POST", "/api/v1/tokens", body.dump(), [](const common::Json& j) {
-      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role") << "):\n"
+      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role") << ", "
+                << expiry_text(j) << "):\n"
                 << json_text(j, "token") << "\n(shown once: store it now)\n";
     });
   });
@@ -133,14 +150,15 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
   rotate->add_option("ID", t->id, "Token id")->required();
   rotate->add_option("--grace", t->grace_seconds, "Seconds the old secret stays valid (default 86400, at most 30 days)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{30} * 24 * 3600));
-  rotate->add_option("--expires", t->expires, "RFC 3339 expiry of the new secret (default: never)");
+  rotate->add_option("--expires", t->expires,
+                     "RFC 3339 expiry of the new secret, or never (default: the server's token lifetime from now)");
   on_run(*rotate, exit_code, [&server, t] {
     common::Json body = common::Json::object();
     if (t->grace_seconds) body["grace_seconds"] = *t->grace_seconds;
-    if (!t->expires.empty()) body["expires_at"] = t->expires;
+    set_expiry(body, t->expires);
     return call(server, "POST", "/api/v1/tokens/" + t->id + "/rotate", body.dump(), [](const common::Json& j) {
-      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role")
-                << ") replaces token " << json_text(j["previous"], "id") << ", whose secret works until "
+      std::cout << "token " << json_text(j, "id") << " (" << json_text(j, "name") << ", " << json_text(j, "role") << ", "
+                << expiry_text(j) << ") replaces token " << json_text(j["previous"], "id") << ", whose secret works until "
                 << json_text(j["previous"], "valid_until") << ":\n"
                 << json_text(j, "token") << "\n(shown once: store it now)\n";
     });

@@ -157,6 +157,7 @@ struct ServeOptions {
   std::string front = "nginx";  // or "none": cpprest listens on --listen itself
   std::string accel_redirect;
   int poll_interval_s = 60;
+  int token_lifetime_days = 90;  // of operator tokens made without an expiry; 0: none
   double scheduler_interval_s = 5;
   bool debug = false;
   bool no_ui = false;
@@ -172,7 +173,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   auto object = common::JsonObject::of(*doc, "");
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "store", "store_connections", "bundle_dir", "bundle_base_url", "listen", "threads",
-                                   "public_url", "poll_interval", "debug", "tls_cert", "tls_key", "tls_client_ca", "accel_redirect",
+                                   "public_url", "poll_interval", "token_lifetime_days", "debug", "tls_cert", "tls_key", "tls_client_ca", "accel_redirect",
                                    "scheduler_interval", "no_ui", "front"});
       !ok) {
     return fail(ok.error().with_context(path));
@@ -195,25 +196,28 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
       !take_string("front", "--front", o.front) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
     return kExitUsage;
   }
-  if (object->has("threads") && serve.count("--threads") == 0) {
-    auto n = object->integer("threads", 1, 256);
+  struct IntegerSetting {
+    const char* key;
+    const char* flag;
+    std::int64_t min, max;
+    int* target;
+  };
+  for (const auto& setting : {IntegerSetting{"threads", "--threads", 1, 256, &o.listen.threads},
+                              IntegerSetting{"store_connections", "--store-connections", 1, 256, &o.store_connections},
+                              IntegerSetting{"poll_interval", "--poll-interval", 5, 86400, &o.poll_interval_s},
+                              IntegerSetting{"token_lifetime_days", "--token-lifetime-days", 0, 3650, &o.token_lifetime_days}}) {
+    if (!object->has(setting.key) || serve.count(setting.flag) > 0) continue;
+    auto n = object->integer(setting.key, setting.min, setting.max);
     if (!n) return fail(n.error().with_context(path));
-    o.listen.threads = static_cast<int>(*n);
-  }
-  if (object->has("store_connections") && serve.count("--store-connections") == 0) {
-    auto n = object->integer("store_connections", 1, 256);
-    if (!n) return fail(n.error().with_context(path));
-    o.store_connections = static_cast<int>(*n);
-  }
-  if (object->has("poll_interval") && serve.count("--poll-interval") == 0) {
-    auto n = object->integer("poll_interval", 5, 86400);
-    if (!n) return fail(n.error().with_context(path));
-    o.poll_interval_s = static_cast<int>(*n);
+    *setting.target = static_cast<int>(*n);
   }
   if (object->has("scheduler_interval") && serve.count("--scheduler-interval") == 0) {
-    auto n = object->integer("scheduler_interval", 1, 3600);
-    if (!n) return fail(n.error().with_context(path));
-    o.scheduler_interval_s = static_cast<double>(*n);
+    const auto& value = (*doc)["scheduler_interval"];
+    if (!value.is_number() || value.get<double>() < 0.1 || value.get<double>() > 3600) {
+      return fail(common::Error(common::Errc::kBadField, "/scheduler_interval: must be a number of seconds from 0.1 to 3600")
+                      .with_context(path));
+    }
+    o.scheduler_interval_s = value.get<double>();
   }
   for (auto [key, flag, target] : {std::tuple{"debug", "--debug", &o.debug}, std::tuple{"no_ui", "--no-ui", &o.no_ui}}) {
     if (!object->has(key) || serve.count(flag) > 0) continue;
@@ -311,6 +315,7 @@ int run_serve(const ServeOptions& o) {
     return kExitUsage;
   }
   app.set_poll_interval(o.poll_interval_s);
+  app.set_token_lifetime(std::chrono::days(o.token_lifetime_days));
   app.set_accel_redirect(o.accel_redirect);
   app.set_ui_enabled(!o.no_ui);
   server::Scheduler scheduler(**store, common::now_utc,
@@ -460,6 +465,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
       ->check(CLI::Range(5, 86400))->capture_default_str();
+  serve->add_option("--token-lifetime-days", so.token_lifetime_days,
+                    "Days an operator token created or rotated without an expiry stays valid (0: such tokens never "
+                    "expire; an explicit \"expires_at\": null always means never)")
+      ->check(CLI::Range(0, 3650))->capture_default_str();
   serve->add_option("--scheduler-interval", so.scheduler_interval_s,
                     "Seconds between rollout scheduler passes (operator actions also trigger one)")
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();

@@ -185,6 +185,9 @@ class ServerApp final : public http::Application {
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
+  // How long an operator token made or rotated without "expires_at" stays
+  // valid; zero: it never expires.
+  void set_token_lifetime(std::chrono::seconds lifetime) { token_lifetime_ = lifetime; }
   // Serve the dashboard at /ui/ (the default); off, those paths are 404.
   void set_ui_enabled(bool enabled) { ui_enabled_ = enabled; }
   // Behind nginx: bundle downloads are authorised here and sent by nginx
@@ -220,6 +223,7 @@ class ServerApp final : public http::Application {
   std::mutex rollout_cache_mutex_;
   std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;
   int poll_interval_s_ = 60;
+  std::chrono::seconds token_lifetime_{0};
 
   Store& store_;
   std::filesystem::path data_dir_;

@@ -15,9 +15,16 @@ common::Json token_json(const TokenRecord& t) {
   return out;
 }
 
-// "expires_at" of a body, if it has one: a time in the future.
-std::expected<std::optional<std::string>, http::Response> optional_expiry(const common::JsonObject& body, common::TimePoint now) {
-  if (!body.has("expires_at")) return std::nullopt;
+// "expires_at" of a body: a time in the future; null for a token that
+// never expires; absent, the server's default lifetime from now (none when
+// the lifetime is zero).
+std::expected<std::optional<std::string>, http::Response> expiry_of(const common::JsonObject& body, common::TimePoint now,
+                                                                    std::chrono::seconds default_lifetime) {
+  if (!body.has("expires_at")) {
+    if (default_lifetime.count() == 0) return std::nullopt;
+    return common::format_rfc3339(now + default_lifetime);
+  }
+  if (body.json()["expires_at"].is_null()) return std::nullopt;
   auto text = body.string("expires_at", 64);
   if (!text) return std::unexpected(problem_from(text.error()));
   auto when = common::parse_rfc3339(*text);
@@ -48,7 +55,7 @@ http::Response ServerApp::create_token(http::Request& request, const Params&, co
     return problem(400, "invalid role", {{"/role", "must be admin, operator, publisher or auditor"}});
   }
   TokenRecord token{.name = *name, .role = *role_text, .created_at = common::format_rfc3339(clock_())};
-  if (auto expiry = optional_expiry(*body, clock_()); !expiry) {
+  if (auto expiry = expiry_of(*body, clock_(), token_lifetime_); !expiry) {
     return expiry.error();
   } else {
     token.expires_at = *expiry;
@@ -103,7 +110,7 @@ http::Response ServerApp::rotate_token(http::Request& request, const Params& par
   }
   auto now = clock_();
   TokenRecord token{.created_at = common::format_rfc3339(now)};
-  if (auto expiry = optional_expiry(*body, now); !expiry) {
+  if (auto expiry = expiry_of(*body, now, token_lifetime_); !expiry) {
     return expiry.error();
   } else {
     token.expires_at = *expiry;

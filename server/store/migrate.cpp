@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <functional>
+#include <limits>
 
 #include "server/store/schema.hpp"
 
@@ -33,7 +35,7 @@ common::Status apply(sql::Connection& db, std::span<const std::string_view> migr
   return {};
 }
 
-common::Status migrate_postgres(sql::Connection& db) {
+common::Status migrate_postgres(sql::Connection& db, std::span<const std::string_view> migrations) {
   // A session lock: a second server starting meanwhile waits, then
   // finds the schema current.
   const std::string key(sql::advisory_lock::kMigrations);
@@ -46,7 +48,7 @@ common::Status migrate_postgres(sql::Connection& db) {
       if (!insert) return std::unexpected(insert.error());
       return insert->bind(1, number).run();
     };
-    ok = version ? apply(db, postgres_migrations(), *version, record) : common::Status(std::unexpected(version.error()));
+    ok = version ? apply(db, migrations, *version, record) : common::Status(std::unexpected(version.error()));
   }
   (void)db.exec("SELECT pg_advisory_unlock(" + key + ")");
   return ok;
@@ -54,12 +56,17 @@ common::Status migrate_postgres(sql::Connection& db) {
 
 }  // namespace
 
-common::Status migrate(sql::Connection& db) {
-  if (db.engine() == sql::Engine::kPostgres) return migrate_postgres(db);
-  auto version = read_version(db, "PRAGMA user_version");
-  if (!version) return std::unexpected(version.error());
+common::Status migrate(sql::Connection& db) { return migrate_to(db, std::numeric_limits<std::size_t>::max()); }
+
+common::Status migrate_to(sql::Connection& db, std::size_t version) {
+  const bool postgres = db.engine() == sql::Engine::kPostgres;
+  const auto all = postgres ? postgres_migrations() : sqlite_migrations();
+  const auto migrations = all.first(std::min(version, all.size()));
+  if (postgres) return migrate_postgres(db, migrations);
+  auto current = read_version(db, "PRAGMA user_version");
+  if (!current) return std::unexpected(current.error());
   // PRAGMA takes no parameters; the number is ours, not input.
-  return apply(db, sqlite_migrations(), *version,
+  return apply(db, migrations, *current,
                [&db](std::int64_t number) { return db.exec("PRAGMA user_version = " + std::to_string(number)); });
 }
 

@@ -18,5 +18,8 @@ std::span<const std::string_view> postgres_migrations();
 // counts in PRAGMA user_version; PostgreSQL in the table flotilla_schema,
 // under an advisory lock, so servers starting together migrate once.
 common::Status migrate(sql::Connection& db);
+// The same, up to schema `version` only: the database an earlier release
+// made, for the upgrade tests.
+common::Status migrate_to(sql::Connection& db, std::size_t version);
 
 }  // namespace flotilla::server

@@ -62,6 +62,15 @@ TEST_F(CliServerTest, ATokenThatExpiresSoonIsWarnedAboutAndRotated) {
   EXPECT_NE(rotated.out.find("replaces token " + id + ", whose secret works until"), std::string::npos) << rotated.out;
   EXPECT_EQ(flotilla("tokens rotate " + id + " --grace 99999999").code, 2) << "the grace is bounded";
   EXPECT_EQ(flotilla("tokens rotate 9999").code, 1);
+
+  // Without --expires a token gets the server's lifetime; "never" asks for none.
+  auto lifetime = flotilla("tokens create --name ci --role publisher");
+  ASSERT_EQ(lifetime.code, 0) << lifetime.err;
+  const auto in_90_days = common::format_rfc3339(common::now_utc() + std::chrono::days(90)).substr(0, 10);
+  EXPECT_NE(lifetime.out.find("(ci, publisher, expires " + in_90_days), std::string::npos) << lifetime.out;
+  auto forever = flotilla("tokens create --name kiosk --role auditor --expires never");
+  ASSERT_EQ(forever.code, 0) << forever.err;
+  EXPECT_NE(forever.out.find("(kiosk, auditor, never expires)"), std::string::npos) << forever.out;
 }
 
 TEST_F(CliServerTest, OperatorWorkflow) {

@@ -224,6 +224,41 @@ TEST_F(ServerTest, ARotatedTokensOldSecretWorksForItsGraceThenNot) {
   EXPECT_EQ((*rotation)["details"]["old_valid_until"], answer["previous"]["valid_until"]);
 }
 
+// Credentials that change often: a token made or rotated without an expiry
+// gets the server's lifetime (90 days unless configured); null asks for
+// one that never expires; zero days turns the default off.
+TEST_F(ServerTest, OperatorTokensGetTheServersLifetimeUnlessToldOtherwise) {
+  auto days_left = [](const common::Json& token) {
+    auto when = common::parse_rfc3339(token["expires_at"].get<std::string>());
+    EXPECT_TRUE(when);
+    return std::chrono::duration<double>(*when - common::now_utc()).count() / 86400;
+  };
+  auto made = admin().request("POST", "/api/v1/tokens", R"({"name": "ops", "role": "operator"})");
+  ASSERT_EQ(made->status, 201) << made->body;
+  ASSERT_TRUE(made->json()["expires_at"].is_string()) << made->body;
+  EXPECT_NEAR(days_left(made->json()), 90, 0.01);
+  auto forever = admin().request("POST", "/api/v1/tokens", R"({"name": "kiosk", "role": "auditor", "expires_at": null})");
+  ASSERT_EQ(forever->status, 201) << forever->body;
+  EXPECT_TRUE(forever->json()["expires_at"].is_null()) << forever->body;
+  auto rotated = admin().request("POST", "/api/v1/tokens/" + std::to_string(forever->json()["id"].get<int>()) + "/rotate", "");
+  ASSERT_EQ(rotated->status, 201) << rotated->body;
+  EXPECT_NEAR(days_left(rotated->json()), 90, 0.01) << "a rotated secret gets the lifetime too";
+  auto bad = admin().request("POST", "/api/v1/tokens", R"({"name": "x", "role": "operator", "expires_at": 42})");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(bad->json()["errors"][0]["path"], "/expires_at") << bad->body;
+
+  server->stop();
+  server->start({"--token-lifetime-days", "0"});
+  auto unlimited = admin().request("POST", "/api/v1/tokens", R"({"name": "ops2", "role": "operator"})");
+  ASSERT_EQ(unlimited->status, 201) << unlimited->body;
+  EXPECT_TRUE(unlimited->json()["expires_at"].is_null()) << unlimited->body;
+  server->stop();
+  server->start({"--token-lifetime-days", "7"});
+  auto weekly = admin().request("POST", "/api/v1/tokens", R"({"name": "ops3", "role": "operator"})");
+  ASSERT_EQ(weekly->status, 201) << weekly->body;
+  EXPECT_NEAR(days_left(weekly->json()), 7, 0.01);
+}
+
 TEST_F(ServerTest, BadBodiesAreRefusedByFieldWithoutEchoingInput) {
   auto api = admin();
   auto not_json = api.request("POST", "/api/v1/tokens", "<script>alert(1)</script>");
