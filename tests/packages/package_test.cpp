@@ -256,6 +256,96 @@ TEST_F(PackageTest, AnInstalledServerIsBackedUpWhileAFleetPollsAndRestored) {
   EXPECT_NE(audit.output.find("store.restore"), std::string::npos);
 }
 
+// The units under a real systemd: the installed root booted as a container
+// (systemd-nspawn, private network), the server's service started by
+// systemd as its user in its sandbox with its nginx front, the agent's
+// service enrolling through it, both stopped cleanly by systemctl.
+TEST_F(PackageTest, TheServicesRunUnderSystemdInTheirSandboxes) {
+  if (capture("command -v systemd-nspawn").status != 0) GTEST_SKIP() << "systemd-nspawn is missing: run scripts/setup";
+  install(packages_of("0.1.0", scratch_ / "packages/current"));
+  auto prepared = in_root(
+      std::string("setpriv --reuid=flotilla --regid=flotilla --init-groups flotilla-server init --data ") + kDataDir +
+      " && cd /root && flotilla keygen --out root && flotilla keygen --out release --alg ecdsa-p256"
+      " && flotilla root init --root-key root.pub --release-key release.pub --sign root.key -o /etc/flotilla/root.json"
+      " && systemctl enable flotilla-server"
+      // What this throwaway system would otherwise start and wait for.
+      " && for unit in nginx postgresql systemd-networkd-wait-online systemd-timesyncd apt-daily.timer apt-daily-upgrade.timer"
+      "    man-db.timer e2scrub_all.timer fstrim.timer dpkg-db-backup.timer getty@tty1 console-getty; do"
+      "    systemctl mask $unit >/dev/null 2>&1 || true; done"
+      " && od -An -N16 -tx1 /dev/urandom | tr -d ' \\n' > /etc/machine-id && echo >> /etc/machine-id");
+  ASSERT_EQ(prepared.status, 0) << prepared.output;
+  for (const char* dir : {"proc", "dev", "tmp", "run"}) (void)::umount2((root_ / dir).c_str(), MNT_DETACH);
+
+  const auto log = scratch_ / "nspawn.log";
+  auto booted = capture("systemd-nspawn -q --register=no --link-journal=no --keep-unit --private-network --console=passive -D " +
+                        quoted(root_.string()) + " --boot > " + quoted(log.string()) + " 2>&1 & echo $! > " +
+                        quoted((scratch_ / "nspawn.pid").string()));
+  ASSERT_EQ(booted.status, 0) << booted.output;
+  const auto nspawn = read_text(scratch_ / "nspawn.pid");
+  struct Stop {
+    std::string pid;
+    ~Stop() { (void)capture("kill " + pid + " 2>/dev/null; sleep 2; kill -9 " + pid + " 2>/dev/null; true"); }
+  } stop_container{nspawn.substr(0, nspawn.find('\n'))};
+  // Commands inside the container, through its init's namespaces.
+  std::string leader;
+  auto inside = [&](const std::string& command, int timeout_seconds = 120) {
+    return capture("nsenter -t " + leader + " -a -- /bin/sh -c " + quoted(command), timeout_seconds);
+  };
+  std::string state;
+  for (int i = 0; i < 240 && state != "running" && state != "degraded"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (leader.empty()) {
+      leader = capture("pgrep -P " + stop_container.pid + " | head -1").output;
+      if (!leader.empty()) leader.pop_back();
+      continue;
+    }
+    state = inside("systemctl is-system-running 2>/dev/null").output;
+    if (!state.empty()) state.pop_back();
+  }
+  if (state != "running" && state != "degraded") {
+    // systemd itself never came up in a container here: nothing of ours ran.
+    GTEST_SKIP() << "systemd did not boot in systemd-nspawn on this machine (state '" << state << "'):\n" << read_text(log);
+  }
+  auto server = inside("systemctl is-active flotilla-server; systemctl show flotilla-server -p User -p CapabilityBoundingSet"
+                       " -p ProtectSystem -p NoNewPrivileges; ps -eo user=,comm= | grep -E 'flotilla|nginx'");
+  EXPECT_NE(server.output.find("active\n"), std::string::npos) << server.output << inside("journalctl -u flotilla-server --no-pager").output;
+  EXPECT_NE(server.output.find("User=flotilla"), std::string::npos) << server.output;
+  EXPECT_NE(server.output.find("CapabilityBoundingSet=cap_net_bind_service\n"), std::string::npos) << server.output;
+  EXPECT_NE(server.output.find("ProtectSystem=strict"), std::string::npos) << server.output;
+  EXPECT_NE(server.output.find("flotilla nginx"), std::string::npos) << "the front runs as the server's user: " << server.output;
+  EXPECT_EQ(server.output.find("root     nginx"), std::string::npos) << server.output;
+  auto health = inside("curl -sS --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:8080/healthz");
+  EXPECT_NE(health.output.find("\"status\":\"ok\""), std::string::npos) << health.output;
+
+  // The agent's service, configured as a device maker would: the packaged
+  // agent.json pointed at this server, slots as files in its state.
+  auto configured = inside(
+      std::string("cd /root && flotilla --server http://127.0.0.1:8080 --token-file ") + kDataDir + "/admin.token --json "
+      "enrollment-tokens create --name line-1 --device-type gw-x1 --max-uses 1 --expires 2099-01-01T00:00:00Z"
+      " | sed -n 's/.*\"token\": *\"\\([^\"]*\\)\".*/\\1/p' > /etc/flotilla/enroll.token && test -s /etc/flotilla/enroll.token"
+      " && sed -i 's#\"url\": \"https://updates.example.com\", \"ca_file\": \"/etc/flotilla/ca.pem\"#\"url\": \"http://127.0.0.1:8080\"#'"
+      " /etc/flotilla/agent.json && grep -q 127.0.0.1:8080 /etc/flotilla/agent.json"
+      " && mkdir -p /var/lib/flotilla/agent/slots && truncate -s 1M /var/lib/flotilla/agent/slots/rootfs-a.img"
+      " /var/lib/flotilla/agent/slots/rootfs-b.img && systemctl start flotilla-agent");
+  ASSERT_EQ(configured.status, 0) << configured.output;
+  std::string devices;
+  for (int i = 0; i < 60 && devices.find("gw-x1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    devices = inside(std::string("flotilla --server http://127.0.0.1:8080 --token-file ") + kDataDir + "/admin.token devices list").output;
+  }
+  EXPECT_NE(devices.find("gw-x1"), std::string::npos)
+      << "the agent's service did not enroll: " << devices << inside("journalctl -u flotilla-agent --no-pager | tail -30").output;
+  auto agent = inside("systemctl is-active flotilla-agent; grep CapBnd /proc/$(systemctl show -p MainPID --value flotilla-agent)/status");
+  EXPECT_NE(agent.output.find("active\n"), std::string::npos) << agent.output;
+  // CAP_SYS_MODULE (bit 16) is dropped from the agent's bounding set.
+  auto bounding = agent.output.substr(agent.output.find("CapBnd:") == std::string::npos ? 0 : agent.output.find("CapBnd:") + 7);
+  EXPECT_EQ(std::stoull(bounding, nullptr, 16) & (1ULL << 16), 0u) << agent.output;
+
+  auto stopped = inside("systemctl stop flotilla-agent flotilla-server && journalctl -u flotilla-server --no-pager | tail -5");
+  EXPECT_EQ(stopped.status, 0) << stopped.output;
+  EXPECT_NE(stopped.output.find("INFO stopped"), std::string::npos) << "the server drains on systemctl stop: " << stopped.output;
+}
+
 TEST_F(PackageTest, AnUpgradeKeepsTheDataAndTheOperatorsSettings) {
   install(packages_of(kOlderVersion, scratch_ / "packages/older"));
   auto initialised = as_server_user(std::string("flotilla-server init --data ") + kDataDir);
