@@ -155,6 +155,18 @@ class PackageTest : public ::testing::Test {
     return in_root("flotilla --server " + url + " --token-file " + std::string(kDataDir) + "/admin.token " + arguments);
   }
 
+  // Processes named `name` whose root is the throwaway root: the other
+  // tests on this machine run servers of their own.
+  int processes_in_root(const std::string& name) const {
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::error_code ec;
+      if (read_text(entry.path() / "comm") != name + "\n") continue;
+      if (fs::read_symlink(entry.path() / "root", ec) == root_ && !ec) ++n;
+    }
+    return n;
+  }
+
   int count(const std::string& text, const std::string& what) {
     int n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -190,7 +202,7 @@ TEST_F(PackageTest, AnInstalledServerIsBackedUpWhileAFleetPollsAndRestored) {
   // What the package made and nothing it started.
   EXPECT_EQ(in_root("getent passwd flotilla | cut -d: -f6").output, std::string(kDataDir) + "\n");
   EXPECT_EQ(in_root(std::string("stat -c '%U %a' ") + kDataDir).output, "flotilla 750\n");
-  EXPECT_NE(in_root("pgrep -x flotilla-server").status, 0) << "installing started the server";
+  EXPECT_EQ(processes_in_root("flotilla-server") + processes_in_root("flotilla-agent"), 0) << "installing started a service";
 
   auto made = in_root(
       "flotilla keygen --out root && flotilla keygen --out release --alg ecdsa-p256 && "
@@ -259,7 +271,8 @@ TEST_F(PackageTest, AnInstalledServerIsBackedUpWhileAFleetPollsAndRestored) {
 // The units under a real systemd: the installed root booted as a container
 // (systemd-nspawn, private network), the server's service started by
 // systemd as its user in its sandbox with its nginx front, the agent's
-// service enrolling through it, both stopped cleanly by systemctl.
+// service enrolling through it, both stopped cleanly by systemctl, and
+// the agent's exit code 77 rebooting the machine.
 TEST_F(PackageTest, TheServicesRunUnderSystemdInTheirSandboxes) {
   if (capture("command -v systemd-nspawn").status != 0) GTEST_SKIP() << "systemd-nspawn is missing: run scripts/setup";
   install(packages_of("0.1.0", scratch_ / "packages/current"));
@@ -277,10 +290,14 @@ TEST_F(PackageTest, TheServicesRunUnderSystemdInTheirSandboxes) {
   for (const char* dir : {"proc", "dev", "tmp", "run"}) (void)::umount2((root_ / dir).c_str(), MNT_DETACH);
 
   const auto log = scratch_ / "nspawn.log";
-  auto booted = capture("systemd-nspawn -q --register=no --link-journal=no --keep-unit --private-network --console=passive -D " +
+  // Its exit status is kept: 133 means the container asked for a reboot.
+  const auto exit_status = scratch_ / "nspawn.status";
+  auto booted = capture("(systemd-nspawn -q --register=no --link-journal=no --keep-unit --private-network --console=passive -D " +
                         quoted(root_.string()) + " --boot > " + quoted(log.string()) + " 2>&1 & echo $! > " +
-                        quoted((scratch_ / "nspawn.pid").string()));
+                        quoted((scratch_ / "nspawn.pid").string()) + "; wait $!; echo $? > " + quoted(exit_status.string()) +
+                        ") > /dev/null 2>&1 &");
   ASSERT_EQ(booted.status, 0) << booted.output;
+  for (int i = 0; i < 50 && !fs::exists(scratch_ / "nspawn.pid"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const auto nspawn = read_text(scratch_ / "nspawn.pid");
   struct Stop {
     std::string pid;
@@ -344,6 +361,19 @@ TEST_F(PackageTest, TheServicesRunUnderSystemdInTheirSandboxes) {
   auto stopped = inside("systemctl stop flotilla-agent flotilla-server && journalctl -u flotilla-server --no-pager | tail -5");
   EXPECT_EQ(stopped.status, 0) << stopped.output;
   EXPECT_NE(stopped.output.find("INFO stopped"), std::string::npos) << "the server drains on systemctl stop: " << stopped.output;
+
+  // The reboot on exit code 77: an update installed by hand waits for its
+  // trial boot, so the service's `run` exits 77 at once and its unit has
+  // systemd reboot the machine (a container that reboots ends
+  // systemd-nspawn with 133).
+  auto armed = inside(
+      "cd /root && head -c 65536 /dev/urandom > rootfs.img && flotilla bundle create --key release.key --name gw-os --kind os"
+      " --component rootfs --version 2.4.0 --security-version 2 --compatible gw-x1 --raw-image rootfs=rootfs.img -o gw-os.flb"
+      " && flotilla-agent install gw-os.flb --config /etc/flotilla/agent.json");
+  ASSERT_EQ(armed.status, 0) << armed.output;
+  (void)inside("systemctl start --no-block flotilla-agent");
+  for (int i = 0; i < 120 && !fs::exists(exit_status); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(read_text(exit_status), "133\n") << "the agent's exit 77 did not reboot the machine:\n" << read_text(log);
 }
 
 TEST_F(PackageTest, AnUpgradeKeepsTheDataAndTheOperatorsSettings) {
