@@ -27,6 +27,8 @@ class TempDir {
 };
 
 std::string read_text(const std::filesystem::path& path);
+// How often `needle` occurs in `text` (a console log, a listing).
+int count_of(const std::string& text, const std::string& needle);
 // A loopback port nothing listens on right now.
 int free_port();
 void write_text(const std::filesystem::path& path, const std::string& text);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "tests/support/fixtures.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace flotilla::testing {
 namespace {
@@ -18,17 +19,6 @@ struct Cluster {
   std::string url;  // without a database name
   std::optional<std::string> missing;
 };
-
-// Runs a command and returns its exit code and standard output.
-std::pair<int, std::string> capture(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, out};
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string value_of(const std::string& info_text, const std::string& key) {
   auto at = info_text.find(key + "=");
@@ -44,13 +34,13 @@ Cluster& cluster() {
     // interrupted run names a cluster that no longer answers).
     if (std::filesystem::exists(FLOTILLA_POSTGRES_INFO)) {
       c.url = value_of(read_text(FLOTILLA_POSTGRES_INFO), "url");
-      if (!c.url.empty() && capture("psql -X -q -c 'SELECT 1' '" + c.url + "/postgres' > /dev/null 2>&1").first == 0) {
+      if (!c.url.empty() && capture_shell("psql -X -q -c 'SELECT 1' '" + c.url + "/postgres' > /dev/null 2>&1").status == 0) {
         return c;
       }
     }
     auto info = std::filesystem::temp_directory_path() /
                 ("flotilla-postgres-" + std::to_string(::getpid()) + ".info");
-    auto [code, out] = capture("'" + kScript + "' start '" + info.string() + "' 2>&1");
+    auto [code, out] = capture_shell("'" + kScript + "' start '" + info.string() + "' 2>&1");
     if (code == 77) {
       while (!out.empty() && out.back() == '\n') out.pop_back();
       c.missing = out;
@@ -60,20 +50,14 @@ Cluster& cluster() {
     c.url = value_of(read_text(info), "url");
     // Kept beyond static destruction: the exit handler runs after it.
     static const std::string* stop_command = new std::string("'" + kScript + "' stop '" + info.string() + "' 2>&1");
-    std::atexit([] { (void)capture(*stop_command); });
+    std::atexit([] { (void)capture_shell(*stop_command); });
     return c;
   }();
   return instance;
 }
 
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string psql(const std::string& url, const std::string& sql) {
-  auto [code, out] = capture("psql -X -q -t -A -v ON_ERROR_STOP=1 " + shell_quoted(url) + " -c " + shell_quoted(sql) + " 2>&1");
+  auto [code, out] = capture_shell("psql -X -q -t -A -v ON_ERROR_STOP=1 " + shell_quoted(url) + " -c " + shell_quoted(sql) + " 2>&1");
   if (code != 0) throw std::runtime_error("psql: " + sql + ": " + out);
   return out;
 }

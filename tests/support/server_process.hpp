@@ -61,4 +61,13 @@ class ServerProcess {
 // Runs a shell command with a timeout; returns its exit code (or -1).
 int run_shell(const std::string& command, int timeout_seconds = 60);
 
+// Runs a shell command; its exit code (-1 if it did not exit) and stdout.
+struct ShellOutput {
+  int status = -1;
+  std::string output;
+};
+ShellOutput capture_shell(const std::string& command);
+// `text` as one word for sh, in single quotes.
+std::string shell_quoted(const std::string& text);
+
 }  // namespace flotilla::testing

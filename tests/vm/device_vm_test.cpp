@@ -30,11 +30,7 @@ using Clock = std::chrono::steady_clock;
 const fs::path kSource = FLOTILLA_SOURCE_DIR;
 std::string device_image() { return (kSource / "scripts/device-image").string(); }
 
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
-}
+using testing::count_of;
 
 class DeviceVmTest : public ::testing::Test {
  protected:
