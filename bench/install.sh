@@ -7,7 +7,9 @@
 #       --once` taking a deployment) against `curl -o /dev/null` of the same
 #       bundle from the same server in the same run (net_ratio),
 # with the agent's peak RSS during (2), its idle RSS (and PSS, and the
-# anonymous part) in `run` between polls,
+# anonymous part) in `run` between polls (resting in flotilla-agent-wait;
+# and, for comparison, resting in process), what one poll with nothing
+# offered costs as a process (seconds, peak RSS),
 # the size of the stripped binary, (readback_ratio) what
 # slots.verify_after_write costs: the local install with read-back against
 # the same install without, and (resume_overhead) what going on from a
@@ -23,6 +25,8 @@ measure=$FLOTILLA_BIN/bench_measure
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 source "$OLDPWD/bench/lib/server.bash"
+# The agent runs with its packaged unit's environment.
+export GNUTLS_NO_IMPLICIT_INIT=1
 
 echo "install: making a ${size_mib} MiB image and its signed bundle"
 { openssl enc -aes-128-ctr -pass pass:flotilla-bench -nosalt -pbkdf2 -in /dev/zero 2>/dev/null || true; } \
@@ -123,20 +127,40 @@ echo "install: idle RSS of run between polls"
 # the idle agent is one with nothing to do but poll.
 "$agent" boot --config net.json > /dev/null
 "$agent" run --once --config net.json >> net.log 2>&1
-"$agent" run --config net.json > idle.log 2>&1 &
-agent_pid=$!
-sleep 4
-idle_kib=$(awk '/VmRSS/ { print $2 }' "/proc/$agent_pid/status")
+# One poll with nothing offered, as a process: what each cycle costs
+# now that the agent starts again for every poll.
+poll_run=$($measure --repeat 5 -- sh -c "exec '$agent' run --once --config net.json >> net.log 2>&1")
+poll_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$poll_run")
+poll_rss=$(sed -E 's/.*rss_mib=([0-9.]+).*/\1/' <<< "$poll_run")
+# KIB_RSS KIB_PSS KIB_ANON of PID
+memory_of() {
+  echo "$(awk '/VmRSS/ { print $2 }' "/proc/$1/status") $(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup")" \
+       "$(awk '/^Anonymous:/ { print $2 }' "/proc/$1/smaps_rollup")"
+}
 # RSS counts shared-library pages a device shares with other processes:
 # PSS divides them among their users, and the anonymous part is the
 # agent's own memory.
-idle_pss_kib=$(awk '/^Pss:/ { print $2 }' "/proc/$agent_pid/smaps_rollup")
-idle_anon_kib=$(awk '/^Anonymous:/ { print $2 }' "/proc/$agent_pid/smaps_rollup")
+"$agent" run --config net.json > idle.log 2>&1 &
+agent_pid=$!
+# Between polls the agent rests in flotilla-agent-wait (same pid).
+for _ in $(seq 1 200); do
+  [[ $(readlink "/proc/$agent_pid/exe") == */flotilla-agent-wait ]] && break
+  sleep 0.05
+done
+[[ $(readlink "/proc/$agent_pid/exe") == */flotilla-agent-wait ]] || { echo "install: the agent never rested in flotilla-agent-wait" >&2; cat idle.log >&2; exit 1; }
+read -r idle_kib idle_pss_kib idle_anon_kib < <(memory_of "$agent_pid")
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+# The same daemon sleeping in its own process, as it did before.
+"$agent" run --rest-in-process --config net.json > idle-in-process.log 2>&1 &
+agent_pid=$!
+sleep 4
+read -r inproc_kib _ _ < <(memory_of "$agent_pid")
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 stop_server
 idle_rss=$(awk -v k="$idle_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 idle_pss=$(awk -v k="$idle_pss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 idle_anon=$(awk -v k="$idle_anon_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+inproc_rss=$(awk -v k="$inproc_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 cp "$agent" agent.stripped && strip agent.stripped
 binary_mib=$(awk -v b="$(stat -c %s agent.stripped)" 'BEGIN { printf "%.2f", b / 1048576 }')
 
@@ -144,6 +168,6 @@ ratio=$(awk -v a="$local_s" -v b="$base_s" 'BEGIN { printf "%.3f", a / b }')
 net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
 readback_ratio=$(awk -v a="$verify_s" -v b="$local_s" 'BEGIN { printf "%.3f", a / b }')
 rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
-echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB (PSS ${idle_pss}, anonymous ${idle_anon}); binary ${binary_mib} MiB"
+echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB (PSS ${idle_pss}, anonymous ${idle_anon}; ${inproc_rss} MiB resting in process); a poll ${poll_s}s, peak RSS ${poll_rss} MiB; binary ${binary_mib} MiB"
 echo "install: resumed after a cut at $written bytes in ${resume_s}s: ${resume_overhead}s per GiB read back"
-echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss idle_pss_mib=$idle_pss idle_anon_mib=$idle_anon binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss idle_pss_mib=$idle_pss idle_anon_mib=$idle_anon binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written idle_in_process_rss_mib=$inproc_rss poll_seconds=$poll_s poll_peak_rss_mib=$poll_rss"

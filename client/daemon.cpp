@@ -475,9 +475,9 @@ common::Result<Daemon::Next> Daemon::cycle() {
   return next;
 }
 
-int Daemon::run(const std::atomic<bool>& stop, bool once) {
+Daemon::RunEnd Daemon::run(const std::atomic<bool>& stop, const RunOptions& options) {
   std::mt19937_64 rng(std::random_device{}());
-  seconds backoff(0);
+  seconds backoff = options.backoff;
   while (!stop) {
     auto next = cycle();
     seconds wait;
@@ -486,20 +486,22 @@ int Daemon::run(const std::atomic<bool>& stop, bool once) {
       // Exponential backoff while the server cannot be reached.
       backoff = backoff == seconds(0) ? agent_.config().poll_min : std::min(backoff * 2, agent_.config().poll_max);
       wait = backoff;
-      if (once) return 1;
+      if (options.once) return {.exit_code = 1};
     } else {
       backoff = seconds(0);
-      if (next->exit_code) return *next->exit_code;
+      if (next->exit_code) return {.exit_code = *next->exit_code};
       wait = next->wait;
-      if (once) return 0;
+      if (options.once) return {};
     }
     // ±10 % jitter spreads a fleet's polls.
     auto jitter = std::uniform_real_distribution<double>(0.9, 1.1)(rng);
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(wait.count()) * 1000 * jitter));
+    auto rest = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(wait.count()) * 1000 * jitter));
+    if (stop) break;
+    if (options.rest_elsewhere) return {.rest = rest, .backoff = backoff};
+    auto deadline = std::chrono::steady_clock::now() + rest;
     while (!stop && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return 0;
+  return {};
 }
 
 }  // namespace flotilla::client

@@ -27,10 +27,24 @@ class Daemon {
   static std::unique_ptr<Daemon> open(Agent& agent, signing::PrivateKey key);
   const signing::PrivateKey& key() const { return key_; }
 
-  // Runs until `stop` is set; with `once`, one cycle. Returns the process
-  // exit code: 0, or the configured reboot exit code when an update waits
-  // for its trial boot and the reboot mode is "exit".
-  int run(const std::atomic<bool>& stop, bool once);
+  struct RunOptions {
+    bool once = false;             // one cycle, then return
+    std::chrono::seconds backoff{0};  // carried over from the previous process
+    // Return after the first cycle with the wait instead of sleeping: the
+    // caller rests in another, smaller process (flotilla-agent-wait).
+    bool rest_elsewhere = false;
+  };
+  struct RunEnd {
+    int exit_code = 0;
+    // Set when rest_elsewhere: how long to rest before the next cycle,
+    // and the backoff that cycle starts from.
+    std::optional<std::chrono::milliseconds> rest;
+    std::chrono::seconds backoff{0};
+  };
+  // Runs until `stop` is set (or one cycle, see RunOptions). The exit code
+  // is 0, or the configured reboot exit code when an update waits for its
+  // trial boot and the reboot mode is "exit".
+  RunEnd run(const std::atomic<bool>& stop, const RunOptions& options);
 
   // One round: commit after a trial boot, auth, inventory, outbox, poll,
   // install. Returns the seconds until the next poll, or the exit code to

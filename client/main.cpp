@@ -4,11 +4,13 @@
 // the configured reboot code when reboot mode is "exit".
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 
 #include "artifacts/stream.hpp"
 #include "client/agent.hpp"
 #include "client/daemon.hpp"
+#include "client/idle_rest.hpp"
 #include "common/log.hpp"
 
 namespace {
@@ -44,10 +46,16 @@ int main(int argc, char** argv) {
   auto add_config = [&](CLI::App* command) {
     command->add_option("--config", config_path, "Agent configuration (JSON)")->capture_default_str();
   };
-  bool once = false;
+  bool once = false, rest_in_process = false;
+  int backoff_s = 0;
   auto* run = app.add_subcommand("run", "The daemon: enroll, poll, install offered updates, reboot, commit or roll back, "
                                         "report; stops cleanly between steps on SIGTERM");
   run->add_flag("--once", once, "One round (commit after a trial boot, inventory, events, poll, install), then exit");
+  run->add_flag("--rest-in-process", rest_in_process,
+                "Sleep between polls in this process instead of in flotilla-agent-wait (keeps every library "
+                "mapped; for debugging)");
+  // Carried by flotilla-agent-wait from one cycle's process to the next.
+  run->add_option("--backoff-s", backoff_s)->check(CLI::Range(0, 400 * 24 * 3600))->group("");
   add_config(run);
   auto* install = app.add_subcommand("install", "Verify a bundle and install it into the inactive slot, arming a trial boot");
   install->add_option("FILE", bundle, "Bundle file (.flb), or - for standard input")->required();
@@ -88,9 +96,30 @@ int main(int argc, char** argv) {
   if (run->parsed()) {
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);
-    auto daemon = client::Daemon::open(**agent);
-    if (!daemon) return fail(daemon.error());
-    return (*daemon)->run(stop_requested, once);
+    auto waiter = rest_in_process || once ? std::nullopt : client::find_idle_waiter();
+    client::Daemon::RunEnd end;
+    {
+      auto daemon = client::Daemon::open(**agent);
+      if (!daemon) return fail(daemon.error());
+      end = (*daemon)->run(stop_requested, {.once = once,
+                                            .backoff = std::chrono::seconds(backoff_s),
+                                            .rest_elsewhere = waiter.has_value()});
+    }
+    if (!end.rest) return end.exit_code;
+    // Close the state database and the server connection before the rest.
+    agent->reset();
+    std::fflush(nullptr);
+    // A stop asked for from here on stays pending across the exec: the
+    // waiter unblocks it once its handler is in place.
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_BLOCK, &stops, nullptr);
+    if (stop_requested) return kExitOk;
+    auto error = client::rest_in_waiter(*waiter, *end.rest,
+                                        {"run", "--config", config_path, "--backoff-s", std::to_string(end.backoff.count())});
+    return fail(error);
   }
   if (install->parsed()) {
     auto source = artifacts::FileSource::open(bundle);
