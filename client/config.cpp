@@ -60,6 +60,54 @@ Result<std::filesystem::path> path_of(const JsonObject& object, std::string_view
   return std::filesystem::path(*text);
 }
 
+// {"provider": "file"} (the default) or {"provider": "tpm2", ...}.
+Result<std::optional<AgentConfig::DeviceKey>> device_key_of(const JsonObject& root) {
+  auto object = root.object("device_key");
+  if (!object) return std::unexpected(object.error());
+  if (auto ok = object->only_keys({"provider", "key_file", "handle", "tcti", "create"}); !ok) return std::unexpected(ok.error());
+  auto provider = object->string("provider", 16);
+  if (!provider) return std::unexpected(provider.error());
+  if (*provider == "file") {
+    if (object->json().size() != 1) return common::field_error("/device_key", "takes no other setting with provider \"file\"");
+    return std::nullopt;
+  }
+  if (*provider != "tpm2") return common::field_error("/device_key/provider", "must be \"file\" or \"tpm2\"");
+  AgentConfig::DeviceKey key;
+  if (object->has("key_file") && object->has("handle")) {
+    return common::field_error("/device_key/handle", "names a persistent key: key_file must not be given with it");
+  }
+  if (object->has("key_file")) {
+    auto path = path_of(*object, "key_file");
+    if (!path) return std::unexpected(path.error());
+    key.key_file = *path;
+  }
+  if (object->has("handle")) {
+    auto handle = object->string("handle", 10);
+    if (!handle) return std::unexpected(handle.error());
+    if (handle->size() != 10 || !handle->starts_with("0x81") ||
+        handle->find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos) {
+      return common::field_error("/device_key/handle", "must be a persistent handle, 0x81000000 to 0x81ffffff");
+    }
+    key.handle = *handle;
+  }
+  if (object->has("tcti")) {
+    auto tcti = object->string("tcti", 512);
+    if (!tcti) return std::unexpected(tcti.error());
+    if (tcti->empty()) return common::field_error("/device_key/tcti", "must not be empty");
+    key.tcti = *tcti;
+  }
+  if (object->has("create")) {
+    auto create = object->boolean("create");
+    if (!create) return std::unexpected(create.error());
+    if (*create && key.handle) {
+      return common::field_error("/device_key/create", "cannot create a persistent key: make it with tpm2_evictcontrol");
+    }
+    key.create = *create;
+  }
+  if (key.handle) key.create = false;
+  return key;
+}
+
 }  // namespace
 
 Result<AgentConfig> parse_agent_config(const common::Json& doc) {
@@ -67,7 +115,7 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
   if (!root) return std::unexpected(root.error());
   if (auto ok = root->only_keys({"server", "device", "enrollment_token_file", "state_dir", "trust_root", "initial_versions",
                                  "slots", "bootloader", "reboot", "health_checks", "tamper_check", "modules_dir", "files_root",
-                                 "bandwidth_limit", "poll_interval"});
+                                 "bandwidth_limit", "poll_interval", "device_key"});
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -224,6 +272,11 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     auto limit = root->integer("bandwidth_limit", 1024, std::int64_t{1} << 40);
     if (!limit) return std::unexpected(limit.error());
     c.bandwidth_limit = *limit;
+  }
+  if (root->has("device_key")) {
+    auto key = device_key_of(*root);
+    if (!key) return std::unexpected(key.error());
+    c.tpm_key = std::move(*key);
   }
   if (root->has("poll_interval")) {
     auto poll = root->object("poll_interval");

@@ -64,6 +64,18 @@ struct AgentConfig {
   std::optional<std::filesystem::path> files_root;
   std::optional<std::int64_t> bandwidth_limit;  // bytes per second
   std::chrono::seconds poll_min{5}, poll_max{std::chrono::hours(24)};
+  // device_key: where the device's identity key lives. Absent: an Ed25519
+  // key in state_dir/device.key (0600). "tpm2": a P-256 key in the TPM,
+  // either a wrapped blob in key_file (default state_dir/device.tpm.pem,
+  // created in the TPM at first start unless create is false) or the
+  // persistent key at handle.
+  struct DeviceKey {
+    std::optional<std::filesystem::path> key_file;
+    std::optional<std::string> handle;
+    std::optional<std::string> tcti;
+    bool create = true;
+  };
+  std::optional<DeviceKey> tpm_key;
 };
 
 // The document alone: shapes and values, no file system access.

@@ -15,6 +15,7 @@
 #include "common/file.hpp"
 #include "common/log.hpp"
 #include "signing/digest.hpp"
+#include "signing/provider_key.hpp"
 
 namespace flotilla::client {
 
@@ -36,9 +37,39 @@ std::string utc_offset_now() {
 
 }  // namespace
 
+namespace {
+
+// The device key in the TPM (docs/agent.md, "Device key"): the persistent
+// key at a handle, or the wrapped blob in key_file, created in the TPM
+// at the first start.
+common::Result<signing::PrivateKey> open_tpm_key(const AgentConfig& config) {
+  const auto& spec = *config.tpm_key;
+  signing::TpmKeyOptions options{.tcti = spec.tcti};
+  if (spec.handle) return signing::load_tpm_key_handle(options, *spec.handle);
+  auto path = spec.key_file.value_or(config.state_dir / "device.tpm.pem");
+  if (std::filesystem::exists(path)) return signing::load_tpm_key_file(options, path.string());
+  if (!spec.create) {
+    return common::fail(common::Errc::kBadField, "/device_key/key_file: " + path.string() + " does not exist and create is false");
+  }
+  if (std::filesystem::exists(config.state_dir / "device.key")) {
+    common::log(common::LogLevel::kWarn, "device_key moves this device's identity into the TPM: it enrolls again as a new "
+                                         "device (the key in device.key is no longer used)");
+  }
+  auto key = signing::create_tpm_key(options, path.string());
+  if (key) common::log(common::LogLevel::kInfo, "created the device key " + key->key_id() + " in the TPM (" + path.string() + ")");
+  return key;
+}
+
+}  // namespace
+
 common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent) {
   const auto& config = agent.config();
   if (!config.server) return common::fail(common::Errc::kBadField, "/server: run needs a server (local installs do not)");
+  if (config.tpm_key) {
+    auto key = open_tpm_key(config);
+    if (!key) return std::unexpected(key.error());
+    return open(agent, std::move(*key));
+  }
   auto prefix = (config.state_dir / "device").string();
   if (!std::filesystem::exists(prefix + ".key")) {
     auto key = signing::PrivateKey::generate(signing::Algorithm::kEd25519);
@@ -62,6 +93,11 @@ std::unique_ptr<Daemon> Daemon::open(Agent& agent, signing::PrivateKey key) {
 void Daemon::restore() {
   auto& state = agent_.state();
   if (auto token = state.setting("device_token"); token && *token && !(*token)->empty()) token_ = **token;
+  // A token belongs to the key it was issued for: with another key (moved
+  // into a TPM), the device enrolls again.
+  if (auto enrolled = state.setting("device_key_id"); token_ && enrolled && *enrolled && **enrolled != key_.key_id()) {
+    token_.reset();
+  }
   if (auto interval = state.setting("poll_interval_s"); interval && *interval) {
     std::uint64_t seconds = 0;
     if (common::parse_decimal(**interval, seconds, 6)) poll_interval_s_ = static_cast<int>(seconds);
@@ -135,6 +171,7 @@ common::Status Daemon::authenticate() {
   // Kept in the state database, next to the device key, so a
   // restarted agent polls on without enrolling again.
   (void)agent_.state().set_setting("device_token", *token_);
+  (void)agent_.state().set_setting("device_key_id", key_.key_id());
   if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer()) {
     poll_interval_s_ = answer["poll_interval_s"].get<int>();
   }

@@ -230,6 +230,12 @@ class SlotSink final : public artifacts::PayloadSink {
   }
   common::Status finish() override {
     if (auto ok = writer_.drain(); !ok) return ok;
+    // The writer thread may have lagged behind every write() call: the
+    // point is still passed before the slot is synced, never skipped.
+    if (!reached_writing_) {
+      reached_writing_ = true;
+      env_.reached("writing_slot");
+    }
     if (auto ok = sync_fd(slot_.fd(), target_.path.string()); !ok) return ok;
     env_.slot_synced(target_.path);
     if (env_.requested("lose-slot-write")) lose_first_byte();

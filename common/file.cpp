@@ -69,7 +69,11 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
   return out;
 }
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+namespace {
+
+// `data` in a fresh temporary file beside `path` (fsynced, `mode`); its
+// name, or the error (nothing left behind).
+Result<std::filesystem::path> write_temporary(const std::filesystem::path& path, std::string_view data, mode_t mode) {
   std::filesystem::path temp = path;
   temp += ".tmp-" + std::to_string(::getpid());
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -78,32 +82,46 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
     ::unlink(temp.c_str());
     return error;
   };
+  // The umask may have cleared bits; set exactly what was asked.
   if (::fchmod(fd.get(), mode) != 0) return cleanup(io_error(temp, "chmod"));
   if (auto ok = write_all(fd.get(), data, temp); !ok) return cleanup(std::unexpected(ok.error()));
   if (::fsync(fd.get()) != 0) return cleanup(io_error(temp, "fsync"));
   if (auto ok = close_checked(fd, temp); !ok) return cleanup(std::unexpected(ok.error()));
-  if (::rename(temp.c_str(), path.c_str()) != 0) return cleanup(io_error(path, "rename"));
+  return temp;
+}
+
+void sync_directory_of(const std::filesystem::path& path) {
   auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+  auto temp = write_temporary(path, data, mode);
+  if (!temp) return std::unexpected(temp.error());
+  if (::rename(temp->c_str(), path.c_str()) != 0) {
+    auto error = io_error(path, "rename");
+    ::unlink(temp->c_str());
+    return error;
+  }
+  sync_directory_of(path);
   return {};
 }
 
+// link() gives the whole file a name only if the name is free: a power cut
+// leaves either no file or all of it, never a truncated key that would
+// block every later start.
 Status write_file_exclusive(const std::filesystem::path& path, std::string_view data,
                             mode_t mode) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (fd.get() < 0) return io_error(path, "cannot create");
-  // A half-written key must not stay behind and block the next attempt.
-  auto cleanup = [&](std::unexpected<Error> error) {
-    ::unlink(path.c_str());
-    return error;
-  };
-  // The umask may have cleared bits; set exactly what was asked.
-  if (::fchmod(fd.get(), mode) != 0) return cleanup(io_error(path, "chmod"));
-  if (auto ok = write_all(fd.get(), data, path); !ok) return cleanup(std::unexpected(ok.error()));
-  if (::fsync(fd.get()) != 0) return cleanup(io_error(path, "fsync"));
-  if (auto ok = close_checked(fd, path); !ok) return cleanup(std::unexpected(ok.error()));
-  return {};
+  auto temp = write_temporary(path, data, mode);
+  if (!temp) return std::unexpected(temp.error());
+  bool linked = ::link(temp->c_str(), path.c_str()) == 0;
+  auto error = linked ? Status{} : Status(io_error(path, "cannot create"));
+  ::unlink(temp->c_str());
+  if (linked) sync_directory_of(path);
+  return error;
 }
 
 PartialFiles::~PartialFiles() {

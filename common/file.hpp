@@ -20,7 +20,8 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode);
 
 // Creates `path` with `mode` and writes `data`; fails if it exists, so a
-// key or a token is never silently replaced.
+// key or a token is never silently replaced. Atomic like
+// write_file_atomic: after a power cut the file is whole or absent.
 Status write_file_exclusive(const std::filesystem::path& path, std::string_view data, mode_t mode);
 
 // Files being written for one answer (an export): removed with all they

@@ -20,10 +20,19 @@ namespace flotilla::signing {
 
 struct KeyHandle {
   explicit KeyHandle(EVP_PKEY* key) : pkey(key) {}
-  ~KeyHandle() { EVP_PKEY_free(pkey); }
+  // A key held by a provider (signing/provider_key.hpp): its operations
+  // are fetched in the provider's library context, from the provider;
+  // `owner` keeps that context loaded while the key lives.
+  KeyHandle(EVP_PKEY* key, OSSL_LIB_CTX* context, std::string properties, std::shared_ptr<const void> keep)
+      : pkey(key), libctx(context), propq(std::move(properties)), owner(std::move(keep)) {}
+  ~KeyHandle() { EVP_PKEY_free(pkey); }  // before `owner` unloads the provider
   KeyHandle(const KeyHandle&) = delete;
   KeyHandle& operator=(const KeyHandle&) = delete;
   EVP_PKEY* pkey;
+  OSSL_LIB_CTX* libctx = nullptr;
+  std::string propq;
+  std::shared_ptr<const void> owner;
+  bool held_by_provider() const { return libctx != nullptr; }
 };
 
 namespace {
@@ -275,13 +284,39 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
   return PrivateKey(std::move(handle), *algorithm);
 }
 
+Result<PrivateKey> PrivateKey::from_provider(EVP_PKEY* pkey, OSSL_LIB_CTX* libctx, std::string propq,
+                                             std::shared_ptr<const void> owner) {
+  auto handle = std::make_shared<const KeyHandle>(pkey, libctx, std::move(propq), std::move(owner));
+  auto algorithm = classify(pkey);
+  if (algorithm != Algorithm::kEcdsaP256) return fail(Errc::kUnsupportedAlgorithm, "a provider-held key must be ECDSA P-256");
+  // The public half as a plain key of the default provider: verifying,
+  // printing and naming it never goes to the provider.
+  unsigned char* der = nullptr;
+  int length = i2d_PUBKEY(pkey, &der);
+  if (length <= 0) return fail(Errc::kCrypto, "the provider cannot give the key's public half");
+  const unsigned char* p = der;
+  EVP_PKEY* plain = d2i_PUBKEY(nullptr, &p, length);
+  OPENSSL_free(der);
+  if (plain == nullptr) return fail(Errc::kCrypto, "the provider's public key does not decode");
+  return PrivateKey(std::move(handle), PublicKey(std::make_shared<const KeyHandle>(plain), *algorithm));
+}
+
+PrivateKey::PrivateKey(std::shared_ptr<const KeyHandle> handle, PublicKey public_key)
+    : handle_(std::move(handle)), public_key_(std::move(public_key)) {}
+
+bool PrivateKey::held_by_provider() const { return handle_->held_by_provider(); }
+
 std::string PrivateKey::to_pem() const {
+  if (handle_->held_by_provider()) return {};
   BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
   PEM_write_bio_PKCS8PrivateKey(bio.get(), handle_->pkey, nullptr, nullptr, 0, nullptr, nullptr);
   return bio_to_string(bio.get());
 }
 
 Result<Bytes> PrivateKey::sign(std::span<const std::uint8_t> message) const {
+  // A provider (a TPM) hashes slowly, through its command buffer: the
+  // message is hashed here and only the digest is signed there.
+  if (handle_->held_by_provider()) return sign_digest(sha256(message));
   MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, digest_for(algorithm()), nullptr, nullptr,
                                     handle_->pkey, nullptr) != 1) {
@@ -328,7 +363,9 @@ Result<Bytes> PrivateKey::sign_digest(const std::array<std::uint8_t, 32>& messag
   if (algorithm() != Algorithm::kEcdsaP256) {
     return fail(Errc::kUnsupportedAlgorithm, "only ECDSA P-256 keys can sign a digest");
   }
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, handle_->pkey, nullptr), &EVP_PKEY_CTX_free);
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(handle_->libctx, handle_->pkey,
+                                            handle_->propq.empty() ? nullptr : handle_->propq.c_str()),
+                 &EVP_PKEY_CTX_free);
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1) {
     return fail(Errc::kCrypto, "cannot set up signing");
   }

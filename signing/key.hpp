@@ -24,6 +24,11 @@ std::string_view algorithm_name(Algorithm algorithm);
 std::optional<Algorithm> parse_algorithm(std::string_view name);
 
 struct KeyHandle;  // wraps an EVP_PKEY; defined in key.cpp
+}  // namespace flotilla::signing
+// OpenSSL's types, named without its headers.
+struct evp_pkey_st;
+struct ossl_lib_ctx_st;
+namespace flotilla::signing {
 
 class PublicKey {
  public:
@@ -70,8 +75,15 @@ class PrivateKey {
   Algorithm algorithm() const { return public_key_.algorithm(); }
   const PublicKey& public_key() const { return public_key_; }
   const std::string& key_id() const { return public_key_.key_id(); }
-  // PKCS#8, unencrypted.
+  // PKCS#8, unencrypted. Empty for a provider-held key (it never leaves).
   std::string to_pem() const;
+  // Held by an OpenSSL provider (a TPM), not in this process's memory.
+  bool held_by_provider() const;
+  // Takes `pkey`, a P-256 key of a provider loaded in `libctx`; its
+  // signatures are asked of the provider (`propq`, e.g. "provider=tpm2")
+  // over digests made here. `owner` keeps the provider loaded.
+  static common::Result<PrivateKey> from_provider(evp_pkey_st* pkey, ossl_lib_ctx_st* libctx, std::string propq,
+                                                  std::shared_ptr<const void> owner);
 
   // ECDSA signatures come out with a low S (verify_canonical accepts them).
   common::Result<common::Bytes> sign(std::span<const std::uint8_t> message) const;
@@ -81,6 +93,7 @@ class PrivateKey {
 
  private:
   PrivateKey(std::shared_ptr<const KeyHandle> handle, Algorithm algorithm);
+  PrivateKey(std::shared_ptr<const KeyHandle> handle, PublicKey public_key);
 
   std::shared_ptr<const KeyHandle> handle_;
   PublicKey public_key_;

@@ -535,6 +535,23 @@ TEST_F(AgentTest, ConfigErrorsNameTheField) {
   expect_error(c, "/server/url");
   c["server"] = {{"url", "http://updates.example.com"}};  // the token would cross the network in clear
   expect_error(c, "/server/url");
+  c = config;
+  c["device_key"] = {{"provider", "pkcs11"}};
+  expect_error(c, "/device_key/provider");
+  c["device_key"] = {{"provider", "tpm2"}, {"handle", "0x01000001"}};
+  expect_error(c, "/device_key/handle");
+  c["device_key"] = {{"provider", "tpm2"}, {"handle", "0x81000001"}, {"key_file", "/k.pem"}};
+  expect_error(c, "/device_key/handle");
+  c["device_key"] = {{"provider", "tpm2"}, {"handle", "0x81000001"}, {"create", true}};
+  expect_error(c, "/device_key/create");
+  c["device_key"] = {{"provider", "tpm2"}, {"tcti", ""}};
+  expect_error(c, "/device_key/tcti");
+  c["device_key"] = {{"provider", "file"}, {"tcti", "device:/dev/tpmrm0"}};
+  expect_error(c, "/device_key");
+  c["device_key"] = {{"provider", "tpm2"}, {"pin", "1234"}};
+  expect_error(c, "/device_key/pin");
+  c["device_key"] = {{"provider", "tpm2"}, {"handle", "0x81000001"}, {"tcti", "device:/dev/tpmrm0"}};
+  EXPECT_TRUE(client::parse_agent_config(c));
   EXPECT_TRUE(client::parse_agent_config(config));
   // The shipped examples parse (their slots are a real device's, so only
   // the document is checked here).

@@ -35,6 +35,8 @@ TEST(Files, ExclusiveWriteRefusesToReplace) {
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error().is(Errc::kIo));
   EXPECT_EQ(*read_file(path, 100), "secret");
+  // Written aside and linked whole: no temporary file stays behind.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
 }
 
 TEST(Files, ReadRefusesOversizedAndMissing) {

@@ -37,6 +37,26 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+
+// `op` (connect or bind) of a fresh TCP socket with 127.0.0.1:port.
+template <class Op>
+bool on_loopback_port(int port, Op op) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = op(fd, reinterpret_cast<const sockaddr*>(&addr), static_cast<socklen_t>(sizeof addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+bool accepts_connections(int port) { return on_loopback_port(port, ::connect); }
+bool port_is_free(int port) { return on_loopback_port(port, ::bind); }
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

@@ -31,6 +31,10 @@ std::string read_text(const std::filesystem::path& path);
 int count_of(const std::string& text, const std::string& needle);
 // A loopback port nothing listens on right now.
 int free_port();
+// Something listens on 127.0.0.1:port.
+bool accepts_connections(int port);
+// Nothing is bound to 127.0.0.1:port.
+bool port_is_free(int port);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
 // A file slot as a partition is on a device: it exists before the agent

@@ -14,20 +14,6 @@
 #include "tests/support/fixtures.hpp"
 
 namespace flotilla::testing {
-namespace {
-
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
 
 std::string loopback_site(const std::string& example, int listen_port,
                           const std::vector<std::pair<std::string, std::string>>& replacements) {
@@ -64,7 +50,7 @@ NginxProcess::NginxProcess(const std::filesystem::path& prefix, const std::strin
     ::_exit(127);
   }
   for (int i = 0; i < 100; ++i) {
-    if (accepts(port_)) return;
+    if (accepts_connections(port_)) return;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) break;  // it exited: a bad config
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
