@@ -56,6 +56,8 @@ class DeviceVmTest : public ::testing::Test {
 
   // The device's boot firmware (scripts/device-image disk --bootloader).
   virtual std::string bootloader() const { return "grub"; }
+  // More `device-image disk` options (--tpm).
+  virtual std::string disk_flags() const { return ""; }
   // What the boot script prints when it boots slot B (the trial).
   virtual std::string booting_slot_b() const { return "flotilla-grub: booting slot B"; }
 
@@ -97,7 +99,7 @@ class DeviceVmTest : public ::testing::Test {
                                      " --ca-file '" + (dir / "ca.pem").string() + "' --trust-root '" +
                                      (dir / "root.json").string() + "' --enrollment-token-file '" +
                                      (dir / "enroll.token").string() + "' --device-type qemu-x86 --version 1.0.0 --serial QEMU-" +
-                                     std::to_string(port) + " --bootloader " + bootloader() + " > '" + (dir / "image.log").string() + "' 2>&1",
+                                     std::to_string(port) + " --bootloader " + bootloader() + disk_flags() + " > '" + (dir / "image.log").string() + "' 2>&1",
                                  300),
               0)
         << testing::read_text(dir / "image.log");
@@ -281,6 +283,26 @@ class UbootDeviceVmTest : public DeviceVmTest {
 };
 
 TEST_F(DeviceVmTest, UpdateBootsTheNewSlotOnceAndCommits) { expect_update_committed(); }
+
+// A machine with a TPM 2.0 (swtpm behind QEMU's tpm-tis, the kernel's
+// driver and resource manager, /dev/tpmrm0): the agent's key is made in
+// the TPM at the first boot and signs every report and event of an
+// update across reboots into the new slot.
+class TpmDeviceVmTest : public DeviceVmTest {
+ protected:
+  std::string disk_flags() const override { return " --tpm"; }
+};
+
+TEST_F(TpmDeviceVmTest, AKeyInTheTpmTakesTheDeviceThroughAnUpdate) {
+  expect_update_committed();
+  EXPECT_NE(console().find("created the device key"), std::string::npos);
+  auto devices = admin->request("GET", "/api/v1/devices")->json()["devices"];
+  ASSERT_EQ(devices.size(), 1u) << devices.dump();  // one identity across slots and power cycles
+  auto view = admin->request("GET", "/api/v1/devices/" + devices[0]["id"].get<std::string>())->json();
+  auto key = signing::PublicKey::from_pem(view["public_key"].get<std::string>());
+  ASSERT_TRUE(key) << view.dump();
+  EXPECT_EQ(key->algorithm(), signing::Algorithm::kEcdsaP256);
+}
 
 TEST_F(DeviceVmTest, ABrokenImageFallsBackThroughGrubAlone) { expect_broken_image_rolled_back(); }
 
