@@ -42,9 +42,17 @@ class TpmContext {
     static std::weak_ptr<TpmContext> loaded;
     std::lock_guard lock(mutex);
     if (auto context = loaded.lock()) return context;
-    // tpm2-openssl takes its TCTI from the environment when it loads.
+    // tpm2-openssl takes its TCTI from the environment when it loads;
+    // the environment is put back after, so the configured TCTI does not
+    // leak into the programs the agent runs (health checks, modules).
+    const char* before = std::getenv("TPM2OPENSSL_TCTI");
+    std::optional<std::string> saved = before ? std::optional<std::string>(before) : std::nullopt;
     if (options.tcti) ::setenv("TPM2OPENSSL_TCTI", options.tcti->c_str(), 1);
     auto context = std::shared_ptr<TpmContext>(new TpmContext());
+    if (options.tcti) {
+      if (saved) ::setenv("TPM2OPENSSL_TCTI", saved->c_str(), 1);
+      else ::unsetenv("TPM2OPENSSL_TCTI");
+    }
     if (context->libctx_ == nullptr || context->default_ == nullptr) return fail(Errc::kCrypto, "cannot set up OpenSSL");
     if (context->tpm_ == nullptr) {
       return fail(Errc::kCrypto, std::string("cannot load OpenSSL's tpm2 provider (package tpm2-openssl) or reach the TPM") +

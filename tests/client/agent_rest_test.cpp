@@ -68,6 +68,17 @@ class AgentRestTest : public AgentServerTest {
     return false;
   }
   std::string maps() const { return read_text("/proc/" + std::to_string(pid) + "/maps"); }
+  // The mappings of the resting waiter: read between two looks that both
+  // see the waiter (a rest may end in between; then the next one).
+  std::string waiter_maps() {
+    for (int i = 0; i < 300; ++i) {
+      bool before = program() == "flotilla-agent-wait";
+      std::string mapped = maps();
+      if (before && program() == "flotilla-agent-wait") return mapped;
+      std::this_thread::sleep_for(20ms);
+    }
+    return "(never caught resting)";
+  }
   // The exit status, or -1 when the agent is still running after `limit`.
   int exit_within(std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -88,7 +99,7 @@ constexpr const char* kAgentLibraries[] = {"libcurl", "libssl", "libcrypto", "li
 TEST_F(AgentRestTest, RestsWithoutItsLibrariesAndComesBackForTheNextPoll) {
   start();
   ASSERT_TRUE(resting_after_enrollment()) << read_text(dir / "agent.log");
-  auto mapped = maps();
+  auto mapped = waiter_maps();
   ASSERT_NE(mapped.find("libc.so"), std::string::npos) << mapped;
   for (const char* library : kAgentLibraries) EXPECT_EQ(mapped.find(library), std::string::npos) << library << "\n" << mapped;
 
@@ -115,9 +126,14 @@ TEST_F(AgentRestTest, TheBackoffGrowsAcrossRests) {
   start();
   std::vector<std::string> seen;
   for (int i = 0; i < 400 && seen.size() < 2; ++i) {
+    // The waiter's own command line: the same program before and after
+    // reading it (an exec may fall in between), its first word the waiter.
+    bool resting = program() == "flotilla-agent-wait";
     std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (program() == "flotilla-agent-wait" && (seen.empty() || seen.back() != cmdline)) seen.push_back(cmdline);
+    resting = resting && program() == "flotilla-agent-wait" &&
+              cmdline.substr(0, cmdline.find(' ')).ends_with("/flotilla-agent-wait");
+    if (resting && (seen.empty() || seen.back() != cmdline)) seen.push_back(cmdline);
     std::this_thread::sleep_for(25ms);
   }
   ASSERT_EQ(seen.size(), 2u) << read_text(dir / "agent.log");
