@@ -117,6 +117,11 @@ class HostileClients : public testing::RunningServer {
   }
 
   int port() const { return port_of(server->url()); }
+  // The end of the server's log, nginx's error lines included.
+  std::string log_tail() const {
+    std::string log = server->log();
+    return log.size() > 6000 ? log.substr(log.size() - 6000) : log;
+  }
 
   long server_and_front_rss_kib() const {
     long total = rss_kib(server->pid());
@@ -172,7 +177,9 @@ TEST_F(HostileClients, OversizedRequestLinesAndHeadersAreRefusedBeforeTheyAreRea
     RawConnection c(port(), kAttacker);
     c.send("GET /" + std::string(100 * 1024, 'a'), 2s);
     int status = c.status(5s);
-    EXPECT_TRUE(status == 414 || status == 400 || c.closed_by_peer(0ms)) << status;
+    // Once answered 500 under CI load (not reproduced since): the front's
+    // and the server's log tell why if it happens again.
+    EXPECT_TRUE(status == 414 || status == 400 || c.closed_by_peer(0ms)) << status << "\n" << log_tail();
   }
   {
     // One header announced to be 64 MiB long: answered after its first
@@ -180,7 +187,7 @@ TEST_F(HostileClients, OversizedRequestLinesAndHeadersAreRefusedBeforeTheyAreRea
     RawConnection c(port(), kAttacker);
     c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'h'), 2s);
     int status = c.status(5s);
-    EXPECT_TRUE(status == 400 || c.closed_by_peer(0ms)) << status;
+    EXPECT_TRUE(status == 400 || c.closed_by_peer(0ms)) << status << "\n" << log_tail();
   }
   {
     // Many small headers adding up past the limit.
