@@ -4,6 +4,7 @@
 #include "common/file.hpp"
 #include "common/semver.hpp"
 #include "common/time.hpp"
+#include "signing/provider_key.hpp"
 
 namespace flotilla::client {
 
@@ -84,8 +85,7 @@ Result<std::optional<AgentConfig::DeviceKey>> device_key_of(const JsonObject& ro
   if (object->has("handle")) {
     auto handle = object->string("handle", 10);
     if (!handle) return std::unexpected(handle.error());
-    if (handle->size() != 10 || !handle->starts_with("0x81") ||
-        handle->find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos) {
+    if (!signing::is_persistent_tpm_handle(*handle)) {
       return common::field_error("/device_key/handle", "must be a persistent handle, 0x81000000 to 0x81ffffff");
     }
     key.handle = *handle;

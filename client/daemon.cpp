@@ -35,10 +35,6 @@ std::string utc_offset_now() {
   return text;
 }
 
-}  // namespace
-
-namespace {
-
 // The device key in the TPM (docs/agent.md, "Device key"): the persistent
 // key at a handle, or the wrapped blob in key_file, created in the TPM
 // at the first start.

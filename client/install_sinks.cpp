@@ -218,10 +218,7 @@ class SlotSink final : public artifacts::PayloadSink {
     if (bytes.empty()) return {};
     received_ += bytes.size();
     if (auto ok = writer_.append(bytes); !ok) return ok;
-    if (!reached_writing_ && writer_.buffers_written() > 0) {
-      reached_writing_ = true;
-      env_.reached("writing_slot");  // mid-image when it is large
-    }
+    if (!reached_writing_ && writer_.buffers_written() > 0) pass_writing_point();  // mid-image when it is large
     if (checkpoints_ && received_ - checkpointed_ >= kCheckpointBytes &&
         env_.steady_now() - checkpointed_at_ >= kCheckpointInterval) {
       return checkpoint();
@@ -232,10 +229,7 @@ class SlotSink final : public artifacts::PayloadSink {
     if (auto ok = writer_.drain(); !ok) return ok;
     // The writer thread may have lagged behind every write() call: the
     // point is still passed before the slot is synced, never skipped.
-    if (!reached_writing_) {
-      reached_writing_ = true;
-      env_.reached("writing_slot");
-    }
+    pass_writing_point();
     if (auto ok = sync_fd(slot_.fd(), target_.path.string()); !ok) return ok;
     env_.slot_synced(target_.path);
     if (env_.requested("lose-slot-write")) lose_first_byte();
@@ -253,6 +247,12 @@ class SlotSink final : public artifacts::PayloadSink {
            std::uint64_t skip, Env& env)
       : slot_(std::move(slot)), target_(std::move(target)), payload_(payload), verify_(verify), checkpoints_(checkpoints),
         skip_(skip), checkpointed_(skip), env_(env), writer_(slot_.fd(), target_.path.string(), skip, env) {}
+  // The "writing_slot" power-cut point, once per image.
+  void pass_writing_point() {
+    if (reached_writing_) return;
+    reached_writing_ = true;
+    env_.reached("writing_slot");
+  }
   // Everything handed over so far is on the medium; then it is reported.
   common::Status checkpoint() {
     if (auto ok = writer_.drain(); !ok) return ok;

@@ -304,8 +304,6 @@ Result<PrivateKey> PrivateKey::from_provider(EVP_PKEY* pkey, OSSL_LIB_CTX* libct
 PrivateKey::PrivateKey(std::shared_ptr<const KeyHandle> handle, PublicKey public_key)
     : handle_(std::move(handle)), public_key_(std::move(public_key)) {}
 
-bool PrivateKey::held_by_provider() const { return handle_->held_by_provider(); }
-
 std::string PrivateKey::to_pem() const {
   if (handle_->held_by_provider()) return {};
   BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);

@@ -77,8 +77,6 @@ class PrivateKey {
   const std::string& key_id() const { return public_key_.key_id(); }
   // PKCS#8, unencrypted. Empty for a provider-held key (it never leaves).
   std::string to_pem() const;
-  // Held by an OpenSSL provider (a TPM), not in this process's memory.
-  bool held_by_provider() const;
   // Takes `pkey`, a P-256 key of a provider loaded in `libctx`; its
   // signatures are asked of the provider (`propq`, e.g. "provider=tpm2")
   // over digests made here. `owner` keeps the provider loaded.

@@ -107,11 +107,6 @@ Result<PrivateKey> load_from_store(const TpmKeyOptions& options, const std::stri
   return adopt(pkey, *context);
 }
 
-bool is_persistent_handle(const std::string& handle) {
-  if (handle.size() != 10 || handle.rfind("0x81", 0) != 0) return false;
-  return handle.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos;
-}
-
 }  // namespace
 
 Result<PrivateKey> create_tpm_key(const TpmKeyOptions& options, const std::string& key_file) {
@@ -151,8 +146,13 @@ Result<PrivateKey> load_tpm_key_file(const TpmKeyOptions& options, const std::st
   return load_from_store(options, "file:" + key_file, key_file);
 }
 
+bool is_persistent_tpm_handle(std::string_view handle) {
+  return handle.size() == 10 && handle.starts_with("0x81") &&
+         handle.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string_view::npos;
+}
+
 Result<PrivateKey> load_tpm_key_handle(const TpmKeyOptions& options, const std::string& handle) {
-  if (!is_persistent_handle(handle)) {
+  if (!is_persistent_tpm_handle(handle)) {
     return fail(Errc::kBadKey, "\"" + handle + "\" is not a persistent TPM handle (0x81000000 to 0x81ffffff)");
   }
   return load_from_store(options, "handle:" + handle, "the persistent key at " + handle);

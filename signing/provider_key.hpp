@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "signing/key.hpp"
 
@@ -29,6 +30,8 @@ struct TpmKeyOptions {
 common::Result<PrivateKey> create_tpm_key(const TpmKeyOptions& options, const std::string& key_file);
 // The key whose wrapped blob is in `key_file`.
 common::Result<PrivateKey> load_tpm_key_file(const TpmKeyOptions& options, const std::string& key_file);
+// "0x81000000" to "0x81ffffff": the TPM's persistent object handles.
+bool is_persistent_tpm_handle(std::string_view handle);
 // The persistent key at `handle` ("0x81000001": 0x81000000–0x81ffffff).
 common::Result<PrivateKey> load_tpm_key_handle(const TpmKeyOptions& options, const std::string& handle);
 
