@@ -16,6 +16,7 @@ struct FrontError {
   const char* title;
   const char* detail;
 };
+constexpr const char* kFrontErrorPrefix = "/_flotilla_error/";
 constexpr FrontError kFrontErrors[] = {
     {400, 400, "Bad Request", "the request is malformed"},
     {494, 400, "Bad Request", "a request header line is too long or the headers are too large"},
@@ -31,12 +32,19 @@ constexpr FrontError kFrontErrors[] = {
     {504, 504, "Gateway Timeout", "the server behind the front did not answer in time; retry later"},
 };
 
+// Each refusal is an internal redirect to a URI of its own, not to a named
+// location: nginx refuses to enter a named location from a request whose
+// URI was never parsed (a request line too long to read) and answers 500.
+// A redirect looks its location up again, body size check included: the
+// error locations must not turn a refused 8 GB upload's 401 into a 413.
 void error_pages(std::ostream& out) {
   for (const auto& e : kFrontErrors) {
-    out << "    error_page " << e.code << " =" << e.status << " @flotilla_" << e.code << ";\n";
+    out << "    error_page " << e.code << " =" << e.status << " " << kFrontErrorPrefix << e.code << ";\n";
   }
   for (const auto& e : kFrontErrors) {
-    out << "    location @flotilla_" << e.code << " {\n"
+    out << "    location = " << kFrontErrorPrefix << e.code << " {\n"
+        << "      internal;\n"
+        << "      client_max_body_size 0;  # the refused request's size was judged where it was refused\n"
         << "      default_type application/problem+json;\n"
         << "      return " << e.status << " '{\"type\":\"about:blank\",\"title\":\"" << e.title << "\",\"status\":" << e.status
         << ",\"detail\":\"" << e.detail << "\"}';\n"

@@ -177,9 +177,10 @@ TEST_F(HostileClients, OversizedRequestLinesAndHeadersAreRefusedBeforeTheyAreRea
     RawConnection c(port(), kAttacker);
     c.send("GET /" + std::string(100 * 1024, 'a'), 2s);
     int status = c.status(5s);
-    // Once answered 500 under CI load (not reproduced since): the front's
-    // and the server's log tell why if it happens again.
-    EXPECT_TRUE(status == 414 || status == 400 || c.closed_by_peer(0ms)) << status << "\n" << log_tail();
+    // Any other answer is a fault of the front (a 500 here was nginx refusing
+    // to enter a named error location for a URI it never parsed); a close
+    // without an answer is a refusal too.
+    EXPECT_TRUE(status == 414 || status == 400 || (status == 0 && c.closed_by_peer(0ms))) << status << "\n" << log_tail();
   }
   {
     // One header announced to be 64 MiB long: answered after its first
@@ -187,7 +188,7 @@ TEST_F(HostileClients, OversizedRequestLinesAndHeadersAreRefusedBeforeTheyAreRea
     RawConnection c(port(), kAttacker);
     c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'h'), 2s);
     int status = c.status(5s);
-    EXPECT_TRUE(status == 400 || c.closed_by_peer(0ms)) << status << "\n" << log_tail();
+    EXPECT_TRUE(status == 400 || (status == 0 && c.closed_by_peer(0ms))) << status << "\n" << log_tail();
   }
   {
     // Many small headers adding up past the limit.
