@@ -1,5 +1,7 @@
 #include "artifacts/manifest.hpp"
 
+#include <algorithm>
+
 #include <set>
 
 #include "artifacts/errors.hpp"
@@ -106,8 +108,11 @@ Result<Payload> parse_payload(const Json& value, const std::string& pointer) {
     auto module = safe_name(*object, "module", 128);
     if (!module) return std::unexpected(module.error());
     payload.module = *module;
+  } else if (*type == "swu") {
+    payload.type = PayloadType::kSwu;
+    if (auto ok = object->only_keys({"name", "type", "size", "sha256"}); !ok) return bad(ok.error());
   } else {
-    return bad(object->pointer_to("type"), "must be \"raw-image\", \"file\" or \"module\"");
+    return bad(object->pointer_to("type"), "must be \"raw-image\", \"file\", \"module\" or \"swu\"");
   }
   return payload;
 }
@@ -129,6 +134,7 @@ std::string_view payload_type_name(PayloadType type) {
     case PayloadType::kRawImage: return "raw-image";
     case PayloadType::kFile: return "file";
     case PayloadType::kModule: return "module";
+    case PayloadType::kSwu: return "swu";
   }
   return "";
 }
@@ -255,6 +261,14 @@ Result<Manifest> parse_manifest(std::span<const std::uint8_t> bytes) {
     }
     manifest.payloads.push_back(std::move(*payload));
   }
+  // An SWUpdate image is installed by its own client, whole: a bundle
+  // mixing it with payloads for flotilla-agent would be half-installed by
+  // either kind of device.
+  bool swu = std::any_of(manifest.payloads.begin(), manifest.payloads.end(),
+                         [](const Payload& p) { return p.type == PayloadType::kSwu; });
+  bool other = std::any_of(manifest.payloads.begin(), manifest.payloads.end(),
+                           [](const Payload& p) { return p.type != PayloadType::kSwu; });
+  if (swu && other) return bad("/payloads", "a bundle with swu payloads carries no other payload type");
   return manifest;
 }
 
@@ -266,6 +280,7 @@ std::string serialize_manifest(const Manifest& manifest) {
     switch (p.type) {
       case PayloadType::kRawImage: entry["slot"] = p.slot; break;
       case PayloadType::kModule: entry["module"] = p.module; break;
+      case PayloadType::kSwu: break;
       case PayloadType::kFile: {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", p.mode);

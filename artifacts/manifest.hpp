@@ -20,7 +20,9 @@ inline constexpr std::size_t kMaxCompatible = 64;
 inline constexpr std::size_t kMaxRequires = 64;
 inline constexpr std::uint64_t kMaxPayloadSize = std::uint64_t{1} << 50;
 
-enum class PayloadType { kRawImage, kFile, kModule };
+// kSwu: a vendor's signed SWUpdate image, served whole to DDI devices
+// (docs/ddi.md); a bundle carrying one carries nothing else.
+enum class PayloadType { kRawImage, kFile, kModule, kSwu };
 std::string_view payload_type_name(PayloadType type);
 
 struct Payload {

@@ -17,7 +17,7 @@ struct CreateOptions {
   std::vector<std::string> keys;
   std::string name, kind, component, version;
   std::int64_t security_version = 0;
-  std::vector<std::string> compatible, requires_, raw_images, files, modules;
+  std::vector<std::string> compatible, requires_, raw_images, files, modules, swus;
   std::string reboot = "required", compress = "none", notes, created, out;
   bool force = false;
 };
@@ -32,7 +32,7 @@ bool split_assignment(const std::string& text, std::string& left, std::string& r
 }
 
 // Turns the payload options into writer inputs, in the order raw images,
-// files, modules (the manifest order; docs/cli.md says so).
+// files, modules, SWUpdate images (the manifest order; docs/cli.md says so).
 common::Result<std::vector<artifacts::PayloadInput>> payload_inputs(const CreateOptions& opts) {
   std::vector<artifacts::PayloadInput> inputs;
   auto usage = [](const std::string& message) {
@@ -84,7 +84,15 @@ common::Result<std::vector<artifacts::PayloadInput>> payload_inputs(const Create
     p.type = artifacts::PayloadType::kModule;
     if (auto ok = add(std::move(p), file); !ok) return std::unexpected(ok.error());
   }
-  if (inputs.empty()) return usage("give at least one --raw-image, --file or --module");
+  for (const auto& file : opts.swus) {
+    artifacts::Payload p;
+    p.type = artifacts::PayloadType::kSwu;
+    if (auto ok = add(std::move(p), file); !ok) return std::unexpected(ok.error());
+  }
+  if (!opts.swus.empty() && inputs.size() != opts.swus.size()) {
+    return usage("--swu: a bundle with SWUpdate images carries no --raw-image, --file or --module");
+  }
+  if (inputs.empty()) return usage("give at least one --raw-image, --file, --module or --swu");
   return inputs;
 }
 
@@ -170,6 +178,7 @@ void print_inspection(const artifacts::Inspection& inspection) {
         case artifacts::PayloadType::kRawImage: std::cout << "slot " << p.slot; break;
         case artifacts::PayloadType::kFile: std::cout << "path " << p.path; break;
         case artifacts::PayloadType::kModule: std::cout << "module " << p.module; break;
+        case artifacts::PayloadType::kSwu: std::cout << "SWUpdate image"; break;
       }
       std::cout << "  " << p.size << " bytes  sha256 " << p.sha256 << "\n";
     }
@@ -213,7 +222,7 @@ void add_bundle_commands(CLI::App& app, int& exit_code) {
   auto create_opts = std::make_shared<CreateOptions>();
   auto* create = bundle->add_subcommand(
       "create",
-      "Build and sign a bundle. Payloads are written in the order: raw images, files, modules; "
+      "Build and sign a bundle. Payloads are written in the order: raw images, files, modules, SWUpdate images; "
       "each payload is named after its file's base name.");
   auto& c = *create_opts;
   create->add_option("--key", c.keys, "Release private key that signs the manifest (repeatable)")->required();
@@ -228,6 +237,9 @@ void add_bundle_commands(CLI::App& app, int& exit_code) {
   create->add_option("--raw-image", c.raw_images, "SLOT=FILE: image streamed into the inactive slot (repeatable)");
   create->add_option("--file", c.files, "DEST_PATH=FILE[:MODE]: file installed at an absolute path (repeatable)");
   create->add_option("--module", c.modules, "MODULE=FILE: payload handed to an update module (repeatable)");
+  create->add_option("--swu", c.swus,
+                     "FILE.swu: a signed SWUpdate image for devices served over hawkBit DDI, served to them whole "
+                     "(repeatable; not with the other payload options)");
   create->add_option("--reboot", c.reboot, "Whether installing needs a reboot")
       ->check(CLI::IsMember({"required", "none"}))->capture_default_str();
   create->add_option("--compress", c.compress, "Compress the whole bundle")

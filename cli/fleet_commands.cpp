@@ -16,16 +16,28 @@ void print_devices(const common::Json& j) {
     std::string labels;
     for (const auto& [k, v] : d["labels"].items()) labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
     rows.push_back({json_text(d, "id").substr(0, 16), json_text(d, "device_type"), json_text(d, "status"), d["identity"].dump(),
-                    labels.empty() ? "-" : labels, json_text(d, "last_seen"), d.value("tampered", false) ? "TAMPERED" : ""});
+                    labels.empty() ? "-" : labels, d.value("protocol", "flotilla"), json_text(d, "last_seen"),
+                    d.value("tampered", false) ? "TAMPERED" : ""});
   }
-  print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "LAST SEEN", ""}, rows);
+  print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "PROTOCOL", "LAST SEEN", ""}, rows);
+}
+
+// KEY=VALUE arguments as a JSON object, or what is wrong with one.
+std::expected<common::Json, std::string> parse_labels(const std::vector<std::string>& pairs) {
+  common::Json labels = common::Json::object();
+  for (const auto& kv : pairs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return std::unexpected("labels are KEY=VALUE, got \"" + kv + "\"");
+    labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return labels;
 }
 
 }  // namespace
 
 void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server) {
   // devices
-  auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission");
+  auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission, create-ddi");
   devices->require_subcommand(1);
   struct DeviceOptions {
     std::string id, type, status, label, seen_before, seen_after, baseline;
@@ -70,14 +82,24 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   label->add_option("ID", d->id, "Device id")->required();
   label->add_option("LABEL", d->labels, "KEY=VALUE (none: clear all)");
   on_run(*label, exit_code, [&server, d] {
-    common::Json labels = common::Json::object();
-    for (const auto& kv : d->labels) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) return report_usage("labels are KEY=VALUE, got \"" + kv + "\"");
-      labels[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    return call(server, "PUT", "/api/v1/devices/" + url_encode(d->id) + "/labels", common::Json{{"labels", labels}}.dump(),
+    auto labels = parse_labels(d->labels);
+    if (!labels) return report_usage(labels.error());
+    return call(server, "PUT", "/api/v1/devices/" + url_encode(d->id) + "/labels", common::Json{{"labels", *labels}}.dump(),
                 [](const common::Json& j) { std::cout << "labels of " << json_text(j, "id") << ": " << j["labels"].dump() << "\n"; });
+  });
+
+  auto* create_ddi = devices->add_subcommand(
+      "create-ddi",
+      "Register a device that runs a hawkBit DDI client (SWUpdate, rauc-hawkbit-updater); prints JSON with its "
+      "target token, once (docs/ddi.md)");
+  create_ddi->add_option("--controller-id", d->id, "The client's controller id, [A-Za-z0-9._:@-]{1,128}")->required();
+  create_ddi->add_option("--device-type", d->type, "Device type, as bundles name it in compatible")->required();
+  create_ddi->add_option("--label", d->labels, "KEY=VALUE (repeatable)");
+  on_run(*create_ddi, exit_code, [&server, d] {
+    auto labels = parse_labels(d->labels);
+    if (!labels) return report_usage(labels.error());
+    common::Json body = {{"controller_id", d->id}, {"device_type", d->type}, {"labels", *labels}};
+    return call(server, "POST", "/api/v1/devices/ddi", body.dump(), [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
   });
 
   // enrollment tokens

@@ -371,6 +371,10 @@ common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) {
   std::string module;
   bool raw = false;
   for (const auto& p : manifest.payloads) {
+    if (p.type == artifacts::PayloadType::kSwu) {
+      return common::fail(Errc::kUnsupportedPayloads, "bundle " + manifest.name + " carries SWUpdate images (payload type swu) "
+                                                       "for devices served over DDI; flotilla-agent does not install them");
+    }
     if (p.type == artifacts::PayloadType::kRawImage) {
       raw = true;
       auto plan = slot_for(p);
@@ -416,6 +420,8 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
     }
     case artifacts::PayloadType::kModule:
       return StagedFileSink::open(module_workdir_ / "files" / payload.name, 0600, nullptr);
+    case artifacts::PayloadType::kSwu:
+      break;  // refused by check_bundle
   }
   return common::fail(common::Errc::kBadField, "unknown payload type");
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "artifacts/manifest.hpp"
 #include "common/file.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
@@ -156,6 +157,7 @@ struct ServeOptions {
   std::string tls_cert, tls_key, tls_client_ca;
   std::string front = "nginx";  // or "none": cpprest listens on --listen itself
   std::string accel_redirect;
+  std::string ddi_tenant{server::ddi::kDefaultTenant};
   int poll_interval_s = 60;
   int token_lifetime_days = 90;  // of operator tokens made without an expiry; 0: none
   double scheduler_interval_s = 5;
@@ -174,7 +176,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "store", "store_connections", "bundle_dir", "bundle_base_url", "listen", "threads",
                                    "public_url", "poll_interval", "token_lifetime_days", "debug", "tls_cert", "tls_key", "tls_client_ca", "accel_redirect",
-                                   "scheduler_interval", "no_ui", "front"});
+                                   "scheduler_interval", "no_ui", "front", "ddi_tenant"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -193,8 +195,12 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
       !take_string("bundle_base_url", "--bundle-base-url", o.bundle_base_url) || !take_string("listen", "--listen", o.listen.url) ||
       !take_string("public_url", "--public-url", o.public_url) || !take_string("tls_cert", "--tls-cert", o.tls_cert) ||
       !take_string("tls_key", "--tls-key", o.tls_key) || !take_string("tls_client_ca", "--tls-client-ca", o.tls_client_ca) ||
-      !take_string("front", "--front", o.front) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect)) {
+      !take_string("front", "--front", o.front) || !take_string("accel_redirect", "--accel-redirect", o.accel_redirect) ||
+      !take_string("ddi_tenant", "--ddi-tenant", o.ddi_tenant)) {
     return kExitUsage;
+  }
+  if (!artifacts::is_safe_name(o.ddi_tenant, 64)) {
+    return fail(common::Error(common::Errc::kBadField, "/ddi_tenant: must match [A-Za-z0-9._-]{1,64}").with_context(path));
   }
   struct IntegerSetting {
     const char* key;
@@ -315,6 +321,7 @@ int run_serve(const ServeOptions& o) {
     return kExitUsage;
   }
   app.set_poll_interval(o.poll_interval_s);
+  app.set_ddi_tenant(o.ddi_tenant);
   app.set_token_lifetime(std::chrono::days(o.token_lifetime_days));
   app.set_accel_redirect(o.accel_redirect);
   app.set_ui_enabled(!o.no_ui);
@@ -463,6 +470,10 @@ int main(int argc, char** argv) {
                     "PEM CA certificates: the front asks clients for a certificate and refuses one that does not "
                     "verify against these (devices with certificates; nginx front only)")
       ->check(CLI::ExistingFile);
+  serve->add_option("--ddi-tenant", so.ddi_tenant,
+                    "Tenant of the hawkBit DDI routes, /TENANT/controller/v1/CONTROLLER_ID (docs/ddi.md)")
+      ->check([](const std::string& t) { return artifacts::is_safe_name(t, 64) ? "" : "must match [A-Za-z0-9._-]{1,64}"; })
+      ->capture_default_str();
   serve->add_option("--poll-interval", so.poll_interval_s, "Seconds between device polls")
       ->check(CLI::Range(5, 86400))->capture_default_str();
   serve->add_option("--token-lifetime-days", so.token_lifetime_days,

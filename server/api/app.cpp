@@ -65,6 +65,15 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   open_route("GET", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
   open_route("HEAD", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
   open_route("GET", "/api/v1/device/trust/{}", Access::kDevice, &ServerApp::device_trust);
+  // hawkBit DDI: authenticated by target token in each handler.
+  open_route("GET", "/{}/controller/v1/{}", Access::kPublic, &ServerApp::ddi_base);
+  open_route("GET", "/{}/controller/v1/{}/deploymentBase/{}", Access::kPublic, &ServerApp::ddi_deployment_base);
+  open_route("POST", "/{}/controller/v1/{}/deploymentBase/{}/feedback", Access::kPublic, &ServerApp::ddi_feedback);
+  open_route("GET", "/{}/controller/v1/{}/installedBase/{}", Access::kPublic, &ServerApp::ddi_installed_base);
+  open_route("PUT", "/{}/controller/v1/{}/configData", Access::kPublic, &ServerApp::ddi_config_data);
+  open_route("GET", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);
+  open_route("HEAD", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);
+  route("POST", "/api/v1/devices/ddi", Permission::kManageDevices, &ServerApp::create_ddi_device);
   route("POST", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::create_enrollment_token);
   route("GET", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::list_enrollment_tokens);
   route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);
@@ -131,6 +140,8 @@ http::BodyPolicy ServerApp::body_policy(const std::string& method, const std::st
   if (path == "/api/v1/device/auth") return {Kind::kMemory, 64 * 1024};
   if (path == "/api/v1/device/inventory") return {Kind::kMemory, 256 * 1024};
   if (path.starts_with("/api/v1/device/")) return {Kind::kMemory, 16 * 1024};
+  // DDI feedback and configData (everything outside /api is DDI).
+  if (!path.starts_with("/api/")) return {Kind::kMemory, 64 * 1024};
   return {Kind::kMemory, kMaxJsonBodyBytes};
 }
 

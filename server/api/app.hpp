@@ -14,6 +14,8 @@
 #include "common/time.hpp"
 #include "server/api/auth.hpp"
 #include "server/api/metrics.hpp"
+#include "server/ddi/ddi.hpp"
+#include "server/deployment_state.hpp"
 #include "server/http/types.hpp"
 #include "server/scheduler/rollout_plan.hpp"
 #include "server/store/store.hpp"
@@ -177,6 +179,29 @@ class ServerApp final : public http::Application {
   std::filesystem::path bundle_path(const std::string& file_sha256) const;
   // A bundle file as the body, honouring Range / If-Range / HEAD.
   http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);
+  // The same for any file of the bundle directory (`name` relative to it).
+  http::Response serve_stored_file(const http::Request& request, const std::string& name, std::uint64_t size,
+                                   const std::string& etag);
+
+  // hawkBit DDI (ddi_routes.cpp). Params: tenant, controller id, then the
+  // route's own. Each handler authenticates the target token itself.
+  std::expected<Caller, http::Response> authenticate_ddi(const http::Request& request, const Params& params);
+  std::string ddi_controller_url(const std::string& controller_id) const;
+  // The caller's open action `action_text` as DDI shows it; 404 for any
+  // other (another device's, a closed one).
+  std::expected<ddi::Action, http::Response> ddi_action(const Caller& caller, const std::string& controller_id,
+                                                        std::string_view action_text);
+  common::Result<std::vector<ddi::Artifact>> ddi_artifacts(const BundleRecord& bundle);
+  common::Status record_ddi_report(const Caller& caller, DeviceReport report, int progress, std::string message,
+                                   const std::string& body);
+  common::Status record_ddi_inventory(const DeviceRecord& device, const BundleRecord& bundle);
+  http::Response ddi_base(http::Request&, const Params&, const Caller&);
+  http::Response ddi_deployment_base(http::Request&, const Params&, const Caller&);
+  http::Response ddi_installed_base(http::Request&, const Params&, const Caller&);
+  http::Response ddi_feedback(http::Request&, const Params&, const Caller&);
+  http::Response ddi_config_data(http::Request&, const Params&, const Caller&);
+  http::Response ddi_artifact(http::Request&, const Params&, const Caller&);
+  http::Response create_ddi_device(http::Request&, const Params&, const Caller&);
 
  public:
   // Every route as {method, pattern} ("GET", "/api/v1/devices/{}"), in
@@ -185,6 +210,8 @@ class ServerApp final : public http::Application {
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
+  // The tenant of the DDI routes (/{tenant}/controller/v1/...).
+  void set_ddi_tenant(std::string tenant) { ddi_tenant_ = std::move(tenant); }
   // How long an operator token made or rotated without "expires_at" stays
   // valid; zero: it never expires.
   void set_token_lifetime(std::chrono::seconds lifetime) { token_lifetime_ = lifetime; }
@@ -223,6 +250,8 @@ class ServerApp final : public http::Application {
   std::mutex rollout_cache_mutex_;
   std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;
   int poll_interval_s_ = 60;
+  std::string ddi_tenant_{ddi::kDefaultTenant};
+  std::mutex ddi_mutex_;  // one extraction of a bundle's DDI artifacts at a time
   std::chrono::seconds token_lifetime_{0};
 
   Store& store_;

@@ -195,16 +195,20 @@ http::Response ServerApp::download_bundle(http::Request& request, const Params& 
 }
 
 http::Response ServerApp::serve_bundle_file(const http::Request& request, const BundleRecord& bundle) {
-  auto size = static_cast<std::uint64_t>(bundle.size);
+  return serve_stored_file(request, bundle.file_sha256 + ".flb", static_cast<std::uint64_t>(bundle.size),
+                           "\"" + bundle.file_sha256 + "\"");
+}
+
+http::Response ServerApp::serve_stored_file(const http::Request& request, const std::string& name, std::uint64_t size,
+                                            const std::string& etag) {
   if (!accel_redirect_.empty()) {
     // nginx sends the file (sendfile, Range, If-Range) once we said yes.
     http::Response response;
     response.content_type = "application/octet-stream";
-    response.headers["X-Accel-Redirect"] = accel_redirect_ + bundle.file_sha256 + ".flb";
+    response.headers["X-Accel-Redirect"] = accel_redirect_ + name;
     metrics_.add_bundle_bytes(size);
     return response;
   }
-  std::string etag = "\"" + bundle.file_sha256 + "\"";
   auto decision = decide_range(request.header("Range"), request.header("If-Range"), etag, size);
   http::Response response;
   response.content_type = "application/octet-stream";
@@ -212,7 +216,7 @@ http::Response ServerApp::serve_bundle_file(const http::Request& request, const 
   response.headers["ETag"] = etag;
   switch (decision.outcome) {
     case RangeOutcome::kUnsatisfiable: {
-      auto refused = problem(416, "the range is outside the bundle");
+      auto refused = problem(416, "the range is outside the file");
       refused.headers["Content-Range"] = "bytes */" + std::to_string(size);
       return refused;
     }
@@ -221,10 +225,10 @@ http::Response ServerApp::serve_bundle_file(const http::Request& request, const 
       response.headers["Content-Range"] = "bytes " + std::to_string(decision.range.offset) + "-" +
                                           std::to_string(decision.range.offset + decision.range.length - 1) + "/" +
                                           std::to_string(size);
-      response.file = http::FileBody{bundle_path(bundle.file_sha256), decision.range.offset, decision.range.length};
+      response.file = http::FileBody{bundle_dir_ / name, decision.range.offset, decision.range.length};
       break;
     case RangeOutcome::kWhole:
-      response.file = http::FileBody{bundle_path(bundle.file_sha256), 0, size};
+      response.file = http::FileBody{bundle_dir_ / name, 0, size};
       break;
   }
   if (request.method == "HEAD") {

@@ -107,6 +107,10 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_device(
     caller.device = std::move(*device);
   }
   if (!caller.device) return std::unexpected(problem(401, "the device token is unknown, expired or revoked; authenticate again"));
+  // A DDI device's target token opens the DDI routes only (docs/ddi.md).
+  if (caller.device->protocol != "flotilla") {
+    return std::unexpected(problem(401, "this device is served over DDI, at /{tenant}/controller/v1/{controllerId}"));
+  }
   // Every authenticated request is contact (docs/device-protocol.md):
   // a device that only reports is heard from as much as one that polls.
   if (auto ok = note_contact(*caller.device); !ok) return std::unexpected(problem_from(ok.error()));

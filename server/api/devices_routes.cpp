@@ -8,6 +8,7 @@
 #include "server/api/reply.hpp"
 #include "server/compliance/export.hpp"
 #include "signing/digest.hpp"
+#include "signing/key.hpp"
 
 namespace flotilla::server::api {
 namespace {
@@ -24,7 +25,12 @@ common::Json device_json(const DeviceRecord& d, bool with_inventory) {
                       {"labels", parsed(d.labels_json)},
                       {"created_at", d.created_at},
                       {"last_seen", d.last_seen ? common::Json(*d.last_seen) : common::Json(nullptr)},
-                      {"tampered", d.tampered}};
+                      {"tampered", d.tampered},
+                      // How the device talks to the server and what vouches
+                      // for what it says (docs/ddi.md).
+                      {"protocol", d.protocol},
+                      {"auth", d.protocol == "ddi" ? "target-token" : "device-key"}};
+  if (d.protocol == "ddi") out["attributes"] = d.attributes ? parsed(*d.attributes) : common::Json(nullptr);
   if (with_inventory) {
     out["public_key"] = d.public_key;
     out["inventory"] = d.inventory ? parsed(*d.inventory) : common::Json(nullptr);
@@ -230,6 +236,54 @@ http::Response ServerApp::decommission_device(http::Request&, const Params& para
   return change_device_status(params[0], "decommissioned", caller);
 }
 
+// The labels object of a request body, checked; kMaxLabels plain names
+// with short string values.
+static std::optional<http::Response> check_labels(const common::JsonObject& labels) {
+  if (labels.json().size() > kMaxLabels) return problem(400, "too many labels", {{labels.pointer(), "at most 64"}});
+  for (const auto& [key, value] : labels.json().items()) {
+    if (!artifacts::is_safe_name(key, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
+      return problem(400, "invalid label", {{labels.pointer_to(key), "labels are plain names with string values of at most 256 bytes"}});
+    }
+  }
+  return std::nullopt;
+}
+
+http::Response ServerApp::create_ddi_device(http::Request& request, const Params&, const Caller& caller) {
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"controller_id", "device_type", "labels"}); !ok) return problem_from(ok.error());
+  auto controller_id = body->string("controller_id", 128);
+  if (!controller_id) return problem_from(controller_id.error());
+  if (!ddi::is_controller_id(*controller_id)) {
+    return problem(400, "invalid controller id", {{"/controller_id", "must match [A-Za-z0-9._:@-]{1,128}"}});
+  }
+  auto device_type = body->string("device_type", 64);
+  if (!device_type) return problem_from(device_type.error());
+  if (!artifacts::is_safe_name(*device_type, 64)) return problem(400, "invalid device type", {{"/device_type", "must match [A-Za-z0-9._-]{1,64}"}});
+  common::Json labels = common::Json::object();
+  if (body->has("labels")) {
+    auto given = body->object("labels");
+    if (!given) return problem_from(given.error());
+    if (auto bad = check_labels(*given)) return *bad;
+    labels = given->json();
+  }
+  DeviceRecord device{.id = ddi::device_id_for(*controller_id), .device_type = *device_type,
+                      .identity_json = common::Json{{"controller_id", *controller_id}}.dump(), .labels_json = labels.dump()};
+  // The token is shown once; the store keeps its hash.
+  std::string secret = "ddi_" + common::to_hex(signing::random_bytes(24));
+  auto stored = store_.create_ddi_device(
+      device, token_hash(secret), common::format_rfc3339(clock_()),
+      caller.audit("device.create", "device:" + device.id, "ok",
+                   {{"protocol", "ddi"}, {"controller_id", *controller_id}, {"device_type", *device_type}, {"labels", labels}}));
+  if (!stored) {
+    if (stored.error().is(common::Errc::kConflict)) return problem(409, "controller id " + *controller_id + " is registered already");
+    return problem_from(stored.error());
+  }
+  return json_reply(201, {{"device_id", stored->id}, {"controller_id", *controller_id}, {"device_type", *device_type},
+                          {"protocol", "ddi"}, {"target_token", secret}});
+}
+
 http::Response ServerApp::label_device(http::Request& request, const Params& params, const Caller& caller) {
   common::Json doc;
   auto body = json_body(request, doc);
@@ -237,12 +291,7 @@ http::Response ServerApp::label_device(http::Request& request, const Params& par
   if (auto ok = body->only_keys({"labels"}); !ok) return problem_from(ok.error());
   auto labels = body->object("labels");
   if (!labels) return problem_from(labels.error());
-  if (labels->json().size() > kMaxLabels) return problem(400, "too many labels", {{"/labels", "at most 64"}});
-  for (const auto& [key, value] : labels->json().items()) {
-    if (!artifacts::is_safe_name(key, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
-      return problem(400, "invalid label", {{labels->pointer_to(key), "labels are plain names with string values of at most 256 bytes"}});
-    }
-  }
+  if (auto bad = check_labels(*labels)) return *bad;
   auto ok = store_.set_device_labels(params[0], labels->json().dump(),
                                      caller.audit("device.label", "device:" + params[0], "ok", {{"labels", labels->json()}}));
   if (!ok) return problem_from(ok.error());

@@ -15,7 +15,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 6> kMigrations = {
+constexpr std::array<std::string_view, 7> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE DOMAIN ctext AS text COLLATE "C";
@@ -216,6 +216,12 @@ ALTER TABLE device_tokens ADD COLUMN issued BIGINT NOT NULL DEFAULT 0;
     // 6: attempts cut short (power, network) counted apart from failures.
     R"sql(
 ALTER TABLE deployment_devices ADD COLUMN interruptions BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 7: devices served over hawkBit's DDI (docs/ddi.md): no device key,
+    // a target token; the attributes they send as configData.
+    R"sql(
+ALTER TABLE devices ADD COLUMN protocol ctext NOT NULL DEFAULT 'flotilla';
+ALTER TABLE devices ADD COLUMN attributes ctext;
 )sql",
 };
 

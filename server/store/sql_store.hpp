@@ -54,6 +54,9 @@ class SqlStore final : public Store {
   common::Result<DeviceRecord> enroll_device(const DeviceRecord& device, const std::optional<std::string>& enrollment_token_hash,
                                              const std::string& nonce, const std::string& now,
                                              const std::string& nonce_horizon, const AuditDraft& audit) override;
+  common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+                                                 const std::string& now, const AuditDraft& audit) override;
+  common::Status set_device_attributes(const std::string& id, const std::string& attributes_json) override;
   common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,
                                     const std::string& expires_at) override;
   common::Result<std::optional<DeviceRecord>> find_device_by_token(const std::string& token_hash, const std::string& now) override;
@@ -143,6 +146,9 @@ class SqlStore final : public Store {
   // something it depends on changed. After the commit: a scheduler that
   // saw the new generation also sees the write.
   common::Status commit_change(Db& db, sql::Transaction& tx);
+  common::Result<bool> record_numbered_event(Db& db, sql::Transaction& tx, std::int64_t deployment_id,
+                                             const std::string& device_id, const DeploymentEvent& event,
+                                             const std::string& state, const std::string& now);
   // Inserts a deployment row (its rollout_id too), inside a transaction.
   common::Result<std::int64_t> insert_deployment_locked(Db& db, const DeploymentRecord& deployment);
   // Checks and applies a rollout state change, inside a transaction.

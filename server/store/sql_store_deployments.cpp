@@ -226,6 +226,13 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (!*row) return common::fail(common::Errc::kNotFound, "the device is not part of deployment " + std::to_string(deployment_id));
   std::string state = current->text(0);
   std::int64_t last_seq = current->int64(1);
+  // seq 0: the server numbers the event (a DDI device's feedback has no
+  // sequence of its own), next after the last one, in this transaction.
+  if (event.seq == 0) {
+    DeploymentEvent numbered = event;
+    numbered.seq = last_seq + 1;
+    return record_numbered_event(*db, *tx, deployment_id, device_id, numbered, state, now);
+  }
 
   // Idempotent on seq: an outbox resending an event (the same body bytes)
   // changes nothing. A different body under a recorded seq is not a resend.
@@ -242,6 +249,14 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (event.seq <= last_seq) {
     return common::fail(Errc::kBadTransition, "event seq " + std::to_string(event.seq) + " is not above " + std::to_string(last_seq));
   }
+  return record_numbered_event(*db, *tx, deployment_id, device_id, event, state, now);
+}
+
+// Applies an event whose seq is above the last one to a deployment in
+// `state`, inside `tx`, and commits.
+Result<bool> SqlStore::record_numbered_event(Db& db, sql::Transaction& tx, std::int64_t deployment_id,
+                                             const std::string& device_id, const DeploymentEvent& event,
+                                             const std::string& state, const std::string& now) {
   auto from = parse_deployment_state(state);
   auto report = parse_recorded_report(event.state);
   if (!from || !report) return common::fail(Errc::kBadTransition, "unknown state " + (from ? event.state : state));
@@ -255,14 +270,14 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   // downloading (the device takes it again) and counts it, not a failure.
   const bool interruption = *report == DeviceReport::kInterrupted;
   const std::string stored_state(state_name(*to));
-  auto insert = db->prepare(
+  auto insert = db.prepare(
       "INSERT INTO deployment_events (deployment_id, device_id, seq, state, progress, message, time, body, signature, received_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!insert) return std::unexpected(insert.error());
   insert->bind(1, deployment_id).bind(2, device_id).bind(3, event.seq).bind(4, event.state).bind(5, event.progress)
       .bind(6, event.message).bind(7, event.time).bind(8, event.body).bind(9, event.signature).bind(10, now);
   if (auto ok = insert->run(); !ok) return std::unexpected(ok.error());
-  auto update = db->prepare(
+  auto update = db.prepare(
       "UPDATE deployment_devices SET state = ?, active = ?, last_seq = ?, progress = ?, message = ?, "
       "running_version = COALESCE(?, running_version), updated_at = ?, interruptions = interruptions + ? "
       "WHERE deployment_id = ? AND device_id = ?");
@@ -274,12 +289,12 @@ Result<bool> SqlStore::record_event(std::int64_t deployment_id, const std::strin
   if (event.state != state) {
     common::Json details = {{"device", device_id}, {"from", state}, {"to", event.state}, {"seq", event.seq}};
     if (event.running_version) details["running_version"] = *event.running_version;
-    auto entry = append_audit_locked(*db, {"device:" + device_id, "deployment.transition",
+    auto entry = append_audit_locked(db, {"device:" + device_id, "deployment.transition",
                                            "deployment:" + std::to_string(deployment_id),
                                            *to == DeploymentState::kFailed || *to == DeploymentState::kRolledBack ? "failed" : "ok", details});
     if (!entry) return std::unexpected(entry.error());
   }
-  if (auto ok = commit_change(*db, *tx); !ok) return std::unexpected(ok.error());
+  if (auto ok = commit_change(db, tx); !ok) return std::unexpected(ok.error());
   return true;
 }
 

@@ -18,7 +18,8 @@ namespace {
 // lookups of the hot path pass NULL for it and for the inventory.
 #define FLOTILLA_DEVICE_COLUMNS(LAST_SEEN, INVENTORY)                                                          \
   "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
-  LAST_SEEN ", d.report_counter, " INVENTORY ", d.inventory_digest, d.inventory_at, d.tampered, d.utc_offset "
+  LAST_SEEN ", d.report_counter, " INVENTORY ", d.inventory_digest, d.inventory_at, d.tampered, d.utc_offset, "   \
+  "d.protocol, d.attributes "
 #define FLOTILLA_DEVICE_SELECT \
   FLOTILLA_DEVICE_COLUMNS("s.last_seen", "d.inventory") "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
 
@@ -26,13 +27,15 @@ std::optional<std::string> rfc3339_of(std::optional<std::int64_t> unix_seconds) 
   return unix_seconds ? std::optional(common::format_unix_seconds(*unix_seconds)) : std::nullopt;
 }
 
-constexpr int kDeviceColumnCount = 15;  // FLOTILLA_DEVICE_COLUMNS
+constexpr int kDeviceColumnCount = 17;
+// 9999-12-31T23:59:59Z in Unix seconds: the expiry of tokens that have none.
+constexpr std::int64_t kNeverExpires = 253402300799;  // FLOTILLA_DEVICE_COLUMNS
 
 DeviceRecord device_from_row(const sql::Statement& row) {
   return {row.int64(0),         row.text(1),           row.text(2),           row.text(3),
           row.text(4),          row.text(5),           row.text(6),           row.text(7),
           rfc3339_of(row.optional_int64(8)), row.int64(9), row.optional_text(10), row.optional_text(11),
-          row.optional_text(12), row.int64(13) != 0, row.optional_text(14)};
+          row.optional_text(12), row.int64(13) != 0, row.optional_text(14), row.text(15), row.optional_text(16)};
 }
 
 EnrollmentTokenRecord enrollment_from_row(const sql::Statement& row) {
@@ -159,6 +162,48 @@ Result<DeviceRecord> SqlStore::enroll_device(const DeviceRecord& device, const s
   if (auto logged = append_audit_locked(*db, entry); !logged) return std::unexpected(logged.error());
   if (auto ok = commit_change(*db, *tx); !ok) return std::unexpected(ok.error());
   return stored;
+}
+
+Result<DeviceRecord> SqlStore::create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+                                                 const std::string& now, const AuditDraft& audit) {
+  auto hash = common::from_hex(token_hash);
+  if (!hash) return std::unexpected(hash.error());
+  DeviceRecord stored = device;
+  stored.status = "accepted";
+  stored.protocol = "ddi";
+  stored.created_at = now;
+  auto db = pool_->acquire();
+  auto ok = in_transaction(*db, audit, [&]() -> Status {
+    auto insert = db->prepare(
+        "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, protocol) "
+        "VALUES (?, ?, ?, '', 'accepted', ?, ?, 'ddi') RETURNING key");
+    if (!insert) return std::unexpected(insert.error());
+    insert->bind(1, stored.id).bind(2, stored.device_type).bind(3, stored.identity_json).bind(4, stored.labels_json).bind(5, now);
+    auto key = insert->run_returning_int64();
+    if (!key) {
+      if (key.error().is(common::Errc::kConflict)) return common::fail(common::Errc::kConflict, "device " + stored.id + " exists");
+      return std::unexpected(key.error());
+    }
+    stored.key = *key;
+    // A target token is configured into the device once and kept, as
+    // hawkBit's are: it lives until the device is decommissioned.
+    auto token = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at, issued) VALUES (?, ?, ?, 1)");
+    if (!token) return std::unexpected(token.error());
+    token->bind_blob(1, *hash).bind(2, *key).bind(3, kNeverExpires);
+    return token->run();
+  }, Change::kScheduling);
+  if (!ok) return std::unexpected(ok.error());
+  return stored;
+}
+
+Status SqlStore::set_device_attributes(const std::string& id, const std::string& attributes_json) {
+  auto db = pool_->acquire();
+  auto update = db->prepare("UPDATE devices SET attributes = ? WHERE id = ?");
+  if (!update) return std::unexpected(update.error());
+  update->bind(1, attributes_json).bind(2, id);
+  if (auto ok = update->run(); !ok) return ok;
+  if (db->changes() == 0) return common::fail(common::Errc::kNotFound, "no device " + id);
+  return {};
 }
 
 Status SqlStore::issue_device_token(const std::string& device_id, const std::string& token_hash,

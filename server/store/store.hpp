@@ -85,6 +85,8 @@ struct DeviceRecord {
   std::optional<std::string> inventory_at;
   bool tampered = false;
   std::optional<std::string> utc_offset;  // "+01:00", as last reported
+  std::string protocol = "flotilla";      // flotilla | ddi (docs/ddi.md)
+  std::optional<std::string> attributes;  // ddi: the last configData, a JSON object
 };
 
 struct DeviceFilter {
@@ -326,6 +328,13 @@ class Store {
                                                      const std::optional<std::string>& enrollment_token_hash,
                                                      const std::string& nonce, const std::string& now,
                                                      const std::string& nonce_horizon, const AuditDraft& audit) = 0;
+  // Registers an accepted device served over DDI (protocol "ddi", no
+  // device key) with its target token, which never expires; kConflict when
+  // the id is taken.
+  virtual common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+                                                         const std::string& now, const AuditDraft& audit) = 0;
+  // A DDI device's configData, as a JSON object (replaced whole).
+  virtual common::Status set_device_attributes(const std::string& id, const std::string& attributes_json) = 0;
   // Adds a bearer token; the device's older tokens stay valid until their
   // own expiry, except that only the newest kLiveDeviceTokens are kept.
   virtual common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,

@@ -138,6 +138,12 @@ const std::vector<Seed>& seeds() {
       [](sql::Connection& db) {
         return seed_all(db, {"UPDATE deployment_devices SET interruptions = 2 WHERE device_id = 'dev-1'"});
       },
+      // 7: devices served over DDI, their configData.
+      [](sql::Connection& db) {
+        return seed_all(db, {"INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, protocol, attributes) "
+                             "VALUES ('ddi-1', 'gw-x1', '{\"controller_id\":\"c-1\"}', '', 'accepted', '{}', "
+                             "'2026-01-01T00:00:00Z', 'ddi', '{\"hw\":\"rev2\"}')"});
+      },
   };
   return all;
 }
@@ -249,6 +255,17 @@ TEST_P(MigrationTest, EveryEarlierSchemaVersionIsMigratedWithItsDataIntact) {
       auto baseline = store.find_baseline("2026-Q4");
       ASSERT_TRUE(baseline && *baseline);
       EXPECT_EQ((*baseline)->document, R"({"name":"2026-Q4"})");
+    }
+    if (version >= 2) {
+      auto native = store.find_device("dev-1");
+      ASSERT_TRUE(native && *native);
+      EXPECT_EQ((*native)->protocol, "flotilla") << "devices from before DDI speak the native protocol";
+    }
+    if (version >= 7) {
+      auto ddi = store.find_device("ddi-1");
+      ASSERT_TRUE(ddi && *ddi);
+      EXPECT_EQ((*ddi)->protocol, "ddi");
+      EXPECT_EQ((*ddi)->attributes.value_or(""), R"({"hw":"rev2"})");
     }
     if (version >= 5) {
       auto second = store.find_device_by_token(signing::sha256_hex(kDeviceSecret + "-2"), common::format_rfc3339(now));

@@ -1,0 +1,378 @@
+// hawkBit's Direct Device Integration API (docs/ddi.md) for devices that
+// run an existing DDI client: /{tenant}/controller/v1/{controllerId}/...
+//
+// A DDI device is a device of the fleet with protocol "ddi": rollouts
+// offer it bundles like any other, and what it reports moves the same
+// deployment state machine. What differs is trust: a DDI client signs
+// nothing, so its feedback is recorded as self-reported (no signature),
+// and the only bundles it is served are those carrying SWUpdate images
+// (payload type swu), which the client verifies with its own key.
+//
+// Threats handled here: a client speaking for another controller (the
+// target token must belong to the device of the URL's controller id), an
+// action id of another device (every action is looked up through the
+// caller's own offer), hostile feedback (ddi::parse_feedback), and
+// artifact names used as paths (only names from the signed manifest are
+// served, looked up, never joined).
+#include <fstream>
+#include <openssl/evp.h>
+
+#include "artifacts/reader.hpp"
+#include "common/encoding.hpp"
+#include "common/log.hpp"
+#include "server/api/app.hpp"
+#include "server/api/reply.hpp"
+#include "server/ddi/ddi.hpp"
+#include "server/deployment_state.hpp"
+#include "server/errors.hpp"
+#include "signing/digest.hpp"
+
+namespace flotilla::server::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+// SHA-1 and MD5 besides the manifest's SHA-256: DDI clients check the
+// first (SWUpdate), some the second; neither is trusted for anything here.
+class LegacyDigests {
+ public:
+  LegacyDigests() : sha1_(EVP_MD_CTX_new()), md5_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(sha1_, EVP_sha1(), nullptr);
+    EVP_DigestInit_ex(md5_, EVP_md5(), nullptr);
+  }
+  ~LegacyDigests() {
+    EVP_MD_CTX_free(sha1_);
+    EVP_MD_CTX_free(md5_);
+  }
+  LegacyDigests(const LegacyDigests&) = delete;
+  LegacyDigests& operator=(const LegacyDigests&) = delete;
+  void update(std::span<const std::uint8_t> bytes) {
+    EVP_DigestUpdate(sha1_, bytes.data(), bytes.size());
+    EVP_DigestUpdate(md5_, bytes.data(), bytes.size());
+  }
+  std::pair<std::string, std::string> finish() { return {hex(sha1_), hex(md5_)}; }
+
+ private:
+  static std::string hex(EVP_MD_CTX* ctx) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx, digest, &length);
+    return common::to_hex(std::span<const std::uint8_t>(digest, length));
+  }
+  EVP_MD_CTX* sha1_;
+  EVP_MD_CTX* md5_;
+};
+
+// Writes each swu payload of a verified bundle to DIR/<name>, with its
+// legacy digests; nothing is kept unless the whole bundle verified.
+class ArtifactSinks final : public artifacts::SinkFactory {
+ public:
+  explicit ArtifactSinks(fs::path dir) : dir_(std::move(dir)) {}
+  std::vector<ddi::Artifact> artifacts;
+
+  common::Result<std::unique_ptr<artifacts::PayloadSink>> open(const artifacts::Manifest&,
+                                                               const artifacts::Payload& payload) override {
+    if (payload.type != artifacts::PayloadType::kSwu) return artifacts::DiscardSinkFactory().open({}, payload);
+    artifacts.push_back({payload.name, payload.size, "", "", payload.sha256});
+    return std::unique_ptr<artifacts::PayloadSink>(new Sink(dir_ / payload.name, artifacts.back()));
+  }
+
+ private:
+  class Sink final : public artifacts::PayloadSink {
+   public:
+    Sink(fs::path path, ddi::Artifact& artifact) : path_(std::move(path)), artifact_(artifact), out_(path_, std::ios::binary) {}
+    common::Status write(std::span<const std::uint8_t> bytes) override {
+      digests_.update(bytes);
+      out_.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      if (!out_) return common::fail(common::Errc::kIo, "writing " + path_.string());
+      return {};
+    }
+    common::Status finish() override {
+      out_.close();
+      if (!out_) return common::fail(common::Errc::kIo, "writing " + path_.string());
+      std::tie(artifact_.sha1, artifact_.md5) = digests_.finish();
+      return {};
+    }
+    common::Status commit() override { return {}; }
+    void abort() override {}
+
+   private:
+    fs::path path_;
+    ddi::Artifact& artifact_;
+    std::ofstream out_;
+    LegacyDigests digests_;
+  };
+  fs::path dir_;
+};
+
+common::Json artifacts_json(const std::vector<ddi::Artifact>& list) {
+  common::Json out = common::Json::array();
+  for (const auto& a : list) {
+    out.push_back({{"filename", a.filename}, {"size", a.size}, {"sha1", a.sha1}, {"md5", a.md5}, {"sha256", a.sha256}});
+  }
+  return out;
+}
+
+std::vector<ddi::Artifact> artifacts_from(const common::Json& doc) {
+  std::vector<ddi::Artifact> list;
+  for (const auto& a : doc) {
+    list.push_back({a["filename"], a["size"], a["sha1"], a["md5"], a["sha256"]});
+  }
+  return list;
+}
+
+bool carries_swu(const BundleRecord& bundle) {
+  auto manifest = common::Json::parse(bundle.manifest_json, nullptr, false);
+  if (!manifest.is_object() || !manifest["payloads"].is_array()) return false;
+  for (const auto& p : manifest["payloads"]) {
+    if (p.value("type", "") == "swu") return true;
+  }
+  return false;
+}
+
+// The recorded name of what a feedback reports, or nullopt for feedback
+// that moves nothing (progress after the install, say).
+std::optional<DeviceReport> report_of(const ddi::Feedback& feedback) {
+  switch (feedback.outcome) {
+    case ddi::Outcome::kProgress: return DeviceReport::kDownloading;
+    case ddi::Outcome::kInstalled: return DeviceReport::kInstalling;
+    case ddi::Outcome::kSuccess: return DeviceReport::kCommitted;
+    case ddi::Outcome::kFailure:
+    case ddi::Outcome::kCanceled: return DeviceReport::kFailed;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string ServerApp::ddi_controller_url(const std::string& controller_id) const {
+  return public_url_ + "/" + ddi_tenant_ + "/controller/v1/" + controller_id;
+}
+
+std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_ddi(const http::Request& request,
+                                                                             const Params& params) {
+  // hawkBit answers an unknown tenant like an unknown resource.
+  if (params[0] != ddi_tenant_) return std::unexpected(problem(404, "no such tenant"));
+  if (!ddi::is_controller_id(params[1])) {
+    return std::unexpected(problem(400, "invalid controller id", {{"/controllerId", "must match [A-Za-z0-9._:@-]{1,128}"}}));
+  }
+  auto header = request.header("Authorization");
+  constexpr std::string_view kScheme = "TargetToken ";
+  if (!header || header->size() > 512 || header->size() <= kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), header->begin(),
+                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+    auto refused = problem(401, "send the device's target token as 'Authorization: TargetToken <token>'");
+    refused.headers["WWW-Authenticate"] = "TargetToken";
+    return std::unexpected(refused);
+  }
+  auto polled = store_.find_device_and_offer(token_hash(header->substr(kScheme.size())), common::format_rfc3339(clock_()));
+  if (!polled) return std::unexpected(problem_from(polled.error()));
+  // One answer whether the token is unknown or another controller's.
+  if (!*polled || (*polled)->device.protocol != "ddi" || (*polled)->device.id != ddi::device_id_for(params[1])) {
+    return std::unexpected(problem(401, "the target token is unknown, revoked or not this controller's"));
+  }
+  Caller caller;
+  caller.device = std::move((*polled)->device);
+  caller.offer = std::move((*polled)->offer);
+  caller.actor = "device:" + caller.device->id;
+  caller.client = request.remote_address;
+  if (auto ok = note_contact(*caller.device); !ok) return std::unexpected(problem_from(ok.error()));
+  return caller;
+}
+
+common::Result<std::vector<ddi::Artifact>> ServerApp::ddi_artifacts(const BundleRecord& bundle) {
+  // Extracted once per bundle, beside it (so servers sharing the bundle
+  // directory share them), from the bundle verified again against the
+  // trust root: what a DDI client downloads is what the release signed.
+  std::lock_guard lock(ddi_mutex_);
+  fs::path dir = bundle_dir_ / (bundle.file_sha256 + ".ddi");
+  fs::path index = dir / "artifacts.json";
+  if (std::ifstream in{index}) {
+    auto doc = common::Json::parse(in, nullptr, false);
+    if (doc.is_array()) return artifacts_from(doc);
+  }
+  auto root = trust_root();
+  if (!root) return common::fail(common::Errc::kConflict, "no trust root is configured");
+  fs::path part = dir;
+  part += ".part-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(part, ec);
+  fs::create_directories(part, ec);
+  if (ec) return common::fail(common::Errc::kIo, "creating " + part.string() + ": " + ec.message());
+  auto source = artifacts::FileSource::open(bundle_path(bundle.file_sha256).string());
+  if (!source) return std::unexpected(source.error());
+  ArtifactSinks sinks(part);
+  artifacts::VerifyOptions options{.root = root.get(), .now = clock_(), .expected_bundle_id = bundle.bundle_id};
+  auto verified = artifacts::read_bundle(**source, options, sinks);
+  if (!verified) {
+    fs::remove_all(part, ec);
+    return std::unexpected(verified.error().with_context("bundle " + bundle.file_sha256));
+  }
+  {
+    std::ofstream out(part / "artifacts.json");
+    out << artifacts_json(sinks.artifacts).dump();
+    if (!out) return common::fail(common::Errc::kIo, "writing " + (part / "artifacts.json").string());
+  }
+  fs::remove_all(dir, ec);
+  fs::rename(part, dir, ec);
+  if (ec) return common::fail(common::Errc::kIo, "storing " + dir.string() + ": " + ec.message());
+  return sinks.artifacts;
+}
+
+std::expected<ddi::Action, http::Response> ServerApp::ddi_action(const Caller& caller, const std::string& controller_id,
+                                                                 std::string_view action_text) {
+  auto id = parse_positive(action_text);
+  const auto& offer = *caller.offer;
+  // Another device's action, a finished one and a made-up one look alike.
+  if (!id || !offer || offer->deployment.id != *id) return std::unexpected(problem(404, "no such action for this controller"));
+  auto bundle = store_.find_bundle(offer->bundle.file_sha256);
+  if (!bundle) return std::unexpected(problem_from(bundle.error()));
+  if (!*bundle) return std::unexpected(problem(404, "no such action for this controller"));
+  if (!carries_swu(**bundle)) {
+    // A rollout aimed a bundle for flotilla-agent at a DDI device: the
+    // attempt fails with the reason, once, instead of serving nothing.
+    if (auto ok = record_ddi_report(caller, DeviceReport::kFailed, 0,
+                                    "bundle " + (*bundle)->name + " carries no SWUpdate image (payload type swu); "
+                                    "devices served over DDI install only those", "");
+        !ok) {
+      return std::unexpected(problem_from(ok.error()));
+    }
+    return std::unexpected(problem(404, "no such action for this controller"));
+  }
+  auto artifacts = ddi_artifacts(**bundle);
+  if (!artifacts) {
+    common::log(common::LogLevel::kError, "DDI artifacts of bundle " + offer->bundle.file_sha256 + ": " + artifacts.error().describe());
+    return std::unexpected(problem(500, "the action's artifacts cannot be served; see the server log"));
+  }
+  ddi::Action action{.id = *id, .part = (*bundle)->kind, .name = (*bundle)->name, .version = (*bundle)->version,
+                     .artifacts = std::move(*artifacts), .controller_url = ddi_controller_url(controller_id)};
+  auto window = activate_window(offer->deployment, *caller.device, clock_());
+  if (!window.is_null()) {
+    action.in_window = window["start"].is_string() && window["start"].get<std::string>() <= common::format_rfc3339(clock_());
+  }
+  return action;
+}
+
+common::Status ServerApp::record_ddi_report(const Caller& caller, DeviceReport report, int progress, std::string message,
+                                            const std::string& body) {
+  const auto& offer = **caller.offer;
+  DeploymentEvent event{.seq = 0, .state = std::string(recorded_name(report)), .progress = progress,
+                        .message = std::move(message), .time = common::format_rfc3339(clock_()), .body = body};
+  if (report == DeviceReport::kCommitted) event.running_version = offer.bundle.version;
+  auto current = parse_deployment_state(offer.state);
+  // DDI clients send progress freely (after the install too): what the
+  // state machine would refuse moves nothing and is not an error.
+  if (!current || is_final(*current) || !apply_report(*current, report)) return {};
+  // A resumed download, or progress without a figure: nothing new to keep.
+  if (report == DeviceReport::kDownloading && *current == DeploymentState::kDownloading && progress == 0) return {};
+  auto recorded = store_.record_event(offer.deployment.id, caller.device->id, event, event.time);
+  if (!recorded && recorded.error().is(Errc::kBadTransition)) return {};
+  if (!recorded) return std::unexpected(recorded.error());
+  if (report != DeviceReport::kCommitted) return {};
+  return record_ddi_inventory(*caller.device, offer.bundle);
+}
+
+common::Status ServerApp::record_ddi_inventory(const DeviceRecord& device, const BundleRecord& bundle) {
+  // The installed version a DDI device reports is its word only
+  // (compliance evidence "self-reported (ddi)"); it is kept as an
+  // inventory report without signature, the components before it merged.
+  auto full = store_.find_device(device.id);
+  if (!full) return std::unexpected(full.error());
+  if (!*full) return common::fail(common::Errc::kNotFound, "no device " + device.id);
+  common::Json components = common::Json::object();
+  if ((*full)->inventory) {
+    auto last = common::Json::parse(*(*full)->inventory, nullptr, false);
+    if (last.is_object() && last["components"].is_object()) components = last["components"];
+  }
+  components[bundle.component] = {{"version", bundle.version}, {"security_version", bundle.security_version}};
+  std::int64_t counter = (*full)->report_counter + 1;
+  common::Json body = {{"counter", counter}, {"timestamp", common::format_rfc3339(clock_())}, {"components", components},
+                       {"evidence", "self-reported (ddi)"}};
+  InventoryReport report{counter, body.dump(), "", "", false};
+  report.digest = signing::sha256_hex(report.body);
+  for (const auto& [name, value] : components.items()) {
+    report.components.push_back({name, value["version"].get<std::string>(), value["security_version"].get<std::int64_t>()});
+  }
+  return store_.record_inventory(device.id, report, common::format_rfc3339(clock_()));
+}
+
+http::Response ServerApp::ddi_base(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  auto now = clock_();
+  auto offer = store_.take_offer(caller->device->id, common::format_rfc3339(now), caller->offer);
+  if (!offer) return problem_from(offer.error());
+  std::optional<std::int64_t> action;
+  if (*offer) {
+    caller->offer = *offer;
+    auto exposed = ddi_action(*caller, params[1], std::to_string((*offer)->deployment.id));
+    if (exposed && exposed->in_window.value_or(true)) action = exposed->id;
+  }
+  bool want_config = !caller->device->attributes.has_value();
+  return json_reply(200, ddi::base_poll(ddi_controller_url(params[1]), poll_interval_s_, action, want_config));
+}
+
+http::Response ServerApp::ddi_deployment_base(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  auto action = ddi_action(*caller, params[1], params[2]);
+  if (!action) return action.error();
+  // Fetching the action is the download's start.
+  if (auto ok = record_ddi_report(*caller, DeviceReport::kDownloading, 0, "deployment fetched", ""); !ok) return problem_from(ok.error());
+  return json_reply(200, ddi::deployment_base(*action));
+}
+
+http::Response ServerApp::ddi_installed_base(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  auto action = ddi_action(*caller, params[1], params[2]);
+  if (!action) return action.error();
+  return json_reply(200, ddi::installed_base(*action));
+}
+
+http::Response ServerApp::ddi_feedback(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  auto id = parse_positive(params[2]);
+  if (!id || !*caller->offer || (**caller->offer).deployment.id != *id) return problem(404, "no such open action for this controller");
+  auto feedback = ddi::parse_feedback(request.body);
+  if (!feedback) return problem(400, "invalid feedback: " + feedback.error().message());
+  if (feedback->id && *feedback->id != *id) return problem(400, "invalid feedback", {{"/id", "is not the action of the URL"}});
+  auto report = report_of(*feedback);
+  std::string message = feedback->details.empty() ? feedback->execution : feedback->details;
+  if (feedback->outcome == ddi::Outcome::kCanceled) message = "canceled by the device: " + message;
+  if (report) {
+    if (auto ok = record_ddi_report(*caller, *report, feedback->percent(), message, request.body); !ok) return problem_from(ok.error());
+  }
+  return json_reply(200, common::Json::object());
+}
+
+http::Response ServerApp::ddi_config_data(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  common::Json kept = common::Json::object();
+  if (caller->device->attributes) kept = common::Json::parse(*caller->device->attributes, nullptr, false);
+  auto attributes = ddi::apply_config_data(request.body, kept);
+  if (!attributes) return problem(400, "invalid configData: " + attributes.error().message());
+  if (auto ok = store_.set_device_attributes(caller->device->id, attributes->dump()); !ok) return problem_from(ok.error());
+  return json_reply(200, common::Json::object());
+}
+
+http::Response ServerApp::ddi_artifact(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller.error();
+  auto action = ddi_action(*caller, params[1], params[2]);
+  if (!action) return action.error();
+  auto artifact = std::find_if(action->artifacts.begin(), action->artifacts.end(),
+                               [&](const ddi::Artifact& a) { return a.filename == params[3]; });
+  if (artifact == action->artifacts.end()) return problem(404, "no such artifact in this action");
+  if (request.method == "GET") {
+    if (auto ok = record_ddi_report(*caller, DeviceReport::kDownloading, 0, "downloading " + artifact->filename, ""); !ok) {
+      return problem_from(ok.error());
+    }
+  }
+  auto name = (**caller->offer).bundle.file_sha256 + ".ddi/" + artifact->filename;
+  return serve_stored_file(request, name, artifact->size, "\"" + artifact->sha256 + "\"");
+}
+
+}  // namespace flotilla::server::api
