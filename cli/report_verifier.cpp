@@ -54,6 +54,12 @@ class RowChecker {
     for (const char* key : {"installed_security_version", "required_security_version", "report_counter"}) {
       if (!integer_or_null(row, key)) return fail(where + "/" + key + ": must be an integer or null");
     }
+    // Reports from before the column have no evidence; when present it is
+    // one of the kinds docs/compliance.md names.
+    if (row.contains("evidence") && !row["evidence"].is_null() && row["evidence"] != "device-signed" &&
+        row["evidence"] != "self-reported (ddi)") {
+      return fail(where + "/evidence: must be \"device-signed\", \"self-reported (ddi)\" or null");
+    }
     if (!row.contains("labels") || !row["labels"].is_object()) return fail(where + "/labels: must be an object");
     if (!is_status(row["status"])) return fail(where + "/status: is not a compliance status");
     if (!is_status(row["device_status"])) return fail(where + "/device_status: is not a compliance status");

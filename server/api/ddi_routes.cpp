@@ -325,9 +325,25 @@ http::Response ServerApp::ddi_deployment_base(http::Request& request, const Para
 http::Response ServerApp::ddi_installed_base(http::Request& request, const Params& params, const Caller&) {
   auto caller = authenticate_ddi(request, params);
   if (!caller) return caller.error();
-  auto action = ddi_action(*caller, params[1], params[2]);
-  if (!action) return action.error();
-  return json_reply(200, ddi::installed_base(*action));
+  // An action this device finished with success: what it runs.
+  auto id = parse_positive(params[2]);
+  auto taken = store_.device_deployments(caller->device->id);
+  if (!taken) return problem_from(taken.error());
+  auto done = std::find_if(taken->begin(), taken->end(), [&](const DeploymentDevice& d) {
+    return id && d.deployment_id == *id && d.state == state_name(DeploymentState::kSucceeded);
+  });
+  if (done == taken->end()) return problem(404, "no such installed action for this controller");
+  auto deployment = store_.find_deployment(*id);
+  if (!deployment) return problem_from(deployment.error());
+  if (!*deployment) return problem(404, "no such installed action for this controller");
+  auto bundle = store_.find_bundle((*deployment)->bundle);
+  if (!bundle) return problem_from(bundle.error());
+  if (!*bundle || !carries_swu(**bundle)) return problem(404, "no such installed action for this controller");
+  auto artifacts = ddi_artifacts(**bundle);
+  if (!artifacts) return problem(500, "the action's artifacts cannot be served; see the server log");
+  ddi::Action action{.id = *id, .part = (*bundle)->kind, .name = (*bundle)->name, .version = (*bundle)->version,
+                     .artifacts = std::move(*artifacts), .controller_url = ddi_controller_url(params[1])};
+  return json_reply(200, ddi::installed_base(action));
 }
 
 http::Response ServerApp::ddi_feedback(http::Request& request, const Params& params, const Caller&) {

@@ -42,7 +42,8 @@ const std::array<const char*, kColumnCount> kColumnNames = {
     "device_id",         "device_type",      "labels",         "component",          "status",
     "device_status",     "reason",           "installed_version", "installed_security_version",
     "required_version",  "required_security_version", "deadline", "last_seen",       "last_update_result",
-    "last_update_at",    "last_update_deployment",    "report_counter", "report_digest", "report_at"};
+    "last_update_at",    "last_update_deployment",    "report_counter", "report_digest", "report_at",
+    "evidence"};
 
 DeviceRows rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
                    policy::DeviceVerdict verdict) {
@@ -84,6 +85,11 @@ Cell cell(const DeviceRows& rows, std::size_t row, Column column) {
     case kReportCounter: return device.reported ? integer(device.report_counter) : null();
     case kReportDigest: return optional_text(device.report_digest);
     case kReportAt: return optional_text(device.report_at);
+    // What vouches for the installed versions (docs/compliance.md): the
+    // device's signature, or only a DDI client's word.
+    case kEvidence:
+      if (!device.reported) return null();
+      return text(device.protocol == "ddi" ? "self-reported (ddi)" : "device-signed");
     case kColumnCount: break;
   }
   return null();

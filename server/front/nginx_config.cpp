@@ -177,6 +177,16 @@ std::string nginx_config(const FrontSettings& s) {
       << "      add_header ETag '\"$flotilla_digest\"';\n"
       << "      add_header X-Content-Type-Options nosniff;\n"
       << "    }\n"
+      << "    # The SWUpdate images of a bundle, for DDI devices (docs/ddi.md),\n"
+      << "    # each file a payload the signed manifest names.\n"
+      << "    location ~ \"^" << kBundleLocation
+      << "(?<flotilla_ddi_digest>[0-9a-f]{64})\\.ddi/(?<flotilla_ddi_name>[A-Za-z0-9._-]{1,128})$\" {\n"
+      << "      internal;\n"
+      << "      alias " << quoted(s.bundle_dir.string() + "/$flotilla_ddi_digest.ddi/$flotilla_ddi_name") << ";\n"
+      << "      types { }\n"
+      << "      default_type application/octet-stream;\n"
+      << "      add_header X-Content-Type-Options nosniff;\n"
+      << "    }\n"
       << "  }\n"
       << "}\n";
   return out.str();

@@ -266,7 +266,8 @@ struct ComplianceDevice {
   std::string id, device_type, labels_json;
   std::optional<std::string> last_seen;
   std::int64_t report_counter = 0;
-  bool reported = false;  // a signed inventory report exists
+  bool reported = false;  // an inventory report exists (signed unless protocol is ddi)
+  std::string protocol = "flotilla";
   std::optional<std::string> report_digest, report_at;
   bool tampered = false;
   std::vector<Component> components;      // by name

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "artifacts/writer.hpp"
 #include "tests/fuzz/fuzz_keys.hpp"
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
     }
   }
   // Server requests: route byte, then body / path / query.
-  const std::pair<const char*, std::string> requests[] = {
+  std::vector<std::pair<std::string, std::string>> requests = {
       {"token", std::string(1, '\0') + R"({"name": "ci", "role": "publisher", "expires_at": "2099-01-01T00:00:00Z"})"},
       {"enroll", std::string(1, '\1') + R"({"name": "f", "device_types": ["gw-x1"], "max_uses": 3, "expires_at": "2099-01-01T00:00:00Z"})"},
       {"labels", std::string(1, '\2') + R"({"labels": {"region": "eu"}})"},
@@ -82,7 +83,19 @@ int main(int argc, char** argv) {
       {"regress-devices-type", std::string(1, '\11') + "type=\xFF"},
       {"regress-path", std::string(1, '\7') + "api/v1/devices/\xFF"},
   };
+  // DDI: the route index is the one in fuzz_server_request.cpp's table.
+  const std::string swupdate_feedback =
+      R"({ "id": 1, "time": "20261207T164610", "status": { "result": { "progress": { "cnt" : 1, "of" : 1 }, "finished": "none" }, "execution": "proceeding", "details" : [ "Installed Chunk.	ok" ] } })";
+  const std::string config_data = R"({"mode": "merge", "data": {"hw": "rev2", "serial": "S-1"}, "status": {"execution": "closed", "result": {"finished": "success"}}})";
+  requests.push_back({"ddi-feedback", std::string(1, '') + swupdate_feedback});
+  requests.push_back({"ddi-config", std::string(1, '') + config_data});
+  requests.push_back({"ddi-base", std::string(1, '') + "default/controller/v1/fuzz"});
+  requests.push_back({"ddi-artifact", std::string(1, '') + "default/controller/v1/fuzz/softwaremodules/1/artifacts/app.swu"});
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
+  write(out / "ddi" / "feedback", std::string(1, '\0') + swupdate_feedback);
+  write(out / "ddi" / "closed", std::string(1, '\0') + R"({"id": "7", "status": {"execution": "closed", "result": {"finished": "failure"}, "details": ["hash mismatch"]}})");
+  write(out / "ddi" / "config", std::string(1, '\1') + config_data);
+  write(out / "ddi" / "remove", std::string(1, '\1') + R"({"mode": "remove", "data": {"hw": ""}})");
   // Policies: the shipped examples are read as a second corpus directory.
   write(out / "policy" / "minimal.json",
         R"({"name": "p", "bundle": {"name": "b", "version": "1.0.0"}, "target": {"device_types": ["t"]}, "waves": [{"name": "all", "size": "100%"}]})");

@@ -10,6 +10,7 @@
 #include "common/file.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
+#include "server/ddi/ddi.hpp"
 #include "server/store/sql_store.hpp"
 #include "signing/key.hpp"
 
@@ -34,13 +35,22 @@ struct Fixture {
     // for a handler failing on input.
     auto key = signing::PrivateKey::generate(signing::Algorithm::kEcdsaP256);
     if (!key || !common::write_file_exclusive(dir / "report.key", key->to_pem(), 0600)) std::abort();
+    // A device served over DDI: the DDI routes are reached past their
+    // target-token check.
+    server::DeviceRecord ddi{.id = server::ddi::device_id_for("fuzz"), .device_type = "sw-x1",
+                             .identity_json = R"({"controller_id":"fuzz"})"};
+    if (!store->create_ddi_device(ddi, server::api::token_hash(ddi_token), "2026-01-01T00:00:00Z", {"fuzz", "device.create", "device:x"})) {
+      std::abort();
+    }
     app = std::make_unique<server::api::ServerApp>(*store, dir);
   }
+  std::string ddi_token = "ddi_fuzz";
 };
 
 struct Route {
   const char* method;
   const char* path;  // empty: the input is the path
+  bool ddi = false;  // authenticated with the DDI device's target token
 };
 
 constexpr Route kRoutes[] = {
@@ -53,6 +63,10 @@ constexpr Route kRoutes[] = {
     {"POST", "/api/v1/rollouts"},      {"POST", "/api/v1/rollouts/1/approve"},
     {"POST", "/api/v1/rollouts/1/abort"}, {"GET", "/api/v1/compliance"},
     {"GET", "/api/v1/compliance/summary"},
+    {"POST", "/default/controller/v1/fuzz/deploymentBase/1/feedback", true},
+    {"PUT", "/default/controller/v1/fuzz/configData", true},
+    {"GET", "", true},
+    {"HEAD", "", true},
 };
 
 }  // namespace
@@ -64,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string input(reinterpret_cast<const char*>(data + 1), size - 1);
   server::http::Request request;
   request.method = route.method;
-  request.headers["Authorization"] = "Bearer " + fixture.admin;
+  request.headers["Authorization"] = route.ddi ? "TargetToken " + fixture.ddi_token : "Bearer " + fixture.admin;
   if (route.path[0] == '\0') {
     request.path = "/" + input;
   } else {
