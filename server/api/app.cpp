@@ -70,6 +70,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   open_route("GET", "/{}/controller/v1/{}/deploymentBase/{}", Access::kPublic, &ServerApp::ddi_deployment_base);
   open_route("POST", "/{}/controller/v1/{}/deploymentBase/{}/feedback", Access::kPublic, &ServerApp::ddi_feedback);
   open_route("GET", "/{}/controller/v1/{}/installedBase/{}", Access::kPublic, &ServerApp::ddi_installed_base);
+  open_route("GET", "/{}/controller/v1/{}/cancelAction/{}", Access::kPublic, &ServerApp::ddi_cancel_action);
+  open_route("POST", "/{}/controller/v1/{}/cancelAction/{}/feedback", Access::kPublic, &ServerApp::ddi_cancel_feedback);
   open_route("PUT", "/{}/controller/v1/{}/configData", Access::kPublic, &ServerApp::ddi_config_data);
   open_route("GET", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);
   open_route("HEAD", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);

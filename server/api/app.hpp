@@ -186,6 +186,8 @@ class ServerApp final : public http::Application {
   // hawkBit DDI (ddi_routes.cpp). Params: tenant, controller id, then the
   // route's own. Each handler authenticates the target token itself.
   std::expected<Caller, http::Response> authenticate_ddi(const http::Request& request, const Params& params);
+  // The same, for routes on the caller's open action params[2] (404 else).
+  std::expected<Caller, http::Response> authenticate_ddi_action(const http::Request& request, const Params& params);
   std::string ddi_controller_url(const std::string& controller_id) const;
   // The caller's open action `action_text` as DDI shows it; 404 for any
   // other (another device's, a closed one).
@@ -201,6 +203,10 @@ class ServerApp final : public http::Application {
   http::Response ddi_feedback(http::Request&, const Params&, const Caller&);
   http::Response ddi_config_data(http::Request&, const Params&, const Caller&);
   http::Response ddi_artifact(http::Request&, const Params&, const Caller&);
+  // Whether the device is asked to cancel its offer (its rollout aborted).
+  common::Result<bool> ddi_cancels(const Offer& offer);
+  http::Response ddi_cancel_action(http::Request&, const Params&, const Caller&);
+  http::Response ddi_cancel_feedback(http::Request&, const Params&, const Caller&);
   http::Response create_ddi_device(http::Request&, const Params&, const Caller&);
 
  public:

@@ -143,7 +143,28 @@ std::optional<DeviceReport> report_of(const ddi::Feedback& feedback) {
   return std::nullopt;
 }
 
+// A feedback body for action `id`, or the 400 that refuses it.
+std::expected<ddi::Feedback, http::Response> feedback_for(const http::Request& request, std::int64_t id) {
+  auto feedback = ddi::parse_feedback(request.body);
+  if (!feedback) return std::unexpected(problem(400, "invalid feedback: " + feedback.error().message()));
+  if (feedback->id && *feedback->id != id) {
+    return std::unexpected(problem(400, "invalid feedback", {{"/id", "is not the action of the URL"}}));
+  }
+  return *feedback;
+}
+
 }  // namespace
+
+std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_ddi_action(const http::Request& request,
+                                                                                    const Params& params) {
+  auto caller = authenticate_ddi(request, params);
+  if (!caller) return caller;
+  auto id = parse_positive(params[2]);
+  const auto& offer = *caller->offer;
+  // Another device's action, a closed one and a made-up one look alike.
+  if (!id || !offer || offer->deployment.id != *id) return std::unexpected(problem(404, "no such open action for this controller"));
+  return caller;
+}
 
 std::string ServerApp::ddi_controller_url(const std::string& controller_id) const {
   return public_url_ + "/" + ddi_tenant_ + "/controller/v1/" + controller_id;
@@ -303,13 +324,56 @@ http::Response ServerApp::ddi_base(http::Request& request, const Params& params,
   auto offer = store_.take_offer(caller->device->id, common::format_rfc3339(now), caller->offer);
   if (!offer) return problem_from(offer.error());
   std::optional<std::int64_t> action;
+  bool cancel = false;
   if (*offer) {
     caller->offer = *offer;
-    auto exposed = ddi_action(*caller, params[1], std::to_string((*offer)->deployment.id));
+    auto canceling = ddi_cancels(**offer);
+    if (!canceling) return problem_from(canceling.error());
+    cancel = *canceling;
+    auto exposed = cancel ? std::expected<ddi::Action, http::Response>(ddi::Action{.id = (*offer)->deployment.id})
+                          : ddi_action(*caller, params[1], std::to_string((*offer)->deployment.id));
     if (exposed && exposed->in_window.value_or(true)) action = exposed->id;
   }
   bool want_config = !caller->device->attributes.has_value();
-  return json_reply(200, ddi::base_poll(ddi_controller_url(params[1]), poll_interval_s_, action, want_config));
+  return json_reply(200, ddi::base_poll(ddi_controller_url(params[1]), poll_interval_s_, action, want_config, cancel));
+}
+
+common::Result<bool> ServerApp::ddi_cancels(const Offer& offer) {
+  // An aborted rollout takes back what no device started on (the store
+  // withdraws pending offers); a DDI client told of an action it has not
+  // installed yet is asked to cancel it instead (hawkBit's cancelAction).
+  if (!offer.deployment.rollout_id) return false;
+  auto state = parse_deployment_state(offer.state);
+  if (!state || (*state != DeploymentState::kOffered && *state != DeploymentState::kDownloading)) return false;
+  auto rollout = store_.find_rollout(*offer.deployment.rollout_id);
+  if (!rollout) return std::unexpected(rollout.error());
+  return *rollout && (*rollout)->state == RolloutState::kAborted && (*rollout)->deployment_id == offer.deployment.id;
+}
+
+http::Response ServerApp::ddi_cancel_action(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi_action(request, params);
+  if (!caller) return caller.error();
+  const auto& offer = **caller->offer;
+  auto canceling = ddi_cancels(offer);
+  if (!canceling) return problem_from(canceling.error());
+  if (!*canceling) return problem(404, "this action is not being canceled");
+  return json_reply(200, ddi::cancel_action(offer.deployment.id));
+}
+
+http::Response ServerApp::ddi_cancel_feedback(http::Request& request, const Params& params, const Caller&) {
+  auto caller = authenticate_ddi_action(request, params);
+  if (!caller) return caller.error();
+  auto feedback = feedback_for(request, (**caller->offer).deployment.id);
+  if (!feedback) return feedback.error();
+  // Acknowledged (closed, or canceled): the attempt ends here. Rejected:
+  // the client goes on, and its later feedback is recorded as it comes.
+  bool acknowledged = (feedback->execution == "closed" && feedback->finished != "failure") || feedback->execution == "canceled";
+  if (acknowledged) {
+    std::string message = "canceled: the rollout was aborted; the device acknowledged";
+    if (!feedback->details.empty()) message += " (" + feedback->details + ")";
+    if (auto ok = record_ddi_report(*caller, DeviceReport::kFailed, 0, message, request.body); !ok) return problem_from(ok.error());
+  }
+  return json_reply(200, common::Json::object());
 }
 
 http::Response ServerApp::ddi_deployment_base(http::Request& request, const Params& params, const Caller&) {
@@ -347,13 +411,10 @@ http::Response ServerApp::ddi_installed_base(http::Request& request, const Param
 }
 
 http::Response ServerApp::ddi_feedback(http::Request& request, const Params& params, const Caller&) {
-  auto caller = authenticate_ddi(request, params);
+  auto caller = authenticate_ddi_action(request, params);
   if (!caller) return caller.error();
-  auto id = parse_positive(params[2]);
-  if (!id || !*caller->offer || (**caller->offer).deployment.id != *id) return problem(404, "no such open action for this controller");
-  auto feedback = ddi::parse_feedback(request.body);
-  if (!feedback) return problem(400, "invalid feedback: " + feedback.error().message());
-  if (feedback->id && *feedback->id != *id) return problem(400, "invalid feedback", {{"/id", "is not the action of the URL"}});
+  auto feedback = feedback_for(request, (**caller->offer).deployment.id);
+  if (!feedback) return feedback.error();
   auto report = report_of(*feedback);
   std::string message = feedback->details.empty() ? feedback->execution : feedback->details;
   if (feedback->outcome == ddi::Outcome::kCanceled) message = "canceled by the device: " + message;

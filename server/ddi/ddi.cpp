@@ -81,13 +81,21 @@ std::string polling_sleep(int seconds) {
   return text;
 }
 
-Json base_poll(const std::string& controller_url, int sleep_seconds, std::optional<std::int64_t> action, bool want_config) {
+Json base_poll(const std::string& controller_url, int sleep_seconds, std::optional<std::int64_t> action, bool want_config,
+               bool cancel) {
   Json links = Json::object();
-  if (action) links["deploymentBase"] = link(controller_url + "/deploymentBase/" + std::to_string(*action));
+  if (action) {
+    links[cancel ? "cancelAction" : "deploymentBase"] =
+        link(controller_url + (cancel ? "/cancelAction/" : "/deploymentBase/") + std::to_string(*action));
+  }
   if (want_config) links["configData"] = link(controller_url + "/configData");
   Json answer = {{"config", {{"polling", {{"sleep", polling_sleep(sleep_seconds)}}}}}};
   if (!links.empty()) answer["_links"] = links;
   return answer;
+}
+
+Json cancel_action(std::int64_t id) {
+  return {{"id", std::to_string(id)}, {"cancelAction", {{"stopId", std::to_string(id)}}}};
 }
 
 Json deployment_base(const Action& action) {

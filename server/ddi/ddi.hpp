@@ -33,10 +33,13 @@ std::string device_id_for(std::string_view controller_id);
 // "HH:MM:SS", as hawkBit writes config.polling.sleep.
 std::string polling_sleep(int seconds);
 
-// The base poll's answer. `action` is the device's open action id, if any;
-// `want_config` asks the client for its configData.
+// The base poll's answer. `action` is the device's open action id, if any,
+// linked as deploymentBase or, when `cancel`, as cancelAction; `want_config`
+// asks the client for its configData.
 common::Json base_poll(const std::string& controller_url, int sleep_seconds, std::optional<std::int64_t> action,
-                       bool want_config);
+                       bool want_config, bool cancel = false);
+// GET cancelAction/{id}: the action to stop.
+common::Json cancel_action(std::int64_t id);
 
 struct Artifact {
   std::string filename;

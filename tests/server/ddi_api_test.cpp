@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/evp.h>
+#include <thread>
 
 #include "common/encoding.hpp"
 #include "server/ddi/ddi.hpp"
@@ -225,6 +226,46 @@ TEST_F(DdiApiTest, ABundleWithoutAnSwuImageFailsOnADdiDeviceWithTheReason) {
   auto final = state(deployment);
   EXPECT_EQ(final["state"], "failed");
   EXPECT_NE(final["message"].get<std::string>().find("no SWUpdate image"), std::string::npos) << final.dump();
+}
+
+TEST_F(DdiApiTest, AnAbortedRolloutAsksForACancelAndTheAcknowledgementEndsTheAttempt) {
+  std::string a = register_device("dev-a")["target_token"];
+  upload_swu_bundle();
+  auto created = admin->request("POST", "/api/v1/rollouts",
+                                R"({"name": "r", "bundle": {"name": "app-fw", "version": "2.0.0"}, "target": {"device_types": ["sw-x1"]}, "waves": [{"name": "all", "size": "100%"}]})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  auto rollout = created->json()["id"].get<std::int64_t>();
+  auto deployment = created->json()["deployment_id"].get<std::int64_t>();
+  std::string action = std::to_string(deployment);
+  Json base;
+  for (int i = 0; i < 50 && !base.contains("_links"); ++i) {
+    base = ddi("GET", controller("dev-a"), a).json();
+    if (!base["_links"].contains("deploymentBase")) base = Json::object(), std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(base["_links"].contains("deploymentBase")) << base.dump();
+  ASSERT_EQ(ddi("GET", controller("dev-a") + "/deploymentBase/" + action, a).status, 200);
+  EXPECT_EQ(ddi("GET", controller("dev-a") + "/cancelAction/" + action, a).status, 404) << "nothing is canceled yet";
+
+  ASSERT_EQ(admin->request("POST", "/api/v1/rollouts/" + std::to_string(rollout) + "/abort", "{}")->status, 200);
+  base = ddi("GET", controller("dev-a"), a).json();
+  EXPECT_EQ(base["_links"]["cancelAction"]["href"], server->url() + controller("dev-a") + "/cancelAction/" + action) << base.dump();
+  EXPECT_FALSE(base["_links"].contains("deploymentBase"));
+  auto cancel = ddi("GET", controller("dev-a") + "/cancelAction/" + action, a);
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_EQ(cancel.json()["cancelAction"]["stopId"], action);
+  std::string feedback = controller("dev-a") + "/cancelAction/" + action + "/feedback";
+  EXPECT_EQ(ddi("POST", feedback, a, R"({"status": {"execution": "sometimes"}})").status, 400);
+  // Rejected: the device goes on, nothing is recorded.
+  EXPECT_EQ(ddi("POST", feedback, a, R"({"status": {"execution": "rejected"}})").status, 200);
+  EXPECT_EQ(state(deployment)["state"], "downloading");
+  // SWUpdate's acknowledgement.
+  auto acknowledged = ddi("POST", feedback, a,
+                          R"({"id": )" + action + R"(, "time": "20261207T170000", "status": {"result": {"finished": "success"}, "execution": "closed", "details": ["cancellation acknowledged."]}})");
+  EXPECT_EQ(acknowledged.status, 200) << acknowledged.body;
+  auto final = state(deployment);
+  EXPECT_EQ(final["state"], "failed");
+  EXPECT_NE(final["message"].get<std::string>().find("canceled"), std::string::npos) << final.dump();
+  EXPECT_FALSE(ddi("GET", controller("dev-a"), a).json()["_links"].contains("cancelAction"));
 }
 
 TEST_F(DdiApiTest, ConfigDataIsKeptAsTheDevicesAttributes) {

@@ -57,6 +57,19 @@ class DdiSwupdateTest : public RunningServer {
     ASSERT_EQ(response->status, 201) << response->body;
   }
 
+  // Restarts the server with the devices' traffic (and the links it
+  // gives them) going through `proxy`.
+  void serve_through(CuttingProxy& proxy) {
+    device_url = proxy.url();
+    server->stop();
+    server->keep_port();
+    auto args = serve_args();
+    args.insert(args.end(), {"--public-url", proxy.url()});
+    server->start(args);
+    proxy.set_target(std::stoi(server->url().substr(server->url().rfind(':') + 1)));
+    admin = std::make_unique<cli::ApiClient>(admin_client());
+  }
+
   Json register_device(const std::string& controller_id) {
     auto created = admin->request("POST", "/api/v1/devices/ddi",
                                   Json{{"controller_id", controller_id}, {"device_type", "sw-x1"}, {"labels", {{"fleet", "swu"}}}}.dump());
@@ -189,12 +202,7 @@ TEST_F(DdiSwupdateTest, ADownloadCutMidwayResumesWithRange) {
   // Every connection through the proxy is cut after 60 KB: the 300 KB
   // image arrives only if swupdate resumes where it was cut.
   CuttingProxy proxy(60000);
-  device_url = proxy.url();
-  server->stop();
-  server->keep_port();
-  server->start({"--poll-interval", "5", "--scheduler-interval", "0.2", "--public-url", proxy.url()});
-  proxy.set_target(std::stoi(server->url().substr(server->url().rfind(':') + 1)));
-  admin = std::make_unique<cli::ApiClient>(admin_client());
+  serve_through(proxy);
   const std::string firmware(300000, 'r');
   upload_swu("2.0.0", firmware);
   add_device("swu-1");
@@ -204,6 +212,34 @@ TEST_F(DdiSwupdateTest, ADownloadCutMidwayResumesWithRange) {
   EXPECT_EQ(state_of(deployment, *devices[0]), "succeeded") << logs();
   EXPECT_EQ(read_text(devices[0]->installed("app.bin")), firmware);
   EXPECT_GE(proxy.connections(), 5) << "the download was never cut";
+}
+
+TEST_F(DdiSwupdateTest, AnAbortedRolloutCancelsADownloadAndSwupdateAcknowledges) {
+  // A slow link: the 400 KB image takes about 20 s, time to abort while
+  // swupdate downloads (it asks for cancels every poll interval).
+  CuttingProxy proxy(SIZE_MAX);
+  proxy.set_rate_to_clients(20000);
+  serve_through(proxy);
+  upload_swu("2.0.0", std::string(400000, 'c'));
+  auto& device = add_device("swu-1");
+  auto id = start_rollout({{"waves", {{{"name", "all"}, {"size", "100%"}}}}});
+  auto deployment = rollout(id)["deployment_id"].get<std::int64_t>();
+  device.start();
+  std::string state;
+  for (int i = 0; i < 100 && state != "downloading"; ++i) {
+    std::this_thread::sleep_for(200ms);
+    state = state_of(deployment, device);
+  }
+  ASSERT_EQ(state, "downloading") << logs();
+  ASSERT_EQ(admin->request("POST", "/api/v1/rollouts/" + std::to_string(id) + "/abort", "{}")->status, 200);
+  for (int i = 0; i < 120 && state == "downloading"; ++i) {
+    std::this_thread::sleep_for(250ms);
+    state = state_of(deployment, device);
+  }
+  EXPECT_EQ(state, "failed") << logs();
+  auto shown = admin->request("GET", "/api/v1/deployments/" + std::to_string(deployment))->json();
+  EXPECT_NE(shown["devices"][0]["message"].get<std::string>().find("canceled"), std::string::npos) << shown.dump();
+  EXPECT_FALSE(std::filesystem::exists(device.installed("app.bin"))) << "a canceled image was installed";
 }
 
 }  // namespace
