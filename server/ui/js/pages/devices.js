@@ -47,6 +47,7 @@ async function renderList(ctx) {
     table([
       {title: 'Device', cell: (d) => deviceLink(d.id)},
       {title: 'Type', cell: (d) => d.device_type},
+      {title: 'Protocol', cell: (d) => d.protocol === 'ddi' ? 'hawkBit DDI' : 'Flotilla'},
       {title: 'Status', cell: (d) => [badge(d.status), d.tampered ? [' ', badge('tampered')] : null]},
       {title: 'Labels', cell: (d) => labelChips(d.labels), wide: true},
       {title: 'Last seen', cell: (d) => when(d.last_seen)},
@@ -99,6 +100,9 @@ async function renderOne(ctx, id) {
       panel('Device', facts([
         ['Id', h('span', {class: 'mono'}, device.id)],
         ['Type', device.device_type],
+        // What vouches for what the device says (docs/ddi.md).
+        ['Protocol', device.protocol === 'ddi' ? 'hawkBit DDI, target token: reports are its word, unsigned' : 'Flotilla, device key: reports are signed'],
+        device.protocol === 'ddi' && ['Attributes', Object.entries(device.attributes ?? {}).map(([k, v]) => h('div', {}, `${k}: ${v}`))],
         ['Identity', Object.entries(device.identity ?? {}).map(([k, v]) => h('div', {}, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`))],
         ['Labels', labelChips(device.labels)],
         ['Enrolled', when(device.created_at)],
