@@ -347,6 +347,7 @@ int run_serve(const ServeOptions& o) {
     std::string secret = server::api::new_token_secret();
     app.set_front_secret(secret);
     if (o.accel_redirect.empty()) app.set_accel_redirect(server::front::kBundleLocation);
+    app.set_ddi_client_certificates(!o.tls_client_ca.empty());
     server::front::FrontOptions options{.listen = public_listen, .tls_cert = o.tls_cert, .tls_key = o.tls_key,
                                         .tls_client_ca = o.tls_client_ca,
                                         .bundle_dir = o.bundle_dir.empty() ? data / "bundles" : fs::path(o.bundle_dir),

@@ -216,6 +216,9 @@ class ServerApp final : public http::Application {
   // Where devices are told to download bundles (the server's public URL).
   void set_public_url(std::string url) { public_url_ = std::move(url); }
   void set_poll_interval(int seconds) { poll_interval_s_ = seconds; }
+  // The front asks clients for certificates (--tls-client-ca): a DDI
+  // device must present one whose subject CN is its controller id.
+  void set_ddi_client_certificates(bool required) { ddi_client_certificates_ = required; }
   // The tenant of the DDI routes (/{tenant}/controller/v1/...).
   void set_ddi_tenant(std::string tenant) { ddi_tenant_ = std::move(tenant); }
   // How long an operator token made or rotated without "expires_at" stays
@@ -257,7 +260,8 @@ class ServerApp final : public http::Application {
   std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;
   int poll_interval_s_ = 60;
   std::string ddi_tenant_{ddi::kDefaultTenant};
-  std::mutex ddi_mutex_;  // one extraction of a bundle's DDI artifacts at a time
+  std::mutex ddi_mutex_;
+  bool ddi_client_certificates_ = false;  // one extraction of a bundle's DDI artifacts at a time
   std::chrono::seconds token_lifetime_{0};
 
   Store& store_;

@@ -25,6 +25,7 @@
 #include "server/ddi/ddi.hpp"
 #include "server/deployment_state.hpp"
 #include "server/errors.hpp"
+#include "server/front/nginx_config.hpp"
 #include "signing/digest.hpp"
 
 namespace flotilla::server::api {
@@ -191,6 +192,16 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_ddi(con
   // One answer whether the token is unknown or another controller's.
   if (!*polled || (*polled)->device.protocol != "ddi" || (*polled)->device.id != ddi::device_id_for(params[1])) {
     return std::unexpected(problem(401, "the target token is unknown, revoked or not this controller's"));
+  }
+  if (ddi_client_certificates_) {
+    // Behind a front that asks for client certificates, a DDI device
+    // proves its controller id twice: token and certificate.
+    auto verified = request.header(front::kClientVerifyHeader);
+    auto subject = request.header(front::kClientSubjectHeader);
+    auto name = subject ? ddi::common_name(*subject) : std::nullopt;
+    if (!verified || *verified != "SUCCESS" || !name || *name != params[1]) {
+      return std::unexpected(problem(401, "present a client certificate whose subject CN is this controller id"));
+    }
   }
   Caller caller;
   caller.device = std::move((*polled)->device);

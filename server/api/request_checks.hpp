@@ -13,7 +13,7 @@
 namespace flotilla::server::api {
 
 // Headers some handler reads; others pass through unread and unchecked.
-inline constexpr const char* kReadHeaders[] = {"Authorization", "X-Flotilla-Key-Id", "X-Flotilla-Signature",
+inline constexpr const char* kReadHeaders[] = {"Authorization", "X-Flotilla-Key-Id", "X-Flotilla-Signature", "X-Flotilla-Client-Verify", "X-Flotilla-Client-Subject",
                                                "Range",         "If-Range",          "If-None-Match"};
 
 // A 400 problem naming the part at fault (the path, the query parameter

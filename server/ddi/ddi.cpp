@@ -74,6 +74,24 @@ std::string device_id_for(std::string_view controller_id) {
   return signing::sha256_hex("flotilla-ddi-controller:" + std::string(controller_id));
 }
 
+std::optional<std::string> common_name(std::string_view subject) {
+  // Attributes are separated by unescaped commas; a value escapes ',', '+',
+  // '"', '\\', '<', '>', ';' and '=' with a backslash.
+  std::size_t i = 0;
+  while (i < subject.size()) {
+    std::string type, value;
+    while (i < subject.size() && subject[i] != '=' && subject[i] != ',') type += subject[i++];
+    if (i < subject.size() && subject[i] == '=') ++i;
+    while (i < subject.size() && subject[i] != ',' && subject[i] != '+') {
+      if (subject[i] == '\\' && i + 1 < subject.size()) ++i;
+      value += subject[i++];
+    }
+    ++i;  // the separator
+    if (type == "CN") return value;
+  }
+  return std::nullopt;
+}
+
 std::string polling_sleep(int seconds) {
   seconds = std::clamp(seconds, 1, 24 * 3600 - 1);
   char text[16];

@@ -30,6 +30,10 @@ bool is_controller_id(std::string_view id);
 // every device id, and never the key id of a device key (a domain prefix).
 std::string device_id_for(std::string_view controller_id);
 
+// The CN of an RFC 2253 subject ("CN=sw-0042,O=Example"), unescaped;
+// nullopt when there is none.
+std::optional<std::string> common_name(std::string_view subject);
+
 // "HH:MM:SS", as hawkBit writes config.polling.sleep.
 std::string polling_sleep(int seconds);
 

@@ -128,6 +128,10 @@ std::string nginx_config(const FrontSettings& s) {
       << "    proxy_set_header X-Forwarded-For $remote_addr;\n"
       << "    proxy_set_header X-Forwarded-Proto $scheme;\n";
   if (s.front_secret) out << "    proxy_set_header " << kFrontHeader << " " << *s.front_secret << ";\n";
+  // The client certificate as the front verified it (empty without TLS or
+  // a certificate, which drops what a client sent under these names).
+  out << "    proxy_set_header " << kClientVerifyHeader << " $ssl_client_verify;\n"
+      << "    proxy_set_header " << kClientSubjectHeader << " $ssl_client_s_dn;\n";
   out << "    proxy_read_timeout 300s;\n"
       << "    proxy_send_timeout " << l.send_timeout_s << "s;\n"
       << "    proxy_intercept_errors off;\n";

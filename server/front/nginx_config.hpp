@@ -22,6 +22,11 @@ inline constexpr const char* kFrontHeader = "X-Flotilla-Front";
 // the body (auth_request), naming the request's method in this header.
 inline constexpr const char* kOriginalMethodHeader = "X-Flotilla-Method";
 inline constexpr const char* kUploadPermissionPath = "/api/v1/me/upload-permission";
+// Set by the front on every request it passes on: nginx's verdict on the
+// client certificate (SUCCESS, FAILED:reason, NONE) and its subject
+// (RFC 2253). Trusted only from the front (its secret proves the origin).
+inline constexpr const char* kClientVerifyHeader = "X-Flotilla-Client-Verify";
+inline constexpr const char* kClientSubjectHeader = "X-Flotilla-Client-Subject";
 
 // What the front enforces. The values are documented, with the reason for
 // each, in docs/deploy-nginx.md; tests read them from here.

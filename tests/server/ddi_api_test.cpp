@@ -281,5 +281,43 @@ TEST_F(DdiApiTest, ConfigDataIsKeptAsTheDevicesAttributes) {
   EXPECT_FALSE(ddi("GET", controller("dev-a"), a).json().contains("_links"));
 }
 
+// Behind a front that asks for client certificates, a DDI device's
+// certificate must name its controller id (the token alone is not enough).
+TEST(DdiClientCertificates, TheCertificatesCommonNameMustBeTheControllerId) {
+  testing::TempDir dir;
+  auto file = [&](const std::string& name) { return testing::shell_quoted((dir / name).string()); };
+  std::string make =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=fleet-ca -keyout " +
+      file("ca.key") + " -out " + file("ca.crt") +
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " + file("tls.key") + " -out " + file("tls.crt");
+  for (const char* device : {"dev-a", "dev-b"}) {
+    std::string d = device;
+    make += " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" + d + "/O=Example -keyout " +
+            file(d + ".key") + " -out " + file(d + ".csr") + " && openssl x509 -req -days 2 -in " + file(d + ".csr") + " -CA " +
+            file("ca.crt") + " -CAkey " + file("ca.key") + " -CAcreateserial -out " + file(d + ".crt");
+  }
+  ASSERT_EQ(testing::run_shell("(" + make + ") > /dev/null 2>&1"), 0);
+  testing::ServerProcess server(FLOTILLA_SERVER, dir / "data");
+  server.start({"--tls-cert", (dir / "tls.crt").string(), "--tls-key", (dir / "tls.key").string(), "--tls-client-ca",
+                (dir / "ca.crt").string()});
+  cli::ApiClient admin(server.url(), server.admin_token());
+  admin.set_ca_file((dir / "tls.crt").string());
+  auto created = admin.request("POST", "/api/v1/devices/ddi", R"({"controller_id": "dev-a", "device_type": "sw-x1"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::string token = created->json()["target_token"];
+  auto status_with = [&](const std::string& options) {
+    auto out = testing::capture_shell("curl -s -o /dev/null -w '%{http_code}' --cacert " + file("tls.crt") + " " + options +
+                                      " -H 'Authorization: TargetToken " + token + "' " + server.url() + "/default/controller/v1/dev-a");
+    return out.output;
+  };
+  EXPECT_EQ(status_with("--cert " + file("dev-a.crt") + " --key " + file("dev-a.key")), "200");
+  EXPECT_EQ(status_with("--cert " + file("dev-b.crt") + " --key " + file("dev-b.key")), "401") << "another device's certificate";
+  EXPECT_EQ(status_with(""), "401") << "no certificate";
+  // Headers that claim a verified certificate are the front's to set.
+  EXPECT_EQ(status_with("-H 'X-Flotilla-Client-Verify: SUCCESS' -H 'X-Flotilla-Client-Subject: CN=dev-a'"), "401");
+  EXPECT_EQ(server.stop(), 0);
+}
+
 }  // namespace
 }  // namespace flotilla

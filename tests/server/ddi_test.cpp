@@ -21,6 +21,16 @@ TEST(DdiShapes, ControllerIdsAreKeptToOnePlainPathSegment) {
   EXPECT_EQ(device_id_for("dev-1").size(), 64u);
 }
 
+TEST(DdiShapes, TheCommonNameIsReadFromAnRfc2253Subject) {
+  EXPECT_EQ(common_name("CN=dev-a,O=Example"), "dev-a");
+  EXPECT_EQ(common_name("O=Example,CN=dev-a"), "dev-a");
+  EXPECT_EQ(common_name(R"(CN=dev\,a,O=Example)"), "dev,a");
+  EXPECT_EQ(common_name("CN=dev-a+serialNumber=1"), "dev-a");
+  EXPECT_EQ(common_name("O=Example"), std::nullopt);
+  EXPECT_EQ(common_name(""), std::nullopt);
+  EXPECT_EQ(common_name("OCN=dev-a"), std::nullopt);
+}
+
 TEST(DdiShapes, TheBasePollLinksOnlyWhatTheDeviceHasToDo) {
   EXPECT_EQ(polling_sleep(60), "00:01:00");
   EXPECT_EQ(polling_sleep(3725), "01:02:05");
