@@ -54,6 +54,26 @@ TEST(Manifest, SerializeRoundTrips) {
   EXPECT_EQ(serialize_manifest(*again), serialize_manifest(m));
 }
 
+TEST(Manifest, SwuPayloadsStandAlone) {
+  auto doc = valid_manifest();
+  Json swu = {{"name", "app.swu"}, {"type", "swu"}, {"size", 10},
+              {"sha256", "3333333333333333333333333333333333333333333333333333333333333333"}};
+  doc["payloads"] = Json::array({swu});
+  auto parsed = parse(doc);
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  EXPECT_EQ(parsed->payloads[0].type, PayloadType::kSwu);
+  EXPECT_EQ(serialize_manifest(*parse_manifest(common::as_bytes(serialize_manifest(*parsed)))), serialize_manifest(*parsed));
+  // With anything for flotilla-agent: refused, by where.
+  doc["payloads"].push_back(valid_manifest()["payloads"][0]);
+  auto mixed = parse(doc);
+  ASSERT_FALSE(mixed);
+  EXPECT_NE(mixed.error().describe().find("/payloads"), std::string::npos) << mixed.error().describe();
+  // No key of another type.
+  swu["slot"] = "rootfs";
+  doc["payloads"] = Json::array({swu});
+  EXPECT_FALSE(parse(doc));
+}
+
 struct BadCase {
   const char* pointer;  // JSON pointer to change
   Json value;           // new value; null with remove=true deletes

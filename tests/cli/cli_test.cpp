@@ -146,7 +146,7 @@ TEST_F(CliTest, BundleSignedByAnotherKeyIsInvalid) {
 TEST_F(CliTest, CreateRejectsBadArgumentsAsUsage) {
   setup_release();
   const char* bad[] = {"--file wifi.ko", "--file relative/x=wifi.ko", "--file /x=wifi.ko:9999",
-                       "--raw-image rootfs.img", "--requires rootfs"};
+                       "--raw-image rootfs.img", "--requires rootfs", "--swu wifi.ko --module m=wifi.ko"};
   for (const char* extra : bad) {
     std::string cmd = "bundle create --key release.key --name n --kind os --component c --version 1.0.0 "
                       "--security-version 1 --compatible t " + std::string(extra) + " -o x.flb";
@@ -161,6 +161,17 @@ TEST_F(CliTest, CreateRejectsBadArgumentsAsUsage) {
   ASSERT_EQ(run(kCreate + " -o gw.flb").code, 0);
   EXPECT_EQ(run(kCreate + " -o gw.flb").code, 2);  // exists, no --force
   EXPECT_EQ(run(kCreate + " -o gw.flb --force").code, 0);
+}
+
+TEST_F(CliTest, AnSwuImageIsWrappedAsASignedSwuPayload) {
+  setup_release();
+  write_text(dir / "app.swu", std::string(4000, 'w'));
+  auto created = run("bundle create --key release.key --name app-fw --kind firmware --component app --version 2.0.0 "
+                     "--security-version 1 --compatible sw-x1 --swu app.swu -o app.flb");
+  ASSERT_EQ(created.code, 0) << created.err;
+  auto inspected = run("bundle inspect app.flb");
+  EXPECT_NE(inspected.out.find("app.swu  swu  SWUpdate image  4000 bytes"), std::string::npos) << inspected.out;
+  EXPECT_EQ(run("bundle verify --root root.json app.flb").code, 0);
 }
 
 TEST_F(CliTest, RootRotationChain) {

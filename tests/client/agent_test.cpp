@@ -115,6 +115,17 @@ TEST_F(AgentTest, BadBundlesChangeNothing) {
                                       {&rogue_key}, dir / "rogue.flb"));
   EXPECT_EQ(agent("install " + (dir / "rogue.flb").string()).code, 1);
   untouched();
+  // Genuine, but an SWUpdate image for devices served over DDI.
+  auto swu = testing::sample_manifest();
+  swu.version = *common::Version::parse("2.4.0");
+  swu.security_version = 8;
+  write_text(dir / "app.swu", "an swu image");
+  ASSERT_TRUE(artifacts::write_bundle({swu, {{{.name = "app.swu", .type = artifacts::PayloadType::kSwu}, dir / "app.swu"}}},
+                                      {&trust.release_key}, dir / "swu.flb"));
+  auto refused = agent("install " + (dir / "swu.flb").string());
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("SWUpdate images (payload type swu)"), std::string::npos) << refused.err;
+  untouched();
   EXPECT_EQ(status()["update"]["state"], "failed");
   EXPECT_FALSE(status()["last_error"].is_null());
 }

@@ -93,6 +93,17 @@ TEST_F(CliServerTest, OperatorWorkflow) {
   EXPECT_NE(flotilla("devices list --label region=eu").out.find("region=eu"), std::string::npos);
   EXPECT_EQ(flotilla("devices label " + waiting.id() + " notalabel").code, 2);
   EXPECT_EQ(flotilla("devices show nope").code, 1);
+  // A device that speaks hawkBit DDI: its token printed once, as JSON.
+  auto ddi = flotilla("devices create-ddi --controller-id sw-0042 --device-type sw-x1 --label site=plant-3");
+  ASSERT_EQ(ddi.code, 0) << ddi.err;
+  auto registered = common::Json::parse(ddi.out);
+  EXPECT_TRUE(registered["target_token"].get<std::string>().starts_with("ddi_")) << ddi.out;
+  EXPECT_EQ(registered["controller_id"], "sw-0042");
+  auto listed = flotilla("devices list --label site=plant-3");
+  EXPECT_NE(listed.out.find("ddi"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("PROTOCOL"), std::string::npos) << listed.out;
+  EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0042 --device-type sw-x1").code, 1) << "registered already";
+  EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0043 --device-type sw-x1 --label nolabel").code, 2);
 
   write_text(dir / "img", std::string(50000, 'i'));
   ASSERT_EQ(testing::run_shell(std::string(FLOTILLA_CLI) + " bundle create --key '" + (dir / "release.key").string() +
