@@ -210,6 +210,12 @@ TEST_F(DdiApiTest, AFailureIsRecordedWithTheClientsDetails) {
   auto deployment = deploy(upload_swu_bundle(), "dev-a");
   std::string action = std::to_string(deployment);
   ASSERT_EQ(ddi("GET", controller("dev-a") + "/deploymentBase/" + action, a).status, 200);
+  // Clients differ in what they add: a 100-continue handshake, a header
+  // sent twice. Neither is a reason to refuse.
+  std::string progress = R"({"status": {"execution": "proceeding", "details": [")" + std::string(3000, 'p') + R"("]}})";
+  auto continued = ddi("POST", controller("dev-a") + "/deploymentBase/" + action + "/feedback", a, progress,
+                       {"Expect: 100-continue", "Accept: application/hal+json", "Accept: application/json"});
+  EXPECT_EQ(continued.status, 200) << continued.body;
   auto failed = ddi("POST", controller("dev-a") + "/deploymentBase/" + action + "/feedback", a,
                     R"({"id": )" + action + R"(, "status": {"execution": "closed", "result": {"finished": "failure"}, "details": ["Image invalid or corrupted.", "hash mismatch"]}})");
   EXPECT_EQ(failed.status, 200) << failed.body;
