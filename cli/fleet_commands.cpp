@@ -102,6 +102,23 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     return call(server, "POST", "/api/v1/devices/ddi", body.dump(), [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
   });
 
+  // hawkBit DDI
+  auto* ddi = app.add_subcommand("ddi", "Devices that speak hawkBit DDI: the tenant's gateway token (docs/ddi.md)");
+  ddi->require_subcommand(1);
+  auto* gateway = ddi->add_subcommand("gateway-token", "The gateway token, with which unknown controllers appear as pending devices");
+  gateway->require_subcommand(1);
+  auto gateway_type = std::make_shared<std::string>();
+  auto* gateway_create = gateway->add_subcommand("create", "Create the gateway token (replacing the one there was); printed once, as JSON");
+  gateway_create->add_option("--device-type", *gateway_type, "Device type of the controllers it registers")->required();
+  on_run(*gateway_create, exit_code, [&server, gateway_type] {
+    return call(server, "POST", "/api/v1/ddi/gateway-token", common::Json{{"device_type", *gateway_type}}.dump(),
+                [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
+  });
+  auto* gateway_revoke = gateway->add_subcommand("revoke", "Revoke the gateway token; devices it registered keep their status");
+  on_run(*gateway_revoke, exit_code, [&server] {
+    return call(server, "DELETE", "/api/v1/ddi/gateway-token", "", [](const common::Json&) { std::cout << "gateway token revoked\n"; });
+  });
+
   // enrollment tokens
   auto* enrollment = app.add_subcommand("enrollment-tokens", "Tokens devices enroll with: create, list, revoke");
   enrollment->require_subcommand(1);

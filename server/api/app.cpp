@@ -76,6 +76,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   open_route("GET", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);
   open_route("HEAD", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", Access::kPublic, &ServerApp::ddi_artifact);
   route("POST", "/api/v1/devices/ddi", Permission::kManageDevices, &ServerApp::create_ddi_device);
+  route("POST", "/api/v1/ddi/gateway-token", Permission::kManageDevices, &ServerApp::create_ddi_gateway_token);
+  route("DELETE", "/api/v1/ddi/gateway-token", Permission::kManageDevices, &ServerApp::revoke_ddi_gateway_token);
   route("POST", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::create_enrollment_token);
   route("GET", "/api/v1/enrollment-tokens", Permission::kManageDevices, &ServerApp::list_enrollment_tokens);
   route("DELETE", "/api/v1/enrollment-tokens/{}", Permission::kManageDevices, &ServerApp::revoke_enrollment_token);

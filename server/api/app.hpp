@@ -208,6 +208,11 @@ class ServerApp final : public http::Application {
   http::Response ddi_cancel_action(http::Request&, const Params&, const Caller&);
   http::Response ddi_cancel_feedback(http::Request&, const Params&, const Caller&);
   http::Response create_ddi_device(http::Request&, const Params&, const Caller&);
+  // A gateway token's device for `controller_id` (registered pending if
+  // unknown), with its offer; 401 for a wrong token, 403 until accepted.
+  std::expected<Store::PolledDevice, http::Response> ddi_gateway_device(std::string_view secret, const std::string& controller_id);
+  http::Response create_ddi_gateway_token(http::Request&, const Params&, const Caller&);
+  http::Response revoke_ddi_gateway_token(http::Request&, const Params&, const Caller&);
 
  public:
   // Every route as {method, pattern} ("GET", "/api/v1/devices/{}"), in
@@ -281,6 +286,8 @@ class ServerApp final : public http::Application {
 
 // Settings keys shared with `flotilla-server init`.
 inline constexpr const char* kTrustRootSetting = "trust_root";
+// The DDI gateway token: {"hash", "device_type", "created_at"}, or "" once revoked.
+inline constexpr const char* kDdiGatewayTokenSetting = "ddi_gateway_token";
 // Every accepted root version is kept as "trust_root.v<N>" for devices
 // walking the rotation chain.
 std::string trust_root_version_setting(std::int64_t version);

@@ -15,6 +15,7 @@
 // artifact names used as paths (only names from the signed manifest are
 // served, looked up, never joined).
 #include <fstream>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "artifacts/reader.hpp"
@@ -27,6 +28,7 @@
 #include "server/errors.hpp"
 #include "server/front/nginx_config.hpp"
 #include "signing/digest.hpp"
+#include "signing/key.hpp"
 
 namespace flotilla::server::api {
 namespace {
@@ -179,19 +181,30 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_ddi(con
     return std::unexpected(problem(400, "invalid controller id", {{"/controllerId", "must match [A-Za-z0-9._:@-]{1,128}"}}));
   }
   auto header = request.header("Authorization");
-  constexpr std::string_view kScheme = "TargetToken ";
-  if (!header || header->size() > 512 || header->size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), header->begin(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+  auto scheme = [&](std::string_view name) {
+    return header && header->size() <= 512 && header->size() > name.size() &&
+           std::equal(name.begin(), name.end(), header->begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  constexpr std::string_view kTarget = "TargetToken ", kGateway = "GatewayToken ";
+  std::optional<Store::PolledDevice> polled;
+  if (scheme(kTarget)) {
+    auto found = store_.find_device_and_offer(token_hash(header->substr(kTarget.size())), common::format_rfc3339(clock_()));
+    if (!found) return std::unexpected(problem_from(found.error()));
+    // One answer whether the token is unknown or another controller's.
+    if (!*found || (*found)->device.protocol != "ddi" || (*found)->device.id != ddi::device_id_for(params[1])) {
+      return std::unexpected(problem(401, "the target token is unknown, revoked or not this controller's"));
+    }
+    polled = std::move(**found);
+  } else if (scheme(kGateway)) {
+    auto found = ddi_gateway_device(header->substr(kGateway.size()), params[1]);
+    if (!found) return std::unexpected(found.error());
+    polled = std::move(*found);
+  } else {
     auto refused = problem(401, "send the device's target token as 'Authorization: TargetToken <token>'");
     refused.headers["WWW-Authenticate"] = "TargetToken";
     return std::unexpected(refused);
-  }
-  auto polled = store_.find_device_and_offer(token_hash(header->substr(kScheme.size())), common::format_rfc3339(clock_()));
-  if (!polled) return std::unexpected(problem_from(polled.error()));
-  // One answer whether the token is unknown or another controller's.
-  if (!*polled || (*polled)->device.protocol != "ddi" || (*polled)->device.id != ddi::device_id_for(params[1])) {
-    return std::unexpected(problem(401, "the target token is unknown, revoked or not this controller's"));
   }
   if (ddi_client_certificates_) {
     // Behind a front that asks for client certificates, a DDI device
@@ -204,12 +217,80 @@ std::expected<ServerApp::Caller, http::Response> ServerApp::authenticate_ddi(con
     }
   }
   Caller caller;
-  caller.device = std::move((*polled)->device);
-  caller.offer = std::move((*polled)->offer);
+  caller.device = std::move(polled->device);
+  caller.offer = std::move(polled->offer);
   caller.actor = "device:" + caller.device->id;
   caller.client = request.remote_address;
   if (auto ok = note_contact(*caller.device); !ok) return std::unexpected(problem_from(ok.error()));
   return caller;
+}
+
+std::expected<Store::PolledDevice, http::Response> ServerApp::ddi_gateway_device(std::string_view secret,
+                                                                                const std::string& controller_id) {
+  // hawkBit's gateway token: one secret for the tenant, with which a
+  // gateway (or a fleet configured alike) speaks for any controller. An
+  // unknown controller becomes a pending device for an operator to accept.
+  auto stored = store_.setting(kDdiGatewayTokenSetting);
+  if (!stored) return std::unexpected(problem_from(stored.error()));
+  auto token = *stored ? common::Json::parse(**stored, nullptr, false) : common::Json();
+  std::string expected = token.is_object() ? token.value("hash", "") : "";
+  std::string given = token_hash(std::string(secret));
+  if (expected.size() != given.size() || CRYPTO_memcmp(expected.data(), given.data(), given.size()) != 0) {
+    return std::unexpected(problem(401, "the gateway token is unknown or revoked"));
+  }
+  auto id = ddi::device_id_for(controller_id);
+  auto device = store_.find_device(id);
+  if (!device) return std::unexpected(problem_from(device.error()));
+  if (!*device) {
+    DeviceRecord pending{.id = id, .device_type = token.value("device_type", ""),
+                         .identity_json = common::Json{{"controller_id", controller_id}}.dump(), .status = "pending"};
+    auto created = store_.create_ddi_device(pending, std::nullopt, common::format_rfc3339(clock_()),
+                                            {"device:" + id, "device.enroll", "device:" + id, "ok",
+                                             {{"protocol", "ddi"}, {"controller_id", controller_id}, {"via", "gateway token"},
+                                              {"status", "pending"}}});
+    // Two first polls at once: the other one registered it.
+    if (!created && !created.error().is(common::Errc::kConflict)) return std::unexpected(problem_from(created.error()));
+    device = store_.find_device(id);
+    if (!device || !*device) return std::unexpected(problem(500, "the device could not be registered; see the server log"));
+  }
+  if ((*device)->protocol != "ddi") return std::unexpected(problem(401, "the gateway token is not for this controller"));
+  if ((*device)->status != "accepted") {
+    return std::unexpected(problem(403, "this controller is " + (*device)->status + "; an operator accepts it with flotilla devices accept"));
+  }
+  auto offer = store_.take_offer(id, common::format_rfc3339(clock_()));
+  if (!offer) return std::unexpected(problem_from(offer.error()));
+  return Store::PolledDevice{std::move(**device), std::move(*offer)};
+}
+
+http::Response ServerApp::create_ddi_gateway_token(http::Request& request, const Params&, const Caller& caller) {
+  common::Json doc;
+  auto body = json_body(request, doc);
+  if (!body) return body.error();
+  if (auto ok = body->only_keys({"device_type"}); !ok) return problem_from(ok.error());
+  auto device_type = body->string("device_type", 64);
+  if (!device_type) return problem_from(device_type.error());
+  if (!artifacts::is_safe_name(*device_type, 64)) return problem(400, "invalid device type", {{"/device_type", "must match [A-Za-z0-9._-]{1,64}"}});
+  std::string secret = "ddigw_" + common::to_hex(signing::random_bytes(24));
+  auto created_at = common::format_rfc3339(clock_());
+  common::Json stored = {{"hash", token_hash(secret)}, {"device_type", *device_type}, {"created_at", created_at}};
+  // One per tenant, as in hawkBit: a new one replaces the old at once.
+  if (auto ok = store_.set_settings({{kDdiGatewayTokenSetting, stored.dump()}},
+                                    caller.audit("ddi.gateway_token.create", "ddi:" + ddi_tenant_, "ok", {{"device_type", *device_type}}));
+      !ok) {
+    return problem_from(ok.error());
+  }
+  return json_reply(201, {{"gateway_token", secret}, {"tenant", ddi_tenant_}, {"device_type", *device_type}, {"created_at", created_at}});
+}
+
+http::Response ServerApp::revoke_ddi_gateway_token(http::Request&, const Params&, const Caller& caller) {
+  auto stored = store_.setting(kDdiGatewayTokenSetting);
+  if (!stored) return problem_from(stored.error());
+  if (!*stored || (*stored)->empty()) return problem(404, "there is no gateway token");
+  if (auto ok = store_.set_settings({{kDdiGatewayTokenSetting, ""}}, caller.audit("ddi.gateway_token.revoke", "ddi:" + ddi_tenant_));
+      !ok) {
+    return problem_from(ok.error());
+  }
+  return json_reply(200, {{"revoked", true}});
 }
 
 common::Result<std::vector<ddi::Artifact>> ServerApp::ddi_artifacts(const BundleRecord& bundle) {

@@ -54,7 +54,7 @@ class SqlStore final : public Store {
   common::Result<DeviceRecord> enroll_device(const DeviceRecord& device, const std::optional<std::string>& enrollment_token_hash,
                                              const std::string& nonce, const std::string& now,
                                              const std::string& nonce_horizon, const AuditDraft& audit) override;
-  common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+  common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::optional<std::string>& token_hash,
                                                  const std::string& now, const AuditDraft& audit) override;
   common::Status set_device_attributes(const std::string& id, const std::string& attributes_json) override;
   common::Status issue_device_token(const std::string& device_id, const std::string& token_hash,

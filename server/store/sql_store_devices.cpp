@@ -164,32 +164,38 @@ Result<DeviceRecord> SqlStore::enroll_device(const DeviceRecord& device, const s
   return stored;
 }
 
-Result<DeviceRecord> SqlStore::create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+Result<DeviceRecord> SqlStore::create_ddi_device(const DeviceRecord& device, const std::optional<std::string>& token_hash,
                                                  const std::string& now, const AuditDraft& audit) {
-  auto hash = common::from_hex(token_hash);
-  if (!hash) return std::unexpected(hash.error());
+  common::Bytes hash;
+  if (token_hash) {
+    auto bytes = common::from_hex(*token_hash);
+    if (!bytes) return std::unexpected(bytes.error());
+    hash = std::move(*bytes);
+  }
   DeviceRecord stored = device;
-  stored.status = "accepted";
+  if (stored.status.empty()) stored.status = "accepted";
   stored.protocol = "ddi";
   stored.created_at = now;
   auto db = pool_->acquire();
   auto ok = in_transaction(*db, audit, [&]() -> Status {
     auto insert = db->prepare(
         "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, protocol) "
-        "VALUES (?, ?, ?, '', 'accepted', ?, ?, 'ddi') RETURNING key");
+        "VALUES (?, ?, ?, '', ?, ?, ?, 'ddi') RETURNING key");
     if (!insert) return std::unexpected(insert.error());
-    insert->bind(1, stored.id).bind(2, stored.device_type).bind(3, stored.identity_json).bind(4, stored.labels_json).bind(5, now);
+    insert->bind(1, stored.id).bind(2, stored.device_type).bind(3, stored.identity_json).bind(4, stored.status)
+        .bind(5, stored.labels_json).bind(6, now);
     auto key = insert->run_returning_int64();
     if (!key) {
       if (key.error().is(common::Errc::kConflict)) return common::fail(common::Errc::kConflict, "device " + stored.id + " exists");
       return std::unexpected(key.error());
     }
     stored.key = *key;
+    if (!token_hash) return {};
     // A target token is configured into the device once and kept, as
     // hawkBit's are: it lives until the device is decommissioned.
     auto token = db->prepare("INSERT INTO device_tokens (token_hash, device, expires_at, issued) VALUES (?, ?, ?, 1)");
     if (!token) return std::unexpected(token.error());
-    token->bind_blob(1, *hash).bind(2, *key).bind(3, kNeverExpires);
+    token->bind_blob(1, hash).bind(2, *key).bind(3, kNeverExpires);
     return token->run();
   }, Change::kScheduling);
   if (!ok) return std::unexpected(ok.error());

@@ -329,10 +329,10 @@ class Store {
                                                      const std::optional<std::string>& enrollment_token_hash,
                                                      const std::string& nonce, const std::string& now,
                                                      const std::string& nonce_horizon, const AuditDraft& audit) = 0;
-  // Registers an accepted device served over DDI (protocol "ddi", no
-  // device key) with its target token, which never expires; kConflict when
-  // the id is taken.
-  virtual common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::string& token_hash,
+  // Registers a device served over DDI (protocol "ddi", no device key)
+  // with the status `device` has (accepted when empty) and, when given,
+  // its target token, which never expires; kConflict when the id is taken.
+  virtual common::Result<DeviceRecord> create_ddi_device(const DeviceRecord& device, const std::optional<std::string>& token_hash,
                                                          const std::string& now, const AuditDraft& audit) = 0;
   // A DDI device's configData, as a JSON object (replaced whole).
   virtual common::Status set_device_attributes(const std::string& id, const std::string& attributes_json) = 0;

@@ -39,7 +39,7 @@ struct Fixture {
     // target-token check.
     server::DeviceRecord ddi{.id = server::ddi::device_id_for("fuzz"), .device_type = "sw-x1",
                              .identity_json = R"({"controller_id":"fuzz"})"};
-    if (!store->create_ddi_device(ddi, server::api::token_hash(ddi_token), "2026-01-01T00:00:00Z", {"fuzz", "device.create", "device:x"})) {
+    if (!store->create_ddi_device(ddi, std::optional<std::string>(server::api::token_hash(ddi_token)), "2026-01-01T00:00:00Z", {"fuzz", "device.create", "device:x"})) {
       std::abort();
     }
     app = std::make_unique<server::api::ServerApp>(*store, dir);

@@ -104,6 +104,11 @@ TEST_F(CliServerTest, OperatorWorkflow) {
   EXPECT_NE(listed.out.find("PROTOCOL"), std::string::npos) << listed.out;
   EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0042 --device-type sw-x1").code, 1) << "registered already";
   EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0043 --device-type sw-x1 --label nolabel").code, 2);
+  auto gateway = flotilla("ddi gateway-token create --device-type sw-x1");
+  ASSERT_EQ(gateway.code, 0) << gateway.err;
+  EXPECT_TRUE(common::Json::parse(gateway.out)["gateway_token"].get<std::string>().starts_with("ddigw_")) << gateway.out;
+  EXPECT_EQ(flotilla("ddi gateway-token revoke").code, 0);
+  EXPECT_EQ(flotilla("ddi gateway-token revoke").code, 1) << "there is none left";
 
   write_text(dir / "img", std::string(50000, 'i'));
   ASSERT_EQ(testing::run_shell(std::string(FLOTILLA_CLI) + " bundle create --key '" + (dir / "release.key").string() +

@@ -274,6 +274,46 @@ TEST_F(DdiApiTest, AnAbortedRolloutAsksForACancelAndTheAcknowledgementEndsTheAtt
   EXPECT_FALSE(ddi("GET", controller("dev-a"), a).json()["_links"].contains("cancelAction"));
 }
 
+TEST_F(DdiApiTest, AGatewayTokenRegistersUnknownControllersForAnOperatorToAccept) {
+  auto gateway = [&](const std::string& secret, const std::string& id) {
+    return ddi("GET", controller(id), "", "", {"Authorization: GatewayToken " + secret});
+  };
+  EXPECT_EQ(gateway("ddigw_none", "dev-g").status, 401) << "no gateway token yet";
+  auto created = admin->request("POST", "/api/v1/ddi/gateway-token", R"({"device_type": "sw-x1"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::string secret = created->json()["gateway_token"];
+  EXPECT_EQ(admin->request("POST", "/api/v1/ddi/gateway-token", R"({"device_type": "bad type"})")->status, 400);
+  EXPECT_EQ(gateway("ddigw_wrong", "dev-g").status, 401);
+
+  // An unknown controller: registered, pending, served nothing.
+  auto first = gateway(secret, "dev-g");
+  EXPECT_EQ(first.status, 403) << first.body;
+  auto id = server::ddi::device_id_for("dev-g");
+  auto device = admin->request("GET", "/api/v1/devices/" + id)->json();
+  EXPECT_EQ(device["status"], "pending") << device.dump();
+  EXPECT_EQ(device["protocol"], "ddi");
+  EXPECT_EQ(device["device_type"], "sw-x1");
+  EXPECT_EQ(device["identity"]["controller_id"], "dev-g");
+  EXPECT_EQ(gateway(secret, "dev-g").status, 403) << "still pending, registered once";
+  // Accepted, it is served through the gateway token.
+  ASSERT_EQ(admin->request("POST", "/api/v1/devices/" + id + "/accept")->status, 200);
+  auto deployment = deploy(upload_swu_bundle(), "dev-g");
+  auto base = gateway(secret, "dev-g");
+  ASSERT_EQ(base.status, 200) << base.body;
+  EXPECT_TRUE(base.json()["_links"].contains("deploymentBase")) << base.body;
+  EXPECT_EQ(ddi("GET", controller("dev-g") + "/deploymentBase/" + std::to_string(deployment), "", "",
+                {"Authorization: GatewayToken " + secret}).status, 200);
+  // Revoked: nothing opens, the device stays.
+  ASSERT_EQ(admin->request("DELETE", "/api/v1/ddi/gateway-token")->status, 200);
+  EXPECT_EQ(gateway(secret, "dev-g").status, 401);
+  EXPECT_EQ(admin->request("DELETE", "/api/v1/ddi/gateway-token")->status, 404);
+  EXPECT_EQ(admin->request("GET", "/api/v1/devices/" + id)->json()["status"], "accepted");
+  auto audit = admin->request("GET", "/api/v1/audit")->body;
+  EXPECT_NE(audit.find("ddi.gateway_token.create"), std::string::npos);
+  EXPECT_NE(audit.find("ddi.gateway_token.revoke"), std::string::npos);
+  EXPECT_EQ(audit.find(secret), std::string::npos);
+}
+
 TEST_F(DdiApiTest, ConfigDataIsKeptAsTheDevicesAttributes) {
   std::string a = register_device("dev-a")["target_token"];
   std::string path = controller("dev-a") + "/configData";

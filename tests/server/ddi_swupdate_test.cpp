@@ -214,6 +214,31 @@ TEST_F(DdiSwupdateTest, ADownloadCutMidwayResumesWithRange) {
   EXPECT_GE(proxy.connections(), 5) << "the download was never cut";
 }
 
+TEST_F(DdiSwupdateTest, ADeviceWithTheGatewayTokenWaitsForAcceptanceThenUpdates) {
+  auto created = admin->request("POST", "/api/v1/ddi/gateway-token", R"({"device_type": "sw-x1"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string firmware(50000, 'g');
+  upload_swu("2.0.0", firmware);
+  devices.push_back(std::make_unique<SwupdateDevice>(dir / "swu-g", device_url, "swu-g", created->json()["gateway_token"].get<std::string>(),
+                                                     vendor->certificate()));
+  auto& device = *devices.back();
+  device.start();
+  // Its first poll registers it, pending.
+  auto id = server::ddi::device_id_for("swu-g");
+  Json shown = Json::object();
+  for (int i = 0; i < 50 && shown.value("status", "") != "pending"; ++i) {
+    std::this_thread::sleep_for(200ms);
+    shown = admin->request("GET", "/api/v1/devices/" + id)->json();
+  }
+  ASSERT_EQ(shown.value("status", ""), "pending") << shown.dump() << "\n" << logs();
+  ASSERT_EQ(admin->request("POST", "/api/v1/devices/" + id + "/accept")->status, 200);
+  auto rollout_id = start_rollout({{"waves", {{{"name", "all"}, {"size", "100%"}}}}});
+  auto deployment = rollout(rollout_id)["deployment_id"].get<std::int64_t>();
+  ASSERT_TRUE(run_until_final(deployment, 90s)) << logs();
+  EXPECT_EQ(state_of(deployment, device), "succeeded") << logs();
+  EXPECT_EQ(read_text(device.installed("app.bin")), firmware);
+}
+
 TEST_F(DdiSwupdateTest, AnAbortedRolloutCancelsADownloadAndSwupdateAcknowledges) {
   // A slow link: the 400 KB image takes about 20 s, time to abort while
   // swupdate downloads (it asks for cancels every poll interval).

@@ -69,10 +69,10 @@ fs::path SwuVendor::make_image(const std::string& name, const std::string& versi
   return image;
 }
 
-SwupdateDevice::SwupdateDevice(fs::path dir, std::string server_url, std::string controller_id, std::string target_token,
+SwupdateDevice::SwupdateDevice(fs::path dir, std::string server_url, std::string controller_id, std::string token,
                                fs::path certificate)
     : dir_(std::move(dir)), root_(dir_ / "root"), certificate_(std::move(certificate)), server_url_(std::move(server_url)),
-      controller_id_(std::move(controller_id)), token_(std::move(target_token)) {
+      controller_id_(std::move(controller_id)), token_(std::move(token)) {
   fs::create_directories(root_);
   fs::create_directories(dir_ / "tmp");
 }
@@ -81,7 +81,9 @@ SwupdateDevice::~SwupdateDevice() { stop(); }
 
 void SwupdateDevice::start(const std::string& confirm) {
   stop();
-  std::string suricatta = "-t default -u " + server_url_ + " -i " + controller_id_ + " -k " + token_ + " -r 10 -w 1";
+  // A gateway token (hawkBit's, one per tenant) goes with -g.
+  std::string token_flag = token_.starts_with("ddigw_") ? " -g " : " -k ";
+  std::string suricatta = "-t default -u " + server_url_ + " -i " + controller_id_ + token_flag + token_ + " -r 10 -w 1";
   if (!confirm.empty()) suricatta += " -c " + confirm;
   // Its own mount namespace: this device's directory at kSwuDeviceRoot.
   std::string script = "mount --bind " + shell_quoted(root_.string()) + " " + kSwuDeviceRoot + " && exec " + kSwupdate +

@@ -33,7 +33,9 @@ class SwuVendor {
 
 class SwupdateDevice {
  public:
-  SwupdateDevice(std::filesystem::path dir, std::string server_url, std::string controller_id, std::string target_token,
+  // `token`: the device's target token, or the tenant's gateway token
+  // (ddigw_...).
+  SwupdateDevice(std::filesystem::path dir, std::string server_url, std::string controller_id, std::string token,
                  std::filesystem::path certificate);
   ~SwupdateDevice();
   SwupdateDevice(const SwupdateDevice&) = delete;
