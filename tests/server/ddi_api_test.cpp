@@ -216,6 +216,10 @@ TEST_F(DdiApiTest, AFailureIsRecordedWithTheClientsDetails) {
   auto continued = ddi("POST", controller("dev-a") + "/deploymentBase/" + action + "/feedback", a, progress,
                        {"Expect: 100-continue", "Accept: application/hal+json", "Accept: application/json"});
   EXPECT_EQ(continued.status, 200) << continued.body;
+  // Oversized: refused before it is read whole.
+  auto oversized = ddi("POST", controller("dev-a") + "/deploymentBase/" + action + "/feedback", a,
+                       R"({"status": {"execution": "proceeding", "details": [")" + std::string(70000, 'o') + R"("]}})");
+  EXPECT_EQ(oversized.status, 413) << oversized.body.substr(0, 300);
   auto failed = ddi("POST", controller("dev-a") + "/deploymentBase/" + action + "/feedback", a,
                     R"({"id": )" + action + R"(, "status": {"execution": "closed", "result": {"finished": "failure"}, "details": ["Image invalid or corrupted.", "hash mismatch"]}})");
   EXPECT_EQ(failed.status, 200) << failed.body;
