@@ -40,7 +40,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission, create-ddi");
   devices->require_subcommand(1);
   struct DeviceOptions {
-    std::string id, type, status, label, seen_before, seen_after, baseline;
+    std::string id, type, status, label, seen_before, seen_after, baseline, protocol;
     std::vector<std::string> labels;
     int limit = 100;
   };
@@ -51,11 +51,14 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   list->add_option("--label", d->label, "KEY=VALUE");
   list->add_option("--seen-before", d->seen_before, "Not seen since this RFC 3339 time");
   list->add_option("--seen-after", d->seen_after, "Seen since this RFC 3339 time");
+  list->add_option("--protocol", d->protocol, "How devices talk to the server: flotilla (the agent) or ddi (hawkBit clients)")
+      ->check(CLI::IsMember({"flotilla", "ddi"}));
   list->add_option("--limit", d->limit, "At most this many (1-10000)")->check(CLI::Range(1, 10000));
   on_run(*list, exit_code, [&server, d] {
     std::string query = "?limit=" + std::to_string(d->limit);
     for (auto [key, value] : {std::pair{"type", &d->type}, std::pair{"status", &d->status}, std::pair{"label", &d->label},
-                              std::pair{"seen_before", &d->seen_before}, std::pair{"seen_after", &d->seen_after}}) {
+                              std::pair{"seen_before", &d->seen_before}, std::pair{"seen_after", &d->seen_after},
+                              std::pair{"protocol", &d->protocol}}) {
       if (!value->empty()) query += std::string("&") + key + "=" + url_encode(*value);
     }
     return call(server, "GET", "/api/v1/devices" + query, "", print_devices);

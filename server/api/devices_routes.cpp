@@ -126,6 +126,10 @@ http::Response ServerApp::list_devices(http::Request& request, const Params&, co
     if (*tampered != "true" && *tampered != "false") return problem(400, "invalid query", {{"tampered", "must be true or false"}});
     filter.tampered = *tampered == "true";
   }
+  if (auto protocol = query("protocol")) {
+    if (*protocol != "flotilla" && *protocol != "ddi") return problem(400, "invalid query", {{"protocol", "must be flotilla or ddi"}});
+    filter.protocol = *protocol;
+  }
   if (auto limit = query("limit")) {
     auto n = parse_positive(*limit);
     if (!n || *n > 10000) return problem(400, "invalid query", {{"limit", "must be 1 to 10000"}});

@@ -310,7 +310,8 @@ Result<std::vector<DeviceRecord>> SqlStore::list_devices(const DeviceFilter& f) 
       "(CAST(?1 AS TEXT) IS NULL OR d.device_type = ?1) AND (CAST(?2 AS TEXT) IS NULL OR d.status = ?2) AND "
       "(CAST(?3 AS TEXT) IS NULL OR " + db->json_text_member("d.labels", "?3") + " = ?4) AND "
       "(CAST(?5 AS BIGINT) IS NULL OR s.last_seen IS NULL OR s.last_seen < ?5) AND "
-      "(CAST(?6 AS BIGINT) IS NULL OR s.last_seen >= ?6) AND (CAST(?9 AS BIGINT) IS NULL OR d.tampered = ?9) "
+      "(CAST(?6 AS BIGINT) IS NULL OR s.last_seen >= ?6) AND (CAST(?9 AS BIGINT) IS NULL OR d.tampered = ?9) AND "
+      "(CAST(?10 AS TEXT) IS NULL OR d.protocol = ?10) "
       "ORDER BY d.id LIMIT ?7 OFFSET ?8");
   if (!select) return std::unexpected(select.error());
   select->bind(1, f.device_type).bind(2, f.status);
@@ -319,6 +320,7 @@ Result<std::vector<DeviceRecord>> SqlStore::list_devices(const DeviceFilter& f) 
   select->bind(5, optional_unix_seconds(f.seen_before)).bind(6, optional_unix_seconds(f.seen_after));
   select->bind(7, f.limit).bind(8, f.offset);
   select->bind(9, f.tampered ? std::optional<std::int64_t>(*f.tampered ? 1 : 0) : std::nullopt);
+  select->bind(10, f.protocol);
   return common::collect(*select, device_from_row);
 }
 

@@ -96,6 +96,7 @@ struct DeviceFilter {
   std::optional<std::string> seen_before;  // RFC 3339: not seen since
   std::optional<std::string> seen_after;
   std::optional<bool> tampered;
+  std::optional<std::string> protocol;  // flotilla | ddi
   std::int64_t limit = 100;
   std::int64_t offset = 0;
 };

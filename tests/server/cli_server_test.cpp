@@ -102,6 +102,12 @@ TEST_F(CliServerTest, OperatorWorkflow) {
   auto listed = flotilla("devices list --label site=plant-3");
   EXPECT_NE(listed.out.find("ddi"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("PROTOCOL"), std::string::npos) << listed.out;
+  auto only_ddi = flotilla("--json devices list --protocol ddi");
+  ASSERT_EQ(only_ddi.code, 0) << only_ddi.err;
+  EXPECT_EQ(common::Json::parse(only_ddi.out)["devices"].size(), 1u) << only_ddi.out;
+  auto native = flotilla("--json devices list --protocol flotilla");
+  EXPECT_EQ(common::Json::parse(native.out)["devices"].size(), 2u) << native.out;
+  EXPECT_EQ(flotilla("devices list --protocol mqtt").code, 2);
   EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0042 --device-type sw-x1").code, 1) << "registered already";
   EXPECT_EQ(flotilla("devices create-ddi --controller-id sw-0043 --device-type sw-x1 --label nolabel").code, 2);
   auto gateway = flotilla("ddi gateway-token create --device-type sw-x1");
