@@ -193,6 +193,9 @@ class ServerApp final : public http::Application {
   // other (another device's, a closed one).
   std::expected<ddi::Action, http::Response> ddi_action(const Caller& caller, const std::string& controller_id,
                                                         std::string_view action_text);
+  // The action `id` of `bundle` as the client at `controller_id` sees it.
+  std::expected<ddi::Action, http::Response> ddi_action_of(std::int64_t id, const BundleRecord& bundle,
+                                                           const std::string& controller_id);
   common::Result<std::vector<ddi::Artifact>> ddi_artifacts(const BundleRecord& bundle);
   common::Status record_ddi_report(const Caller& caller, DeviceReport report, int progress, std::string message,
                                    const std::string& body);
@@ -265,8 +268,9 @@ class ServerApp final : public http::Application {
   std::map<std::int64_t, std::shared_ptr<const CachedRollout>> rollout_cache_;
   int poll_interval_s_ = 60;
   std::string ddi_tenant_{ddi::kDefaultTenant};
-  std::mutex ddi_mutex_;
-  bool ddi_client_certificates_ = false;  // one extraction of a bundle's DDI artifacts at a time
+  std::mutex ddi_mutex_;  // one extraction of a bundle's DDI artifacts at a time; guards ddi_artifacts_
+  std::map<std::string, std::vector<ddi::Artifact>> ddi_artifacts_;  // by bundle file digest, once read
+  bool ddi_client_certificates_ = false;
   std::chrono::seconds token_lifetime_{0};
 
   Store& store_;

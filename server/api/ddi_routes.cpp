@@ -297,12 +297,15 @@ common::Result<std::vector<ddi::Artifact>> ServerApp::ddi_artifacts(const Bundle
   // Extracted once per bundle, beside it (so servers sharing the bundle
   // directory share them), from the bundle verified again against the
   // trust root: what a DDI client downloads is what the release signed.
+  // A bundle never changes under its digest: once read, its artifacts are
+  // kept in memory, so a poll reads no file.
   std::lock_guard lock(ddi_mutex_);
+  if (auto known = ddi_artifacts_.find(bundle.file_sha256); known != ddi_artifacts_.end()) return known->second;
   fs::path dir = bundle_dir_ / (bundle.file_sha256 + ".ddi");
   fs::path index = dir / "artifacts.json";
   if (std::ifstream in{index}) {
     auto doc = common::Json::parse(in, nullptr, false);
-    if (doc.is_array()) return artifacts_from(doc);
+    if (doc.is_array()) return ddi_artifacts_[bundle.file_sha256] = artifacts_from(doc);
   }
   auto root = trust_root();
   if (!root) return common::fail(common::Errc::kConflict, "no trust root is configured");
@@ -329,7 +332,7 @@ common::Result<std::vector<ddi::Artifact>> ServerApp::ddi_artifacts(const Bundle
   fs::remove_all(dir, ec);
   fs::rename(part, dir, ec);
   if (ec) return common::fail(common::Errc::kIo, "storing " + dir.string() + ": " + ec.message());
-  return sinks.artifacts;
+  return ddi_artifacts_[bundle.file_sha256] = sinks.artifacts;
 }
 
 std::expected<ddi::Action, http::Response> ServerApp::ddi_action(const Caller& caller, const std::string& controller_id,
@@ -352,18 +355,24 @@ std::expected<ddi::Action, http::Response> ServerApp::ddi_action(const Caller& c
     }
     return std::unexpected(problem(404, "no such action for this controller"));
   }
-  auto artifacts = ddi_artifacts(**bundle);
-  if (!artifacts) {
-    common::log(common::LogLevel::kError, "DDI artifacts of bundle " + offer->bundle.file_sha256 + ": " + artifacts.error().describe());
-    return std::unexpected(problem(500, "the action's artifacts cannot be served; see the server log"));
-  }
-  ddi::Action action{.id = *id, .part = (*bundle)->kind, .name = (*bundle)->name, .version = (*bundle)->version,
-                     .artifacts = std::move(*artifacts), .controller_url = ddi_controller_url(controller_id)};
+  auto action = ddi_action_of(*id, **bundle, controller_id);
+  if (!action) return action;
   auto window = activate_window(offer->deployment, *caller.device, clock_());
   if (!window.is_null()) {
-    action.in_window = window["start"].is_string() && window["start"].get<std::string>() <= common::format_rfc3339(clock_());
+    action->in_window = window["start"].is_string() && window["start"].get<std::string>() <= common::format_rfc3339(clock_());
   }
   return action;
+}
+
+std::expected<ddi::Action, http::Response> ServerApp::ddi_action_of(std::int64_t id, const BundleRecord& bundle,
+                                                                    const std::string& controller_id) {
+  auto artifacts = ddi_artifacts(bundle);
+  if (!artifacts) {
+    common::log(common::LogLevel::kError, "DDI artifacts of bundle " + bundle.file_sha256 + ": " + artifacts.error().describe());
+    return std::unexpected(problem(500, "the action's artifacts cannot be served; see the server log"));
+  }
+  return ddi::Action{.id = id, .part = bundle.kind, .name = bundle.name, .version = bundle.version,
+                     .artifacts = std::move(*artifacts), .controller_url = ddi_controller_url(controller_id)};
 }
 
 common::Status ServerApp::record_ddi_report(const Caller& caller, DeviceReport report, int progress, std::string message,
@@ -495,11 +504,9 @@ http::Response ServerApp::ddi_installed_base(http::Request& request, const Param
   auto bundle = store_.find_bundle((*deployment)->bundle);
   if (!bundle) return problem_from(bundle.error());
   if (!*bundle || !carries_swu(**bundle)) return problem(404, "no such installed action for this controller");
-  auto artifacts = ddi_artifacts(**bundle);
-  if (!artifacts) return problem(500, "the action's artifacts cannot be served; see the server log");
-  ddi::Action action{.id = *id, .part = (*bundle)->kind, .name = (*bundle)->name, .version = (*bundle)->version,
-                     .artifacts = std::move(*artifacts), .controller_url = ddi_controller_url(params[1])};
-  return json_reply(200, ddi::installed_base(action));
+  auto action = ddi_action_of(*id, **bundle, params[1]);
+  if (!action) return action.error();
+  return json_reply(200, ddi::installed_base(*action));
 }
 
 http::Response ServerApp::ddi_feedback(http::Request& request, const Params& params, const Caller&) {

@@ -31,7 +31,7 @@ TEST(DdiShapes, TheCommonNameIsReadFromAnRfc2253Subject) {
   EXPECT_EQ(common_name("OCN=dev-a"), std::nullopt);
 }
 
-TEST(DdiShapes, TheBasePollLinksOnlyWhatTheDeviceHasToDo) {
+TEST(DdiShapes, TheBasePollLinksTheOpenActionAndMissingConfigDataOnly) {
   EXPECT_EQ(polling_sleep(60), "00:01:00");
   EXPECT_EQ(polling_sleep(3725), "01:02:05");
   EXPECT_EQ(polling_sleep(0), "00:00:01");
