@@ -21,6 +21,15 @@ bool is_hex64(const Json& value) {
   return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
+// The kinds docs/compliance.md names for the evidence column.
+bool is_evidence_kind(const Json& value) {
+  if (!value.is_string()) return false;
+  const auto& text = value.get_ref<const std::string&>();
+  if (text == "device-signed" || text == "self-reported (ddi)") return true;
+  constexpr std::string_view kGateway = "gateway-signed (gateway ";
+  return text.starts_with(kGateway) && text.ends_with(")") && is_hex64(text.substr(kGateway.size(), text.size() - kGateway.size() - 1));
+}
+
 bool string_or_null(const Json& row, const char* key) {
   return row.contains(key) && (row[key].is_string() || row[key].is_null());
 }
@@ -56,10 +65,11 @@ class RowChecker {
     }
     // Reports from before the column have no evidence; when present it is
     // one of the kinds docs/compliance.md names.
-    if (row.contains("evidence") && !row["evidence"].is_null() && row["evidence"] != "device-signed" &&
-        row["evidence"] != "self-reported (ddi)") {
-      return fail(where + "/evidence: must be \"device-signed\", \"self-reported (ddi)\" or null");
+    if (row.contains("evidence") && !row["evidence"].is_null() && !is_evidence_kind(row["evidence"])) {
+      return fail(where + "/evidence: must be \"device-signed\", \"self-reported (ddi)\", \"gateway-signed (gateway ID)\" or null");
     }
+    // Reports from before gateways have no gateway column.
+    if (row.contains("gateway") && !string_or_null(row, "gateway")) return fail(where + "/gateway: must be a string or null");
     if (!row.contains("labels") || !row["labels"].is_object()) return fail(where + "/labels: must be an object");
     if (!is_status(row["status"])) return fail(where + "/status: is not a compliance status");
     if (!is_status(row["device_status"])) return fail(where + "/device_status: is not a compliance status");

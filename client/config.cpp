@@ -108,6 +108,31 @@ Result<std::optional<AgentConfig::DeviceKey>> device_key_of(const JsonObject& ro
   return key;
 }
 
+// {"adapters_dir": PATH, "parallelism": N, "step_timeout": "600s", "scan_interval": "300s"}.
+Result<AgentConfig::Gateway> gateway_of(const JsonObject& root) {
+  auto object = root.object("gateway");
+  if (!object) return std::unexpected(object.error());
+  if (auto ok = object->only_keys({"adapters_dir", "parallelism", "step_timeout", "scan_interval"}); !ok) {
+    return std::unexpected(ok.error());
+  }
+  AgentConfig::Gateway gateway;
+  auto dir = path_of(*object, "adapters_dir");
+  if (!dir) return std::unexpected(dir.error());
+  gateway.adapters_dir = *dir;
+  if (object->has("parallelism")) {
+    auto n = object->integer("parallelism", 1, 64);
+    if (!n) return std::unexpected(n.error());
+    gateway.parallelism = static_cast<int>(*n);
+  }
+  for (auto [key, target] : {std::pair{"step_timeout", &gateway.step_timeout}, std::pair{"scan_interval", &gateway.scan_interval}}) {
+    if (!object->has(key)) continue;
+    auto value = duration_of(*object, key);
+    if (!value) return std::unexpected(value.error());
+    *target = *value;
+  }
+  return gateway;
+}
+
 }  // namespace
 
 Result<AgentConfig> parse_agent_config(const common::Json& doc) {
@@ -115,7 +140,7 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
   if (!root) return std::unexpected(root.error());
   if (auto ok = root->only_keys({"server", "device", "enrollment_token_file", "state_dir", "trust_root", "initial_versions",
                                  "slots", "bootloader", "reboot", "health_checks", "tamper_check", "modules_dir", "files_root",
-                                 "bandwidth_limit", "poll_interval", "device_key"});
+                                 "bandwidth_limit", "poll_interval", "device_key", "gateway"});
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -277,6 +302,11 @@ Result<AgentConfig> parse_agent_config(const common::Json& doc) {
     auto key = device_key_of(*root);
     if (!key) return std::unexpected(key.error());
     c.tpm_key = std::move(*key);
+  }
+  if (root->has("gateway")) {
+    auto gateway = gateway_of(*root);
+    if (!gateway) return std::unexpected(gateway.error());
+    c.gateway = std::move(*gateway);
   }
   if (root->has("poll_interval")) {
     auto poll = root->object("poll_interval");

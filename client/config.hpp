@@ -76,6 +76,15 @@ struct AgentConfig {
     bool create = true;
   };
   std::optional<DeviceKey> tpm_key;
+  // gateway: this agent also updates child devices through the adapters
+  // in adapters_dir (docs/gateway.md).
+  struct Gateway {
+    std::filesystem::path adapters_dir;
+    int parallelism = 4;                          // children worked on at once
+    std::chrono::seconds step_timeout{600};       // one adapter step
+    std::chrono::seconds scan_interval{300};      // list and read the children again
+  };
+  std::optional<Gateway> gateway;
 };
 
 // The document alone: shapes and values, no file system access.

@@ -77,11 +77,44 @@ common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent) {
   return open(agent, std::move(*key));
 }
 
-std::unique_ptr<Daemon> Daemon::open(Agent& agent, signing::PrivateKey key) {
+common::Result<std::unique_ptr<Daemon>> Daemon::open(Agent& agent, signing::PrivateKey key) {
   const auto& server = *agent.config().server;
   std::unique_ptr<Daemon> daemon(new Daemon(agent, std::move(key), Transport(server.url, server.ca_file)));
+  if (agent.config().gateway) {
+    auto gateway = Gateway::open(agent);
+    if (!gateway) return std::unexpected(gateway.error());
+    daemon->gateway_ = std::move(*gateway);
+  }
   daemon->restore();
   return daemon;
+}
+
+common::Result<HttpResponse> Daemon::send_signed(const std::string& method, const std::string& path, const std::string& body) {
+  if (!token_) return common::fail(common::Errc::kIo, "not authenticated");
+  auto headers = signed_headers(body);
+  headers.push_back("Authorization: Bearer " + *token_);
+  return transport_.request(method, path, body, headers);
+}
+
+// The offered bundle's download: the server's with the device token, or
+// a mirror's without it and the server's as the fallback.
+DownloadOptions Daemon::download_options(const common::Json& bundle) {
+  const auto& config = agent_.config();
+  DownloadOptions download{.url = bundle["url"].get<std::string>(),
+                           .headers = {"Authorization: Bearer " + token_.value_or("")},
+                           .ca_file = config.server->ca_file,
+                           .size = bundle.value("size", std::uint64_t{0}),
+                           .bandwidth_limit = config.bandwidth_limit.value_or(0)};
+  if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
+    // `url` is a mirror: it gets no credentials (it is not trusted, and a
+    // device token must not reach it) and the system's CAs; the server's
+    // own download, with both, is where the rest comes from if it fails.
+    download.fallback = DownloadOptions::Fallback{bundle["fallback_url"].get<std::string>(), std::move(download.headers),
+                                                  std::move(download.ca_file)};
+    download.headers.clear();
+    download.ca_file.reset();
+  }
+  return download;
 }
 
 // What an earlier run learned and kept in the state: its bearer token, the
@@ -336,21 +369,8 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool resuming = resumable && attempt == 0;
     if (!resuming) (void)clear_resume_point(state, config.state_dir);
-    DownloadOptions download{.url = bundle["url"].get<std::string>(),
-                             .headers = {"Authorization: Bearer " + *token_},
-                             .ca_file = config.server->ca_file,
-                             .size = bundle.value("size", std::uint64_t{0}),
-                             .bandwidth_limit = config.bandwidth_limit.value_or(0),
-                             .start_offset = resuming ? point->data_offset + point->written : 0};
-    if (bundle.contains("fallback_url") && bundle["fallback_url"].is_string()) {
-      // `url` is a mirror: it gets no credentials (it is not trusted, and a
-      // device token must not reach it) and the system's CAs; the server's
-      // own download, with both, is where the rest comes from if it fails.
-      download.fallback = DownloadOptions::Fallback{bundle["fallback_url"].get<std::string>(), std::move(download.headers),
-                                                    std::move(download.ca_file)};
-      download.headers.clear();
-      download.ca_file.reset();
-    }
+    auto download = download_options(bundle);
+    download.start_offset = resuming ? point->data_offset + point->written : 0;
     std::optional<std::string> offered_bundle_id;
     if (bundle.contains("bundle_id") && bundle["bundle_id"].is_string()) offered_bundle_id = bundle["bundle_id"].get<std::string>();
     std::string url = download.url;
@@ -475,6 +495,7 @@ common::Result<Daemon::Next> Daemon::cycle() {
   }
   auto unsent = agent_.state().outbox_size();
   outbox_pending_at_poll_ = !unsent || *unsent > 0;
+  if (gateway_) gateway_->before_poll(*this);
   auto response = transport_.request("POST", "/api/v1/device/poll", poll_body(), {"Authorization: Bearer " + *token_});
   if (!response) return std::unexpected(response.error());
   if (response->status == 401) {
@@ -502,6 +523,11 @@ common::Result<Daemon::Next> Daemon::cycle() {
     auto exit = take_update(answer["update"]);
     if (!exit) return std::unexpected(exit.error());
     next.exit_code = *exit;
+  }
+  // The children's turn, unless this gateway is about to reboot into an
+  // update of its own (they resume after it).
+  if (gateway_ && !next.exit_code) {
+    if (auto ok = gateway_->after_poll(answer, *this); !ok) return std::unexpected(ok.error());
   }
   const auto& c = agent_.config();
   next.wait = std::clamp(seconds(poll_interval_s_), c.poll_min, c.poll_max);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "client/agent.hpp"
+#include "client/gateway.hpp"
 #include "client/transport.hpp"
 #include "signing/key.hpp"
 
@@ -18,13 +19,13 @@ namespace flotilla::client {
 
 inline constexpr const char* kAgentVersion = "0.1.0";
 
-class Daemon {
+class Daemon final : private ServerLink {
  public:
   // Loads or creates the device key (state_dir/device.key, 0600).
   static common::Result<std::unique_ptr<Daemon>> open(Agent& agent);
   // With the device key already loaded (a simulator keeps each device's
   // key between turns: OpenSSL 3's PEM decoding costs more than a poll).
-  static std::unique_ptr<Daemon> open(Agent& agent, signing::PrivateKey key);
+  static common::Result<std::unique_ptr<Daemon>> open(Agent& agent, signing::PrivateKey key);
   const signing::PrivateKey& key() const { return key_; }
 
   struct RunOptions {
@@ -60,6 +61,10 @@ class Daemon {
   Daemon(Agent& agent, signing::PrivateKey key, Transport transport)
       : agent_(agent), key_(std::move(key)), transport_(std::move(transport)) {}
 
+  // ServerLink, for the gateway's children (docs/gateway.md).
+  common::Result<HttpResponse> send_signed(const std::string& method, const std::string& path, const std::string& body) override;
+  DownloadOptions download_options(const common::Json& bundle) override;
+
   common::Status authenticate();
   common::Status report_inventory(bool required);
   std::string poll_body();
@@ -73,9 +78,10 @@ class Daemon {
   void restore();
   // The time stamped on requests: the device's clock, corrected by what
   // the server said its time was when it refused a timestamp.
-  common::TimePoint request_time() const;
+  common::TimePoint request_time() const override;
 
   Agent& agent_;
+  std::unique_ptr<Gateway> gateway_;  // when the config has a gateway section
   signing::PrivateKey key_;
   Transport transport_;
   std::optional<std::string> token_;

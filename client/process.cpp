@@ -23,6 +23,9 @@ common::Result<ProcessResult> run_process(const std::vector<std::string>& argv, 
     return common::fail(common::Errc::kIo, "cannot start " + argv.front());
   }
   if (pid == 0) {
+    // A group of its own, so a timeout kills what it started too (a
+    // shell script's sleep would otherwise outlive it).
+    ::setpgid(0, 0);
     ::dup2(out[1], STDOUT_FILENO);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -61,8 +64,10 @@ common::Result<ProcessResult> run_process(const std::vector<std::string>& argv, 
     ::usleep(10000);
   }
   if (timed_out) {
+    ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
+    result.timed_out = true;
     result.detail = argv.front() + " did not finish within " + std::to_string(timeout.count()) + "s";
     return result;
   }

@@ -14,6 +14,7 @@ struct ProcessResult {
   int exit_code = -1;     // -1: killed (signal or timeout)
   std::string output;     // stdout, at most 1 MiB
   std::string detail;     // for people: how it ended
+  bool timed_out = false; // killed (with its process group) at the timeout
 };
 
 // Fails only when the program cannot be started.

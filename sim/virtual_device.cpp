@@ -108,17 +108,14 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
     ++failures_;
     return now + std::chrono::seconds(10);
   }
-  std::unique_ptr<client::Daemon> daemon;
-  if (key_) {
-    daemon = client::Daemon::open(**agent, *key_);
-  } else {
-    auto opened = client::Daemon::open(**agent);
-    if (!opened) {
-      view_.state = "error";
-      ++failures_;
-      return now + std::chrono::seconds(10);
-    }
-    daemon = std::move(*opened);
+  auto opened = key_ ? client::Daemon::open(**agent, *key_) : client::Daemon::open(**agent);
+  if (!opened) {
+    view_.state = "error";
+    ++failures_;
+    return now + std::chrono::seconds(10);
+  }
+  std::unique_ptr<client::Daemon> daemon = std::move(*opened);
+  if (!key_) {
     key_ = daemon->key();
     view_.id = key_->key_id();
   }

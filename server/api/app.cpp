@@ -65,6 +65,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   open_route("GET", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
   open_route("HEAD", "/api/v1/device/bundles/{}", Access::kDevice, &ServerApp::device_bundle);
   open_route("GET", "/api/v1/device/trust/{}", Access::kDevice, &ServerApp::device_trust);
+  open_route("PUT", "/api/v1/device/children/inventory", Access::kDevice, &ServerApp::device_child_inventory);
+  open_route("POST", "/api/v1/device/children/{}/deployments/{}/events", Access::kDevice, &ServerApp::device_child_event);
   // hawkBit DDI: authenticated by target token in each handler.
   open_route("GET", "/{}/controller/v1/{}", Access::kPublic, &ServerApp::ddi_base);
   open_route("GET", "/{}/controller/v1/{}/deploymentBase/{}", Access::kPublic, &ServerApp::ddi_deployment_base);
@@ -92,6 +94,8 @@ ServerApp::ServerApp(Store& store, std::filesystem::path data_dir, Clock clock)
   route("POST", "/api/v1/devices/{}/reject", Permission::kManageDevices, &ServerApp::reject_device);
   route("POST", "/api/v1/devices/{}/decommission", Permission::kManageDevices, &ServerApp::decommission_device);
   route("PUT", "/api/v1/devices/{}/labels", Permission::kManageDevices, &ServerApp::label_device);
+  route("PUT", "/api/v1/devices/{}/gateway", Permission::kManageDevices, &ServerApp::set_device_gateway);
+  route("POST", "/api/v1/devices/{}/move", Permission::kManageDevices, &ServerApp::move_child_device);
   route("POST", "/api/v1/deployments", Permission::kManageDeployments, &ServerApp::create_deployment);
   route("GET", "/api/v1/deployments", Permission::kReadDeployments, &ServerApp::list_deployments);
   route("GET", "/api/v1/deployments/{}", Permission::kReadDeployments, &ServerApp::show_deployment);

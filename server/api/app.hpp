@@ -113,6 +113,16 @@ class ServerApp final : public http::Application {
   http::Response device_event(http::Request&, const Params&, const Caller&);
   http::Response device_bundle(http::Request&, const Params&, const Caller&);
   http::Response device_trust(http::Request&, const Params&, const Caller&);
+  // The poll answer's `update` for an offer to `device`.
+  common::Json offer_json(const Offer& offer, const DeviceRecord& device, common::TimePoint now);
+  // Field gateways (gateway_routes.cpp, docs/gateway.md).
+  common::Result<common::Json> child_offers(const DeviceRecord& gateway, common::TimePoint now);
+  // The gateway calling, if it may speak for children and signed the body.
+  std::optional<http::Response> check_gateway(const http::Request& request, const DeviceRecord& device);
+  http::Response device_child_inventory(http::Request&, const Params&, const Caller&);
+  http::Response device_child_event(http::Request&, const Params&, const Caller&);
+  http::Response set_device_gateway(http::Request&, const Params&, const Caller&);
+  http::Response move_child_device(http::Request&, const Params&, const Caller&);
 
   // Operator side: devices and enrollment (devices_routes.cpp).
   http::Response create_enrollment_token(http::Request&, const Params&, const Caller&);

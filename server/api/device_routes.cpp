@@ -14,6 +14,7 @@
 #include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "server/api/app.hpp"
+#include "server/api/device_reports.hpp"
 #include "server/api/reply.hpp"
 #include "server/deployment_state.hpp"
 #include "server/errors.hpp"
@@ -27,44 +28,6 @@ constexpr auto kTimestampWindow = std::chrono::minutes(5);
 constexpr auto kDeviceTokenLifetime = std::chrono::hours(24);
 constexpr auto kInventoryMaxAge = std::chrono::hours(24);
 constexpr auto kLastSeenGranularity = std::chrono::seconds(60);
-
-// Validates the component map of an inventory report.
-std::optional<http::Response> check_components(const common::JsonObject& body) {
-  auto components = body.object("components");
-  if (!components) return problem_from(components.error());
-  if (components->json().size() > 64) return problem(400, "too many components", {{"/components", "at most 64"}});
-  for (const auto& [name, value] : components->json().items()) {
-    std::string where = components->pointer_to(name);
-    if (!artifacts::is_safe_name(name, 64)) return problem(400, "invalid component", {{where, "is not a valid component name"}});
-    auto entry = common::JsonObject::of(value, where);
-    if (!entry) return problem_from(entry.error());
-    if (auto ok = entry->only_keys({"version", "security_version"}); !ok) return problem_from(ok.error());
-    auto version = entry->string("version", 256);
-    if (!version) return problem_from(version.error());
-    if (!common::Version::parse(*version)) return problem(400, "invalid version", {{where + "/version", "is not SemVer 2.0"}});
-    auto security = entry->integer("security_version", 0, std::int64_t{1} << 53);
-    if (!security) return problem_from(security.error());
-  }
-  return std::nullopt;
-}
-
-// Tamper signals: {"check-name": {"ok": bool, "detail": "..."}}. Any
-// failed check flags the device.
-std::expected<bool, http::Response> tamper_flag(const common::JsonObject& body) {
-  if (!body.has("tamper")) return false;
-  auto tamper = body.object("tamper");
-  if (!tamper) return std::unexpected(problem_from(tamper.error()));
-  if (tamper->json().size() > 32) return std::unexpected(problem(400, "too many tamper checks", {{"/tamper", "at most 32"}}));
-  bool tampered = false;
-  for (const auto& [name, value] : tamper->json().items()) {
-    std::string where = tamper->pointer_to(name);
-    if (!value.is_object() || !value.contains("ok") || !value["ok"].is_boolean()) {
-      return std::unexpected(problem(400, "invalid tamper signal", {{where, "must be an object with a boolean ok"}}));
-    }
-    tampered = tampered || !value["ok"].get<bool>();
-  }
-  return tampered;
-}
 
 // The two signature headers over the exact bytes of the body, by `key`.
 // Each refusal names what is wrong: a device maker reads these.
@@ -245,28 +208,35 @@ http::Response ServerApp::device_poll(http::Request& request, const Params&, con
                          {"update", nullptr}};
   auto offer = store_.take_offer(device.id, now_text, caller.offer);
   if (!offer) return problem_from(offer.error());
-  if (*offer) {
-    const auto& o = **offer;
-    std::string own_url = public_url_ + "/api/v1/device/bundles/" + o.bundle.file_sha256;
-    common::Json bundle = {{"url", own_url},
-                           {"size", o.bundle.size},
-                           {"file_sha256", o.bundle.file_sha256},
-                           {"bundle_id", o.bundle.bundle_id}};
-    if (!bundle_base_url_.empty()) {
-      // A mirror serves the file by digest; the device checks every byte
-      // against the release signature, and comes here when it cannot
-      // reach the mirror.
-      bundle["url"] = bundle_base_url_ + "/" + o.bundle.file_sha256 + ".flb";
-      bundle["fallback_url"] = own_url;
-    }
-    answer["update"] = {{"deployment_id", o.deployment.id},
-                        {"bundle", bundle},
-                        {"allow_downgrade", o.deployment.allow_downgrade},
-                        {"deadline", o.deployment.deadline ? common::Json(*o.deployment.deadline) : common::Json(nullptr)},
-                        {"activate_window", activate_window(o.deployment, device, now)},
-                        {"state", o.state}};
+  if (*offer) answer["update"] = offer_json(**offer, device, now);
+  // A gateway's poll carries its children's offers too (docs/gateway.md).
+  if (device.gateway) {
+    auto children = child_offers(device, now);
+    if (!children) return problem_from(children.error());
+    answer["children"] = std::move(*children);
   }
   return json_reply(200, answer);
+}
+
+common::Json ServerApp::offer_json(const Offer& o, const DeviceRecord& device, common::TimePoint now) {
+  std::string own_url = public_url_ + "/api/v1/device/bundles/" + o.bundle.file_sha256;
+  common::Json bundle = {{"url", own_url},
+                         {"size", o.bundle.size},
+                         {"file_sha256", o.bundle.file_sha256},
+                         {"bundle_id", o.bundle.bundle_id}};
+  if (!bundle_base_url_.empty()) {
+    // A mirror serves the file by digest; the device checks every byte
+    // against the release signature, and comes here when it cannot
+    // reach the mirror.
+    bundle["url"] = bundle_base_url_ + "/" + o.bundle.file_sha256 + ".flb";
+    bundle["fallback_url"] = own_url;
+  }
+  return {{"deployment_id", o.deployment.id},
+          {"bundle", bundle},
+          {"allow_downgrade", o.deployment.allow_downgrade},
+          {"deadline", o.deployment.deadline ? common::Json(*o.deployment.deadline) : common::Json(nullptr)},
+          {"activate_window", activate_window(o.deployment, device, now)},
+          {"state", o.state}};
 }
 
 http::Response ServerApp::device_inventory(http::Request& request, const Params&, const Caller& caller) {
@@ -280,34 +250,13 @@ http::Response ServerApp::device_inventory(http::Request& request, const Params&
       !ok) {
     return problem_from(ok.error());
   }
-  auto counter = body->integer("counter", 1, kMaxDeviceCounter);
-  if (!counter) return problem_from(counter.error());
-  auto timestamp = body->string("timestamp", 64);
-  if (!timestamp) return problem_from(timestamp.error());
-  if (!common::parse_rfc3339(*timestamp)) return problem(400, "invalid timestamp", {{"/timestamp", "is not RFC 3339"}});
-  if (auto bad = check_components(*body)) return *bad;
-  for (const char* key : {"booted_slot", "agent_version", "utc_offset"}) {
-    if (body->has(key)) {
-      if (auto text = body->string(key, 64); !text) return problem_from(text.error());
-    }
-  }
-  if (body->has("utc_offset") && !policy::parse_utc_offset(doc["utc_offset"].get<std::string>())) {
-    return problem(400, "invalid UTC offset", {{"/utc_offset", "must be \"UTC\" or an offset such as \"+05:30\""}});
-  }
-  if (body->has("health") && !doc["health"].is_object()) return problem(400, "invalid health", {{"/health", "must be an object"}});
-  auto tampered = tamper_flag(*body);
-  if (!tampered) return tampered.error();
-  InventoryReport report{*counter, request.body, *request.header("X-Flotilla-Signature"), signing::sha256_hex(request.body),
-                         *tampered};
-  for (const auto& [name, value] : doc["components"].items()) {
-    report.components.push_back({name, value["version"].get<std::string>(), value["security_version"].get<std::int64_t>()});
-  }
-  if (doc.contains("utc_offset")) report.utc_offset = doc["utc_offset"].get<std::string>();
-  if (auto ok = store_.record_inventory(device.id, report, common::format_rfc3339(clock_())); !ok) {
+  auto report = inventory_report_of(request, *body, doc);
+  if (!report) return report.error();
+  if (auto ok = store_.record_inventory(device.id, *report, common::format_rfc3339(clock_())); !ok) {
     if (ok.error().is(Errc::kReplay)) return counter_refused(device.id, ok.error().message());
     return problem_from(ok.error());
   }
-  return json_reply(200, {{"accepted", true}, {"counter", *counter}, {"digest", report.digest}});
+  return json_reply(200, {{"accepted", true}, {"counter", report->counter}, {"digest", report->digest}});
 }
 
 // 409 with the last accepted counter as a member of its own: a device
@@ -329,51 +278,14 @@ http::Response ServerApp::device_event(http::Request& request, const Params& par
   auto deployment_id = parse_positive(params[0]);
   if (!deployment_id) return problem(400, "a deployment id is a positive integer");
   if (auto refused = check_device_signature(request, device)) return *refused;
-  common::Json doc;
-  auto body = json_body(request, doc);
-  if (!body) return body.error();
-  if (auto ok = body->only_keys({"seq", "state", "progress", "message", "time", "running_version"}); !ok) {
-    return problem_from(ok.error());
-  }
-  DeploymentEvent event;
-  auto seq = body->integer("seq", 1, kMaxDeviceCounter);
-  if (!seq) return problem_from(seq.error());
-  event.seq = *seq;
-  auto reported = body->string("state", 32);
-  if (!reported) return problem_from(reported.error());
-  auto state = state_from_device_report(*reported);
-  if (!state) {
-    return problem(400, "invalid state", {{"/state", "must be downloading, installing, rebooting, verifying, committed, failed, rolled_back or interrupted"}});
-  }
-  event.state = *state;
-  if (body->has("progress")) {
-    auto progress = body->integer("progress", 0, 100);
-    if (!progress) return problem_from(progress.error());
-    event.progress = *progress;
-  }
-  if (body->has("message")) {
-    auto message = body->string("message", 1024);
-    if (!message) return problem_from(message.error());
-    event.message = *message;
-  }
-  auto time = body->string("time", 64);
-  if (!time) return problem_from(time.error());
-  if (!common::parse_rfc3339(*time)) return problem(400, "invalid time", {{"/time", "is not RFC 3339"}});
-  event.time = *time;
-  if (body->has("running_version")) {
-    auto version = body->string("running_version", 256);
-    if (!version) return problem_from(version.error());
-    if (!common::Version::parse(*version)) return problem(400, "invalid version", {{"/running_version", "is not SemVer 2.0"}});
-    event.running_version = *version;
-  }
-  event.body = request.body;
-  event.signature = *request.header("X-Flotilla-Signature");
-  auto recorded = store_.record_event(*deployment_id, device.id, event, common::format_rfc3339(clock_()));
+  auto event = deployment_event_of(request);
+  if (!event) return event.error();
+  auto recorded = store_.record_event(*deployment_id, device.id, *event, common::format_rfc3339(clock_()));
   if (!recorded) {
     if (recorded.error().is(Errc::kBadTransition)) return problem(409, recorded.error().message());
     return problem_from(recorded.error());
   }
-  return json_reply(200, {{"seq", event.seq}, {"duplicate", !*recorded}});
+  return json_reply(200, {{"seq", event->seq}, {"duplicate", !*recorded}});
 }
 
 http::Response ServerApp::device_bundle(http::Request& request, const Params& params, const Caller& caller) {

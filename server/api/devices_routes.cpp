@@ -29,7 +29,14 @@ common::Json device_json(const DeviceRecord& d, bool with_inventory) {
                       // How the device talks to the server and what vouches
                       // for what it says (docs/ddi.md).
                       {"protocol", d.protocol},
-                      {"auth", d.protocol == "ddi" ? "target-token" : "device-key"}};
+                      {"auth", d.protocol == "ddi" ? "target-token" : d.protocol == "child" ? "gateway-key" : "device-key"},
+                      // Field gateways (docs/gateway.md).
+                      {"gateway", d.gateway},
+                      {"parent", d.parent ? common::Json(*d.parent) : common::Json(nullptr)}};
+  if (d.protocol == "child") {
+    out["child_id"] = d.child_id.value_or("");
+    out["orphaned"] = d.orphaned;
+  }
   if (d.protocol == "ddi") out["attributes"] = d.attributes ? parsed(*d.attributes) : common::Json(nullptr);
   if (with_inventory) {
     out["public_key"] = d.public_key;
@@ -47,7 +54,7 @@ http::Response ServerApp::create_enrollment_token(http::Request& request, const 
   common::Json doc;
   auto body = json_body(request, doc);
   if (!body) return body.error();
-  if (auto ok = body->only_keys({"name", "device_types", "max_uses", "expires_at"}); !ok) return problem_from(ok.error());
+  if (auto ok = body->only_keys({"name", "device_types", "max_uses", "expires_at", "gateway"}); !ok) return problem_from(ok.error());
   auto name = body->string("name", 64);
   if (!name) return problem_from(name.error());
   if (!artifacts::is_safe_name(*name, 64)) return problem(400, "invalid name", {{"/name", "must match [A-Za-z0-9._-]{1,64}"}});
@@ -67,15 +74,23 @@ http::Response ServerApp::create_enrollment_token(http::Request& request, const 
   auto expires = common::parse_rfc3339(*expires_text);
   if (!expires) return problem(400, "invalid expiry", {{"/expires_at", expires.error().message()}});
   if (*expires <= clock_()) return problem(400, "invalid expiry", {{"/expires_at", "is in the past"}});
+  // gateway: the devices it enrolls may enroll children (docs/gateway.md).
+  bool gateway = false;
+  if (body->has("gateway")) {
+    if (!doc["gateway"].is_boolean()) return problem(400, "invalid gateway", {{"/gateway", "must be true or false"}});
+    gateway = doc["gateway"].get<bool>();
+  }
   EnrollmentTokenRecord token{.name = *name, .device_types_json = (**types).dump(), .max_uses = *max_uses,
-                              .expires_at = common::format_rfc3339(*expires), .created_at = common::format_rfc3339(clock_())};
+                              .expires_at = common::format_rfc3339(*expires), .created_at = common::format_rfc3339(clock_()),
+                              .gateway = gateway};
   std::string secret = "enr_" + common::to_hex(signing::random_bytes(32));
   auto id = store_.create_enrollment_token(token, token_hash(secret),
                                            caller.audit("enrollment_token.create", "enrollment_token:" + token.name, "ok",
-                                            {{"device_types", **types}, {"max_uses", *max_uses}, {"expires_at", token.expires_at}}));
+                                            {{"device_types", **types}, {"max_uses", *max_uses}, {"expires_at", token.expires_at},
+                                             {"gateway", gateway}}));
   if (!id) return problem_from(id.error());
   return json_reply(201, {{"id", *id}, {"name", token.name}, {"device_types", **types}, {"max_uses", token.max_uses},
-                          {"expires_at", token.expires_at}, {"token", secret}});
+                          {"expires_at", token.expires_at}, {"gateway", gateway}, {"token", secret}});
 }
 
 http::Response ServerApp::list_enrollment_tokens(http::Request&, const Params&, const Caller&) {
@@ -84,7 +99,8 @@ http::Response ServerApp::list_enrollment_tokens(http::Request&, const Params&, 
   common::Json out = common::Json::array();
   for (const auto& t : *tokens) {
     out.push_back({{"id", t.id}, {"name", t.name}, {"device_types", parsed(t.device_types_json)}, {"max_uses", t.max_uses},
-                   {"uses", t.uses}, {"expires_at", t.expires_at}, {"created_at", t.created_at}, {"revoked", t.revoked}});
+                   {"uses", t.uses}, {"expires_at", t.expires_at}, {"created_at", t.created_at}, {"revoked", t.revoked},
+                   {"gateway", t.gateway}});
   }
   return json_reply(200, {{"enrollment_tokens", out}});
 }
@@ -127,8 +143,14 @@ http::Response ServerApp::list_devices(http::Request& request, const Params&, co
     filter.tampered = *tampered == "true";
   }
   if (auto protocol = query("protocol")) {
-    if (*protocol != "flotilla" && *protocol != "ddi") return problem(400, "invalid query", {{"protocol", "must be flotilla or ddi"}});
+    if (*protocol != "flotilla" && *protocol != "ddi" && *protocol != "child") {
+      return problem(400, "invalid query", {{"protocol", "must be flotilla, ddi or child"}});
+    }
     filter.protocol = *protocol;
+  }
+  if (auto parent = query("parent")) {
+    if (!common::is_sha256_hex(*parent)) return problem(400, "invalid query", {{"parent", "must be a device id (64 hex digits)"}});
+    filter.parent = *parent;
   }
   if (auto limit = query("limit")) {
     auto n = parse_positive(*limit);
@@ -210,8 +232,19 @@ http::Response ServerApp::device_inventory_evidence(http::Request&, const Params
   auto report = store_.signed_inventory(params[0]);
   if (!report) return problem_from(report.error());
   if (!*report) return problem(404, "the device has not sent a signed inventory report");
+  // A child's report is signed by its gateway (docs/gateway.md): the key
+  // that verifies it is the gateway's, named as the signer.
+  std::string signer = (*device)->id;
+  std::string public_key = (*device)->public_key;
+  if ((*device)->parent) {
+    auto gateway = store_.find_device(*(*device)->parent);
+    if (!gateway) return problem_from(gateway.error());
+    signer = *(*device)->parent;
+    public_key = *gateway ? (*gateway)->public_key : "";
+  }
   return json_reply(200, {{"device_id", (*device)->id},
-                          {"public_key", (*device)->public_key},
+                          {"signed_by", signer},
+                          {"public_key", public_key},
                           {"counter", (*report)->counter},
                           {"body", (*report)->body},
                           {"signature", (*report)->signature},

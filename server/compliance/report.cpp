@@ -43,7 +43,7 @@ const std::array<const char*, kColumnCount> kColumnNames = {
     "device_status",     "reason",           "installed_version", "installed_security_version",
     "required_version",  "required_security_version", "deadline", "last_seen",       "last_update_result",
     "last_update_at",    "last_update_deployment",    "report_counter", "report_digest", "report_at",
-    "evidence"};
+    "evidence",          "gateway"};
 
 DeviceRows rows_of(const ComplianceDevice& device, const std::vector<policy::Requirement>& requirements,
                    policy::DeviceVerdict verdict) {
@@ -89,7 +89,11 @@ Cell cell(const DeviceRows& rows, std::size_t row, Column column) {
     // device's signature, or only a DDI client's word.
     case kEvidence:
       if (!device.reported) return null();
-      return text(device.protocol == "ddi" ? "self-reported (ddi)" : "device-signed");
+      if (device.protocol == "ddi") return text("self-reported (ddi)");
+      if (device.parent) return text("gateway-signed (gateway " + *device.parent + ")");
+      return text("device-signed");
+    // A child's gateway (docs/gateway.md); null for a device of its own.
+    case kGateway: return optional_text(device.parent);
     case kColumnCount: break;
   }
   return null();

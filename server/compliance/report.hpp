@@ -48,7 +48,7 @@ struct Cell {
 enum Column : std::size_t {
   kDeviceId, kDeviceType, kLabels, kComponent, kStatus, kDeviceStatus, kReason, kInstalledVersion,
   kInstalledSecurityVersion, kRequiredVersion, kRequiredSecurityVersion, kDeadline, kLastSeen, kLastUpdateResult,
-  kLastUpdateAt, kLastUpdateDeployment, kReportCounter, kReportDigest, kReportAt, kEvidence, kColumnCount
+  kLastUpdateAt, kLastUpdateDeployment, kReportCounter, kReportDigest, kReportAt, kEvidence, kGateway, kColumnCount
 };
 extern const std::array<const char*, kColumnCount> kColumnNames;
 Cell cell(const DeviceRows& rows, std::size_t row, Column column);

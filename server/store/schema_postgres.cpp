@@ -15,7 +15,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE DOMAIN ctext AS text COLLATE "C";
@@ -222,6 +222,18 @@ ALTER TABLE deployment_devices ADD COLUMN interruptions BIGINT NOT NULL DEFAULT 
     R"sql(
 ALTER TABLE devices ADD COLUMN protocol ctext NOT NULL DEFAULT 'flotilla';
 ALTER TABLE devices ADD COLUMN attributes ctext;
+)sql",
+    // 8: field gateways (docs/gateway.md): a child device's gateway and
+    // the id its adapter gives it; whether a device may enroll children;
+    // children whose gateway was decommissioned (never re-parented
+    // silently: an operator moves them).
+    R"sql(
+ALTER TABLE devices ADD COLUMN parent ctext;
+ALTER TABLE devices ADD COLUMN child_id ctext;
+ALTER TABLE devices ADD COLUMN gateway BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN orphaned BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE enrollment_tokens ADD COLUMN gateway BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX devices_by_parent ON devices (parent);
 )sql",
 };
 

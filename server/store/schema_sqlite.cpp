@@ -8,7 +8,7 @@
 namespace flotilla::server {
 namespace {
 
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     // 1: settings, operator tokens, bundles, the audit chain.
     R"sql(
 CREATE TABLE settings (
@@ -216,6 +216,18 @@ ALTER TABLE deployment_devices ADD COLUMN interruptions INTEGER NOT NULL DEFAULT
     R"sql(
 ALTER TABLE devices ADD COLUMN protocol TEXT NOT NULL DEFAULT 'flotilla';
 ALTER TABLE devices ADD COLUMN attributes TEXT;
+)sql",
+    // 8: field gateways (docs/gateway.md): a child device's gateway and
+    // the id its adapter gives it; whether a device may enroll children;
+    // children whose gateway was decommissioned (never re-parented
+    // silently: an operator moves them).
+    R"sql(
+ALTER TABLE devices ADD COLUMN parent TEXT;
+ALTER TABLE devices ADD COLUMN child_id TEXT;
+ALTER TABLE devices ADD COLUMN gateway INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE enrollment_tokens ADD COLUMN gateway INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX devices_by_parent ON devices (parent);
 )sql",
 };
 

@@ -66,6 +66,10 @@ class SqlStore final : public Store {
   common::Status set_device_labels(const std::string& id, const std::string& labels_json, const AuditDraft& audit) override;
   common::Status touch_device(std::int64_t device_key, common::TimePoint now) override;
   common::Status record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) override;
+  common::Result<DeviceRecord> enroll_child(const DeviceRecord& child, const std::string& now, const AuditDraft& audit) override;
+  common::Result<std::vector<DeviceRecord>> children_with_deployments(const std::string& gateway_id) override;
+  common::Status set_device_gateway(const std::string& id, bool gateway, const AuditDraft& audit) override;
+  common::Status move_child(const std::string& child, const std::string& gateway, const AuditDraft& audit) override;
 
   common::Result<std::int64_t> create_deployment(const DeploymentRecord& deployment, const std::vector<std::string>& device_ids,
                                                  const AuditDraft& audit) override;
@@ -157,6 +161,9 @@ class SqlStore final : public Store {
   // the device has another active deployment for the component.
   common::Status offer_locked(Db& db, std::int64_t deployment_id, const std::string& component, const std::string& device_id,
                               std::int64_t now);
+  // A gateway that stops being accepted leaves its children orphaned
+  // (audited): they stay where they are until an operator moves them.
+  common::Status orphan_children_locked(Db& db, const std::string& gateway_id);
   common::Status replace_components_locked(Db& db, const std::string& device_id, const InventoryReport& report);
   // Marks a fetched offer offered at once, in its own transaction (a
   // store other servers share cannot keep it in a batch). False when the

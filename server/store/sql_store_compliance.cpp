@@ -17,7 +17,7 @@ Result<std::vector<ComplianceDevice>> SqlStore::scan_compliance(const Compliance
   if (!snapshot) return std::unexpected(snapshot.error());
   auto devices = db->prepare(
       "SELECT d.key, d.id, d.device_type, d.labels, s.last_seen, "
-      "d.report_counter, d.inventory IS NOT NULL, d.inventory_digest, d.inventory_at, d.tampered, d.protocol "
+      "d.report_counter, d.inventory IS NOT NULL, d.inventory_digest, d.inventory_at, d.tampered, d.protocol, d.parent "
       "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
       "WHERE d.status = 'accepted' AND d.key > ?1 AND (CAST(?2 AS TEXT) IS NULL OR d.device_type = ?2) AND "
       "(CAST(?3 AS TEXT) IS NULL OR " + db->json_text_member("d.labels", "?3") + " = ?4) AND "
@@ -42,6 +42,7 @@ Result<std::vector<ComplianceDevice>> SqlStore::scan_compliance(const Compliance
     d.report_at = row.optional_text(8);
     d.tampered = row.int64(9) != 0;
     d.protocol = row.text(10);
+    d.parent = row.optional_text(11);
     return d;
   });
   if (!page || page->empty()) return page;

@@ -302,8 +302,10 @@ Result<bool> SqlStore::device_may_download(const std::string& device_id, const s
   auto db = pool_->acquire();
   auto select = db->prepare(
       "SELECT 1 FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id "
-      "WHERE dd.device_id = ? AND d.bundle = ? LIMIT 1");
+      "WHERE d.bundle = ?2 AND (dd.device_id = ?1 OR dd.device_id IN "
+      "(SELECT c.id FROM devices c WHERE c.parent = ?1 AND c.orphaned = 0)) LIMIT 1");
   if (!select) return std::unexpected(select.error());
+  // A gateway downloads its children's bundles (docs/gateway.md).
   select->bind(1, device_id).bind(2, file_sha256);
   return select->step();
 }

@@ -3,6 +3,7 @@
 
 #include "common/encoding.hpp"
 #include "server/errors.hpp"
+#include "server/store/sql_device_row.hpp"
 #include "server/store/sql_offer_row.hpp"
 #include "server/store/sql_store.hpp"
 
@@ -13,33 +14,12 @@ using common::Status;
 
 namespace {
 
-// Device queries read `devices d` joined with its last_seen (Unix seconds,
-// formatted here: the engines format times differently); the token
-// lookups of the hot path pass NULL for it and for the inventory.
-#define FLOTILLA_DEVICE_COLUMNS(LAST_SEEN, INVENTORY)                                                          \
-  "SELECT d.key, d.id, d.device_type, d.identity, d.public_key, d.status, d.labels, d.created_at, "           \
-  LAST_SEEN ", d.report_counter, " INVENTORY ", d.inventory_digest, d.inventory_at, d.tampered, d.utc_offset, "   \
-  "d.protocol, d.attributes "
-#define FLOTILLA_DEVICE_SELECT \
-  FLOTILLA_DEVICE_COLUMNS("s.last_seen", "d.inventory") "FROM devices d LEFT JOIN device_seen s ON s.device = d.key "
-
-std::optional<std::string> rfc3339_of(std::optional<std::int64_t> unix_seconds) {
-  return unix_seconds ? std::optional(common::format_unix_seconds(*unix_seconds)) : std::nullopt;
-}
-
-constexpr int kDeviceColumnCount = 17;
 // 9999-12-31T23:59:59Z in Unix seconds: the expiry of tokens that have none.
-constexpr std::int64_t kNeverExpires = 253402300799;  // FLOTILLA_DEVICE_COLUMNS
-
-DeviceRecord device_from_row(const sql::Statement& row) {
-  return {row.int64(0),         row.text(1),           row.text(2),           row.text(3),
-          row.text(4),          row.text(5),           row.text(6),           row.text(7),
-          rfc3339_of(row.optional_int64(8)), row.int64(9), row.optional_text(10), row.optional_text(11),
-          row.optional_text(12), row.int64(13) != 0, row.optional_text(14), row.text(15), row.optional_text(16)};
-}
+constexpr std::int64_t kNeverExpires = 253402300799;
 
 EnrollmentTokenRecord enrollment_from_row(const sql::Statement& row) {
-  return {row.int64(0), row.text(1), row.text(2), row.int64(3), row.int64(4), row.text(5), row.text(6), row.int64(7) != 0};
+  return {row.int64(0), row.text(1), row.text(2), row.int64(3), row.int64(4), row.text(5), row.text(6), row.int64(7) != 0,
+          row.int64(8) != 0};
 }
 
 // RFC 3339 text as Unix seconds, for the integer time columns.
@@ -63,11 +43,11 @@ Result<std::int64_t> SqlStore::create_enrollment_token(const EnrollmentTokenReco
   std::int64_t id = 0;
   auto ok = in_transaction(*db, audit, [&]() -> Status {
     auto insert = db->prepare(
-        "INSERT INTO enrollment_tokens (name, token_hash, device_types, max_uses, expires_at, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+        "INSERT INTO enrollment_tokens (name, token_hash, device_types, max_uses, expires_at, created_at, gateway) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!insert) return std::unexpected(insert.error());
     insert->bind(1, token.name).bind(2, token_hash).bind(3, token.device_types_json).bind(4, token.max_uses)
-        .bind(5, token.expires_at).bind(6, token.created_at);
+        .bind(5, token.expires_at).bind(6, token.created_at).bind(7, std::int64_t{token.gateway ? 1 : 0});
     auto inserted = insert->run_returning_int64();
     if (!inserted) return std::unexpected(inserted.error());
     id = *inserted;
@@ -80,7 +60,7 @@ Result<std::int64_t> SqlStore::create_enrollment_token(const EnrollmentTokenReco
 Result<std::vector<EnrollmentTokenRecord>> SqlStore::list_enrollment_tokens() {
   auto db = pool_->acquire();
   auto select = db->prepare(
-      "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked FROM enrollment_tokens ORDER BY id");
+      "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked, gateway FROM enrollment_tokens ORDER BY id");
   if (!select) return std::unexpected(select.error());
   return common::collect(*select, enrollment_from_row);
 }
@@ -125,7 +105,7 @@ Result<DeviceRecord> SqlStore::enroll_device(const DeviceRecord& device, const s
   AuditDraft entry = audit;
   if (token_hash) {
     auto token = db->prepare(
-        "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked FROM enrollment_tokens "
+        "SELECT id, name, device_types, max_uses, uses, expires_at, created_at, revoked, gateway FROM enrollment_tokens "
         "WHERE token_hash = ?");
     if (!token) return std::unexpected(token.error());
     token->bind(1, *token_hash);
@@ -146,15 +126,17 @@ Result<DeviceRecord> SqlStore::enroll_device(const DeviceRecord& device, const s
     use->bind(1, record.id);
     if (auto ok = use->run(); !ok) return std::unexpected(ok.error());
     stored.status = "accepted";
+    stored.gateway = record.gateway;
     entry.details["enrollment_token"] = record.id;
+    if (record.gateway) entry.details["gateway"] = true;
   }
   entry.details["status"] = stored.status;
   auto insert = db->prepare(
-      "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at) "
-      "VALUES (?, ?, ?, ?, ?, '{}', ?) RETURNING key");
+      "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, gateway) "
+      "VALUES (?, ?, ?, ?, ?, '{}', ?, ?) RETURNING key");
   if (!insert) return std::unexpected(insert.error());
   insert->bind(1, stored.id).bind(2, stored.device_type).bind(3, stored.identity_json).bind(4, stored.public_key)
-      .bind(5, stored.status).bind(6, now);
+      .bind(5, stored.status).bind(6, now).bind(7, std::int64_t{stored.gateway ? 1 : 0});
   auto key = insert->run_returning_int64();
   if (!key) return std::unexpected(key.error());
   stored.created_at = now;
@@ -311,7 +293,7 @@ Result<std::vector<DeviceRecord>> SqlStore::list_devices(const DeviceFilter& f) 
       "(CAST(?3 AS TEXT) IS NULL OR " + db->json_text_member("d.labels", "?3") + " = ?4) AND "
       "(CAST(?5 AS BIGINT) IS NULL OR s.last_seen IS NULL OR s.last_seen < ?5) AND "
       "(CAST(?6 AS BIGINT) IS NULL OR s.last_seen >= ?6) AND (CAST(?9 AS BIGINT) IS NULL OR d.tampered = ?9) AND "
-      "(CAST(?10 AS TEXT) IS NULL OR d.protocol = ?10) "
+      "(CAST(?10 AS TEXT) IS NULL OR d.protocol = ?10) AND (CAST(?11 AS TEXT) IS NULL OR d.parent = ?11) "
       "ORDER BY d.id LIMIT ?7 OFFSET ?8");
   if (!select) return std::unexpected(select.error());
   select->bind(1, f.device_type).bind(2, f.status);
@@ -320,7 +302,7 @@ Result<std::vector<DeviceRecord>> SqlStore::list_devices(const DeviceFilter& f) 
   select->bind(5, optional_unix_seconds(f.seen_before)).bind(6, optional_unix_seconds(f.seen_after));
   select->bind(7, f.limit).bind(8, f.offset);
   select->bind(9, f.tampered ? std::optional<std::int64_t>(*f.tampered ? 1 : 0) : std::nullopt);
-  select->bind(10, f.protocol);
+  select->bind(10, f.protocol).bind(11, f.parent);
   return common::collect(*select, device_from_row);
 }
 
@@ -352,7 +334,8 @@ Status SqlStore::set_device_status(const std::string& id, const std::string& sta
     auto revoke = db->prepare("DELETE FROM device_tokens WHERE device = (SELECT key FROM devices WHERE id = ?)");
     if (!revoke) return std::unexpected(revoke.error());
     revoke->bind(1, id);
-    return revoke->run();
+    if (auto ok = revoke->run(); !ok) return ok;
+    return orphan_children_locked(*db, id);
   }, Change::kScheduling);
 }
 

@@ -126,7 +126,7 @@ Status SqlStore::scan_rollout_devices(const RolloutRecord& rollout, const std::s
           "FROM devices d "
           "LEFT JOIN rollout_devices rd ON rd.rollout_id = ?1 AND rd.device_id = d.id "
           "LEFT JOIN deployment_devices dd ON dd.deployment_id = ?2 AND dd.device_id = d.id "
-          "WHERE d.device_type = ?4 AND d.status = 'accepted' AND d.key > ?5 ORDER BY d.key LIMIT ?6");
+          "WHERE d.device_type = ?4 AND d.status = 'accepted' AND d.orphaned = 0 AND d.key > ?5 ORDER BY d.key LIMIT ?6");
       if (!select) return std::unexpected(select.error());
       select->bind(1, rollout.id).bind(2, rollout.deployment_id).bind(3, component).bind(4, type).bind(5, after).bind(6, kPage);
       std::int64_t rows = 0;

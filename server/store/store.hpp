@@ -67,6 +67,7 @@ struct EnrollmentTokenRecord {
   std::string expires_at;
   std::string created_at;
   bool revoked = false;
+  bool gateway = false;  // a device it enrolls may enroll children (docs/gateway.md)
 };
 
 struct DeviceRecord {
@@ -87,6 +88,12 @@ struct DeviceRecord {
   std::optional<std::string> utc_offset;  // "+01:00", as last reported
   std::string protocol = "flotilla";      // flotilla | ddi (docs/ddi.md)
   std::optional<std::string> attributes;  // ddi: the last configData, a JSON object
+  // Field gateways (docs/gateway.md). A child (protocol "child") has no
+  // key of its own: its gateway (`parent`) signs its reports.
+  std::optional<std::string> parent;      // a child's gateway (its device id)
+  std::optional<std::string> child_id;    // the id the gateway's adapter gives a child
+  bool gateway = false;                   // may enroll children
+  bool orphaned = false;                  // a child whose gateway was decommissioned or rejected
 };
 
 struct DeviceFilter {
@@ -96,7 +103,8 @@ struct DeviceFilter {
   std::optional<std::string> seen_before;  // RFC 3339: not seen since
   std::optional<std::string> seen_after;
   std::optional<bool> tampered;
-  std::optional<std::string> protocol;  // flotilla | ddi
+  std::optional<std::string> protocol;  // flotilla | ddi | child
+  std::optional<std::string> parent;    // children of this gateway
   std::int64_t limit = 100;
   std::int64_t offset = 0;
 };
@@ -269,6 +277,7 @@ struct ComplianceDevice {
   std::int64_t report_counter = 0;
   bool reported = false;  // an inventory report exists (signed unless protocol is ddi)
   std::string protocol = "flotilla";
+  std::optional<std::string> parent;  // a child's gateway
   std::optional<std::string> report_digest, report_at;
   bool tampered = false;
   std::vector<Component> components;      // by name
@@ -367,6 +376,22 @@ class Store {
   // the tamper flag is written to the audit log.
   virtual common::Status record_inventory(const std::string& device_id, const InventoryReport& report,
                                           const std::string& now) = 0;
+
+  // Field gateways (store/sql_store_gateways.cpp, docs/gateway.md).
+  // A child reported by `child.parent`: the stored record when the id is
+  // known (whatever its parent: the caller refuses another gateway's
+  // child), else inserted accepted with protocol "child" (audited).
+  virtual common::Result<DeviceRecord> enroll_child(const DeviceRecord& child, const std::string& now,
+                                                    const AuditDraft& audit) = 0;
+  // The children of `gateway_id` with an active deployment (not orphaned;
+  // records as find_device_by_token reads them).
+  virtual common::Result<std::vector<DeviceRecord>> children_with_deployments(const std::string& gateway_id) = 0;
+  // Whether a device may enroll children. kNotFound.
+  virtual common::Status set_device_gateway(const std::string& id, bool gateway, const AuditDraft& audit) = 0;
+  // An operator moves a child to another gateway (it stops being
+  // orphaned). kNotFound unless `child` is a child; kConflict unless
+  // `gateway` is an accepted device allowed children.
+  virtual common::Status move_child(const std::string& child, const std::string& gateway, const AuditDraft& audit) = 0;
 
   // Deployments (store/sqlite_deployments.cpp).
   // kConflict naming the device if one already has an active deployment

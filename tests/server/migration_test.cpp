@@ -144,6 +144,13 @@ const std::vector<Seed>& seeds() {
                              "VALUES ('ddi-1', 'gw-x1', '{\"controller_id\":\"c-1\"}', '', 'accepted', '{}', "
                              "'2026-01-01T00:00:00Z', 'ddi', '{\"hw\":\"rev2\"}')"});
       },
+      // 8: gateways and their children.
+      [](sql::Connection& db) {
+        return seed_all(db, {"UPDATE devices SET gateway = 1 WHERE id = 'dev-1'",
+                             "INSERT INTO devices (id, device_type, identity, public_key, status, labels, created_at, protocol, "
+                             "parent, child_id) VALUES ('child-1', 'mcu-a', '{\"serial\":\"m-1\"}', '', 'accepted', '{}', "
+                             "'2026-01-01T00:00:00Z', 'child', 'dev-1', 'm-1')"});
+      },
   };
   return all;
 }
@@ -266,6 +273,19 @@ TEST_P(MigrationTest, EveryEarlierSchemaVersionIsMigratedWithItsDataIntact) {
       ASSERT_TRUE(ddi && *ddi);
       EXPECT_EQ((*ddi)->protocol, "ddi");
       EXPECT_EQ((*ddi)->attributes.value_or(""), R"({"hw":"rev2"})");
+    }
+    if (version >= 8) {
+      auto child = store.find_device("child-1");
+      ASSERT_TRUE(child && *child);
+      EXPECT_EQ((*child)->parent.value_or(""), "dev-1");
+      EXPECT_EQ((*child)->child_id.value_or(""), "m-1");
+      auto gateway = store.find_device("dev-1");
+      ASSERT_TRUE(gateway && *gateway);
+      EXPECT_TRUE((*gateway)->gateway);
+    } else if (version >= 2) {
+      auto native = store.find_device("dev-1");
+      ASSERT_TRUE(native && *native);
+      EXPECT_FALSE((*native)->gateway) << "devices from before gateways enroll no children";
     }
     if (version >= 5) {
       auto second = store.find_device_by_token(signing::sha256_hex(kDeviceSecret + "-2"), common::format_rfc3339(now));
