@@ -53,15 +53,12 @@ StepResult ChildAdapter::run(const std::vector<std::string>& args) {
   }
 }
 
-common::Result<std::vector<ChildInfo>> ChildAdapter::list() {
-  std::vector<std::string> argv{executable_.string(), "list"};
-  auto ran = env_.run(argv, timeout_);
-  if (!ran) return std::unexpected(ran.error());
-  std::string where = "adapter " + name() + " list";
-  if (ran->exit_code != 0) return common::fail(common::Errc::kIo, where + ": " + ran->detail);
-  auto doc = common::Json::parse(ran->output, nullptr, false);
+common::Result<std::vector<ChildInfo>> parse_children(std::string_view output, const std::string& adapter) {
+  std::string where = "adapter " + adapter + " list";
+  auto parsed = common::parse_json_strict(output, {.max_bytes = 1 << 20, .max_depth = 8});
+  auto doc = parsed ? std::move(*parsed) : common::Json();
   if (!doc.is_object() || !doc.contains("children") || !doc["children"].is_array()) {
-    return common::fail(common::Errc::kBadJson, where + ": stdout is not {\"children\": [...]}: " + first_line(ran->output));
+    return common::fail(common::Errc::kBadJson, where + ": stdout is not {\"children\": [...]}: " + first_line(std::string(output)));
   }
   if (doc["children"].size() > kMaxChildren) {
     return common::fail(common::Errc::kBadField, where + ": more than " + std::to_string(kMaxChildren) + " children");
@@ -73,46 +70,68 @@ common::Result<std::vector<ChildInfo>> ChildAdapter::list() {
     if (!c.is_object() || !c.contains("id") || !c["id"].is_string() || !c.contains("device_type") || !c["device_type"].is_string()) {
       return common::fail(common::Errc::kBadField, at + " needs string members id and device_type");
     }
-    ChildInfo info{c["id"].get<std::string>(), c["device_type"].get<std::string>(), common::Json::object(), name()};
+    ChildInfo info{c["id"].get<std::string>(), c["device_type"].get<std::string>(), common::Json::object(), adapter};
     if (!artifacts::is_safe_name(info.id, 128)) return common::fail(common::Errc::kBadField, at + "/id must match [A-Za-z0-9._-]{1,128}");
     if (!artifacts::is_safe_name(info.device_type, 64)) {
       return common::fail(common::Errc::kBadField, at + "/device_type must match [A-Za-z0-9._-]{1,64}");
     }
     if (c.contains("identity")) {
-      if (!c["identity"].is_object()) return common::fail(common::Errc::kBadField, at + "/identity must be an object");
-      info.identity = c["identity"];
+      const auto& identity = c["identity"];
+      if (!identity.is_object() || identity.size() > 16) {
+        return common::fail(common::Errc::kBadField, at + "/identity must be an object of at most 16 strings");
+      }
+      for (const auto& [name, value] : identity.items()) {
+        if (!artifacts::is_safe_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
+          return common::fail(common::Errc::kBadField, at + "/identity members must be strings of at most 256 bytes under plain names");
+        }
+      }
+      info.identity = identity;
     }
     children.push_back(std::move(info));
   }
   return children;
 }
 
-StepResult ChildAdapter::versions(const std::string& child, std::map<std::string, ComponentState>& out) {
-  auto result = run({"versions", child});
-  if (result.outcome != StepOutcome::kDone) return result;
-  auto doc = common::Json::parse(result.output, nullptr, false);
-  std::string where = "adapter " + name() + " versions " + child;
-  auto bad = [&](const std::string& why) { return StepResult{StepOutcome::kFailed, where + ": " + why, ""}; };
+common::Result<std::map<std::string, ComponentState>> parse_versions(std::string_view output) {
+  auto parsed = common::parse_json_strict(output, {.max_bytes = 1 << 20, .max_depth = 8});
+  auto doc = parsed ? std::move(*parsed) : common::Json();
+  auto bad = [](const std::string& why) { return common::fail(common::Errc::kBadField, why); };
   if (!doc.is_object() || !doc.contains("components") || !doc["components"].is_object()) {
-    return bad("stdout is not {\"components\": {...}}: " + first_line(result.output));
+    return common::fail(common::Errc::kBadJson, "stdout is not {\"components\": {...}}: " + first_line(std::string(output)));
   }
   if (doc["components"].size() > kMaxComponents) return bad("more than 64 components");
-  out.clear();
+  std::map<std::string, ComponentState> out;
   for (const auto& [component, value] : doc["components"].items()) {
     if (!artifacts::is_safe_name(component, 64)) return bad("/components/" + component.substr(0, 64) + " is not a component name");
     if (!value.is_object() || !value.contains("version") || !value["version"].is_string() ||
-        !common::Version::parse(value["version"].get<std::string>())) {
+        value["version"].get_ref<const std::string&>().size() > 256 || !common::Version::parse(value["version"].get<std::string>())) {
       return bad("/components/" + component + "/version must be a SemVer string");
     }
     std::int64_t security = 0;
     if (value.contains("security_version")) {
-      if (!value["security_version"].is_number_integer() || value["security_version"].get<std::int64_t>() < 0) {
-        return bad("/components/" + component + "/security_version must be a non-negative integer");
+      if (!value["security_version"].is_number_integer() || value["security_version"].get<std::int64_t>() < 0 ||
+          value["security_version"].get<std::int64_t>() > (std::int64_t{1} << 53)) {
+        return bad("/components/" + component + "/security_version must be an integer from 0 to 2^53");
       }
       security = value["security_version"].get<std::int64_t>();
     }
     out[component] = {value["version"].get<std::string>(), security};
   }
+  return out;
+}
+
+common::Result<std::vector<ChildInfo>> ChildAdapter::list() {
+  auto result = run({"list"});
+  if (result.outcome != StepOutcome::kDone) return common::fail(common::Errc::kIo, result.detail);
+  return parse_children(result.output, name());
+}
+
+StepResult ChildAdapter::versions(const std::string& child, std::map<std::string, ComponentState>& out) {
+  auto result = run({"versions", child});
+  if (result.outcome != StepOutcome::kDone) return result;
+  auto parsed = parse_versions(result.output);
+  if (!parsed) return {StepOutcome::kFailed, "adapter " + name() + " versions " + child + ": " + parsed.error().message(), ""};
+  out = std::move(*parsed);
   return result;
 }
 

@@ -70,6 +70,10 @@ class ChildAdapter {
   Env& env_;
 };
 
+// What `list` and `versions` print, checked (pure: fuzzed and unit-tested).
+common::Result<std::vector<ChildInfo>> parse_children(std::string_view output, const std::string& adapter);
+common::Result<std::map<std::string, ComponentState>> parse_versions(std::string_view output);
+
 // The adapters in `dir`: every regular executable file, by name.
 common::Result<std::vector<ChildAdapter>> load_adapters(const std::filesystem::path& dir, std::chrono::seconds timeout,
                                                         Env& env);

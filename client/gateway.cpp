@@ -27,6 +27,21 @@ constexpr auto kProgressInterval = std::chrono::seconds(2);
 
 bool is_final(const std::string& stage) { return stage == "committed" || stage == "failed" || stage == "rolled_back"; }
 
+// The rollout's activation window (windows_apply_to "activate"): null is
+// any time; {start, end} the next window (start null: none to come);
+// `until` the deadline after which windows stop applying.
+bool window_open(const common::Json& window, common::TimePoint now) {
+  if (!window.is_object()) return true;
+  auto at = [&](const char* key) -> std::optional<common::TimePoint> {
+    if (!window.contains(key) || !window[key].is_string()) return std::nullopt;
+    auto t = common::parse_rfc3339(window[key].get<std::string>());
+    return t ? std::optional(*t) : std::nullopt;
+  };
+  if (auto until = at("until"); until && now >= *until) return true;
+  auto start = at("start"), end = at("end");
+  return start && end && now >= *start && now < *end;
+}
+
 // Writes a verified payload to DIR/<name> (a temporary name until the
 // whole bundle verified).
 class DirectorySinks final : public artifacts::SinkFactory {
@@ -144,7 +159,7 @@ common::Status Gateway::scan(ServerLink& link) {
       continue;
     }
     for (const auto& c : *children) {
-      KnownChild known{child_device_id(c.device_type, c.id), c.id, c.device_type, adapter.name()};
+      KnownChild known{child_device_id(c.device_type, c.id), c.id, c.device_type, adapter.name(), c.identity.dump()};
       if (auto ok = state_->remember_child(known); !ok) return ok;
       std::map<std::string, ComponentState> versions;
       auto read = adapter.versions(c.id, versions);
@@ -164,6 +179,8 @@ common::Status Gateway::scan(ServerLink& link) {
 common::Status Gateway::report(ServerLink& link, const KnownChild& child, const std::map<std::string, ComponentState>& versions) {
   common::Json content = {{"child_id", child.child_id}, {"device_type", child.device_type},
                           {"components", components_json(versions)}, {"health", {{"adapter", child.adapter}}}};
+  auto identity = common::Json::parse(child.identity, nullptr, false);
+  if (identity.is_object() && !identity.empty()) content["identity"] = identity;
   auto now = std::chrono::duration_cast<std::chrono::seconds>(agent_.env().now().time_since_epoch()).count();
   if (child.sent && *child.sent == content.dump() && now - child.sent_at < kInventoryRefreshSeconds) return {};
   std::int64_t counter = child.counter + 1;
@@ -347,9 +364,16 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
     }
     if (installed.outcome == StepOutcome::kUnreachable) return advance("interrupted", "interrupted", installed.detail);
     if (installed.outcome != StepOutcome::kDone) return advance("failed", "failed", installed.detail);
-    advance("activating", "rebooting", "installed; activating");
+    advance("activating", "", "installed");
   }
   if (u.stage == "activating") {
+    // Written, but switched only inside the rollout's window: the child
+    // waits installed, and the next offer looks again.
+    if (!window_open(offer.activate_window, agent_.env().now())) {
+      common::log(common::LogLevel::kInfo, "gateway: child " + child + " is installed and waits for its activation window");
+      return;
+    }
+    advance("activating", "rebooting", "activating");
     auto activated = a->activate(child);
     if (activated.outcome == StepOutcome::kUnreachable) return;  // tried again at the next offer
     if (activated.outcome == StepOutcome::kFailed) return rollback(activated.detail);
@@ -403,7 +427,7 @@ common::Status Gateway::after_poll(const common::Json& answer, ServerLink& link)
         continue;
       }
       Offer offer{o["device_id"].get<std::string>(), o["deployment_id"].get<std::int64_t>(), o["bundle"],
-                  o.value("allow_downgrade", false)};
+                  o.value("allow_downgrade", false), o.contains("activate_window") ? o["activate_window"] : common::Json()};
       auto current = state_->update(offer.device_id);
       if (!current) return std::unexpected(current.error());
       if (*current && (*current)->deployment_id == offer.deployment_id && is_final((*current)->stage)) {

@@ -62,6 +62,7 @@ class Gateway {
     std::int64_t deployment_id = 0;
     common::Json bundle;
     bool allow_downgrade = false;
+    common::Json activate_window;  // null, or {start, end, until?}: switch only inside it
   };
   struct Bundle {  // verified and unpacked
     std::filesystem::path dir;

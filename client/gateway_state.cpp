@@ -15,6 +15,7 @@ CREATE TABLE children (
   child_id     TEXT NOT NULL,
   device_type  TEXT NOT NULL,
   adapter      TEXT NOT NULL,
+  identity     TEXT NOT NULL DEFAULT '{}',  -- JSON object, as the adapter lists it
   counter      INTEGER NOT NULL DEFAULT 0,
   sent         TEXT,
   sent_at      INTEGER NOT NULL DEFAULT 0
@@ -44,7 +45,7 @@ CREATE TABLE child_outbox (
 };
 
 KnownChild child_from_row(const common::Statement& row) {
-  return {row.text(0), row.text(1), row.text(2), row.text(3), row.int64(4), row.optional_text(5), row.int64(6)};
+  return {row.text(0), row.text(1), row.text(2), row.text(3), row.text(4), row.int64(5), row.optional_text(6), row.int64(7)};
 }
 
 }  // namespace
@@ -59,17 +60,18 @@ common::Result<std::unique_ptr<GatewayState>> GatewayState::open(const std::file
 common::Status GatewayState::remember_child(const KnownChild& child) {
   std::lock_guard lock(mutex_);
   auto upsert = db_.prepare(
-      "INSERT INTO children (device_id, child_id, device_type, adapter) VALUES (?, ?, ?, ?) "
-      "ON CONFLICT (device_id) DO UPDATE SET adapter = excluded.adapter");
+      "INSERT INTO children (device_id, child_id, device_type, adapter, identity) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (device_id) DO UPDATE SET adapter = excluded.adapter, identity = excluded.identity");
   if (!upsert) return std::unexpected(upsert.error());
-  upsert->bind(1, child.device_id).bind(2, child.child_id).bind(3, child.device_type).bind(4, child.adapter);
+  upsert->bind(1, child.device_id).bind(2, child.child_id).bind(3, child.device_type).bind(4, child.adapter)
+      .bind(5, child.identity);
   return upsert->run();
 }
 
 common::Result<std::optional<KnownChild>> GatewayState::child(const std::string& device_id) {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare(
-      "SELECT device_id, child_id, device_type, adapter, counter, sent, sent_at FROM children WHERE device_id = ?");
+      "SELECT device_id, child_id, device_type, adapter, identity, counter, sent, sent_at FROM children WHERE device_id = ?");
   if (!select) return std::unexpected(select.error());
   select->bind(1, device_id);
   return common::first_row(*select, child_from_row);

@@ -31,6 +31,7 @@ struct ChildUpdate {
 
 struct KnownChild {
   std::string device_id, child_id, device_type, adapter;
+  std::string identity = "{}";         // JSON object, as the adapter lists it
   std::int64_t counter = 0;            // the last inventory counter used
   std::optional<std::string> sent;     // the content last accepted by the server
   std::int64_t sent_at = 0;            // Unix seconds

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/encoding.hpp"
+#include "signing/digest.hpp"
 #include "tests/client/agent_server_fixture.hpp"
 
 namespace flotilla {
@@ -21,6 +22,15 @@ namespace {
 using testing::read_text;
 using testing::write_text;
 namespace fs = std::filesystem;
+
+}  // namespace
+namespace testing {
+// The server's id of a child (docs/gateway.md).
+std::string child_id_for(const std::string& device_type, const std::string& child_id) {
+  return signing::sha256_hex("flotilla-child:" + device_type + ":" + child_id);
+}
+}  // namespace testing
+namespace {
 
 std::string firmware(const std::string& version, int security_version = 1, const std::string& component = "firmware") {
   return "SIMFW component=" + component + " version=" + version + " security_version=" + std::to_string(security_version) +
@@ -345,6 +355,73 @@ TEST_F(GatewayTest, ADecommissionedGatewayOrphansItsChildrenAndNothingReparentsT
   EXPECT_NE(audit.find("device.move"), std::string::npos);
   ASSERT_EQ(children_of(second).size(), 1u);
   EXPECT_FALSE(children_of(second)[0]["orphaned"].get<bool>());
+}
+
+TEST_F(GatewayTest, AChildThatDoesNotBootTheNewImageRollsBackAndAHangingFlashIsInterrupted) {
+  config["gateway"]["step_timeout"] = "2s";
+  write_text(dir / "agent.json", config.dump());
+  ASSERT_EQ(gateway(), 0) << read_text(dir / "agent.log");
+  auto bundle = upload_firmware("1.1.0", "mcu-a");
+  write_text(children / "mcua-01" / "bad_activate", "");
+  write_text(children / "mcua-02" / "install_delay", "30\n");  // longer than the step timeout
+  common::Json ids = common::Json::array();
+  for (const char* name : {"mcua-00", "mcua-01", "mcua-02"}) ids.push_back(testing::child_id_for("mcu-a", name));
+  auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", ids}}.dump());
+  ASSERT_EQ(created->status, 201) << created->body;
+  auto deployment = [&] { return admin->request("GET", "/api/v1/deployments/" + std::to_string(created->json()["id"].get<std::int64_t>()))->json(); };
+  auto state_of = [&](const std::string& name) {
+    auto shown = deployment();
+    for (const auto& d : shown["devices"]) {
+      if (d["device_id"] == testing::child_id_for("mcu-a", name)) return d;
+    }
+    return common::Json();
+  };
+  int rounds = 0;
+  ASSERT_TRUE(rounds_until(40, [&] {
+    if (++rounds == 3) fs::remove(children / "mcua-02" / "install_delay");  // the bus answers again
+    int final = 0;
+    auto shown = deployment();
+    for (const auto& d : shown["devices"]) final += d["state"] == "succeeded" || d["state"] == "rolled_back" || d["state"] == "failed";
+    return final == 3;
+  })) << deployment().dump() << read_text(dir / "agent.log");
+  EXPECT_EQ(state_of("mcua-00")["state"], "succeeded");
+  auto bad = state_of("mcua-01");
+  EXPECT_EQ(bad["state"], "rolled_back") << bad.dump();
+  EXPECT_NE(bad["message"].get<std::string>().find("the child runs 1.0.0 after activation, not 1.1.0"), std::string::npos) << bad.dump();
+  EXPECT_EQ(running_version("mcua-01"), "1.0.0");
+  auto hung = state_of("mcua-02");
+  EXPECT_EQ(hung["state"], "succeeded") << hung.dump();
+  EXPECT_GE(hung["interruptions"].get<int>(), 1) << hung.dump();
+  EXPECT_NE(read_text(dir / "agent.log").find("no answer within 2 s"), std::string::npos);
+  EXPECT_EQ(running_version("mcua-02"), "1.1.0");
+}
+
+TEST_F(GatewayTest, ChildrenSwitchToTheNewFirmwareOnlyInsideTheActivationWindow) {
+  ASSERT_EQ(gateway(), 0) << read_text(dir / "agent.log");
+  upload_firmware("1.1.0", "mcu-a");
+  // A window three hours from now; windows stop applying at the deadline,
+  // 15 s from now.
+  auto now = common::now_utc();
+  auto start = common::format_rfc3339(now + std::chrono::hours(3)).substr(11, 5);
+  auto deadline = common::format_rfc3339(now + std::chrono::seconds(15));
+  auto id = start_rollout(R"({"name": "r", "bundle": {"name": "mcu-a-fw", "version": "1.1.0"},
+      "target": {"device_types": ["mcu-a"]}, "waves": [{"name": "all", "size": "100%"}],
+      "schedule": {"windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": ")" + start +
+                          R"(", "duration": "1h", "tz": "UTC"}], "windows_apply_to": "activate"},
+      "deadline": ")" + deadline + R"(", "enforce_after_deadline": true})");
+  ASSERT_GT(id, 0);
+  // Before the deadline: every child is flashed, none switched.
+  ASSERT_TRUE(rounds_until(20, [&] {
+    int installed = 0;
+    for (int i = 0; i < 10; ++i) installed += read_text(children / ("mcua-0" + std::to_string(i)) / "slot_b").find("version=1.1.0") != std::string::npos;
+    return installed == 10;
+  })) << read_text(dir / "agent.log");
+  ASSERT_LT(common::now_utc(), *common::parse_rfc3339(deadline)) << "this machine was too slow to see the hold";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(running_version("mcua-0" + std::to_string(i)), "1.0.0");
+  EXPECT_NE(read_text(dir / "agent.log").find("waits for its activation window"), std::string::npos);
+  // After it, they switch and the rollout completes.
+  ASSERT_TRUE(rounds_until(60, [&] { return rollout(id)["state"] == "completed"; })) << read_text(dir / "agent.log");
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(running_version("mcua-0" + std::to_string(i)), "1.1.0");
 }
 
 }  // namespace
