@@ -45,6 +45,8 @@ void add_server_commands(CLI::App& app, int& exit_code, const ServerOptions& ser
 void add_mirror_command(CLI::App& bundles_group, int& exit_code, const ServerOptions& server);
 void add_audit_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
 void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server);
+// `devices gateway` and `devices move` (field gateways, docs/gateway.md).
+void add_gateway_commands(CLI::App& devices, int& exit_code, const ServerOptions& server);
 void add_policy_commands(CLI::App& app, int& exit_code);
 // `policy simulate`, under the policy group.
 void add_simulate_command(CLI::App& policy_group, int& exit_code);

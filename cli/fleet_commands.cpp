@@ -15,11 +15,17 @@ void print_devices(const common::Json& j) {
   for (const auto& d : j["devices"]) {
     std::string labels;
     for (const auto& [k, v] : d["labels"].items()) labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+    // A child names its gateway (ORPHANED when that was decommissioned);
+    // a gateway says it is one.
+    std::string gateway = d.value("gateway", false) ? "(gateway)" : "-";
+    if (d.contains("parent") && d["parent"].is_string()) {
+      gateway = d["parent"].get<std::string>().substr(0, 16) + (d.value("orphaned", false) ? " ORPHANED" : "");
+    }
     rows.push_back({json_text(d, "id").substr(0, 16), json_text(d, "device_type"), json_text(d, "status"), d["identity"].dump(),
-                    labels.empty() ? "-" : labels, d.value("protocol", "flotilla"), json_text(d, "last_seen"),
+                    labels.empty() ? "-" : labels, d.value("protocol", "flotilla"), gateway, json_text(d, "last_seen"),
                     d.value("tampered", false) ? "TAMPERED" : ""});
   }
-  print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "PROTOCOL", "LAST SEEN", ""}, rows);
+  print_table(std::cout, {"ID", "TYPE", "STATUS", "IDENTITY", "LABELS", "PROTOCOL", "GATEWAY", "LAST SEEN", ""}, rows);
 }
 
 // KEY=VALUE arguments as a JSON object, or what is wrong with one.
@@ -37,10 +43,10 @@ std::expected<common::Json, std::string> parse_labels(const std::vector<std::str
 
 void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& server) {
   // devices
-  auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission, create-ddi");
+  auto* devices = app.add_subcommand("devices", "Devices: list, show, accept, reject, label, decommission, create-ddi, gateway, move");
   devices->require_subcommand(1);
   struct DeviceOptions {
-    std::string id, type, status, label, seen_before, seen_after, baseline, protocol;
+    std::string id, type, status, label, seen_before, seen_after, baseline, protocol, parent;
     std::vector<std::string> labels;
     int limit = 100;
   };
@@ -51,14 +57,16 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   list->add_option("--label", d->label, "KEY=VALUE");
   list->add_option("--seen-before", d->seen_before, "Not seen since this RFC 3339 time");
   list->add_option("--seen-after", d->seen_after, "Seen since this RFC 3339 time");
-  list->add_option("--protocol", d->protocol, "How devices talk to the server: flotilla (the agent) or ddi (hawkBit clients)")
-      ->check(CLI::IsMember({"flotilla", "ddi"}));
+  list->add_option("--protocol", d->protocol,
+                   "How devices talk to the server: flotilla (the agent), ddi (hawkBit clients) or child (through a gateway)")
+      ->check(CLI::IsMember({"flotilla", "ddi", "child"}));
+  list->add_option("--parent", d->parent, "The children of this gateway (its device id)");
   list->add_option("--limit", d->limit, "At most this many (1-10000)")->check(CLI::Range(1, 10000));
   on_run(*list, exit_code, [&server, d] {
     std::string query = "?limit=" + std::to_string(d->limit);
     for (auto [key, value] : {std::pair{"type", &d->type}, std::pair{"status", &d->status}, std::pair{"label", &d->label},
                               std::pair{"seen_before", &d->seen_before}, std::pair{"seen_after", &d->seen_after},
-                              std::pair{"protocol", &d->protocol}}) {
+                              std::pair{"protocol", &d->protocol}, std::pair{"parent", &d->parent}}) {
       if (!value->empty()) query += std::string("&") + key + "=" + url_encode(*value);
     }
     return call(server, "GET", "/api/v1/devices" + query, "", print_devices);
@@ -105,6 +113,8 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     return call(server, "POST", "/api/v1/devices/ddi", body.dump(), [](const common::Json& j) { std::cout << j.dump(2) << "\n"; });
   });
 
+  add_gateway_commands(*devices, exit_code, server);
+
   // hawkBit DDI
   auto* ddi = app.add_subcommand("ddi", "Devices that speak hawkBit DDI: the tenant's gateway token (docs/ddi.md)");
   ddi->require_subcommand(1);
@@ -129,6 +139,7 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
     std::string name, expires, id;
     std::vector<std::string> types;
     int uses = 1;
+    bool gateway = false;
   };
   auto e = std::make_shared<EnrollmentOptions>();
   auto* create = enrollment->add_subcommand("create", "Create an enrollment token; its secret is printed once");
@@ -136,8 +147,10 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
   create->add_option("--device-type", e->types, "Device type it may enroll (repeatable)")->required();
   create->add_option("--max-uses", e->uses, "How many devices may use it")->check(CLI::Range(1, 1000000))->capture_default_str();
   create->add_option("--expires", e->expires, "RFC 3339 expiry")->required();
+  create->add_flag("--gateway", e->gateway, "Devices it enrolls may speak for child devices (field gateways, docs/gateway.md)");
   on_run(*create, exit_code, [&server, e] {
-    common::Json body = {{"name", e->name}, {"device_types", e->types}, {"max_uses", e->uses}, {"expires_at", e->expires}};
+    common::Json body = {{"name", e->name}, {"device_types", e->types}, {"max_uses", e->uses}, {"expires_at", e->expires},
+                         {"gateway", e->gateway}};
     return call(server, "POST", "/api/v1/enrollment-tokens", body.dump(), [](const common::Json& j) {
       std::cout << "enrollment token " << json_text(j, "id") << " (" << json_text(j, "name") << "):\n" << json_text(j, "token")
                 << "\n(shown once: put it in the devices' enrollment_token_file)\n";
@@ -149,9 +162,10 @@ void add_fleet_commands(CLI::App& app, int& exit_code, const ServerOptions& serv
       std::vector<std::vector<std::string>> rows;
       for (const auto& t : j["enrollment_tokens"]) {
         rows.push_back({json_text(t, "id"), json_text(t, "name"), t["device_types"].dump(), json_text(t, "uses") + "/" + json_text(t, "max_uses"),
-                        json_text(t, "expires_at"), t.value("revoked", false) ? "revoked" : "active"});
+                        json_text(t, "expires_at"), t.value("gateway", false) ? "yes" : "no",
+                        t.value("revoked", false) ? "revoked" : "active"});
       }
-      print_table(std::cout, {"ID", "NAME", "TYPES", "USES", "EXPIRES", "STATE"}, rows);
+      print_table(std::cout, {"ID", "NAME", "TYPES", "USES", "EXPIRES", "GATEWAY", "STATE"}, rows);
     });
   });
   auto* revoke = enrollment->add_subcommand("revoke", "Revoke an enrollment token");

@@ -124,6 +124,13 @@ class GatewayTest : public AgentServerTest {
     }
     return false;
   }
+  // The operator's CLI: its exit code and what it printed (stdout and stderr).
+  std::pair<int, std::string> flotilla(const std::string& args) {
+    int code = testing::run_shell(std::string(FLOTILLA_CLI) + " --server " + server->url() + " --token-file '" +
+                                  (server->data() / "admin.token").string() + "' " + args + " > '" + (dir / "cli.out").string() +
+                                  "' 2>&1");
+    return {code, read_text(dir / "cli.out")};
+  }
   // Bundle downloads the server answered, from its metrics.
   int bundle_downloads() {
     auto text = admin->request("GET", "/metrics")->body;
@@ -345,10 +352,19 @@ TEST_F(GatewayTest, ADecommissionedGatewayOrphansItsChildrenAndNothingReparentsT
   EXPECT_TRUE(children_of(second).empty());
   EXPECT_EQ(children_of(gateway_id).size(), 20u);
   EXPECT_NE(read_text(dir / "agent.log").find("flotilla devices move"), std::string::npos);
+  // The operator sees it: the children under the old gateway, orphaned.
+  auto listed = flotilla("devices list --parent " + gateway_id);
+  ASSERT_EQ(listed.first, 0) << listed.second;
+  EXPECT_NE(listed.second.find(gateway_id.substr(0, 16) + " ORPHANED"), std::string::npos) << listed.second;
+  EXPECT_NE(listed.second.find("child"), std::string::npos) << listed.second;
   // An operator moves one: its gateway reports for it from then on.
   std::string moved = children_of(gateway_id)[0]["id"];
-  auto move = admin->request("POST", "/api/v1/devices/" + moved + "/move", common::Json{{"gateway", second}}.dump());
-  ASSERT_EQ(move->status, 200) << move->body;
+  auto move = flotilla("devices move " + moved + " --gateway " + second);
+  ASSERT_EQ(move.first, 0) << move.second;
+  EXPECT_NE(move.second.find("now belongs to gateway " + second), std::string::npos) << move.second;
+  // Not to a device that is no gateway.
+  EXPECT_NE(flotilla("devices move " + moved + " --gateway " + std::string(64, 'a')).first, 0);
+  EXPECT_EQ(flotilla("devices gateway " + second).first, 2) << "neither --allow nor --deny is a usage error";
   auto audit = admin->request("GET", "/api/v1/audit?limit=1000")->body;
   EXPECT_NE(audit.find("device.children_orphaned"), std::string::npos);
   EXPECT_NE(audit.find("device.child_claimed"), std::string::npos);
