@@ -411,10 +411,13 @@ void Gateway::note_progress() {
 common::Status Gateway::after_poll(const common::Json& answer, ServerLink& link) {
   const auto& config = *agent_.config().gateway;
   auto now = std::chrono::steady_clock::now();
-  if (!scanned_ || now - last_scan_ >= config.scan_interval) {
+  auto wall = std::chrono::duration_cast<std::chrono::seconds>(agent_.env().now().time_since_epoch()).count();
+  auto last = state_->last_scan();
+  if (!last) return std::unexpected(last.error());
+  // A clock turned back scans at once rather than never.
+  if (wall - *last >= config.scan_interval.count() || wall < *last) {
     if (auto ok = scan(link); !ok) return ok;
-    scanned_ = true;
-    last_scan_ = now;
+    if (auto ok = state_->set_last_scan(wall); !ok) return ok;
   }
   std::vector<Offer> offers;
   bool rescanned = false;

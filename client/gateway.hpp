@@ -86,8 +86,6 @@ class Gateway {
   Agent& agent_;
   std::unique_ptr<GatewayState> state_;
   std::vector<ChildAdapter> adapters_;
-  std::chrono::steady_clock::time_point last_scan_{};
-  bool scanned_ = false;
   bool outbox_pending_at_poll_ = false;
   std::mutex running_mutex_;
   std::map<std::string, std::pair<ChildUpdate, int>> running_;  // device id → installing update, progress sent

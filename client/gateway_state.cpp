@@ -30,6 +30,10 @@ CREATE TABLE child_updates (
   message        TEXT NOT NULL DEFAULT '',
   seq            INTEGER NOT NULL DEFAULT 0   -- the child's last event seq: only grows
 );
+CREATE TABLE gateway_settings (
+  key    TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+);
 CREATE TABLE child_outbox (
   id               INTEGER PRIMARY KEY,
   device_id        TEXT NOT NULL,
@@ -92,6 +96,29 @@ common::Status GatewayState::set_counter(const std::string& device_id, std::int6
   if (!update) return std::unexpected(update.error());
   update->bind(1, counter).bind(2, device_id);
   return update->run();
+}
+
+common::Result<std::int64_t> GatewayState::last_scan() {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT value FROM gateway_settings WHERE key = 'last_scan'");
+  if (!select) return std::unexpected(select.error());
+  auto row = common::first_row(*select, [](const common::Statement& r) { return r.text(0); });
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::int64_t{0};
+  try {
+    return std::stoll(**row);
+  } catch (...) {
+    return std::int64_t{0};  // unreadable: scan now
+  }
+}
+
+common::Status GatewayState::set_last_scan(std::int64_t unix_seconds) {
+  std::lock_guard lock(mutex_);
+  auto upsert = db_.prepare(
+      "INSERT INTO gateway_settings (key, value) VALUES ('last_scan', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!upsert) return std::unexpected(upsert.error());
+  upsert->bind(1, std::to_string(unix_seconds));
+  return upsert->run();
 }
 
 common::Result<std::optional<ChildUpdate>> GatewayState::update(const std::string& device_id) {

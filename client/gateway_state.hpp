@@ -47,6 +47,11 @@ class GatewayState {
                                     std::int64_t at);
   common::Status set_counter(const std::string& device_id, std::int64_t counter);
 
+  // When the children were last listed (Unix seconds; 0: never). Kept
+  // here because `flotilla-agent run` is a new process every poll.
+  common::Result<std::int64_t> last_scan();
+  common::Status set_last_scan(std::int64_t unix_seconds);
+
   common::Result<std::optional<ChildUpdate>> update(const std::string& device_id);
   // Writes the update's new stage and queues the event that says so, in
   // one transaction (the event's seq continues the child's sequence).

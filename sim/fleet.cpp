@@ -7,8 +7,13 @@
 namespace flotilla::sim {
 
 common::Json FleetCounts::to_json() const {
-  return {{"devices", devices},     {"cycles", cycles},         {"failed_cycles", failed_cycles},
-          {"by_state", by_state},   {"by_version", by_version}, {"by_result", by_result}};
+  common::Json out = {{"devices", devices},     {"cycles", cycles},         {"failed_cycles", failed_cycles},
+                      {"by_state", by_state},   {"by_version", by_version}, {"by_result", by_result}};
+  if (children > 0) {
+    out["children"] = children;
+    out["children_by_version"] = children_by_version;
+  }
+  return out;
 }
 
 std::string FleetCounts::line() const {
@@ -17,8 +22,10 @@ std::string FleetCounts::line() const {
     for (const auto& [name, n] : counts) out += (out.empty() ? "" : ", ") + name + " " + std::to_string(n);
     return out.empty() ? std::string("-") : out;
   };
-  return std::to_string(devices) + " devices: " + join(by_state) + " | versions: " + join(by_version) +
-         " | results: " + join(by_result);
+  auto text = std::to_string(devices) + " devices: " + join(by_state) + " | versions: " + join(by_version) +
+              " | results: " + join(by_result);
+  if (children > 0) text += " | " + std::to_string(children) + " children: " + join(children_by_version);
+  return text;
 }
 
 Fleet::Fleet(FleetSettings settings, const std::vector<DeviceSetup>& setups) : settings_(std::move(settings)) {
@@ -41,6 +48,17 @@ FleetCounts Fleet::counts() const {
     counts.failed_cycles += failures_[i];
   }
   return counts;
+}
+
+FleetCounts Fleet::counts_with_children() const {
+  auto out = counts();
+  for (const auto& device : devices_) {
+    for (const auto& [version, n] : device->child_versions()) {
+      out.children_by_version[version] += n;
+      out.children += n;
+    }
+  }
+  return out;
 }
 
 void Fleet::run(Clock::duration duration, int threads, const std::atomic<bool>& stop,

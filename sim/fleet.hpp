@@ -20,6 +20,8 @@ namespace flotilla::sim {
 struct FleetCounts {
   std::int64_t devices = 0, cycles = 0, failed_cycles = 0;
   std::map<std::string, std::int64_t> by_state, by_version, by_result;
+  std::int64_t children = 0;                          // behind the gateways
+  std::map<std::string, std::int64_t> children_by_version;  // filled by Fleet::child_counts
   common::Json to_json() const;
   std::string line() const;  // "200 devices: idle 180, rebooting 2 | 2.4.0: 120, 2.3.0: 80 | rolled_back 3"
 };
@@ -33,6 +35,9 @@ class Fleet {
   void run(Clock::duration duration, int threads, const std::atomic<bool>& stop,
            const std::function<void(const FleetCounts&, Clock::duration elapsed)>& live);
   FleetCounts counts() const;
+  // counts() with the children's firmware versions, read from their
+  // simulated flash (for the summary: it reads every child's files).
+  FleetCounts counts_with_children() const;
 
  private:
   FleetSettings settings_;

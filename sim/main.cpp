@@ -63,6 +63,9 @@ struct Options {
   std::vector<std::string> initial = {"rootfs=2.3.0"};
   double health_fail = 0, crash_loop = 0, net_cut = 0, offline = 0, tamper = 0, clock_skew = 0;
   std::string bad_version;
+  int gateways = 0, children_per_gateway = 0;
+  std::string child_types = "mcu-a", gateway_type = "gw-x1", gateway_token_file;
+  double child_fail = 0, child_offline = 0;
   std::uint64_t seed = 1, slot_mib = 64;
   bool json = false;
 };
@@ -80,7 +83,7 @@ int main(int argc, char** argv) {
   app.add_option("--server", o.server, "The server's URL (http://127.0.0.1:PORT)")->required();
   app.add_option("--enrollment-token-file", o.token_file, "An enrollment token for every device")->required()->check(CLI::ExistingFile);
   app.add_option("--trust-root", o.trust_root, "The root.json devices trust (as from the factory)")->required()->check(CLI::ExistingFile);
-  app.add_option("--devices", o.devices, "How many devices")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--devices", o.devices, "How many devices (besides --gateways)")->check(CLI::Range(0, 100000))->capture_default_str();
   app.add_option("--types", o.types, "Device types with weights, e.g. gw-x1:70,gw-x2:30")->capture_default_str();
   app.add_option("--labels", o.labels,
                  "Labels with weights per key, e.g. region=eu:50,region=us:50 (applied with --operator-token-file)");
@@ -103,6 +106,17 @@ int main(int argc, char** argv) {
   app.add_option("--tamper", o.tamper, "Share of devices whose tamper check fails")->check(CLI::Range(0.0, 1.0));
   app.add_option("--clock-skew", o.clock_skew, "Share of devices whose clock is a day behind")->check(CLI::Range(0.0, 1.0));
   app.add_option("--bad-version", o.bad_version, "Tie --health-fail and --crash-loop to this version (default: any new one)");
+  app.add_option("--gateways", o.gateways, "Field gateways besides --devices, each serving simulated MCUs (docs/gateway.md)")
+      ->check(CLI::Range(0, 10000));
+  app.add_option("--children-per-gateway", o.children_per_gateway, "Children behind each gateway")->check(CLI::Range(0, 1000));
+  app.add_option("--child-types", o.child_types, "Child device types with weights, e.g. mcu-a:80,mcu-b:20")->capture_default_str();
+  app.add_option("--child-fail", o.child_fail, "Share of children whose flashing fails")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--child-offline", o.child_offline, "Share of children unreachable until --offline-from + --offline-for")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--gateway-type", o.gateway_type, "The gateways' device type")->capture_default_str();
+  app.add_option("--gateway-enrollment-token-file", o.gateway_token_file,
+                 "An enrollment token made with --gateway, for the gateways (default: --enrollment-token-file)")
+      ->check(CLI::ExistingFile);
   app.add_option("--seed", o.seed, "Seed for who gets which type, label and fault")->capture_default_str();
   app.add_flag("--json", o.json, "Print the summary as JSON");
   CLI11_PARSE(app, argc, argv);
@@ -116,6 +130,10 @@ int main(int argc, char** argv) {
   if (!offline_from || !offline_for) return usage("--offline-from/--offline-for: durations, e.g. 2m");
   auto types = parse_weights(o.types);
   if (!types) return usage("--types: NAME:WEIGHT,... with positive integer weights");
+  auto child_types = parse_weights(o.child_types);
+  if (!child_types) return usage("--child-types: NAME:WEIGHT,... with positive integer weights");
+  if ((o.gateways > 0) != (o.children_per_gateway > 0)) return usage("--gateways and --children-per-gateway go together");
+  if (o.devices + o.gateways == 0) return usage("nothing to simulate: --devices or --gateways");
   std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>> labels;  // key -> values
   if (!o.labels.empty()) {
     auto parsed = parse_weights(o.labels);
@@ -134,6 +152,7 @@ int main(int argc, char** argv) {
   settings.trust_root = std::filesystem::absolute(o.trust_root);
   settings.enrollment_token_file = std::filesystem::absolute(o.token_file);
   if (!o.modules_dir.empty()) settings.modules_dir = std::filesystem::absolute(o.modules_dir);
+  if (!o.gateway_token_file.empty()) settings.gateway_enrollment_token_file = std::filesystem::absolute(o.gateway_token_file);
   settings.poll_interval = *poll;
   settings.slot_bytes = o.slot_mib << 20;
   settings.offline_from = *offline_from;
@@ -163,6 +182,15 @@ int main(int argc, char** argv) {
                     .offline = chance(o.offline), .tamper = chance(o.tamper), .clock_skew = chance(o.clock_skew)};
     setups.push_back(std::move(setup));
   }
+  for (int g = 1; g <= o.gateways; ++g) {
+    sim::DeviceSetup setup{.index = o.devices + g, .device_type = o.gateway_type};
+    for (int c = 1; c <= o.children_per_gateway; ++c) {
+      char name[48];
+      std::snprintf(name, sizeof name, "s%llu-g%05d-c%04d", static_cast<unsigned long long>(o.seed), g, c);
+      setup.children.push_back({name, pick(*child_types, rng), chance(o.child_fail), chance(o.child_offline)});
+    }
+    setups.push_back(std::move(setup));
+  }
   std::error_code ec;
   std::filesystem::create_directories(settings.root_dir, ec);
   if (ec) {
@@ -188,7 +216,7 @@ int main(int argc, char** argv) {
     }
   });
   if (terminal) std::cerr << "\n";
-  auto counts = fleet.counts();
+  auto counts = o.gateways > 0 ? fleet.counts_with_children() : fleet.counts();
   if (o.json) {
     std::cout << counts.to_json().dump(2) << "\n";
   } else {

@@ -7,7 +7,9 @@
 #include "client/bootloader.hpp"
 #include "client/daemon.hpp"
 #include "client/transport.hpp"
+#include "common/file.hpp"
 #include "common/json.hpp"
+#include "sim/sim_adapter.hpp"
 
 namespace flotilla::sim {
 namespace fs = std::filesystem;
@@ -46,6 +48,15 @@ VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
     config_.health_checks.push_back({{"/usr/bin/test", "!", "-e", (dir_ / "unhealthy").string()}, std::chrono::seconds(10)});
   }
   if (setup_.faults.tamper) config_.tamper_check = client::CommandSpec{{"/bin/false"}, std::chrono::seconds(10)};
+  if (!setup_.children.empty()) {
+    // A field gateway: the example adapter, its children beside it.
+    if (settings.gateway_enrollment_token_file) config_.enrollment_token_file = settings.gateway_enrollment_token_file;
+    config_.gateway = client::AgentConfig::Gateway{
+        .adapters_dir = dir_ / "adapters",
+        .parallelism = 4,
+        .step_timeout = std::chrono::seconds(60),
+        .scan_interval = std::max<std::chrono::seconds>(settings.poll_interval * 10, std::chrono::seconds(60))};
+  }
   view_.version = settings.initial_versions.empty() ? "" : settings.initial_versions.begin()->second.version;
 }
 
@@ -58,7 +69,40 @@ void VirtualDevice::prepare_files() {
     std::ofstream(dir_ / slot) << "factory image of " << serial_of(setup_.index) << "\n";
     fs::resize_file(dir_ / slot, settings_.slot_bytes);
   }
+  if (!setup_.children.empty()) {
+    fs::create_directories(dir_ / "adapters");
+    auto adapter = dir_ / "adapters" / "sim-mcu";
+    if (!fs::exists(adapter)) (void)common::write_file_atomic(adapter, kSimAdapterScript, 0755);
+    for (const auto& child : setup_.children) {
+      auto d = dir_ / "sim-children" / child.name;
+      if (fs::exists(d / "device_type")) continue;
+      fs::create_directories(d);
+      std::ofstream(d / "bank") << "ab\n";
+      std::ofstream(d / "active") << "a\n";
+      std::ofstream(d / "slot_a") << "SIMFW component=firmware version=" << settings_.child_firmware << " security_version=1\n";
+      std::ofstream(d / "slot_b");
+      if (child.fail) std::ofstream(d / "fail_install");
+      if (child.offline) std::ofstream(d / "offline");
+      std::ofstream(d / "device_type") << child.device_type << "\n";  // last: the adapter lists complete children only
+    }
+  }
   prepared_ = true;
+}
+
+std::map<std::string, std::int64_t> VirtualDevice::child_versions() const {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& child : setup_.children) {
+    auto d = dir_ / "sim-children" / child.name;
+    std::ifstream active(d / "active");
+    std::string bank;
+    std::getline(active, bank);
+    std::ifstream image(d / ("slot_" + (bank.empty() ? std::string("a") : bank)));
+    std::string header;
+    std::getline(image, header);
+    auto at = header.find("version=");
+    ++counts[at == std::string::npos ? "unknown" : header.substr(at + 8, header.find(' ', at + 8) - at - 8)];
+  }
+  return counts;
 }
 
 common::TimePoint DeviceEnv::now() {
@@ -101,6 +145,13 @@ Clock::time_point VirtualDevice::step(Clock::time_point now, Clock::time_point s
   }
   if (!prepared_) prepare_files();
   if (reboot_pending_) reboot();
+  if (!children_back_ && !setup_.children.empty() && now - started >= settings_.offline_from + settings_.offline_for) {
+    // The children that did not answer are back on the bus.
+    for (const auto& child : setup_.children) {
+      if (child.offline) fs::remove(dir_ / "sim-children" / child.name / "offline");
+    }
+    children_back_ = true;
+  }
   ++cycles_;
   auto agent = client::Agent::open(config_, env_);
   if (!agent) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/config.hpp"
 #include "client/env.hpp"
@@ -30,11 +31,20 @@ struct Faults {
   bool clock_skew = false;   // its clock is a day behind
 };
 
+// A simulated MCU behind a gateway (examples/gateway/adapters/sim-mcu).
+struct ChildSetup {
+  std::string name;          // its id, unique in the fleet
+  std::string device_type;
+  bool fail = false;         // flashing fails
+  bool offline = false;      // unreachable until offline_from + offline_for
+};
+
 struct DeviceSetup {
   int index = 0;
   std::string device_type;
   std::map<std::string, std::string> labels;
   Faults faults;
+  std::vector<ChildSetup> children;  // not empty: a field gateway (docs/gateway.md)
 };
 
 struct FleetSettings {
@@ -44,6 +54,10 @@ struct FleetSettings {
   std::filesystem::path enrollment_token_file;
   std::optional<std::string> operator_token;  // to apply --labels
   std::optional<std::filesystem::path> modules_dir;
+  // Gateways enroll with this token (one that allows children); the
+  // other devices with enrollment_token_file.
+  std::optional<std::filesystem::path> gateway_enrollment_token_file;
+  std::string child_firmware = "1.0.0";  // what every child runs at first
   std::map<std::string, client::AgentConfig::Installed> initial_versions;
   std::chrono::seconds poll_interval{30};
   std::uint64_t slot_bytes = 64 << 20;  // each file slot's size (sparse: costs no disk until written)
@@ -80,6 +94,9 @@ class VirtualDevice {
   // the next turn is due.
   Clock::time_point step(Clock::time_point now, Clock::time_point started);
   const DeviceView& view() const { return view_; }
+  // A gateway's children by the firmware version each runs now (read
+  // from their simulated flash).
+  std::map<std::string, std::int64_t> child_versions() const;
   std::int64_t requests_failed() const { return failures_; }
   std::int64_t cycles() const { return cycles_; }
 
@@ -94,7 +111,7 @@ class VirtualDevice {
   DeviceEnv env_;
   client::AgentConfig config_;
   std::filesystem::path dir_;
-  bool prepared_ = false, reboot_pending_ = false, labelled_ = false;
+  bool prepared_ = false, reboot_pending_ = false, labelled_ = false, children_back_ = false;
   std::string trial_version_;  // the version the pending reboot tries
   std::optional<signing::PrivateKey> key_;  // loaded once: decoding PEM costs more than a poll
   std::chrono::seconds backoff_{0};

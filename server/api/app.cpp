@@ -323,6 +323,8 @@ http::Response ServerApp::metrics(http::Request&, const Params&, const Caller&) 
     }
   };
   gauge("flotilla_devices", "Devices by status.", "status", store_.count_devices_by_status());
+  gauge("flotilla_devices_by_protocol", "Accepted devices by protocol: flotilla, ddi, child (through a gateway).", "protocol",
+        store_.count_devices_by_protocol());
   gauge("flotilla_device_deployments", "Device deployments by state.", "state", store_.count_deployment_states());
   gauge("flotilla_rollouts", "Rollouts by state.", "state", store_.count_rollouts_by_state());
   gauge("flotilla_rollout_devices", "Devices in rollouts by deployment state.", "state", store_.count_rollout_device_states());

@@ -88,6 +88,7 @@ class SqlStore final : public Store {
   common::Result<bool> bundle_in_use(const std::string& file_sha256) override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() override;
   common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() override;
+  common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_protocol() override;
   common::Result<InterruptionCount> count_interruptions(std::int64_t deployment_id) override;
   common::Result<std::vector<FleetCount>> count_fleet(std::int64_t now) override;
 

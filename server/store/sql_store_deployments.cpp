@@ -330,6 +330,13 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_device
   return counts("SELECT status, count(*) FROM devices GROUP BY status ORDER BY status");
 }
 
+// Accepted devices by how they reach the server: flotilla, ddi, child
+// (orphaned children apart, as "child-orphaned").
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqlStore::count_devices_by_protocol() {
+  return counts("SELECT CASE WHEN orphaned = 1 THEN protocol || '-orphaned' ELSE protocol END, count(*) FROM devices "
+                "WHERE status = 'accepted' GROUP BY 1 ORDER BY 1");
+}
+
 Result<InterruptionCount> SqlStore::count_interruptions(std::int64_t deployment_id) {
   auto db = pool_->acquire();
   auto select = db->prepare(

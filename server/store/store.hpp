@@ -419,6 +419,8 @@ class Store {
   // For /metrics: devices by status, device deployments by state.
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_status() = 0;
   virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_deployment_states() = 0;
+  // Accepted devices by protocol (flotilla, ddi, child; child-orphaned).
+  virtual common::Result<std::vector<std::pair<std::string, std::int64_t>>> count_devices_by_protocol() = 0;
   virtual common::Result<InterruptionCount> count_interruptions(std::int64_t deployment_id) = 0;
   // Every device in one pass, grouped for the fleet overview; `now` in
   // Unix seconds.

@@ -188,6 +188,8 @@ TEST_F(GatewayTest, EnrollsItsChildrenAndReportsThemSignedByItsKey) {
     EXPECT_EQ(row["installed_version"], "1.0.0");
   }
   EXPECT_EQ(child_rows, 20);
+  auto metrics = admin->request("GET", "/metrics")->body;
+  EXPECT_NE(metrics.find("flotilla_devices_by_protocol{protocol=\"child\"} 20\n"), std::string::npos) << metrics;
   // A device without the gateway right cannot speak for children.
   auto plain = admin->request("PUT", "/api/v1/devices/" + gateway_id + "/gateway", R"({"allowed": false})");
   ASSERT_EQ(plain->status, 200) << plain->body;

@@ -91,7 +91,14 @@ int main(int argc, char** argv) {
   requests.push_back({"ddi-config", std::string(1, '') + config_data});
   requests.push_back({"ddi-base", std::string(1, '') + "default/controller/v1/fuzz"});
   requests.push_back({"ddi-artifact", std::string(1, '') + "default/controller/v1/fuzz/softwaremodules/1/artifacts/app.swu"});
+  // Field gateways: a child's inventory, event, and the gateway's poll.
+  requests.push_back({"child-inventory", std::string(1, '\25') +
+      R"({"child_id": "m-1", "device_type": "mcu-a", "identity": {"serial": "m-1"}, "counter": 1, "timestamp": "2026-01-01T00:00:00Z", "components": {"firmware": {"version": "1.0.0", "security_version": 1}}, "health": {"adapter": "sim"}})"});
+  requests.push_back({"child-event", std::string(1, '\26') + R"({"seq": 1, "state": "installing", "progress": 40, "message": "flashing", "time": "2026-01-01T00:00:00Z"})"});
+  requests.push_back({"gateway-poll", std::string(1, '\27') + R"({"inventory_digest": "", "counter": 1})"});
   for (const auto& [name, bytes] : requests) write(out / "server" / name, bytes);
+  write(out / "adapter_output" / "list", std::string(1, '\0') + R"({"children": [{"id": "m-1", "device_type": "mcu-a", "identity": {"serial": "S1"}}]})");
+  write(out / "adapter_output" / "versions", std::string(1, '\1') + R"({"components": {"firmware": {"version": "1.1.0", "security_version": 2}}})");
   write(out / "ddi" / "feedback", std::string(1, '\0') + swupdate_feedback);
   write(out / "ddi" / "closed", std::string(1, '\0') + R"({"id": "7", "status": {"execution": "closed", "result": {"finished": "failure"}, "details": ["hash mismatch"]}})");
   write(out / "ddi" / "config", std::string(1, '\1') + config_data);

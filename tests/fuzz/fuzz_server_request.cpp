@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/encoding.hpp"
 #include "common/file.hpp"
 #include "server/api/app.hpp"
 #include "server/api/auth.hpp"
@@ -42,15 +43,33 @@ struct Fixture {
     if (!store->create_ddi_device(ddi, std::optional<std::string>(server::api::token_hash(ddi_token)), "2026-01-01T00:00:00Z", {"fuzz", "device.create", "device:x"})) {
       std::abort();
     }
+    // A field gateway with a child (docs/gateway.md): the children's
+    // routes are reached past their signature check, each input signed.
+    gateway_key = std::make_unique<signing::PrivateKey>(*signing::PrivateKey::generate(signing::Algorithm::kEd25519));
+    server::DeviceRecord gateway{.id = gateway_key->key_id(), .device_type = "gw-x1", .identity_json = R"({"serial":"gw"})",
+                                 .public_key = gateway_key->public_key().to_pem()};
+    if (!store->enroll_device(gateway, std::nullopt, "fuzz-nonce-0123456789", "2026-01-01T00:00:00Z", "2025-12-31T00:00:00Z",
+                              {"fuzz", "device.enroll", "device:gw"}) ||
+        !store->set_device_status(gateway.id, "accepted", {"fuzz", "device.accept", "device:gw"}) ||
+        !store->set_device_gateway(gateway.id, true, {"fuzz", "device.gateway", "device:gw"}) ||
+        !store->issue_device_token(gateway.id, server::api::token_hash(gateway_token), "2099-01-01T00:00:00Z")) {
+      std::abort();
+    }
+    server::DeviceRecord child{.id = std::string(64, 'c'), .device_type = "mcu-a", .identity_json = "{}",
+                               .parent = gateway.id, .child_id = "m-1"};
+    if (!store->enroll_child(child, "2026-01-01T00:00:00Z", {"fuzz", "device.enroll", "device:child"})) std::abort();
     app = std::make_unique<server::api::ServerApp>(*store, dir);
   }
   std::string ddi_token = "ddi_fuzz";
+  std::string gateway_token = "dev_fuzz_gateway";
+  std::unique_ptr<signing::PrivateKey> gateway_key;
 };
 
 struct Route {
   const char* method;
   const char* path;  // empty: the input is the path
-  bool ddi = false;  // authenticated with the DDI device's target token
+  bool ddi = false;      // authenticated with the DDI device's target token
+  bool gateway = false;  // the gateway's bearer token, the body signed by its key
 };
 
 constexpr Route kRoutes[] = {
@@ -67,6 +86,9 @@ constexpr Route kRoutes[] = {
     {"PUT", "/default/controller/v1/fuzz/configData", true},
     {"GET", "", true},
     {"HEAD", "", true},
+    {"PUT", "/api/v1/device/children/inventory", false, true},
+    {"POST", "/api/v1/device/children/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc/deployments/1/events", false, true},
+    {"POST", "/api/v1/device/poll", false, true},
 };
 
 }  // namespace
@@ -99,6 +121,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       request.body_size = input.size();
       request.headers["X-Flotilla-Key-Id"] = std::string(64, 'a');
       request.headers["X-Flotilla-Signature"] = "AAAA";
+      if (route.gateway) {
+        request.headers["Authorization"] = "Bearer " + fixture.gateway_token;
+        request.headers["X-Flotilla-Key-Id"] = fixture.gateway_key->key_id();
+        auto signature = fixture.gateway_key->sign(common::as_bytes(input));
+        if (signature) request.headers["X-Flotilla-Signature"] = common::to_base64(*signature);
+      }
     }
   }
   auto response = fixture.app->handle(request);

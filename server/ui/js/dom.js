@@ -50,7 +50,7 @@ export function fragment(...children) {
 const TONES = {
   ok: ['accepted', 'compliant', 'completed', 'committed', 'succeeded', 'valid', 'ok', '5m'],
   run: ['running', 'in_progress', 'downloading', 'installing', 'rebooting', 'verifying', 'assigned', 'offered'],
-  warn: ['pending', 'paused', 'outdated', 'stale', 'scheduled', '1h', '24h'],
+  warn: ['pending', 'paused', 'outdated', 'stale', 'scheduled', 'orphaned', '1h', '24h'],
   bad: ['failed', 'rolled_back', 'timed_out', 'overdue', 'tampered', 'rejected', 'aborted', 'invalid', 'older'],
   idle: ['decommissioned', 'unknown', 'skipped', 'never', 'cancelled'],
 };

@@ -33,7 +33,7 @@ async function renderList(ctx) {
   const q = ctx.query;
   const offset = Math.max(0, Number.parseInt(q.get('offset') ?? '0', 10) || 0);
   const params = {type: q.get('type'), status: q.get('status'), label: q.get('label'), tampered: q.get('tampered'),
-    limit: PAGE + 1, offset};
+    parent: q.get('parent'), limit: PAGE + 1, offset};
   const [{devices}, summary] = await Promise.all([get('/devices' + query(params)), get('/devices/summary')]);
   const more = devices.length > PAGE;
   const page = devices.slice(0, PAGE);
@@ -47,7 +47,7 @@ async function renderList(ctx) {
     table([
       {title: 'Device', cell: (d) => deviceLink(d.id)},
       {title: 'Type', cell: (d) => d.device_type},
-      {title: 'Protocol', cell: (d) => d.protocol === 'ddi' ? 'hawkBit DDI' : 'Flotilla'},
+      {title: 'Protocol', cell: protocolCell},
       {title: 'Status', cell: (d) => [badge(d.status), d.tampered ? [' ', badge('tampered')] : null]},
       {title: 'Labels', cell: (d) => labelChips(d.labels), wide: true},
       {title: 'Last seen', cell: (d) => when(d.last_seen)},
@@ -57,6 +57,25 @@ async function renderList(ctx) {
       offset > 0 && pager(-PAGE, '← Previous'),
       h('span', {class: 'muted'}, page.length ? `${offset + 1}–${offset + page.length}` : ''),
       more && pager(PAGE, 'Next →')));
+}
+
+// How the device reaches the server; a child names its gateway
+// (docs/gateway.md).
+function protocolCell(d) {
+  if (d.protocol === 'ddi') return 'hawkBit DDI';
+  if (d.protocol === 'child') return ['via ', deviceLink(d.parent), d.orphaned ? [' ', badge('orphaned')] : null];
+  return d.gateway ? 'Flotilla (gateway)' : 'Flotilla';
+}
+
+function protocolFact(device) {
+  if (device.protocol === 'ddi') return 'hawkBit DDI, target token: reports are its word, unsigned';
+  if (device.protocol === 'child') {
+    return ['Child of gateway ', deviceLink(device.parent), ': reports are signed by the gateway\'s key',
+      device.orphaned ? [' ', badge('orphaned')] : null];
+  }
+  return device.gateway
+    ? ['Flotilla gateway, device key: reports are signed; ', h('a', {href: `#/devices?parent=${encodeURIComponent(device.id)}`}, 'its children')]
+    : 'Flotilla, device key: reports are signed';
 }
 
 function acceptButtons(ctx, device) {
@@ -101,7 +120,8 @@ async function renderOne(ctx, id) {
         ['Id', h('span', {class: 'mono'}, device.id)],
         ['Type', device.device_type],
         // What vouches for what the device says (docs/ddi.md).
-        ['Protocol', device.protocol === 'ddi' ? 'hawkBit DDI, target token: reports are its word, unsigned' : 'Flotilla, device key: reports are signed'],
+        ['Protocol', protocolFact(device)],
+        device.protocol === 'child' && ['Child id', h('span', {class: 'mono'}, device.child_id)],
         device.protocol === 'ddi' && ['Attributes', Object.entries(device.attributes ?? {}).map(([k, v]) => h('div', {}, `${k}: ${v}`))],
         ['Identity', Object.entries(device.identity ?? {}).map(([k, v]) => h('div', {}, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`))],
         ['Labels', labelChips(device.labels)],
