@@ -55,7 +55,7 @@ VirtualDevice::VirtualDevice(const FleetSettings& settings, DeviceSetup setup)
         .adapters_dir = dir_ / "adapters",
         .parallelism = 4,
         .step_timeout = std::chrono::seconds(60),
-        .scan_interval = std::max<std::chrono::seconds>(settings.poll_interval * 10, std::chrono::seconds(60))};
+        .scan_interval = std::max<std::chrono::seconds>(settings.poll_interval * 10, std::chrono::seconds(10))};
   }
   view_.version = settings.initial_versions.empty() ? "" : settings.initial_versions.begin()->second.version;
 }

@@ -6,10 +6,12 @@
 // offline through a wave.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "artifacts/writer.hpp"
 #include "tests/e2e/fleet_fixture.hpp"
 
 namespace flotilla {
@@ -20,6 +22,7 @@ using testing::finished;
 using testing::policy_for;
 using testing::read_text;
 using testing::Sim;
+using testing::write_text;
 
 class FleetE2eTest : public testing::FleetTest {};
 
@@ -113,6 +116,67 @@ TEST_F(FleetE2eTest, ServerKilledDownloadsCutDevicesOfflineAndTheRolloutStillCom
   EXPECT_EQ(summary["by_version"]["2.4.0"], kDevices) << summary.dump();
   EXPECT_GT(summary["failed_cycles"].get<std::int64_t>(), 0) << "nobody noticed the server was gone";
   auto audit = admin_client().request("GET", "/api/v1/audit/verify")->json();
+  EXPECT_EQ(audit["valid"], true) << audit.dump();
+}
+
+// Field gateways in the simulator (docs/gateway.md): gateways running the
+// real agent with the example adapter, children of two types with a few
+// that fail to flash and a few off the bus for a while. A firmware
+// rollout over one type completes; compliance and the children's own
+// flash agree; failures are the flash failures, counted in the guard.
+TEST_F(FleetE2eTest, SimulatedGatewaysTakeTheirChildrenThroughARollout) {
+  auto token = admin_client().request("POST", "/api/v1/enrollment-tokens",
+                                      R"({"name": "gw", "device_types": ["gw-x1"], "max_uses": 10,
+                                          "expires_at": "2099-01-01T00:00:00Z", "gateway": true})");
+  ASSERT_EQ(token->status, 201) << token->body;
+  write_text(dir / "gateway.token", token->json()["token"].get<std::string>());
+  auto m = testing::sample_manifest();
+  m.name = "mcu-fw";
+  m.kind = artifacts::Kind::kFirmware;
+  m.component = "firmware";
+  m.version = *common::Version::parse("1.1.0");
+  m.compatible = {"mcu-a"};
+  m.requires_.clear();
+  write_text(dir / "mcu.bin", "SIMFW component=firmware version=1.1.0 security_version=2\n" + std::string(20000, 'm'));
+  ASSERT_TRUE(artifacts::write_bundle({m, {{{.name = "mcu.bin", .type = artifacts::PayloadType::kRawImage, .slot = "firmware"},
+                                            dir / "mcu.bin"}}},
+                                      {&trust.release_key}, dir / "mcu.flb"));
+  ASSERT_EQ(admin_client().upload("/api/v1/bundles", dir / "mcu.flb")->status, 201);
+  constexpr int kGateways = 3, kChildren = 8;
+  Sim sim(dir.path(), start_fleet_args(0, "--gateways 3 --children-per-gateway 8 --child-types mcu-a:3,mcu-b:1 "
+                                          "--child-fail 0.1 --child-offline 0.1 --offline-for 8s --seed 11 "
+                                          "--gateway-enrollment-token-file '" + (dir / "gateway.token").string() + "'"));
+  // The offline children enroll once they are back and the gateway scans again.
+  for (int i = 0; i < 240 && accepted_devices() < kGateways * (kChildren + 1); ++i) std::this_thread::sleep_for(500ms);
+  auto admin = admin_client();
+  auto children = admin.request("GET", "/api/v1/devices?protocol=child&limit=1000")->json()["devices"];
+  ASSERT_EQ(children.size(), static_cast<std::size_t>(kGateways * kChildren)) << read_text(dir / "sim.err");
+  std::map<std::string, std::string> type_of;
+  for (const auto& c : children) type_of[c["child_id"]] = c["device_type"];
+  auto id = create_rollout(R"({"name": "fw", "bundle": {"name": "mcu-fw", "version": "1.1.0"},
+      "target": {"device_types": ["mcu-a"]}, "waves": [{"name": "canary", "size": "20%"}, {"name": "all", "size": "100%"}],
+      "failure": {"max_failure_rate": "40%", "min_finished": 4, "action": "pause"}, "device_timeout": "10m"})");
+  auto view = wait_for_rollout(id, finished, 240s);
+  ASSERT_EQ(view["state"], "completed") << view.dump();
+  auto summary = sim.finish();
+  // What each child's flash holds, from the simulator, against the server's view.
+  auto deployment = admin.request("GET", "/api/v1/deployments/" + view["deployment_id"].dump())->json();
+  int succeeded = 0, failed = 0;
+  for (const auto& d : deployment["devices"]) {
+    if (d["state"] == "succeeded") ++succeeded;
+    if (d["state"] == "failed") {
+      ++failed;
+      EXPECT_NE(d["message"].get<std::string>().find("flash write error"), std::string::npos) << d.dump();
+    }
+  }
+  EXPECT_EQ(succeeded + failed, static_cast<int>(std::count_if(type_of.begin(), type_of.end(), [](const auto& e) { return e.second == "mcu-a"; })));
+  EXPECT_EQ(summary["children"], kGateways * kChildren) << summary.dump();
+  EXPECT_EQ(summary["children_by_version"].value("1.1.0", 0), succeeded) << summary.dump();
+  auto report = admin.request("GET", "/api/v1/compliance?type=mcu-a")->json();
+  int at_new = 0;
+  for (const auto& row : report["rows"]) at_new += row["installed_version"] == "1.1.0";
+  EXPECT_EQ(at_new, succeeded) << "compliance agrees with the children's flash";
+  auto audit = admin.request("GET", "/api/v1/audit/verify")->json();
   EXPECT_EQ(audit["valid"], true) << audit.dump();
 }
 

@@ -25,7 +25,7 @@ class FleetTest : public RunningServer {
   std::vector<std::string> serve_args() const override { return {"--scheduler-interval", "1"}; }
 
   std::string start_fleet_args(int devices, const std::string& faults) {
-    write_text(dir / "enroll.token", enrollment_token(R"(["gw-x1"])", devices));
+    write_text(dir / "enroll.token", enrollment_token(R"(["gw-x1"])", std::max(devices, 1)));
     return "--server " + api_url() + " --enrollment-token-file '" + (dir / "enroll.token").string() +
            "' --trust-root '" + (dir / "root.json").string() + "' --devices " + std::to_string(devices) +
            " --types gw-x1 --initial rootfs=2.3.0 --poll-interval 1s --duration 10m " + faults;
