@@ -79,6 +79,18 @@ std::expected<InventoryReport, http::Response> inventory_report_of(const http::R
   return report;
 }
 
+std::optional<http::Response> check_identity(const common::JsonObject& identity, bool may_be_empty) {
+  if ((identity.json().empty() && !may_be_empty) || identity.json().size() > 16) {
+    return problem(400, "invalid identity", {{identity.pointer(), may_be_empty ? "must have at most 16 attributes" : "must have 1 to 16 attributes"}});
+  }
+  for (const auto& [name, value] : identity.json().items()) {
+    if (!artifacts::is_safe_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
+      return problem(400, "invalid identity", {{identity.pointer_to(name), "must be a string of at most 256 bytes under a plain name"}});
+    }
+  }
+  return std::nullopt;
+}
+
 std::expected<DeploymentEvent, http::Response> deployment_event_of(const http::Request& request) {
   common::Json doc;
   auto parsed = json_body(request, doc);

@@ -19,6 +19,10 @@ namespace flotilla::server::api {
 std::expected<InventoryReport, http::Response> inventory_report_of(const http::Request& request,
                                                                    const common::JsonObject& body, const common::Json& doc);
 
+// A device's identity: at most 16 string attributes of at most 256 bytes
+// under plain names (and at least one unless `may_be_empty`).
+std::optional<http::Response> check_identity(const common::JsonObject& identity, bool may_be_empty);
+
 // A deployment event's body: {seq, state, progress, message, time, running_version}.
 std::expected<DeploymentEvent, http::Response> deployment_event_of(const http::Request& request);
 

@@ -108,14 +108,7 @@ http::Response ServerApp::device_auth(http::Request& request, const Params&, con
   if (!artifacts::is_safe_name(*device_type, 64)) return problem(400, "invalid device type", {{"/device_type", "must match [A-Za-z0-9._-]{1,64}"}});
   auto identity = body->object("identity");
   if (!identity) return problem_from(identity.error());
-  if (identity->json().empty() || identity->json().size() > 16) {
-    return problem(400, "invalid identity", {{"/identity", "must have 1 to 16 attributes"}});
-  }
-  for (const auto& [name, value] : identity->json().items()) {
-    if (!artifacts::is_safe_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
-      return problem(400, "invalid identity", {{identity->pointer_to(name), "must be a string of at most 256 bytes under a plain name"}});
-    }
-  }
+  if (auto bad = check_identity(*identity, false)) return *bad;
   auto pem = body->string("public_key", 4096);
   if (!pem) return problem_from(pem.error());
   auto key = signing::PublicKey::from_pem(*pem);

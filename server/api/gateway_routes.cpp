@@ -89,12 +89,7 @@ http::Response ServerApp::device_child_inventory(http::Request& request, const P
   if (body->has("identity")) {
     auto given = body->object("identity");
     if (!given) return problem_from(given.error());
-    if (given->json().size() > 16) return problem(400, "invalid identity", {{"/identity", "must have at most 16 attributes"}});
-    for (const auto& [name, value] : given->json().items()) {
-      if (!artifacts::is_safe_name(name, 64) || !value.is_string() || value.get_ref<const std::string&>().size() > 256) {
-        return problem(400, "invalid identity", {{given->pointer_to(name), "must be a string of at most 256 bytes under a plain name"}});
-      }
-    }
+    if (auto bad = check_identity(*given, true)) return *bad;
     identity = given->json();
   }
   auto report = inventory_report_of(request, *body, doc);

@@ -130,13 +130,7 @@ TEST_F(FleetE2eTest, SimulatedGatewaysTakeTheirChildrenThroughARollout) {
                                           "expires_at": "2099-01-01T00:00:00Z", "gateway": true})");
   ASSERT_EQ(token->status, 201) << token->body;
   write_text(dir / "gateway.token", token->json()["token"].get<std::string>());
-  auto m = testing::sample_manifest();
-  m.name = "mcu-fw";
-  m.kind = artifacts::Kind::kFirmware;
-  m.component = "firmware";
-  m.version = *common::Version::parse("1.1.0");
-  m.compatible = {"mcu-a"};
-  m.requires_.clear();
+  auto m = testing::child_firmware_manifest("mcu-fw", "1.1.0", "mcu-a");
   write_text(dir / "mcu.bin", "SIMFW component=firmware version=1.1.0 security_version=2\n" + std::string(20000, 'm'));
   ASSERT_TRUE(artifacts::write_bundle({m, {{{.name = "mcu.bin", .type = artifacts::PayloadType::kRawImage, .slot = "firmware"},
                                             dir / "mcu.bin"}}},
@@ -161,14 +155,7 @@ TEST_F(FleetE2eTest, SimulatedGatewaysTakeTheirChildrenThroughARollout) {
   auto summary = sim.finish();
   // What each child's flash holds, from the simulator, against the server's view.
   auto deployment = admin.request("GET", "/api/v1/deployments/" + view["deployment_id"].dump())->json();
-  int succeeded = 0, failed = 0;
-  for (const auto& d : deployment["devices"]) {
-    if (d["state"] == "succeeded") ++succeeded;
-    if (d["state"] == "failed") {
-      ++failed;
-      EXPECT_NE(d["message"].get<std::string>().find("flash write error"), std::string::npos) << d.dump();
-    }
-  }
+  auto [succeeded, failed] = testing::count_flash_outcomes(deployment);
   EXPECT_EQ(succeeded + failed, static_cast<int>(std::count_if(type_of.begin(), type_of.end(), [](const auto& e) { return e.second == "mcu-a"; })));
   EXPECT_EQ(summary["children"], kGateways * kChildren) << summary.dump();
   EXPECT_EQ(summary["children_by_version"].value("1.1.0", 0), succeeded) << summary.dump();

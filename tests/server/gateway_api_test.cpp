@@ -156,14 +156,7 @@ TEST_F(GatewayApiTest, AChildsOfferTravelsInItsGatewaysPollToItsCommit) {
   ASSERT_EQ(gateway.auth(gateway_token()).status, 200);
   ASSERT_EQ(other.auth(enrollment_token()).status, 200);
   ASSERT_EQ(report(gateway, child_body("m-1", 1)).status, 200);
-  auto m = testing::sample_manifest();
-  m.name = "mcu-fw";
-  m.kind = artifacts::Kind::kFirmware;
-  m.component = "firmware";
-  m.version = *common::Version::parse("1.1.0");
-  m.compatible = {"mcu-a"};
-  m.requires_.clear();
-  auto bundle = upload_bundle_of(m);
+  auto bundle = upload_bundle_of(testing::child_firmware_manifest("mcu-fw", "1.1.0", "mcu-a"));
   auto child = child_device_id("mcu-a", "m-1");
   auto created = admin->request("POST", "/api/v1/deployments", common::Json{{"bundle", bundle}, {"devices", {child}}}.dump());
   ASSERT_EQ(created->status, 201) << created->body;

@@ -1,5 +1,7 @@
 #include "tests/support/fixtures.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -169,6 +171,32 @@ artifacts::Manifest sample_manifest() {
   m.compatible = {"gw-x1", "gw-x2"};
   m.requires_.push_back({"rootfs", *common::VersionRange::parse(">=2.3.0 <3.0.0")});
   m.created = *common::parse_rfc3339("2026-11-24T19:00:00Z");
+  return m;
+}
+
+std::pair<int, int> count_flash_outcomes(const common::Json& deployment) {
+  int succeeded = 0, failed = 0;
+  for (const auto& d : deployment["devices"]) {
+    if (d["state"] == "succeeded") ++succeeded;
+    if (d["state"] == "failed") {
+      ++failed;
+      EXPECT_NE(d["message"].get<std::string>().find("flash write error"), std::string::npos) << d.dump();
+    }
+  }
+  return {succeeded, failed};
+}
+
+artifacts::Manifest child_firmware_manifest(const std::string& name, const std::string& version, const std::string& device_type,
+                                            std::int64_t security_version) {
+  auto m = sample_manifest();
+  m.name = name;
+  m.kind = artifacts::Kind::kFirmware;
+  m.component = "firmware";
+  m.version = *common::Version::parse(version);
+  m.security_version = security_version;
+  m.compatible = {device_type};
+  m.requires_.clear();
+  m.reboot_required = false;
   return m;
 }
 

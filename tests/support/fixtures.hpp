@@ -10,6 +10,7 @@
 
 #include "artifacts/reader.hpp"
 #include "artifacts/writer.hpp"
+#include "common/json.hpp"
 #include "signing/root.hpp"
 
 namespace flotilla::testing {
@@ -76,6 +77,13 @@ struct TrustSetup {
 
 // A manifest with sensible defaults: os "gw-os" 2.4.0, security 7, for gw-x1.
 artifacts::Manifest sample_manifest();
+// A deployment's children that succeeded and that failed, each failure
+// expected to be the example adapter's flash error (docs/gateway.md).
+std::pair<int, int> count_flash_outcomes(const common::Json& deployment);
+// Firmware for a child device behind a gateway (docs/gateway.md):
+// component "firmware", for one device type, no requirements, no reboot.
+artifacts::Manifest child_firmware_manifest(const std::string& name, const std::string& version, const std::string& device_type,
+                                            std::int64_t security_version = 2);
 // The manifest text for `payloads` (name -> content), as a writer would.
 std::string manifest_text_for(artifacts::Manifest manifest,
                               const std::vector<std::pair<std::string, std::string>>& payloads);
