@@ -24,6 +24,7 @@ constexpr std::int64_t kOutboxBatch = 100;
 // counts a child unheard from as stale like any device).
 constexpr std::int64_t kInventoryRefreshSeconds = 12 * 3600;
 constexpr auto kProgressInterval = std::chrono::seconds(2);
+constexpr auto kBundleCacheTime = std::chrono::hours(24);
 
 bool is_final(const std::string& stage) { return stage == "committed" || stage == "failed" || stage == "rolled_back"; }
 
@@ -293,6 +294,10 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
     if (auto ok = state_->advance(u, event, 0, running, now_text()); !ok) {
       common::log(common::LogLevel::kError, "gateway: " + ok.error().describe());
     }
+    if (is_final(stage)) {
+      std::error_code ec;
+      fs::remove_all(agent_.config().state_dir / "gateway" / "work" / offer.device_id, ec);
+    }
     std::string line = "gateway: child " + offer.device_id.substr(0, 12) + " deployment " + std::to_string(u.deployment_id) +
                        ": " + stage + (message.empty() ? "" : " (" + message + ")");
     common::log(stage == "failed" || stage == "rolled_back" ? common::LogLevel::kWarn : common::LogLevel::kInfo, line);
@@ -496,6 +501,19 @@ common::Status Gateway::after_poll(const common::Json& answer, ServerLink& link)
     }
     for (auto& t : threads) t.join();
     (void)deliver(link);
+  }
+  // Bundles no child was offered for a day leave the cache: kept between
+  // a rollout's waves (nothing is offered while a wave soaks), gone once
+  // the rollouts that used them are over. Offered ones are marked fresh.
+  std::error_code ec;
+  auto now_file = fs::file_time_type::clock::now();
+  for (const auto& entry : fs::directory_iterator(agent_.config().state_dir / "gateway" / "bundles", ec)) {
+    auto name = entry.path().filename().string();
+    if (by_bundle.contains(name.substr(0, name.find('.')))) {
+      fs::last_write_time(entry.path(), now_file, ec);
+    } else if (now_file - fs::last_write_time(entry.path(), ec) > kBundleCacheTime) {
+      fs::remove_all(entry.path(), ec);
+    }
   }
   // What changed on the children is reported at once.
   for (const auto& device_id : updated_) {

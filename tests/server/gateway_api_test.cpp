@@ -78,6 +78,9 @@ TEST_F(GatewayApiTest, AGatewayEnrollsItsChildrenAndReportsForThem) {
   // The devices list filters by protocol and parent; a bad parent is named.
   EXPECT_EQ(admin->request("GET", "/api/v1/devices?protocol=child")->json()["devices"].size(), 1u);
   EXPECT_EQ(admin->request("GET", "/api/v1/devices?parent=nope")->status, 400);
+  auto metrics = admin->request("GET", "/metrics")->body;
+  EXPECT_NE(metrics.find("flotilla_devices_by_protocol{protocol=\"child\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("flotilla_devices_by_protocol{protocol=\"flotilla\"} 1\n"), std::string::npos) << metrics;
 }
 
 TEST_F(GatewayApiTest, OnlyAGatewaySpeaksForChildrenAndOnlyWithItsSignature) {
