@@ -268,6 +268,12 @@ common::Result<Gateway::Bundle> Gateway::fetch(ServerLink& link, const common::J
   if (!verified) {
     fs::remove(part, ec);
     fs::remove_all(staging, ec);
+    // Bytes kept across a power cut may be what is wrong, not the bundle:
+    // a resumed download that fails is downloaded whole once more.
+    if (have > 0) {
+      return common::fail(common::Errc::kIo, "the resumed download of bundle " + sha.substr(0, 12) +
+                                                 " does not verify (" + verified.error().describe() + "); downloading it whole");
+    }
     return std::unexpected(verified.error().with_context("the bundle does not verify"));
   }
   if (auto ok = common::write_file_atomic(staging / "manifest.json", artifacts::serialize_manifest(verified->manifest), 0644); !ok) {
