@@ -87,6 +87,22 @@ class DirectorySinks final : public artifacts::SinkFactory {
   fs::path dir_;
 };
 
+// An offer in a gateway's poll answer with every member the gateway reads
+// of the type it reads it as (the answer comes from the network).
+bool usable_child_offer(const common::Json& o) {
+  if (!o.is_object() || !o.contains("device_id") || !o["device_id"].is_string() ||
+      !common::is_sha256_hex(o["device_id"].get<std::string>()) || !o.contains("deployment_id") ||
+      !o["deployment_id"].is_number_integer() || !o.contains("bundle") || !o["bundle"].is_object()) {
+    return false;
+  }
+  if (o.contains("allow_downgrade") && !o["allow_downgrade"].is_boolean()) return false;
+  const auto& b = o["bundle"];
+  return b.contains("url") && b["url"].is_string() && b.contains("size") && b["size"].is_number_unsigned() &&
+         b.contains("file_sha256") && b["file_sha256"].is_string() && common::is_sha256_hex(b["file_sha256"].get<std::string>()) &&
+         (!b.contains("bundle_id") || b["bundle_id"].is_string()) &&
+         (!b.contains("fallback_url") || b["fallback_url"].is_string());
+}
+
 // The component versions an inventory report carries.
 common::Json components_json(const std::map<std::string, ComponentState>& versions) {
   common::Json out = common::Json::object();
@@ -338,7 +354,7 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
   auto running = versions.find(m.component);
   if (running != versions.end() && running->second.version == m.version.text()) {
     advance("committed", "committed", "the child runs " + m.version.text(), m.version.text());
-    updated_.insert(offer.device_id);
+    note_updated(offer.device_id);
     return;
   }
   if (u.stage.empty() || u.stage == "interrupted" || u.stage == "installing" || is_final(u.stage)) {
@@ -393,7 +409,7 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
   // verifying: the child must now say it runs the new version.
   auto after = a->versions(child, versions);
   if (after.outcome == StepOutcome::kUnreachable) return;
-  updated_.insert(offer.device_id);
+  note_updated(offer.device_id);
   if (after.outcome != StepOutcome::kDone) return rollback(after.detail);
   running = versions.find(m.component);
   if (running == versions.end() || running->second.version != m.version.text()) {
@@ -401,6 +417,11 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
                     " after activation, not " + m.version.text());
   }
   advance("committed", "committed", "the child runs " + m.version.text(), m.version.text());
+}
+
+void Gateway::note_updated(const std::string& device_id) {
+  std::lock_guard lock(running_mutex_);  // children are updated on several threads
+  updated_.insert(device_id);
 }
 
 void Gateway::note_progress() {
@@ -434,14 +455,13 @@ common::Status Gateway::after_poll(const common::Json& answer, ServerLink& link)
   bool rescanned = false;
   if (answer.contains("children") && answer["children"].is_array()) {
     for (const auto& o : answer["children"]) {
-      if (!o.is_object() || !o.contains("device_id") || !o["device_id"].is_string() || !o.contains("deployment_id") ||
-          !o["deployment_id"].is_number_integer() || !o.contains("bundle") || !o["bundle"].is_object() ||
-          !o["bundle"].contains("url") || !o["bundle"]["url"].is_string()) {
+      if (!usable_child_offer(o)) {
         common::log(common::LogLevel::kWarn, "gateway: the server offered a child an update without a usable bundle");
         continue;
       }
       Offer offer{o["device_id"].get<std::string>(), o["deployment_id"].get<std::int64_t>(), o["bundle"],
-                  o.value("allow_downgrade", false), o.contains("activate_window") ? o["activate_window"] : common::Json()};
+                  o.contains("allow_downgrade") && o["allow_downgrade"].get<bool>(),
+                  o.contains("activate_window") ? o["activate_window"] : common::Json()};
       auto current = state_->update(offer.device_id);
       if (!current) return std::unexpected(current.error());
       if (*current && (*current)->deployment_id == offer.deployment_id && is_final((*current)->stage)) {

@@ -79,6 +79,7 @@ class Gateway {
   // One child's update, from the stage it reached.
   void update_child(const Offer& offer, const Bundle& bundle);
   ChildAdapter* adapter(const std::string& name);
+  void note_updated(const std::string& device_id);
   // Progress the adapters of running installs wrote, as events.
   void note_progress();
   std::string now_text() const;
@@ -87,7 +88,7 @@ class Gateway {
   std::unique_ptr<GatewayState> state_;
   std::vector<ChildAdapter> adapters_;
   bool outbox_pending_at_poll_ = false;
-  std::mutex running_mutex_;
+  std::mutex running_mutex_;  // guards running_ and updated_ (written by the worker threads)
   std::map<std::string, std::pair<ChildUpdate, int>> running_;  // device id → installing update, progress sent
   std::set<std::string> updated_;  // children whose versions changed this round: reported at once
 };
