@@ -23,6 +23,7 @@ constexpr std::int64_t kOutboxBatch = 100;
 // A child's unchanged inventory is sent again this often (the server
 // counts a child unheard from as stale like any device).
 constexpr std::int64_t kInventoryRefreshSeconds = 12 * 3600;
+constexpr std::int64_t kRefusedReportRetrySeconds = 3600;
 constexpr auto kProgressInterval = std::chrono::seconds(2);
 constexpr auto kBundleCacheTime = std::chrono::hours(24);
 
@@ -219,6 +220,14 @@ common::Status Gateway::report(ServerLink& link, const KnownChild& child, const 
     std::string why = refusal.is_object() && refusal.contains("detail") && refusal["detail"].is_string()
                           ? ": " + refusal["detail"].get<std::string>().substr(0, 300)
                           : "";
+    if (response->status == 403 || response->status == 409) {
+      // Refused for what only an operator changes (this gateway may not
+      // speak for children, the child is another gateway's or orphaned):
+      // asked again in an hour, not at every scan, which would write the
+      // server's audit log full of the same refusal.
+      (void)state_->set_inventory_sent(child.device_id, counter, content.dump(),
+                                       now - kInventoryRefreshSeconds + kRefusedReportRetrySeconds);
+    }
     return common::fail(common::Errc::kIo, "inventory refused (HTTP " + std::to_string(response->status) + ")" + why);
   }
   return state_->set_inventory_sent(child.device_id, counter, content.dump(), now);
