@@ -46,13 +46,13 @@ std::optional<http::Response> ServerApp::check_gateway(const http::Request& requ
 }
 
 common::Result<common::Json> ServerApp::child_offers(const DeviceRecord& gateway, common::TimePoint now) {
-  auto children = store_.children_with_deployments(gateway.id);
+  auto children = store_.children_with_offers(gateway.id);
   if (!children) return std::unexpected(children.error());
   auto now_text = common::format_rfc3339(now);
   common::Json list = common::Json::array();
-  for (const auto& child : *children) {
+  for (const auto& [child, read] : *children) {
     if (list.size() >= kMaxChildOffers) break;
-    auto offer = store_.take_offer(child.id, now_text);
+    auto offer = store_.take_offer(child.id, now_text, std::optional<std::optional<Offer>>(read));
     if (!offer) return std::unexpected(offer.error());
     if (!*offer) continue;
     auto entry = offer_json(**offer, child, now);

@@ -67,7 +67,7 @@ class SqlStore final : public Store {
   common::Status touch_device(std::int64_t device_key, common::TimePoint now) override;
   common::Status record_inventory(const std::string& device_id, const InventoryReport& report, const std::string& now) override;
   common::Result<DeviceRecord> enroll_child(const DeviceRecord& child, const std::string& now, const AuditDraft& audit) override;
-  common::Result<std::vector<DeviceRecord>> children_with_deployments(const std::string& gateway_id) override;
+  common::Result<std::vector<PolledDevice>> children_with_offers(const std::string& gateway_id) override;
   common::Status set_device_gateway(const std::string& id, bool gateway, const AuditDraft& audit) override;
   common::Status move_child(const std::string& child, const std::string& gateway, const AuditDraft& audit) override;
 

@@ -1,6 +1,7 @@
 // SqlStore: field gateways and their children (docs/gateway.md).
 #include "server/errors.hpp"
 #include "server/store/sql_device_row.hpp"
+#include "server/store/sql_offer_row.hpp"
 #include "server/store/sql_store.hpp"
 
 namespace flotilla::server {
@@ -36,15 +37,26 @@ Result<DeviceRecord> SqlStore::enroll_child(const DeviceRecord& child, const std
   return stored;
 }
 
-Result<std::vector<DeviceRecord>> SqlStore::children_with_deployments(const std::string& gateway_id) {
+Result<std::vector<Store::PolledDevice>> SqlStore::children_with_offers(const std::string& gateway_id) {
   auto db = pool_->acquire();
-  auto select = db->prepare(FLOTILLA_DEVICE_COLUMNS("NULL", "NULL")
-                            "FROM devices d WHERE d.parent = ? AND d.status = 'accepted' AND d.orphaned = 0 AND "
-                            "EXISTS (SELECT 1 FROM deployment_devices dd WHERE dd.device_id = d.id AND dd.active = 1) "
-                            "ORDER BY d.id");
+  // One round trip for all of a gateway's children; a child with several
+  // active deployments is offered the first by id, as take_offer does.
+  auto select = db->prepare(FLOTILLA_DEVICE_COLUMNS("NULL", "NULL") ", " + std::string(kOfferColumns) +
+                            " FROM devices d JOIN deployment_devices dd ON dd.device_id = d.id AND dd.active = 1 "
+                            "JOIN deployments dep ON dep.id = dd.deployment_id "
+                            "JOIN bundles b ON b.file_sha256 = dep.bundle "
+                            "WHERE d.parent = ? AND d.status = 'accepted' AND d.orphaned = 0 ORDER BY d.id, dep.id");
   if (!select) return std::unexpected(select.error());
   select->bind(1, gateway_id);
-  return common::collect(*select, device_from_row);
+  auto rows = common::collect(*select, [](const sql::Statement& row) {
+    return PolledDevice{device_from_row(row), offer_from_row(row, kDeviceColumnCount)};
+  });
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<PolledDevice> firsts;
+  for (auto& row : *rows) {
+    if (firsts.empty() || firsts.back().device.id != row.device.id) firsts.push_back(std::move(row));
+  }
+  return firsts;
 }
 
 Status SqlStore::set_device_gateway(const std::string& id, bool gateway, const AuditDraft& audit) {

@@ -383,9 +383,10 @@ class Store {
   // child), else inserted accepted with protocol "child" (audited).
   virtual common::Result<DeviceRecord> enroll_child(const DeviceRecord& child, const std::string& now,
                                                     const AuditDraft& audit) = 0;
-  // The children of `gateway_id` with an active deployment (not orphaned;
-  // records as find_device_by_token reads them).
-  virtual common::Result<std::vector<DeviceRecord>> children_with_deployments(const std::string& gateway_id) = 0;
+  // The children of `gateway_id` with an active deployment (not orphaned),
+  // each with its offer as it stands, in one statement (hand the offer to
+  // take_offer, as for a device's own poll).
+  virtual common::Result<std::vector<PolledDevice>> children_with_offers(const std::string& gateway_id) = 0;
   // Whether a device may enroll children. kNotFound.
   virtual common::Status set_device_gateway(const std::string& id, bool gateway, const AuditDraft& audit) = 0;
   // An operator moves a child to another gateway (it stops being
