@@ -1,6 +1,7 @@
 #include "client/agent.hpp"
 
 #include "artifacts/reader.hpp"
+#include "client/activation_window.hpp"
 #include "client/errors.hpp"
 #include "client/install_sinks.hpp"
 #include "client/update_module.hpp"
@@ -48,8 +49,11 @@ common::Status Agent::resume() {
     u->error = "the update module was interrupted (power loss or kill) and rolled back";
     if (auto ok = advance(*u, Step::kRefuse); !ok) return ok;
   }
-  if (u->state == Stage::kInstalled) return arm_trial();
-  if (waits_for_reboot(u->state)) return {};
+  // Written, its trial waiting for the rollout's activation window: the
+  // running slot stays the good one (renewed below), nothing is armed.
+  bool held = u->state == Stage::kInstalled && !u->target_slot.empty() && !activation_due();
+  if (u->state == Stage::kInstalled && !held) return arm_trial();
+  if (waits_for_reboot(u->state) && !held) return {};
   // No trial under way: the running slot is good, and its boot count is
   // renewed (like RAUC's mark-good at every start), unless it is the slot
   // just found bad and the reboot back has not happened yet.
@@ -70,6 +74,30 @@ common::Status Agent::advance(UpdateState& u, Step step, const std::string& mess
   auto saved = *next == Stage::kCommitted ? state_.commit_update(u) : state_.set_update(u, message);
   if (!saved) return common::propagate(saved, "recording stage " + std::string(stage_name(*next)));
   return saved;
+}
+
+common::Status Agent::set_activation_window(const common::Json& window) {
+  return state_.set_setting("activate_window", window.is_object() ? window.dump() : "");
+}
+
+common::Result<common::Json> Agent::activation_window() {
+  auto text = state_.setting("activate_window");
+  if (!text) return std::unexpected(text.error());
+  if (!*text || (*text)->empty()) return common::Json(nullptr);
+  auto window = common::Json::parse(**text, nullptr, false);
+  return window.is_object() ? window : common::Json(nullptr);
+}
+
+// Unreadable state counts as open: an update is never held for good by a
+// setting the agent cannot read.
+bool Agent::activation_due() {
+  auto window = activation_window();
+  return !window || activation_window_open(*window, env_.now());
+}
+
+bool Agent::held_for_window(std::int64_t deployment) {
+  auto held = state_.setting("held_for_window");
+  return held && *held && **held == std::to_string(deployment);
 }
 
 common::Status Agent::arm_trial() {
@@ -104,7 +132,7 @@ common::Status Agent::arm(UpdateState& u, Step step) {
 
 common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
                                                 bool allow_downgrade, std::optional<std::string> offered_bundle_id,
-                                                InstallCheckpoints* checkpoints) {
+                                                InstallCheckpoints* checkpoints, const common::Json& activate_window) {
   auto current = state_.update();
   if (!current) return std::unexpected(current.error());
   if (waits_for_reboot(current->state)) {
@@ -125,6 +153,8 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   if (!trusted) return std::unexpected(trusted.error());
 
   UpdateState u{.state = current->state, .deployment_id = deployment_id, .target_slot = other_slot(*booted), .boot_id = *boot_id};
+  if (auto ok = set_activation_window(activate_window); !ok) return std::unexpected(ok.error());
+  if (auto ok = state_.set_setting("held_for_window", ""); !ok) return std::unexpected(ok.error());
   if (auto ok = advance(u, Step::kStart); !ok) return std::unexpected(ok.error());
 
   artifacts::DeviceContext device{.device_type = config_.device_type, .allow_downgrade = allow_downgrade};
@@ -143,7 +173,17 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
     };
   }
   InstallSinks sinks(config_, u.target_slot, module_workdir(), env_, checkpoints);
+  if (!activation_due()) sinks.hold_immediate_effects(describe_activation_window(activate_window));
   auto verified = artifacts::read_bundle(source, options, sinks);
+  if (!verified && verified.error().is(Errc::kWaitsForWindow)) {
+    // Not refused: taken again when the window opens (nothing was written).
+    if (auto ok = state_.set_setting("held_for_window", std::to_string(deployment_id.value_or(0))); !ok) {
+      return std::unexpected(ok.error());
+    }
+    u.error = verified.error().message();
+    if (auto ok = advance(u, Step::kCut); !ok) return std::unexpected(ok.error());
+    return std::unexpected(verified.error());
+  }
   if (!verified && checkpoints && (checkpoints->source_failed() || checkpoints->already_in_slot() > 0)) {
     // The bytes stopped coming, or a resumed download did not verify (the
     // slot's kept bytes may be what changed): neither says anything about
@@ -172,15 +212,20 @@ common::Result<Agent::Installed> Agent::install(artifacts::ByteSource& source, s
   auto module = std::find_if(m.payloads.begin(), m.payloads.end(),
                              [](const auto& p) { return p.type == artifacts::PayloadType::kModule; });
   if (module != m.payloads.end()) return install_with_module(u, m, module->module, sinks.files());
-  bool needs_reboot = m.reboot_required || std::any_of(m.payloads.begin(), m.payloads.end(), [](const auto& p) {
-                        return p.type == artifacts::PayloadType::kRawImage;
-                      });
-  if (!needs_reboot) {
+  if (!takes_effect_at_reboot(m)) {
     // Files only: in effect already; nothing to try.
     u.target_slot.clear();
     if (auto ok = advance(u, Step::kFilesInPlace); !ok) return std::unexpected(ok.error());
     drop_backups(sinks.files());
     return Installed{u.version, false, ""};
+  }
+  if (!activation_due()) {
+    auto window = describe_activation_window(activate_window);
+    if (auto ok = advance(u, Step::kWrite, "written to slot " + u.target_slot + "; waits for its activation window (" + window + ")");
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+    return Installed{u.version, true, u.target_slot, true};
   }
   if (auto ok = advance(u, Step::kWrite); !ok) return std::unexpected(ok.error());
   if (auto ok = arm(u, Step::kArm); !ok) return std::unexpected(ok.error());
@@ -373,6 +418,11 @@ common::Result<common::Json> Agent::status() {
   out["update"] = {{"state", stage_name(u->state)},         {"component", u->component},   {"version", u->version},
                    {"target_slot", u->target_slot}, {"previous_version", u->previous_version}, {"updated_at", u->updated_at}};
   out["last_error"] = u->error.empty() ? common::Json(nullptr) : common::Json(u->error);
+  // What a written update waits for before the device switches to it.
+  auto window = activation_window();
+  bool waiting = (u->state == Stage::kInstalled || u->state == Stage::kRebooting || held_for_window(u->deployment_id.value_or(-1))) &&
+                 window && window->is_object() && !activation_due();
+  out["activate_window"] = waiting ? *window : common::Json(nullptr);
   // Where an interrupted download would go on from (docs/agent.md, "Power cuts").
   auto point = load_resume_point(state_);
   out["resume"] = point && *point ? common::Json{{"deployment_id", (*point)->deployment_id},

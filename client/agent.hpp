@@ -25,6 +25,7 @@ class Agent {
     std::string version;
     bool needs_reboot = false;
     std::string target_slot;
+    bool waits_for_window = false;  // written and verified; switched to only inside the activation window
   };
   // Verifies `source` against the trust root and this device, streams it
   // into place and, when it needs one, arms a one-time trial boot. Refused
@@ -34,9 +35,15 @@ class Agent {
   // could resume after a power cut, and a source that stops delivering
   // leaves the update `interrupted` (taken again at the next offer), not
   // `failed`.
+  // `activate_window` (the offer's, client/activation_window.hpp): outside
+  // it an A/B update is written and verified but its trial boot is not
+  // armed (`installed`, waits_for_window) until activation_due(); a
+  // bundle that would take effect as it installs is not installed at all
+  // (kWaitsForWindow, the update `interrupted`).
   common::Result<Installed> install(artifacts::ByteSource& source, std::optional<std::int64_t> deployment_id,
                                     bool allow_downgrade, std::optional<std::string> offered_bundle_id = std::nullopt,
-                                    InstallCheckpoints* checkpoints = nullptr);
+                                    InstallCheckpoints* checkpoints = nullptr,
+                                    const common::Json& activate_window = nullptr);
 
   enum class Verdict { kCommitted, kRolledBack, kNotRebooted };
   struct TrialOutcome {
@@ -51,6 +58,15 @@ class Agent {
   // (a power cut, or a boot environment that could not be written): arms
   // it. Does nothing in any other state.
   common::Status arm_trial();
+  // The activation window the current update waits for (kept in the
+  // agent's state, so a restart does not arm it early): replaced by a
+  // later offer's; activation_due() says whether it is open now.
+  common::Status set_activation_window(const common::Json& window);
+  common::Result<common::Json> activation_window();
+  bool activation_due();
+  // The install of `deployment` stopped before its first byte because it
+  // would take effect at once outside its window (kWaitsForWindow).
+  bool held_for_window(std::int64_t deployment);
   // By hand: the update waiting for or in its trial is undone.
   common::Status rollback(const std::string& why);
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "client/activation_window.hpp"
 #include "client/errors.hpp"
 #include "common/decimal.hpp"
 #include "common/encoding.hpp"
@@ -402,7 +403,7 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
     RecordingSource recording(*source);
     ResumeRecorder recorder(state, config.state_dir, resuming ? *point : base, recording);
     auto installed = agent_.install(recording, deployment, update.value("allow_downgrade", false), std::move(offered_bundle_id),
-                                    &recorder);
+                                    &recorder, update.value("activate_window", common::Json()));
     if (network->fell_back()) common::log(common::LogLevel::kInfo, "the bundle came from " + network->url() + " in the end");
     (void)deliver_outbox();
     if (installed) {
@@ -439,6 +440,19 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   // is on its way), or as a retry the rollout allows (device_retries)
   // once the server has it: then it is taken like a new offer.
   // An interrupted one (a power cut mid-download) is taken again at once.
+  if (current->deployment_id == deployment && waits_for_reboot(current->state)) {
+    // Written (or armed) and waiting: the offer's window replaces the kept
+    // one (the operator may have changed the policy, or a deadline passed).
+    if (auto ok = agent_.set_activation_window(update.value("activate_window", common::Json())); !ok) return std::unexpected(ok.error());
+    return switch_when_due(*current);
+  }
+  if (current->deployment_id == deployment && current->state == Stage::kInterrupted && agent_.held_for_window(deployment)) {
+    // Takes effect as it installs and was held for its window: taken when
+    // the window opens, not downloaded again at every poll before.
+    auto window = update.value("activate_window", common::Json());
+    if (auto ok = agent_.set_activation_window(window); !ok) return std::unexpected(ok.error());
+    if (!agent_.activation_due()) return std::optional<int>{};
+  }
   if (current->deployment_id == deployment && current->state != Stage::kDownloadingInstalling &&
       current->state != Stage::kInterrupted) {
     // A retry follows a failure only, and only an offer made after the
@@ -453,7 +467,36 @@ common::Result<std::optional<int>> Daemon::take_update(const common::Json& updat
   auto installed = download_and_install(update, deployment, *current);
   if (!installed) return std::optional<int>{};
   if (!installed->needs_reboot) return std::optional<int>{};
+  if (installed->waits_for_window) {
+    common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " is in slot " + installed->target_slot +
+                                             " and waits for its activation window (" +
+                                             describe_activation_window(update.value("activate_window", common::Json())) + ")");
+    return std::optional<int>{};
+  }
+  if (installed->target_slot.empty()) {
+    // An update module's change waits for a reboot: inside the window.
+    auto after = agent_.state().update();
+    if (!after) return std::unexpected(after.error());
+    return switch_when_due(*after);
+  }
   common::log(common::LogLevel::kInfo, "rebooting into slot " + installed->target_slot);
+  return reboot();
+}
+
+common::Result<std::optional<int>> Daemon::switch_when_due(const UpdateState& current) {
+  if (!agent_.activation_due()) {
+    auto window = agent_.activation_window();
+    common::log(common::LogLevel::kInfo, current.component + " " + current.version + " waits for its activation window (" +
+                                             describe_activation_window(window ? *window : common::Json()) + ")");
+    return std::optional<int>{};
+  }
+  if (current.state == Stage::kInstalled) {
+    if (auto ok = agent_.arm_trial(); !ok) return std::unexpected(ok.error());
+  }
+  if (token_ || authenticate()) (void)deliver_outbox();
+  common::log(common::LogLevel::kInfo, current.target_slot.empty() ? "rebooting: update module " + current.component + " " +
+                                                                        current.version + " takes effect at the boot"
+                                                                  : "rebooting into slot " + current.target_slot);
   return reboot();
 }
 
@@ -462,14 +505,17 @@ common::Result<Daemon::Next> Daemon::cycle() {
   // After a trial boot: commit or roll back first, and say so.
   auto current = agent_.state().update();
   if (!current) return std::unexpected(current.error());
-  if (current->state == Stage::kInstalled && !current->target_slot.empty()) {
-    // Written and verified, but arming its trial boot failed (the boot
-    // environment could not be written): arm it again, then reboot.
-    if (auto ok = agent_.arm_trial(); !ok) return std::unexpected(ok.error());
-    if (token_ || authenticate()) (void)deliver_outbox();
-    common::log(common::LogLevel::kInfo, "rebooting into slot " + current->target_slot);
-    next.exit_code = reboot();
-    return next;
+  if (current->state == Stage::kInstalled && !current->target_slot.empty() && agent_.activation_due()) {
+    // Written and verified, its trial not armed: its activation window
+    // opened (the poll would say so too, but the server may be out of
+    // reach), or arming failed (the boot environment could not be
+    // written). Armed (again), then the reboot.
+    auto switched = switch_when_due(*current);
+    if (!switched) return std::unexpected(switched.error());
+    if (*switched) {
+      next.exit_code = *switched;
+      return next;
+    }
   }
   if (current->state == Stage::kRebooting || current->state == Stage::kVerifying) {
     auto outcome = agent_.verify_and_commit();
@@ -477,10 +523,16 @@ common::Result<Daemon::Next> Daemon::cycle() {
     common::log(common::LogLevel::kInfo, outcome->detail);
     if (outcome->verdict == Agent::Verdict::kNotRebooted) {
       // The reboot an update waits for never came (a power cut before it,
-      // a supervisor that only restarted the agent): ask for it again.
-      if (token_ || authenticate()) (void)deliver_outbox();
-      next.exit_code = reboot();
-      return next;
+      // a supervisor that only restarted the agent, or its window closed):
+      // asked for again inside its activation window.
+      auto after = agent_.state().update();
+      if (!after) return std::unexpected(after.error());
+      auto switched = switch_when_due(*after);
+      if (!switched) return std::unexpected(switched.error());
+      if (*switched) {
+        next.exit_code = *switched;
+        return next;
+      }
     }
     if (outcome->verdict == Agent::Verdict::kRolledBack && current->target_slot == agent_.bootloader().booted_slot().value_or("")) {
       // Still running the bad slot: report if the server can be reached,

@@ -74,6 +74,10 @@ class Daemon final : private ServerLink {
   std::optional<Agent::Installed> download_and_install(const common::Json& update, std::int64_t deployment,
                                                        const UpdateState& current);
   std::optional<int> reboot();
+  // An update that waits to be switched to (written, or armed with its
+  // reboot not come): inside its activation window arms its trial if
+  // need be and asks for the reboot; outside it nothing (nullopt).
+  common::Result<std::optional<int>> switch_when_due(const UpdateState& current);
   std::vector<std::string> signed_headers(const std::string& body) const;
   void restore();
   // The time stamped on requests: the device's clock, corrected by what

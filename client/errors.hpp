@@ -27,6 +27,7 @@ enum class Errc {
   kBootEnvironment,       // the boot environment is unreadable, or names no slot
   kBootScript,            // a site's bootloader script answered nothing usable
   kInsecureUrl,           // plain http:// to another machine
+  kWaitsForWindow,        // a bundle that takes effect as it installs, offered outside its activation window
 };
 
 }  // namespace flotilla::client

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "artifacts/reader.hpp"
+#include "client/activation_window.hpp"
 #include "common/decimal.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"
@@ -28,21 +29,6 @@ constexpr auto kProgressInterval = std::chrono::seconds(2);
 constexpr auto kBundleCacheTime = std::chrono::hours(24);
 
 bool is_final(const std::string& stage) { return stage == "committed" || stage == "failed" || stage == "rolled_back"; }
-
-// The rollout's activation window (windows_apply_to "activate"): null is
-// any time; {start, end} the next window (start null: none to come);
-// `until` the deadline after which windows stop applying.
-bool window_open(const common::Json& window, common::TimePoint now) {
-  if (!window.is_object()) return true;
-  auto at = [&](const char* key) -> std::optional<common::TimePoint> {
-    if (!window.contains(key) || !window[key].is_string()) return std::nullopt;
-    auto t = common::parse_rfc3339(window[key].get<std::string>());
-    return t ? std::optional(*t) : std::nullopt;
-  };
-  if (auto until = at("until"); until && now >= *until) return true;
-  auto start = at("start"), end = at("end");
-  return start && end && now >= *start && now < *end;
-}
 
 // Writes a verified payload to DIR/<name> (a temporary name until the
 // whole bundle verified).
@@ -405,7 +391,7 @@ void Gateway::update_child(const Offer& offer, const Bundle& bundle) {
   if (u.stage == "activating") {
     // Written, but switched only inside the rollout's window: the child
     // waits installed, and the next offer looks again.
-    if (!window_open(offer.activate_window, agent_.env().now())) {
+    if (!activation_window_open(offer.activate_window, agent_.env().now())) {
       common::log(common::LogLevel::kInfo, "gateway: child " + child + " is installed and waits for its activation window");
       return;
     }

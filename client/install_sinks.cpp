@@ -1,5 +1,7 @@
 #include "client/install_sinks.hpp"
 
+#include <algorithm>
+
 #include "client/bootloader.hpp"
 #include "client/errors.hpp"
 #include "client/slot_device.hpp"
@@ -389,6 +391,11 @@ common::Status InstallSinks::check_bundle(const artifacts::Manifest& manifest) {
     }
     module = p.module;
   }
+  if (held_for_ && !takes_effect_at_reboot(manifest)) {
+    return common::fail(Errc::kWaitsForWindow, "bundle " + manifest.name + " " + manifest.version.text() +
+                                                   " takes effect as it installs; it waits for its activation window (" +
+                                                   *held_for_ + ")");
+  }
   checked_ = true;
   if (module.empty()) return {};
   if (raw) return common::fail(Errc::kUnsupportedPayloads, "a bundle may not mix raw images and update-module payloads");
@@ -424,6 +431,12 @@ common::Result<std::unique_ptr<artifacts::PayloadSink>> InstallSinks::open(const
       break;  // refused by check_bundle
   }
   return common::fail(common::Errc::kBadField, "unknown payload type");
+}
+
+bool takes_effect_at_reboot(const artifacts::Manifest& manifest) {
+  return manifest.reboot_required || std::any_of(manifest.payloads.begin(), manifest.payloads.end(), [](const auto& p) {
+           return p.type == artifacts::PayloadType::kRawImage;
+         });
 }
 
 void restore_files(const std::vector<std::string>& paths) {

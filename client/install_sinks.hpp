@@ -4,6 +4,7 @@
 // update module's work directory (client/update_module.hpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ namespace flotilla::client {
 
 // Suffix of a replaced file kept until the update is committed.
 inline constexpr std::string_view kBackupSuffix = ".flotilla-old";
+
+// Raw images and bundles that say so take effect at the next boot; file
+// payloads and update modules otherwise take effect as they install.
+bool takes_effect_at_reboot(const artifacts::Manifest& manifest);
 
 class InstallSinks final : public artifacts::SinkFactory {
  public:
@@ -30,6 +35,10 @@ class InstallSinks final : public artifacts::SinkFactory {
                                                                const artifacts::Payload& payload) override;
   // Destination paths of file payloads, once committed.
   const std::vector<std::string>& files() const { return files_; }
+  // Outside the rollout's activation window (`window` in words): a bundle
+  // that takes effect as it installs is refused (kWaitsForWindow) before
+  // a byte of it goes anywhere; one that waits for a reboot goes ahead.
+  void hold_immediate_effects(std::string window) { held_for_ = std::move(window); }
 
  private:
   struct SlotPlan {
@@ -46,6 +55,7 @@ class InstallSinks final : public artifacts::SinkFactory {
   InstallCheckpoints* checkpoints_;
   std::vector<std::string> files_;
   bool checked_ = false;  // check_bundle passed (it runs before the first payload)
+  std::optional<std::string> held_for_;
 };
 
 // Undoes file payloads: each backup goes back; a file that had none is removed.

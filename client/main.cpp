@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "artifacts/stream.hpp"
+#include "client/activation_window.hpp"
 #include "client/agent.hpp"
 #include "client/daemon.hpp"
 #include "client/idle_rest.hpp"
@@ -153,6 +154,9 @@ int main(int argc, char** argv) {
     if (!u["component"].get<std::string>().empty()) {
       std::cout << " — " << u["component"].get<std::string>() << " " << u["version"].get<std::string>();
       if (!u["target_slot"].get<std::string>().empty()) std::cout << " in slot " << u["target_slot"].get<std::string>();
+    }
+    if (!(*view)["activate_window"].is_null()) {
+      std::cout << ", waits for its activation window (" << client::describe_activation_window((*view)["activate_window"]) << ")";
     }
     std::cout << "\nqueued events: " << (*view)["outbox"] << "\n";
     if (!(*view)["last_error"].is_null()) std::cout << "last error: " << (*view)["last_error"].get<std::string>() << "\n";
