@@ -6,7 +6,9 @@
 #   (2) streamed from the real server over loopback (`flotilla-agent run
 #       --once` taking a deployment) against `curl -o /dev/null` of the same
 #       bundle from the same server in the same run (net_ratio),
-# with the agent's peak RSS during (2), its idle RSS (and PSS, and the
+# (2b) the same two limited to a link's speed (LINK_MIB_S, link_ratio),
+# with the agent's peak RSS during (2) (and its sampled peak PSS and
+# anonymous part), its idle RSS (and PSS, and the
 # anonymous part) in `run` between polls (resting in flotilla-agent-wait;
 # and, for comparison, resting in process), what one poll with nothing
 # offered costs as a process (seconds, peak RSS),
@@ -84,11 +86,36 @@ device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | hea
 $flotilla deployments create --bundle "$digest" --device "$device" > /dev/null
 curl_run=$($measure --repeat 3 -- curl -sS -o /dev/null -H "Authorization: Bearer $(cat server-data/admin.token)" \
   "$server_url/api/v1/bundles/$digest/file")
-net_run=$($measure -- sh -c "exec '$agent' run --once --config net.json")
+net_run=$($measure --sample -- sh -c "exec '$agent' run --once --config net.json")
 cmp -s image.img net-b.img || { echo "install: the streamed slot does not hold the image" >&2; exit 1; }
-curl_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$curl_run")
-net_s=$(sed -E 's/seconds=([0-9.]+).*/\1/' <<< "$net_run")
-peak_rss=${net_run##*rss_mib=}
+key() { sed -E "s/.*(^| )$1=([0-9.]+).*/\2/" <<< "$2"; }  # key NAME "k=v ..."
+curl_s=$(key seconds "$curl_run")
+net_s=$(key seconds "$net_run")
+peak_rss=$(key rss_mib "$net_run")
+peak_pss=$(key pss_mib "$net_run")
+peak_anon=$(key anon_mib "$net_run")
+
+# On loopback the download is faster than one SHA-256 pass over the
+# image, so net_ratio cannot go below hash_floor_ratio (openssl dgst /
+# curl). A device's link is slower than its hash: (2b) compares the two
+# at a link's speed, LINK_MIB_S (default 100 MiB/s, about gigabit
+# Ethernet), both limited by libcurl's receive-rate limit.
+echo "install: (2b) the same at ${LINK_MIB_S:-100} MiB/s"
+link_rate=$((${LINK_MIB_S:-100} * 1024 * 1024))
+$flotilla --json enrollment-tokens create --name bench-link --device-type bench --max-uses 1 --expires 2099-01-01T00:00:00Z \
+  | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > enroll.token
+config link "$server_url"
+sed -i "s/^{/{\"bandwidth_limit\": $link_rate, /" link.json
+$agent run --once --config link.json > link.log 2>&1
+link_device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | cut -d'"' -f4 | grep -v "$device" | head -1)
+$flotilla deployments create --bundle "$digest" --device "$link_device" > /dev/null
+curl_link_run=$($measure -- curl -sS -o /dev/null --limit-rate "$link_rate" -H "Authorization: Bearer $(cat server-data/admin.token)" \
+  "$server_url/api/v1/bundles/$digest/file")
+link_run=$($measure -- sh -c "exec '$agent' run --once --config link.json")
+cmp -s image.img link-b.img || { echo "install: the slot installed at link speed does not hold the image" >&2; exit 1; }
+curl_link_s=$(key seconds "$curl_link_run")
+link_s=$(key seconds "$link_run")
+rm -f link-a.img link-b.img
 
 echo "install: (3) a download cut at about half and resumed from the slot"
 # A second device takes the same bundle at a known rate; it is SIGKILLed
@@ -101,7 +128,7 @@ config resume "$server_url"
 rate=$((size_mib * 1024 * 1024 / 4))  # the whole image in 4 s
 sed -i "s/^{/{\"bandwidth_limit\": $rate, /" resume.json
 $agent run --once --config resume.json > resume.log 2>&1
-resume_device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | cut -d'"' -f4 | grep -v "$device" | head -1)
+resume_device=$($flotilla --json devices list | grep -o '"id": *"[0-9a-f]\{64\}"' | cut -d'"' -f4 | grep -v -e "$device" -e "$link_device" | head -1)
 $flotilla deployments create --bundle "$digest" --device "$resume_device" > /dev/null
 "$agent" run --once --config resume.json >> resume.log 2>&1 &
 cut_pid=$!
@@ -166,8 +193,10 @@ binary_mib=$(awk -v b="$(stat -c %s agent.stripped)" 'BEGIN { printf "%.2f", b /
 
 ratio=$(awk -v a="$local_s" -v b="$base_s" 'BEGIN { printf "%.3f", a / b }')
 net_ratio=$(awk -v a="$net_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
+hash_floor_ratio=$(awk -v a="$base_s" -v b="$curl_s" 'BEGIN { printf "%.3f", a / b }')
+link_ratio=$(awk -v a="$link_s" -v b="$curl_link_s" 'BEGIN { printf "%.3f", a / b }')
 readback_ratio=$(awk -v a="$verify_s" -v b="$local_s" 'BEGIN { printf "%.3f", a / b }')
 rm -f image.img bench.flb net-b.img local-a.img net-a.img server-data/bundles/*
-echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB); idle ${idle_rss} MiB (PSS ${idle_pss}, anonymous ${idle_anon}; ${inproc_rss} MiB resting in process); a poll ${poll_s}s, peak RSS ${poll_rss} MiB; binary ${binary_mib} MiB"
+echo "install: openssl ${base_s}s, local install ${local_s}s (RSS ${local_rss} MiB), with read-back ${verify_s}s; curl ${curl_s}s, streamed install ${net_s}s (peak RSS ${peak_rss} MiB, PSS ${peak_pss}, anonymous ${peak_anon}; hash floor ${hash_floor_ratio}x curl); at ${LINK_MIB_S:-100} MiB/s curl ${curl_link_s}s, install ${link_s}s; idle ${idle_rss} MiB (PSS ${idle_pss}, anonymous ${idle_anon}; ${inproc_rss} MiB resting in process); a poll ${poll_s}s, peak RSS ${poll_rss} MiB; binary ${binary_mib} MiB"
 echo "install: resumed after a cut at $written bytes in ${resume_s}s: ${resume_overhead}s per GiB read back"
-echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss idle_pss_mib=$idle_pss idle_anon_mib=$idle_anon binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written idle_in_process_rss_mib=$inproc_rss poll_seconds=$poll_s poll_peak_rss_mib=$poll_rss"
+echo "RESULT name=install ratio=$ratio net_ratio=$net_ratio peak_rss_mib=$peak_rss idle_rss_mib=$idle_rss idle_pss_mib=$idle_pss idle_anon_mib=$idle_anon binary_mib=$binary_mib seconds=$local_s baseline_seconds=$base_s net_seconds=$net_s curl_seconds=$curl_s local_rss_mib=$local_rss size_mib=$size_mib readback_ratio=$readback_ratio readback_seconds=$verify_s resume_overhead=$resume_overhead resume_seconds=$resume_s resumed_bytes=$written idle_in_process_rss_mib=$inproc_rss poll_seconds=$poll_s poll_peak_rss_mib=$poll_rss peak_pss_mib=$peak_pss peak_anon_mib=$peak_anon hash_floor_ratio=$hash_floor_ratio link_ratio=$link_ratio link_mib_s=${LINK_MIB_S:-100} link_seconds=$link_s curl_link_seconds=$curl_link_s"

@@ -104,18 +104,25 @@ std::size_t HttpSource::on_data(char* data, std::size_t size, std::size_t count,
     self->refused_ = "the server answered HTTP " + std::to_string(status);
     return 0;
   }
-  if (self->pending_.size() - self->pending_at_ >= kPendingLimit) {
+  if (self->buffered() >= kPendingLimit) {
     self->paused_ = true;
     return CURL_WRITEFUNC_PAUSE;
   }
   // Never more than the offered size: a server cannot feed endless bytes.
-  std::uint64_t total = self->offset_ + (self->pending_.size() - self->pending_at_) + n;
+  std::uint64_t total = self->offset_ + self->buffered() + n;
   if (self->options_.size > 0 && total > self->options_.size) {
     self->refused_ = "the server sent more than the offered " + std::to_string(self->options_.size) + " bytes";
     return 0;
   }
   if (self->env_.drops_connection(self->connections_ - 1, total)) return 0;  // libcurl ends this transfer, read() resumes it
-  self->pending_.append(data, n);
+  // Straight into the reader's buffer while it waits (one copy less per
+  // byte); what does not fit waits in pending_, after it.
+  std::size_t direct = std::min(n, self->direct_.size() - self->direct_filled_);
+  if (direct > 0) {
+    std::memcpy(self->direct_.data() + self->direct_filled_, data, direct);
+    self->direct_filled_ += direct;
+  }
+  self->pending_.append(data + direct, n - direct);
   self->attempt_bytes_ += n;
   return n;
 }
@@ -148,7 +155,7 @@ common::Status HttpSource::start() {
   if (options_.bandwidth_limit > 0) {
     curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(options_.bandwidth_limit));
   }
-  std::uint64_t from = offset_ + (pending_.size() - pending_at_);
+  std::uint64_t from = offset_ + buffered();
   expect_partial_ = from > 0;
   if (expect_partial_) {
     std::string range = std::to_string(from) + "-";
@@ -173,7 +180,16 @@ void HttpSource::stop() {
 
 common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
   auto* multi = static_cast<CURLM*>(multi_);
-  while (pending_.size() == pending_at_) {
+  // Bytes already waiting come first; only then does the transfer write
+  // into `buffer` itself.
+  if (pending_.size() == pending_at_) direct_ = buffer;
+  direct_filled_ = 0;
+  // The transfer never writes into a buffer its reader has let go of.
+  struct Release {
+    std::span<std::uint8_t>& direct;
+    ~Release() { direct = {}; }
+  } release{direct_};
+  while (buffered() == 0) {
     if (options_.size > 0 && offset_ >= options_.size) return 0;  // all the offered bytes
     if (done_) return 0;
     if (paused_) {
@@ -191,7 +207,7 @@ common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
       bool complete = refused_.empty() && rc == CURLE_OK && (status == 200 || status == 206);
       bool dropped = refused_.empty() && (status == 0 || status == 200 || status == 206);
       std::string why = !refused_.empty() ? refused_ : rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status);
-      if (complete && (options_.size == 0 || offset_ + (pending_.size() - pending_at_) >= options_.size)) {
+      if (complete && (options_.size == 0 || offset_ + buffered() >= options_.size)) {
         done_ = true;
       } else if (dropped && resumes_ < options_.max_resumes && (attempt_bytes_ > 0 || !options_.fallback)) {
         // Dropped mid-way: resume from what we have; when nothing came
@@ -228,13 +244,16 @@ common::Result<std::size_t> HttpSource::read(std::span<std::uint8_t> buffer) {
                                                    (resumes_ > 0 ? " after " + std::to_string(resumes_) + " resumes" : ""));
       }
     }
-    if (pending_.size() != pending_at_ || done_) break;
+    if (buffered() != 0 || done_) break;
     if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
-  std::size_t available = pending_.size() - pending_at_;
-  std::size_t n = std::min(available, buffer.size());
-  std::memcpy(buffer.data(), pending_.data() + pending_at_, n);
-  pending_at_ += n;
+  std::size_t n = direct_filled_;
+  direct_filled_ = 0;
+  if (n == 0) {
+    n = std::min(pending_.size() - pending_at_, buffer.size());
+    std::memcpy(buffer.data(), pending_.data() + pending_at_, n);
+    pending_at_ += n;
+  }
   offset_ += n;
   if (pending_at_ == pending_.size()) {
     pending_.clear();

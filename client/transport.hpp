@@ -92,6 +92,9 @@ class HttpSource final : public artifacts::ByteSource {
   void* headers_ = nullptr;
   std::string pending_;          // bytes received but not yet read
   std::size_t pending_at_ = 0;
+  std::span<std::uint8_t> direct_;  // the buffer of the read() under way
+  std::size_t direct_filled_ = 0;   // bytes the transfer put there
+  std::size_t buffered() const { return direct_filled_ + (pending_.size() - pending_at_); }
   std::uint64_t offset_ = 0;     // bytes handed to the reader
   bool done_ = false;
   bool paused_ = false;
