@@ -160,6 +160,7 @@ struct ServeOptions {
   std::string ddi_tenant{server::ddi::kDefaultTenant};
   int poll_interval_s = 60;
   int token_lifetime_days = 90;  // of operator tokens made without an expiry; 0: none
+  int export_grace_s = 60;       // a report handed to the front stays this long
   double scheduler_interval_s = 5;
   bool debug = false;
   bool no_ui = false;
@@ -176,7 +177,7 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   if (!object) return fail(object.error().with_context(path));
   if (auto ok = object->only_keys({"data", "store", "store_connections", "bundle_dir", "bundle_base_url", "listen", "threads",
                                    "public_url", "poll_interval", "token_lifetime_days", "debug", "tls_cert", "tls_key", "tls_client_ca", "accel_redirect",
-                                   "scheduler_interval", "no_ui", "front", "ddi_tenant"});
+                                   "scheduler_interval", "no_ui", "front", "ddi_tenant", "export_grace"});
       !ok) {
     return fail(ok.error().with_context(path));
   }
@@ -211,7 +212,8 @@ int apply_config(const std::string& path, const CLI::App& serve, ServeOptions& o
   for (const auto& setting : {IntegerSetting{"threads", "--threads", 1, 256, &o.listen.threads},
                               IntegerSetting{"store_connections", "--store-connections", 1, 256, &o.store_connections},
                               IntegerSetting{"poll_interval", "--poll-interval", 5, 86400, &o.poll_interval_s},
-                              IntegerSetting{"token_lifetime_days", "--token-lifetime-days", 0, 3650, &o.token_lifetime_days}}) {
+                              IntegerSetting{"token_lifetime_days", "--token-lifetime-days", 0, 3650, &o.token_lifetime_days},
+                              IntegerSetting{"export_grace", "--export-grace", 1, 3600, &o.export_grace_s}}) {
     if (!object->has(setting.key) || serve.count(setting.flag) > 0) continue;
     auto n = object->integer(setting.key, setting.min, setting.max);
     if (!n) return fail(n.error().with_context(path));
@@ -347,10 +349,12 @@ int run_serve(const ServeOptions& o) {
     std::string secret = server::api::new_token_secret();
     app.set_front_secret(secret);
     if (o.accel_redirect.empty()) app.set_accel_redirect(server::front::kBundleLocation);
+    app.set_export_redirect(server::front::kExportLocation, std::chrono::seconds(o.export_grace_s));
     app.set_ddi_client_certificates(!o.tls_client_ca.empty());
     server::front::FrontOptions options{.listen = public_listen, .tls_cert = o.tls_cert, .tls_key = o.tls_key,
                                         .tls_client_ca = o.tls_client_ca,
                                         .bundle_dir = o.bundle_dir.empty() ? data / "bundles" : fs::path(o.bundle_dir),
+                                        .export_dir = data / "exports",
                                         .prefix = data / "front"};
     auto upstream = server::front::parse_listen_url((*http)->url());
     auto started = server::front::Front::start(options, upstream ? upstream->port : 0, secret);
@@ -484,6 +488,10 @@ int main(int argc, char** argv) {
   serve->add_option("--scheduler-interval", so.scheduler_interval_s,
                     "Seconds between rollout scheduler passes (operator actions also trigger one)")
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  serve->add_option("--export-grace", so.export_grace_s,
+                    "Seconds a compliance report or audit export sent by the front (nginx) stays in DATA/exports before "
+                    "it is removed: nginx opens it at once, and a transfer under way outlives the removal")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
   serve->add_flag("--debug", so.debug, "Log every request");
   serve->add_flag("--no-ui", so.no_ui, "Do not serve the operator dashboard at /ui/ (docs/dashboard.md)");
   auto run_backup_command = server::backup::add_commands(app);

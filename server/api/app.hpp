@@ -13,6 +13,7 @@
 
 #include "common/time.hpp"
 #include "server/api/auth.hpp"
+#include "server/api/later_removal.hpp"
 #include "server/api/metrics.hpp"
 #include "server/ddi/ddi.hpp"
 #include "server/deployment_state.hpp"
@@ -190,6 +191,9 @@ class ServerApp final : public http::Application {
   // A bundle file as the body, honouring Range / If-Range / HEAD.
   http::Response serve_bundle_file(const http::Request& request, const BundleRecord& bundle);
   // The same for any file of the bundle directory (`name` relative to it).
+  // A report or export written for this request (in data_dir/exports),
+  // sent and then removed (see set_export_redirect).
+  http::Response export_file_reply(const std::filesystem::path& file, std::string content_type);
   http::Response serve_stored_file(const http::Request& request, const std::string& name, std::uint64_t size,
                                    const std::string& etag);
 
@@ -247,6 +251,14 @@ class ServerApp final : public http::Application {
   // Behind nginx: bundle downloads are authorised here and sent by nginx
   // from an internal location with this prefix (X-Accel-Redirect).
   void set_accel_redirect(std::string prefix) { accel_redirect_ = std::move(prefix); }
+  // Behind the server's own front: reports and exports written for one
+  // request are sent by nginx from an internal location with this prefix
+  // (front::kExportLocation) and removed `grace` later; empty: sent by
+  // the server itself and removed once it has them open.
+  void set_export_redirect(std::string prefix, std::chrono::seconds grace) {
+    export_redirect_ = std::move(prefix);
+    export_grace_ = grace;
+  }
   // Behind the server's own front: only requests carrying the front's
   // secret (front::kFrontHeader) are answered, and the client address is
   // the one the front saw (X-Real-IP). Empty: every request, its peer.
@@ -272,6 +284,9 @@ class ServerApp final : public http::Application {
   std::function<bool()> scheduler_running_;
   bool ui_enabled_ = true;
   std::string accel_redirect_;
+  std::string export_redirect_;
+  std::chrono::seconds export_grace_{60};
+  LaterRemoval handed_over_;  // exports nginx sends
   std::string front_secret_;
   std::function<void()> rollouts_changed_;
   std::mutex rollout_cache_mutex_;

@@ -94,7 +94,7 @@ http::Response ServerApp::export_audit(http::Request&, const Params&, const Call
   }
   if (!walked) return problem_from(walked.error());
   partial.keep();
-  return temporary_file_reply(file, "application/x-ndjson");
+  return export_file_reply(file, "application/x-ndjson");
 }
 
 http::Response ServerApp::show_trust(http::Request&, const Params&, const Caller&) {

@@ -199,6 +199,20 @@ http::Response ServerApp::serve_bundle_file(const http::Request& request, const 
                            "\"" + bundle.file_sha256 + "\"");
 }
 
+http::Response ServerApp::export_file_reply(const std::filesystem::path& file, std::string content_type) {
+  if (export_redirect_.empty()) return temporary_file_reply(file, std::move(content_type));
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return problem(500, "the export could not be read back; see the server log");
+  // nginx opens the file as soon as it reads this answer; a minute (the
+  // default grace) is ample, and removing it after that does not cut a
+  // slow transfer.
+  handed_over_.remove_after(file, export_grace_);
+  http::Response response;
+  response.content_type = std::move(content_type);
+  response.headers["X-Accel-Redirect"] = export_redirect_ + file.filename().string();
+  return response;
+}
+
 http::Response ServerApp::serve_stored_file(const http::Request& request, const std::string& name, std::uint64_t size,
                                             const std::string& etag) {
   if (!accel_redirect_.empty()) {

@@ -69,8 +69,8 @@ http::Response ServerApp::compliance(http::Request& request, const Params&, cons
     if (report.error().is(common::Errc::kNotFound)) return problem(404, "no such baseline");
     return problem_from(report.error());
   }
-  auto response = temporary_file_reply(report->file, std::string(compliance::content_type(format)));
-  if (!response.file) return response;
+  auto response = export_file_reply(report->file, std::string(compliance::content_type(format)));
+  if (response.status != 200) return response;
   response.headers["Content-Disposition"] =
       "attachment; filename=\"compliance." + std::string(compliance::file_extension(format)) + "\"";
   if (format == compliance::Format::kHtml) {

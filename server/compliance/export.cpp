@@ -87,16 +87,15 @@ common::Result<ExportedReport> write_report(Store& store, Rules& rules, const Re
   std::filesystem::create_directories(work_dir);
   auto name = random_name();
   auto out = work_dir / ("report-" + name);
-  auto payload = format == Format::kSigned ? work_dir / ("payload-" + name) : out;
   auto scratch = work_dir / ("scratch-" + name);
   // Removed unless handed over, on an error or an exception alike (one
   // leftover per failed request would let a reader fill the disk).
   // Declared before the writer, so the writer has closed its files first.
-  common::PartialFiles partial({out, payload, scratch});
+  common::PartialFiles partial({out, scratch});
   std::unique_ptr<ReportWriter> writer;
   switch (format) {
-    case Format::kJson:
-    case Format::kSigned: writer = json_writer(header, payload); break;
+    case Format::kJson: writer = json_writer(header, out); break;
+    case Format::kSigned: writer = signed_json_writer(header, out, *report_key); break;
     case Format::kCsv: writer = csv_writer(header, out); break;
     case Format::kHtml: writer = html_writer(header, out, scratch); break;
   }
@@ -112,12 +111,6 @@ common::Result<ExportedReport> write_report(Store& store, Rules& rules, const Re
   if (!head) return std::unexpected(head.error());
   if (auto ok = writer->finish(report.summary, {{"seq", head->seq}, {"hash", head->hash}}); !ok) return std::unexpected(ok.error());
   writer.reset();
-  if (format == Format::kSigned) {
-    auto signed_ok = signing::write_envelope_file(signing::kReportType, payload, *report_key, out);
-    std::error_code ec;
-    std::filesystem::remove(payload, ec);
-    if (!signed_ok) return std::unexpected(signed_ok.error());
-  }
   partial.keep();
   report.file = out;
   return report;

@@ -1,6 +1,14 @@
 #include "server/compliance/report.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "signing/dsse.hpp"
+#include "signing/dsse_file.hpp"
 
 namespace flotilla::server::compliance {
 namespace {
@@ -158,27 +166,22 @@ common::Json header_fields(const ReportHeader& header) {
           {"report_key_id", header.report_key_id}};
 }
 
-// {"report": ..., "rows": [...], "summary": ..., "audit_head": ...}: the
-// header first, rows as they come, the totals last.
-class JsonWriter final : public ReportWriter {
+// Where the JSON text goes: a file, or a signed envelope around it.
+class TextOut {
  public:
-  JsonWriter(const ReportHeader& header, const std::filesystem::path& out) : out_(out, std::ios::binary | std::ios::trunc) {
-    auto head = header_fields(header).dump();
-    head.pop_back();  // the closing brace: rows follow
-    out_ << head << ",\"rows\":[";
-  }
-  common::Status device(const DeviceRows& rows) override {
-    buffer_.clear();
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      buffer_ += first_ ? "\n" : ",\n";
-      append_row_json(buffer_, rows, i);
-      first_ = false;
-    }
-    out_ << buffer_;
+  virtual ~TextOut() = default;
+  virtual common::Status write(std::string_view text) = 0;
+  virtual common::Status close() = 0;
+};
+
+class FileOut final : public TextOut {
+ public:
+  explicit FileOut(const std::filesystem::path& path) : out_(path, std::ios::binary | std::ios::trunc) {}
+  common::Status write(std::string_view text) override {
+    out_ << text;
     return check();
   }
-  common::Status finish(const Summary& summary, const common::Json& audit_head) override {
-    out_ << "\n],\"summary\":" << summary.to_json().dump() << ",\"audit_head\":" << audit_head.dump() << "}\n";
+  common::Status close() override {
     out_.flush();
     return check();
   }
@@ -189,6 +192,122 @@ class JsonWriter final : public ReportWriter {
     return {};
   }
   std::ofstream out_;
+};
+
+class EnvelopeOut final : public TextOut {
+ public:
+  EnvelopeOut(const std::filesystem::path& path, const signing::PrivateKey& key) : key_(key) {
+    auto opened = signing::EnvelopeFileWriter::open(signing::kReportType, path);
+    if (opened) {
+      envelope_ = std::move(*opened);
+    } else {
+      error_ = opened.error();
+    }
+  }
+  common::Status write(std::string_view text) override {
+    if (!envelope_) return std::unexpected(*error_);
+    return envelope_->write(text);
+  }
+  common::Status close() override {
+    if (!envelope_) return std::unexpected(*error_);
+    return envelope_->finish(key_);
+  }
+
+ private:
+  const signing::PrivateKey& key_;
+  std::unique_ptr<signing::EnvelopeFileWriter> envelope_;
+  std::optional<common::Error> error_;
+};
+
+// Writes on a thread of its own, so producing the rows (the database,
+// the verdicts, the JSON text) and writing them (base64, the page cache)
+// overlap on two cores: the export costs about the larger of the two,
+// not their sum. At most kQueued texts wait; the first error is the
+// answer of the next write() or close().
+class ThreadedOut final : public TextOut {
+ public:
+  explicit ThreadedOut(std::unique_ptr<TextOut> inner) : inner_(std::move(inner)), thread_([this] { loop(); }) {}
+  ~ThreadedOut() override { stop(); }
+  common::Status write(std::string_view text) override {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return queue_.size() < kQueued || error_; });
+    if (error_) return std::unexpected(*error_);
+    queue_.emplace_back(text);
+    changed_.notify_all();
+    return {};
+  }
+  common::Status close() override {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [this] { return queue_.empty() || error_; });
+      if (error_) return std::unexpected(*error_);
+    }
+    stop();
+    return inner_->close();
+  }
+
+ private:
+  static constexpr std::size_t kQueued = 3;
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      lock.unlock();
+      auto ok = error_ ? common::Status{} : inner_->write(queue_.front());
+      lock.lock();
+      if (!ok && !error_) error_ = ok.error();
+      queue_.pop_front();
+      changed_.notify_all();
+    }
+  }
+
+  std::unique_ptr<TextOut> inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> queue_;
+  std::optional<common::Error> error_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// {"report": ..., "rows": [...], "summary": ..., "audit_head": ...}: the
+// header first, rows as they come, the totals last.
+class JsonWriter final : public ReportWriter {
+ public:
+  JsonWriter(const ReportHeader& header, std::unique_ptr<TextOut> out) : out_(std::move(out)) {
+    buffer_ = header_fields(header).dump();
+    buffer_.pop_back();  // the closing brace: rows follow
+    buffer_ += ",\"rows\":[";
+  }
+  common::Status device(const DeviceRows& rows) override {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      buffer_ += first_ ? "\n" : ",\n";
+      append_row_json(buffer_, rows, i);
+      first_ = false;
+    }
+    if (buffer_.size() < kFlushBytes) return {};
+    auto ok = out_->write(buffer_);
+    buffer_.clear();
+    return ok;
+  }
+  common::Status finish(const Summary& summary, const common::Json& audit_head) override {
+    buffer_ += "\n],\"summary\":" + summary.to_json().dump() + ",\"audit_head\":" + audit_head.dump() + "}\n";
+    if (auto ok = out_->write(buffer_); !ok) return ok;
+    return out_->close();
+  }
+
+ private:
+  static constexpr std::size_t kFlushBytes = 256 * 1024;
+  std::unique_ptr<TextOut> out_;
   std::string buffer_;
   bool first_ = true;
 };
@@ -217,14 +336,12 @@ std::string csv_field(std::string_view text) {
 // so each row names the report it belongs to (generated_at, baseline).
 class CsvWriter final : public ReportWriter {
  public:
-  CsvWriter(const ReportHeader& header, const std::filesystem::path& out)
-      : out_(out, std::ios::binary | std::ios::trunc),
-        trailer_("," + csv_field(header.baseline_name) + "," + header.generated_at + "\r\n") {
-    for (const char* column : kColumnNames) out_ << column << ',';
-    out_ << "baseline,generated_at\r\n";
+  CsvWriter(const ReportHeader& header, std::unique_ptr<TextOut> out)
+      : out_(std::move(out)), trailer_("," + csv_field(header.baseline_name) + "," + header.generated_at + "\r\n") {
+    for (const char* column : kColumnNames) (buffer_ += column) += ',';
+    buffer_ += "baseline,generated_at\r\n";
   }
   common::Status device(const DeviceRows& rows) override {
-    buffer_.clear();
     for (std::size_t i = 0; i < rows.size(); ++i) {
       for (std::size_t column = 0; column < kColumnCount; ++column) {
         if (column > 0) buffer_ += ',';
@@ -237,18 +354,19 @@ class CsvWriter final : public ReportWriter {
       }
       buffer_ += trailer_;
     }
-    out_ << buffer_;
-    if (!out_) return common::fail(common::Errc::kIo, "cannot write the report");
-    return {};
+    if (buffer_.size() < kFlushBytes) return {};
+    auto ok = out_->write(buffer_);
+    buffer_.clear();
+    return ok;
   }
   common::Status finish(const Summary&, const common::Json&) override {
-    out_.flush();
-    if (!out_) return common::fail(common::Errc::kIo, "cannot write the report");
-    return {};
+    if (auto ok = out_->write(buffer_); !ok) return ok;
+    return out_->close();
   }
 
  private:
-  std::ofstream out_;
+  static constexpr std::size_t kFlushBytes = 256 * 1024;
+  std::unique_ptr<TextOut> out_;
   std::string trailer_;
   std::string buffer_;
 };
@@ -256,11 +374,16 @@ class CsvWriter final : public ReportWriter {
 }  // namespace
 
 std::unique_ptr<ReportWriter> json_writer(const ReportHeader& header, const std::filesystem::path& out) {
-  return std::make_unique<JsonWriter>(header, out);
+  return std::make_unique<JsonWriter>(header, std::make_unique<ThreadedOut>(std::make_unique<FileOut>(out)));
+}
+
+std::unique_ptr<ReportWriter> signed_json_writer(const ReportHeader& header, const std::filesystem::path& out,
+                                                 const signing::PrivateKey& key) {
+  return std::make_unique<JsonWriter>(header, std::make_unique<ThreadedOut>(std::make_unique<EnvelopeOut>(out, key)));
 }
 
 std::unique_ptr<ReportWriter> csv_writer(const ReportHeader& header, const std::filesystem::path& out) {
-  return std::make_unique<CsvWriter>(header, out);
+  return std::make_unique<CsvWriter>(header, std::make_unique<ThreadedOut>(std::make_unique<FileOut>(out)));
 }
 
 }  // namespace flotilla::server::compliance

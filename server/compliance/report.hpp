@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/json.hpp"
+#include "signing/key.hpp"
 #include "policy/compliance.hpp"
 #include "server/store/store.hpp"
 
@@ -89,6 +90,10 @@ class ReportWriter {
 
 // JSON (also the signed report's payload), CSV (RFC 4180) and HTML.
 std::unique_ptr<ReportWriter> json_writer(const ReportHeader& header, const std::filesystem::path& out);
+// The JSON report as the payload of a DSSE envelope (signing::kReportType)
+// signed by `key` at finish(): one file, no copy of the payload beside it.
+std::unique_ptr<ReportWriter> signed_json_writer(const ReportHeader& header, const std::filesystem::path& out,
+                                                 const signing::PrivateKey& key);
 std::unique_ptr<ReportWriter> csv_writer(const ReportHeader& header, const std::filesystem::path& out);
 // The HTML report lists overdue devices first; rows wait in one scratch
 // file per status under `scratch_dir` until the summary is known.

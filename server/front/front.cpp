@@ -36,6 +36,7 @@ FrontSettings front_settings(const FrontOptions& options, const std::string& add
   s.tls_client_ca = absolute(options.tls_client_ca);
   s.upstream_port = upstream_port;
   s.bundle_dir = fs::absolute(options.bundle_dir).lexically_normal();
+  if (!options.export_dir.empty()) s.export_dir = fs::absolute(options.export_dir).lexically_normal();
   s.prefix = fs::absolute(options.prefix).lexically_normal();
   s.user = worker_user();
   // Each proxied client holds two descriptors (client and upstream).

@@ -17,6 +17,7 @@ struct FrontOptions {
   ListenUrl listen;
   std::string tls_cert, tls_key, tls_client_ca;  // as given; made absolute here
   std::filesystem::path bundle_dir;
+  std::filesystem::path export_dir;  // DATA/exports
   std::filesystem::path prefix;  // DATA/front
 };
 

@@ -190,8 +190,22 @@ std::string nginx_config(const FrontSettings& s) {
       << "      types { }\n"
       << "      default_type application/octet-stream;\n"
       << "      add_header X-Content-Type-Options nosniff;\n"
-      << "    }\n"
-      << "  }\n"
+      << "    }\n";
+  if (!s.export_dir.empty()) {
+    out << "    # Compliance reports and audit exports written for one request,\n"
+        << "    # sent by nginx once the server wrote them (X-Accel-Redirect).\n"
+        << "    location ~ \"^" << kExportLocation << "(?<flotilla_export>(report|audit)-[0-9a-f]{24}(\\.jsonl)?)$\" {\n"
+        << "      internal;\n"
+        << "      alias " << quoted(s.export_dir.string() + "/$flotilla_export") << ";\n"
+        << "      types { }\n"
+        << "      default_type application/octet-stream;  # the server's Content-Type comes with the redirect\n"
+        << "      etag off;\n"
+        << "      add_header X-Flotilla-Devices $upstream_http_x_flotilla_devices;\n"
+        << "      add_header Content-Security-Policy $upstream_http_content_security_policy;\n"
+        << "      add_header X-Content-Type-Options nosniff;\n"
+        << "    }\n";
+  }
+  out << "  }\n"
       << "}\n";
   return out.str();
 }

@@ -13,6 +13,10 @@ namespace flotilla::server::front {
 // nginx sends bundle files from this internal location after the server
 // authorised the download (X-Accel-Redirect).
 inline constexpr const char* kBundleLocation = "/_flotilla_bundles/";
+// ... and reports and audit exports the server wrote for one request
+// (compliance, audit log) from this one: a file of gigabytes goes out by
+// sendfile instead of through the server's own transport.
+inline constexpr const char* kExportLocation = "/_flotilla_exports/";
 // The front adds this header (with a secret of this run) to every request
 // it passes on; the server answers only requests that carry it, so a local
 // process cannot bypass the front's limits or forge a client address.
@@ -57,6 +61,7 @@ struct FrontSettings {
   int upstream_port = 0;            // the cpprest listener on 127.0.0.1
   std::optional<std::string> front_secret;
   std::filesystem::path bundle_dir; // served under kBundleLocation
+  std::filesystem::path export_dir; // served under kExportLocation
   std::filesystem::path prefix;     // the front's own directory: pid, temp files
   std::string user;                 // "user group" when started as root, else empty
   long open_files = 0;              // worker_rlimit_nofile; 0: leave as inherited

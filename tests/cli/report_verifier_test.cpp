@@ -1,7 +1,7 @@
 // The offline report checks: a report whose counts add up passes; every
 // way the counts or the structure can lie is named; a signed file verifies
 // only with its key, and large signed reports stream through
-// write_envelope_file.
+// EnvelopeFileWriter.
 #include <gtest/gtest.h>
 
 #include "cli/report_verifier.hpp"
@@ -106,8 +106,14 @@ TEST(ReportVerifier, StreamedSignatureVerifiesWithItsKeyOnly) {
     ASSERT_TRUE(key);
     auto report = valid_report();
     report["report_key_id"] = key->key_id();
-    testing::write_text(dir / "payload.json", report.dump());
-    ASSERT_TRUE(signing::write_envelope_file(signing::kReportType, dir / "payload.json", *key, dir / "report.signed.json"));
+    // Written in uneven pieces, as the export writes it.
+    auto text = report.dump();
+    auto writer = signing::EnvelopeFileWriter::open(signing::kReportType, dir / "report.signed.json");
+    ASSERT_TRUE(writer);
+    for (std::size_t at = 0, piece = 1; at < text.size(); at += piece, piece = piece * 2 + 1) {
+      ASSERT_TRUE((*writer)->write(std::string_view(text).substr(at, piece)));
+    }
+    ASSERT_TRUE((*writer)->finish(*key));
     // An ordinary DSSE envelope: the in-memory verifier accepts it too.
     auto envelope = signing::parse_envelope(testing::read_text(dir / "report.signed.json"));
     ASSERT_TRUE(envelope);

@@ -39,7 +39,7 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
 
 class FrontTest : public testing::RunningServer {
  protected:
-  std::vector<std::string> serve_args() const override { return {"--debug"}; }
+  std::vector<std::string> serve_args() const override { return {"--debug", "--export-grace", "2"}; }
   std::filesystem::path front_dir() const { return server->data() / "front"; }
   pid_t pid_in_file() const {
     try {
@@ -172,6 +172,41 @@ TEST_F(FrontTest, BundleDownloadsAreSentByTheFrontWithTheDigestAsETag) {
   EXPECT_NE(run_shell("curl -sf -o /dev/null '" + server->url() + "/_flotilla_bundles/" + digest + ".flb'"), 0);
 }
 
+// Reports and exports written for one request go out through the front
+// (X-Accel-Redirect, sendfile) with the server's headers, from a location
+// nobody outside reaches, and leave the data directory after the grace.
+TEST_F(FrontTest, ReportsAndExportsAreSentByTheFrontAndRemovedAfterTheirGrace) {
+  std::string auth = "-H 'Authorization: Bearer " + server->admin_token() + "'";
+  auto fetch = [&](const std::string& path, const std::string& name) {
+    auto out = dir / name;
+    EXPECT_EQ(run_shell("curl -sf " + auth + " -D '" + out.string() + ".h' -o '" + out.string() + "' '" + server->url() + path + "'"), 0);
+    return read_text(out.string() + ".h");
+  };
+  auto headers = fetch("/api/v1/compliance?format=signed", "report.signed.json");
+  EXPECT_NE(headers.find("Server: nginx"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Content-Type: application/vnd.flotilla.report+dsse+json"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Content-Disposition: attachment; filename=\"compliance.signed.json\""), std::string::npos) << headers;
+  EXPECT_NE(headers.find("X-Flotilla-Devices: "), std::string::npos) << headers;
+  // The report is whole: it verifies offline with the server's report key.
+  ASSERT_EQ(run_shell("curl -sf " + auth + " -o '" + (dir / "report.pub").string() + "' '" + server->url() + "/api/v1/trust/report-key'"), 0);
+  EXPECT_EQ(run_shell(std::string(FLOTILLA_CLI) + " compliance verify '" + (dir / "report.signed.json").string() + "' --key '" +
+                      (dir / "report.pub").string() + "' > /dev/null"), 0);
+  headers = fetch("/api/v1/compliance?format=html", "report.html");
+  EXPECT_NE(headers.find("Content-Security-Policy: default-src 'none'"), std::string::npos) << headers;
+  headers = fetch("/api/v1/audit/export", "audit.jsonl");
+  EXPECT_NE(headers.find("Content-Type: application/x-ndjson"), std::string::npos) << headers;
+  EXPECT_FALSE(read_text(dir / "audit.jsonl").empty());
+  // Still on disk right after (nginx may not have opened it yet), gone
+  // after the grace (2 s here).
+  auto exports = server->data() / "exports";
+  ASSERT_TRUE(std::filesystem::exists(exports));
+  EXPECT_FALSE(std::filesystem::is_empty(exports));
+  for (const auto& entry : std::filesystem::directory_iterator(exports)) {
+    EXPECT_NE(run_shell("curl -sf -o /dev/null '" + server->url() + "/_flotilla_exports/" + entry.path().filename().string() + "'"), 0);
+  }
+  EXPECT_TRUE(eventually([&] { return std::filesystem::is_empty(exports); }, 6s));
+}
+
 class GeneratedConfig : public ::testing::Test {
  protected:
   testing::TempDir dir;
@@ -179,6 +214,7 @@ class GeneratedConfig : public ::testing::Test {
     std::filesystem::create_directories(dir / "data" / "bundles");
     return {.listen = {.tls = false, .host = "127.0.0.1", .port = 8443},
             .bundle_dir = dir / "data" / "bundles",
+            .export_dir = dir / "data" / "exports",
             .prefix = dir / "data" / "front"};
   }
   common::Status check(const server::front::FrontSettings& settings) {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "signing/dsse_file.hpp"
+
 #include "signing/errors.hpp"
 #include "tests/support/fixtures.hpp"
 
@@ -104,6 +108,38 @@ TEST(Dsse, ParserLimitsSignatureCount) {
   for (std::size_t i = 0; i <= kMaxSignatures; ++i) sigs += std::string(i ? "," : "") + R"({"keyid": "k", "sig": "AA=="})";
   auto parsed = parse_envelope(R"({"payloadType": "t", "payload": "e30=", "signatures": [)" + sigs + "]}");
   EXPECT_TRUE(parsed.error().is(Errc::kBadEnvelope));
+}
+
+}  // namespace
+}  // namespace flotilla::signing
+
+namespace flotilla::signing {
+namespace {
+
+// The streamed envelope (dsse_file.hpp) is an ordinary one: every payload
+// length (0, 1 and 2 bytes past a multiple of 3, larger than the writer's
+// chunk), written in pieces of every size, verifies as the bytes given.
+TEST(DsseFile, AStreamedEnvelopeVerifiesAsTheBytesWritten) {
+  testing::TempDir dir;
+  auto key = PrivateKey::generate(Algorithm::kEcdsaP256);
+  ASSERT_TRUE(key);
+  KeyRing ring{{key->key_id(), key->public_key()}};
+  std::mt19937 random(7);
+  for (std::size_t size : {0u, 1u, 2u, 3u, 4u, 196607u, 196608u, 196609u, 1000003u}) {
+    std::string payload(size, '\0');
+    for (auto& c : payload) c = static_cast<char>(random());
+    auto writer = EnvelopeFileWriter::open(kReportType, dir / "out.json");
+    ASSERT_TRUE(writer);
+    for (std::size_t at = 0, piece = 1; at < payload.size(); at += piece, piece = piece * 3 + 1) {
+      ASSERT_TRUE((*writer)->write(std::string_view(payload).substr(at, piece)));
+    }
+    ASSERT_TRUE((*writer)->finish(*key));
+    auto parsed = parse_envelope(testing::read_text(dir / "out.json"), 8 << 20);
+    ASSERT_TRUE(parsed) << size;
+    auto verified = verify_envelope(*parsed, kReportType, ring, {key->key_id()}, 1);
+    ASSERT_TRUE(verified) << size << ": " << verified.error().describe();
+    EXPECT_EQ(common::as_text(*verified), payload) << size;
+  }
 }
 
 }  // namespace
