@@ -1,5 +1,6 @@
 #include "client/activation_window.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace flotilla::client {
@@ -18,6 +19,13 @@ bool activation_window_open(const common::Json& window, common::TimePoint now) {
   if (auto until = time_at(window, "until"); until && now >= *until) return true;
   auto start = time_at(window, "start"), end = time_at(window, "end");
   return start && end && now >= *start && now < *end;
+}
+
+std::optional<common::TimePoint> activation_window_opens(const common::Json& window) {
+  if (!window.is_object()) return std::nullopt;
+  auto start = time_at(window, "start"), until = time_at(window, "until");
+  if (start && until) return std::min(*start, *until);
+  return start ? start : until;
 }
 
 std::string describe_activation_window(const common::Json& window) {

@@ -5,6 +5,7 @@
 // inside the window. One reading for the agent and the gateway.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/json.hpp"
@@ -17,6 +18,10 @@ namespace flotilla::client {
 // within the server's horizon (then wait, and read the next poll's).
 // "until": the deadline after which windows no longer apply.
 bool activation_window_open(const common::Json& window, common::TimePoint now);
+
+// When a window that is closed now opens: its start or its `until`,
+// whichever is first; nullopt when neither is known.
+std::optional<common::TimePoint> activation_window_opens(const common::Json& window);
 
 // For logs and `status`: "from START to END", "none within the server's
 // horizon", each followed by ", or at UNTIL" when a deadline lifts it.

@@ -95,6 +95,19 @@ bool Agent::activation_due() {
   return !window || activation_window_open(*window, env_.now());
 }
 
+std::optional<std::chrono::seconds> Agent::time_until_activation() {
+  auto u = state_.update();
+  if (!u) return std::nullopt;
+  bool waiting = u->state == Stage::kInstalled || u->state == Stage::kRebooting ||
+                 (u->state == Stage::kInterrupted && held_for_window(u->deployment_id.value_or(-1)));
+  if (!waiting || activation_due()) return std::nullopt;
+  auto window = activation_window();
+  if (!window) return std::nullopt;
+  auto opens = activation_window_opens(*window);
+  if (!opens) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(std::max(*opens - env_.now(), common::TimePoint::duration::zero()));
+}
+
 bool Agent::held_for_window(std::int64_t deployment) {
   auto held = state_.setting("held_for_window");
   return held && *held && **held == std::to_string(deployment);

@@ -64,6 +64,10 @@ class Agent {
   common::Status set_activation_window(const common::Json& window);
   common::Result<common::Json> activation_window();
   bool activation_due();
+  // For an update written and waiting for its window (`installed` or
+  // `rebooting`): the time until the window opens or its deadline lifts
+  // it, whichever comes first; nullopt otherwise.
+  std::optional<std::chrono::seconds> time_until_activation();
   // The install of `deployment` stopped before its first byte because it
   // would take effect at once outside its window (kWaitsForWindow).
   bool held_for_window(std::int64_t deployment);

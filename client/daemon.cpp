@@ -583,6 +583,10 @@ common::Result<Daemon::Next> Daemon::cycle() {
   }
   const auto& c = agent_.config();
   next.wait = std::clamp(seconds(poll_interval_s_), c.poll_min, c.poll_max);
+  // An update waiting for its activation window is switched to at the
+  // window's start, not at the first poll after it: a poll interval
+  // longer than the window would miss it.
+  if (auto until = agent_.time_until_activation()) next.wait = std::clamp(*until, c.poll_min, next.wait);
   return next;
 }
 

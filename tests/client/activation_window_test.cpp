@@ -33,6 +33,17 @@ TEST(ActivationWindow, NoWindowToComeWaitsUntilTheDeadlineLiftsIt) {
   EXPECT_EQ(describe_activation_window(w), "none within the server's horizon, or at 2026-12-08T00:00:00Z");
 }
 
+TEST(ActivationWindow, ItOpensAtItsStartOrAtTheDeadlineWhicheverComesFirst) {
+  EXPECT_FALSE(activation_window_opens(nullptr));
+  EXPECT_FALSE(activation_window_opens(common::Json{{"start", nullptr}, {"end", nullptr}}));
+  common::Json w = {{"start", "2026-12-08T01:00:00Z"}, {"end", "2026-12-08T05:00:00Z"}};
+  EXPECT_EQ(activation_window_opens(w), at("2026-12-08T01:00:00Z"));
+  w["until"] = "2026-12-07T23:00:00Z";
+  EXPECT_EQ(activation_window_opens(w), at("2026-12-07T23:00:00Z"));
+  EXPECT_EQ(activation_window_opens(common::Json{{"start", nullptr}, {"end", nullptr}, {"until", "2026-12-09T00:00:00Z"}}),
+            at("2026-12-09T00:00:00Z"));
+}
+
 TEST(ActivationWindow, AMalformedWindowNeverOpensBeforeItsDeadline) {
   // A server that sends garbage does not get a device switched at once.
   for (const auto& w : {common::Json{{"start", 5}, {"end", "x"}}, common::Json{{"start", "2026-12-07T01:00:00Z"}},

@@ -88,6 +88,27 @@ TEST_F(AgentWindowTest, AnABUpdateIsWrittenAtOnceAndSwitchedToOnlyInsideItsWindo
   EXPECT_TRUE(agent_status()["activate_window"].is_null());
 }
 
+// The daemon rests until the window opens, not until its next poll: with
+// the server's 60 s poll interval, an update whose window opens 12 s
+// after the install is switched to at about 12 s.
+TEST_F(AgentWindowTest, TheDaemonWakesForTheWindowItsPollIntervalWouldMiss) {
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  upload_bundle("2.4.0");
+  auto deployment = rollout_with_window("2.4.0", std::chrono::seconds(12));
+  ASSERT_GT(deployment, 0);
+  ASSERT_TRUE(polls_until(10, 0, [&] { return agent_status()["update"]["state"] == "installed"; })) << read_text(dir / "agent.log");
+  ASSERT_TRUE(before_deadline());
+  auto started = std::chrono::steady_clock::now();
+  // 77: the reboot it asks for (reboot.mode exit).
+  EXPECT_EQ(agent("run", "timeout 50"), 77) << read_text(dir / "agent.log");
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(common::now_utc(), deadline);
+  EXPECT_LT(waited, std::chrono::seconds(40)) << "rested for a whole poll interval";
+  ASSERT_EQ(agent("boot"), 0);
+  ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
+  EXPECT_EQ(device_state(deployment), "succeeded");
+}
+
 TEST_F(AgentWindowTest, ABundleThatTakesEffectAsItInstallsWaitsWholeForItsWindow) {
   ASSERT_EQ(agent("run --once"), 0) << read_text(dir / "agent.log");
   auto m = testing::sample_manifest();
