@@ -410,6 +410,12 @@ std::optional<Agent::Installed> Daemon::download_and_install(const common::Json&
       (void)clear_resume_point(state, config.state_dir);
       return *installed;
     }
+    if (installed.error().is(Errc::kWaitsForWindow)) {
+      (void)clear_resume_point(state, config.state_dir);
+      common::log(common::LogLevel::kInfo, "deployment " + std::to_string(deployment) + " not installed yet: " +
+                                               installed.error().message());
+      return std::nullopt;
+    }
     bool interrupted = recorder.source_failed() && !(resumed && resumed->local_failed());
     if (interrupted) {
       common::log(common::LogLevel::kWarn, "deployment " + std::to_string(deployment) + " interrupted: " +
