@@ -506,7 +506,22 @@ common::Result<std::optional<int>> Daemon::switch_when_due(const UpdateState& cu
   return reboot();
 }
 
+// The server's answers are read field by field where they are used; a
+// member of the wrong type (a server that does not follow the protocol,
+// or something between that rewrote it) makes the JSON library throw.
+// That ends this cycle with a named error and the usual backoff, never
+// the agent: nothing it persisted is half-done (every stage is written
+// whole before its action).
 common::Result<Daemon::Next> Daemon::cycle() {
+  try {
+    return cycle_unguarded();
+  } catch (const common::Json::exception& e) {
+    return common::fail(Errc::kBadOffer, std::string("the server's answer does not follow the device protocol (") + e.what() +
+                                             "); trying again later");
+  }
+}
+
+common::Result<Daemon::Next> Daemon::cycle_unguarded() {
   Next next;
   // After a trial boot: commit or roll back first, and say so.
   auto current = agent_.state().update();
@@ -562,9 +577,8 @@ common::Result<Daemon::Next> Daemon::cycle() {
     return common::fail(common::Errc::kIo, "the device token expired");
   }
   auto answer = common::Json::parse(response->body, nullptr, false);
-  if (response->status != 200 || !answer.is_object()) {
-    return common::fail(common::Errc::kIo, "poll refused (HTTP " + std::to_string(response->status) + ")");
-  }
+  if (response->status != 200) return common::fail(common::Errc::kIo, "poll refused (HTTP " + std::to_string(response->status) + ")");
+  if (!answer.is_object()) return common::fail(Errc::kBadOffer, "the server's poll answer is not a JSON object; trying again later");
   if (answer.contains("poll_interval_s") && answer["poll_interval_s"].is_number_integer() &&
       answer["poll_interval_s"].get<int>() != poll_interval_s_) {
     poll_interval_s_ = answer["poll_interval_s"].get<int>();

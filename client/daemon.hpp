@@ -74,6 +74,7 @@ class Daemon final : private ServerLink {
   std::optional<Agent::Installed> download_and_install(const common::Json& update, std::int64_t deployment,
                                                        const UpdateState& current);
   std::optional<int> reboot();
+  common::Result<Next> cycle_unguarded();
   // An update that waits to be switched to (written, or armed with its
   // reboot not come): inside its activation window arms its trial if
   // need be and asks for the reboot; outside it nothing (nullopt).

@@ -19,7 +19,7 @@ enum class Errc {
   kNothingToRollBack,     // a rollback asked for while no update is in its trial
   kNotAccepted,           // the server has the device waiting for an operator to accept it
   kEnrollmentRefused,     // the server refused the device (token, type, identity, key)
-  kBadOffer,              // the server offered an update without a usable bundle
+  kBadOffer,              // the server offered an update without a usable bundle, or answered outside the protocol
   kNoSlotClass,           // a raw image for a slot class the device does not have
   kUnsupportedPayloads,   // payloads this device cannot take together (two modules, images with a module)
   kModuleMissing,         // the update module a bundle needs is not installed, or is not known any more
