@@ -174,7 +174,7 @@ TEST_F(DdiApiTest, AnActionIsServedToItsDeviceOnlyAndFeedbackMovesIt) {
   EXPECT_EQ(ddi("GET", path + "app.swu", a, "", {"Range: bytes=90000-"}).status, 416);
 
   std::string feedback = controller("dev-a") + "/deploymentBase/" + action + "/feedback";
-  for (const std::string& bad : {"{", R"({"status": {"execution": "exploded"}})", R"({"id": 999, "status": {"execution": "closed"}})",
+  for (std::string bad : {"{", R"({"status": {"execution": "exploded"}})", R"({"id": 999, "status": {"execution": "closed"}})",
                                  R"({"status": {"execution": "closed"}, "extra": 1})"}) {
     auto refused = ddi("POST", feedback, a, bad);
     EXPECT_EQ(refused.status, 400) << bad << " -> " << refused.body;
